@@ -1,0 +1,271 @@
+//! The domain model: what forums, threads, posts, authors and votes are, independent
+//! of how they are stored or shown. Store crates map rows to these; the server maps
+//! these to its JSON views.
+
+use crate::id::{Id, LogicalShard};
+use crate::input::{DisplayName, Email, Identifier, Message, Origin, Shortname, Title, WebUrl};
+
+/// Milliseconds since the Unix epoch (UTC). Kept as an integer end to end; only the
+/// JSON edge formats it.
+pub type UnixMs = i64;
+
+/// How a forum treats posts. Later issues (identity, moderation) add to it; every
+/// field has a default so stored policies stay readable as it grows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForumPolicy {
+    /// Guests (no account) may post.
+    pub allow_guests: bool,
+    /// Guests must give an email address.
+    pub require_guest_email: bool,
+    /// New posts wait in `pending` until a moderator approves them.
+    pub premoderate: bool,
+}
+
+impl Default for ForumPolicy {
+    fn default() -> Self {
+        ForumPolicy {
+            allow_guests: true,
+            require_guest_email: false,
+            premoderate: false,
+        }
+    }
+}
+
+/// A site: the tenant. Global data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forum {
+    pub id: Id,
+    pub shortname: Shortname,
+    pub name: DisplayName,
+    /// Origins whose pages may write through the embed (enforced by the identity issue).
+    pub origins: Vec<Origin>,
+    pub policy: ForumPolicy,
+    /// The logical shard holding this forum's threads, posts and votes.
+    pub shard: LogicalShard,
+    pub created_at: UnixMs,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewForum {
+    pub shortname: Shortname,
+    pub name: DisplayName,
+    pub origins: Vec<Origin>,
+    pub policy: ForumPolicy,
+}
+
+/// One discussion, attached to one page of a site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thread {
+    pub id: Id,
+    pub forum_id: Id,
+    pub identifier: Identifier,
+    pub url: Option<WebUrl>,
+    pub title: Option<Title>,
+    pub closed: bool,
+    /// Approved posts in the thread (what a comment count shows).
+    pub posts: i64,
+    pub created_at: UnixMs,
+}
+
+/// What a client says about the page a thread belongs to.
+#[derive(Debug, Clone)]
+pub struct ThreadSpec {
+    pub identifier: Identifier,
+    pub url: Option<WebUrl>,
+    pub title: Option<Title>,
+}
+
+/// How a thread is named in a look-up.
+#[derive(Debug, Clone)]
+pub enum ThreadKey {
+    Identifier(Identifier),
+    Url(WebUrl),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostState {
+    Pending,
+    Approved,
+    Spam,
+    Deleted,
+}
+
+impl PostState {
+    pub fn code(self) -> i64 {
+        match self {
+            PostState::Pending => 0,
+            PostState::Approved => 1,
+            PostState::Spam => 2,
+            PostState::Deleted => 3,
+        }
+    }
+
+    pub fn from_code(c: i64) -> Option<Self> {
+        Some(match c {
+            0 => PostState::Pending,
+            1 => PostState::Approved,
+            2 => PostState::Spam,
+            3 => PostState::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+/// Who wrote a post. Guests now; accounts and SSO identities (later issues) are
+/// further kinds of the same author record, so posts never need migrating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Author {
+    pub id: Id,
+    pub kind: AuthorKind,
+    pub name: DisplayName,
+    /// Private: never shown; only [`Email::avatar_hash`] leaves the server.
+    pub email: Option<Email>,
+    pub url: Option<WebUrl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorKind {
+    Guest,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuestAuthor {
+    pub name: DisplayName,
+    pub email: Option<Email>,
+    pub url: Option<WebUrl>,
+}
+
+/// A comment. Roots have no parent, `depth` 0 and `root_id == id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub id: Id,
+    pub forum_id: Id,
+    pub thread_id: Id,
+    pub parent_id: Option<Id>,
+    pub root_id: Id,
+    pub depth: u32,
+    /// The ids of the post's ancestors and itself, 8 big-endian bytes each: sorting by
+    /// path gives tree order (depth first, siblings oldest first), and a node's
+    /// descendants are exactly the paths that start with its path.
+    pub path: Vec<u8>,
+    pub author_id: Id,
+    pub message: Message,
+    /// `message` rendered and sanitised at write time.
+    pub html: String,
+    pub state: PostState,
+    pub likes: i64,
+    pub dislikes: i64,
+    /// Approved posts below this one, at any depth.
+    pub descendants: i64,
+    pub created_at: UnixMs,
+    pub edited_at: Option<UnixMs>,
+}
+
+impl Post {
+    pub fn points(&self) -> i64 {
+        self.likes - self.dislikes
+    }
+
+    /// Whether the post has a place in public pages: approved, or deleted but still
+    /// holding up visible replies (shown as a placeholder so the tree stays whole).
+    pub fn is_listed(&self) -> bool {
+        self.state == PostState::Approved
+            || (self.state == PostState::Deleted && self.descendants > 0)
+    }
+
+    /// The path of a child of this post.
+    pub fn child_path(&self, child: Id) -> Vec<u8> {
+        let mut p = Vec::with_capacity(self.path.len() + 8);
+        p.extend_from_slice(&self.path);
+        p.extend_from_slice(&child.to_be_bytes());
+        p
+    }
+}
+
+/// The order of top-level posts in a thread page. Replies are always in tree order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+    /// Wilson lower bound of the up-vote share ([`crate::rank::best_score`]).
+    Best,
+    /// Points decayed by age ([`crate::rank::hot_score`]).
+    Hot,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Newest, Sort::Oldest, Sort::Best, Sort::Hot];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "newest" => Sort::Newest,
+            "oldest" => Sort::Oldest,
+            "best" => Sort::Best,
+            "hot" => Sort::Hot,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+            Sort::Best => "best",
+            Sort::Hot => "hot",
+        }
+    }
+}
+
+/// A reader's vote on a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteValue {
+    Down,
+    Clear,
+    Up,
+}
+
+impl VoteValue {
+    pub fn from_i64(v: i64) -> Option<Self> {
+        Some(match v {
+            -1 => VoteValue::Down,
+            0 => VoteValue::Clear,
+            1 => VoteValue::Up,
+            _ => return None,
+        })
+    }
+
+    pub fn as_i64(self) -> i64 {
+        match self {
+            VoteValue::Down => -1,
+            VoteValue::Clear => 0,
+            VoteValue::Up => 1,
+        }
+    }
+
+    /// (likes, dislikes) this vote contributes.
+    pub fn tallies(self) -> (i64, i64) {
+        match self {
+            VoteValue::Down => (0, 1),
+            VoteValue::Clear => (0, 0),
+            VoteValue::Up => (1, 0),
+        }
+    }
+}
+
+/// A post to be written, already parsed and rendered.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub thread: ThreadSpec,
+    pub parent_id: Option<Id>,
+    pub author: GuestAuthor,
+    pub message: Message,
+    pub html: String,
+    pub state: PostState,
+}

@@ -1,0 +1,67 @@
+//! Forums (global data).
+
+use confab_core::id::{IdGenerator, LogicalShard};
+use confab_core::model::{Forum, NewForum, UnixMs};
+use confab_store::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::rows::{self, FORUM_COLS, is_unique_violation, sql_err};
+
+pub(crate) fn create(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    f: NewForum,
+    now: UnixMs,
+) -> StoreResult<Forum> {
+    let shard = LogicalShard::for_key(f.shortname.as_str());
+    let forum = Forum {
+        id: ids.next(shard),
+        shortname: f.shortname,
+        name: f.name,
+        origins: f.origins,
+        policy: f.policy,
+        shard,
+        created_at: now,
+    };
+    let origins: Vec<&str> = forum.origins.iter().map(|o| o.as_str()).collect();
+    let result = c
+        .prepare_cached(
+            "INSERT INTO forums (id, shortname, name, origins, policy, shard, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                forum.id.as_i64(),
+                forum.shortname.as_str(),
+                forum.name.as_str(),
+                serde_json::to_string(&origins).expect("strings serialise"),
+                serde_json::to_string(&forum.policy).expect("policy serialises"),
+                forum.shard.get(),
+                now
+            ])
+        });
+    match result {
+        Ok(_) => Ok(forum),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::ForumExists),
+        Err(e) => Err(sql_err(e)),
+    }
+}
+
+pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<Forum> {
+    c.prepare_cached(&format!(
+        "SELECT {FORUM_COLS} FROM forums WHERE shortname = ?1"
+    ))
+    .and_then(|mut s| s.query_row([shortname], rows::forum).optional())
+    .map_err(sql_err)?
+    .ok_or(StoreError::ForumNotFound)
+}
+
+pub(crate) fn list(c: &mut Connection) -> StoreResult<Vec<Forum>> {
+    let mut s = c
+        .prepare_cached(&format!(
+            "SELECT {FORUM_COLS} FROM forums ORDER BY shortname"
+        ))
+        .map_err(sql_err)?;
+    s.query_map([], rows::forum)
+        .and_then(Iterator::collect)
+        .map_err(sql_err)
+}

@@ -1,0 +1,326 @@
+//! The embedded store: one SQLite file in WAL mode. Writes go through a single writer
+//! connection (SQLite allows one writer at a time; queueing in the pool is cheaper
+//! than lock retries); reads use a pool of reader connections that proceed in
+//! parallel with the writer.
+//!
+//! Each resource has a module of synchronous functions taking a connection; the
+//! [`Store`] impl below runs them on the right pool.
+
+mod counting;
+mod forums;
+mod pool;
+mod posts;
+mod rows;
+mod settings;
+mod threads;
+mod votes;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use confab_core::cursor::{ReplyCursor, RootCursor};
+use confab_core::id::{Id, IdGenerator};
+use confab_core::input::Message;
+use confab_core::model::{
+    Author, Forum, NewForum, NewPost, Post, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+};
+use confab_core::rank;
+use confab_core::secret::TokenHash;
+use confab_store::{
+    CreatedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
+    VoteOutcome,
+};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+use pool::Pool;
+
+static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))]));
+
+/// How to open the embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file; its directory is created if missing.
+    pub path: PathBuf,
+    /// Reader connections (reads run in parallel up to this many).
+    pub readers: usize,
+    /// How long a request waits for a free connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// How long a statement waits on SQLite's file lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            readers: 8,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct SqliteStore {
+    writer: Arc<Pool>,
+    readers: Arc<Pool>,
+    ids: Arc<IdGenerator>,
+}
+
+fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+/// Applies every pending migration to the database at `path`, creating it if needed.
+/// Returns the schema version afterwards.
+pub fn migrate(path: &Path) -> StoreResult<usize> {
+    let mut conn = open_connection(path, Duration::from_secs(5), true)?;
+    MIGRATIONS.to_latest(&mut conn).map_err(internal)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(internal)?;
+    Ok(version as usize)
+}
+
+/// Opens one connection with Confab's settings and SQL functions.
+fn open_connection(path: &Path, busy: Duration, writer: bool) -> StoreResult<Connection> {
+    let flags = if writer {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    conn.busy_timeout(busy).map_err(internal)?;
+    if writer {
+        // WAL lets readers run while the writer writes; NORMAL sync is durable across
+        // application crashes and loses at most the last transactions on power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(internal)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    register_functions(&conn)?;
+    counting::install(&conn);
+    Ok(conn)
+}
+
+/// The ranking functions SQL needs, bound to the one Rust implementation.
+fn register_functions(conn: &Connection) -> StoreResult<()> {
+    let flags = FunctionFlags::SQLITE_UTF8
+        | FunctionFlags::SQLITE_DETERMINISTIC
+        | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("confab_best", 2, flags, |ctx| {
+        Ok(rank::best_score(ctx.get(0)?, ctx.get(1)?))
+    })
+    .map_err(internal)?;
+    conn.create_scalar_function("confab_hot", 2, flags, |ctx| {
+        Ok(rank::hot_score(ctx.get(0)?, ctx.get(1)?))
+    })
+    .map_err(internal)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database in `opts.path`.
+    pub fn open(opts: &SqliteOptions, ids: Arc<IdGenerator>) -> StoreResult<Self> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        migrate(&opts.path)?;
+        let writer = vec![open_connection(&opts.path, opts.busy_timeout, true)?];
+        let readers = (0..opts.readers.max(1))
+            .map(|_| open_connection(&opts.path, opts.busy_timeout, false))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SqliteStore {
+            writer: Pool::new("writer", writer, opts.acquire_timeout),
+            readers: Pool::new("reader", readers, opts.acquire_timeout),
+            ids,
+        })
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        self.readers.run(f).await
+    }
+
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection, &IdGenerator) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let ids = Arc::clone(&self.ids);
+        self.writer.run(move |c| f(c, &ids)).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>> {
+        let name = name.to_owned();
+        self.write(move |c, _| settings::get_or_init(c, &name, &init))
+            .await
+    }
+
+    async fn admin_token_hash(&self) -> StoreResult<Option<TokenHash>> {
+        self.read(|c| {
+            settings::get(c, settings::ADMIN_TOKEN)
+                .map(|v| v.and_then(|b| TokenHash::from_slice(&b)))
+        })
+        .await
+    }
+
+    async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool> {
+        self.write(move |c, _| settings::insert_if_absent(c, settings::ADMIN_TOKEN, &hash.0))
+            .await
+    }
+
+    async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
+        self.write(move |c, ids| forums::create(c, ids, forum, now))
+            .await
+    }
+
+    async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum> {
+        let s = shortname.to_owned();
+        self.read(move |c| forums::by_shortname(c, &s)).await
+    }
+
+    async fn forum_list(&self) -> StoreResult<Vec<Forum>> {
+        self.read(forums::list).await
+    }
+
+    async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids.to_vec();
+        self.read(move |c| posts::authors_get_many(c, &ids)).await
+    }
+
+    async fn thread_get(&self, id: Id) -> StoreResult<Thread> {
+        self.read(move |c| threads::get(c, id)).await
+    }
+
+    async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>> {
+        let (forum_id, key) = (forum.id, key.clone());
+        self.read(move |c| threads::find(c, forum_id, &key)).await
+    }
+
+    async fn thread_create(
+        &self,
+        forum: &Forum,
+        spec: ThreadSpec,
+        now: UnixMs,
+    ) -> StoreResult<Thread> {
+        let forum = forum.clone();
+        self.write(move |c, ids| threads::create(c, ids, &forum, &spec, now))
+            .await
+    }
+
+    async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
+        self.write(move |c, _| threads::set_closed(c, id, closed))
+            .await
+    }
+
+    async fn thread_counts(
+        &self,
+        forum: &Forum,
+        keys: &[ThreadKey],
+    ) -> StoreResult<Vec<ThreadCount>> {
+        let (forum_id, keys) = (forum.id, keys.to_vec());
+        self.read(move |c| threads::counts(c, forum_id, &keys))
+            .await
+    }
+
+    async fn post_create(
+        &self,
+        forum: &Forum,
+        post: NewPost,
+        edit_token: TokenHash,
+        now: UnixMs,
+    ) -> StoreResult<CreatedPost> {
+        let forum = forum.clone();
+        self.write(move |c, ids| posts::create(c, ids, &forum, post, edit_token, now))
+            .await
+    }
+
+    async fn post_get(&self, id: Id) -> StoreResult<Post> {
+        self.read(move |c| posts::get(c, id)).await
+    }
+
+    async fn post_edit_token(&self, id: Id) -> StoreResult<Option<TokenHash>> {
+        self.read(move |c| posts::edit_token(c, id)).await
+    }
+
+    async fn post_edit(
+        &self,
+        id: Id,
+        message: Message,
+        html: String,
+        now: UnixMs,
+    ) -> StoreResult<Post> {
+        self.write(move |c, _| posts::edit(c, id, &message, &html, now))
+            .await
+    }
+
+    async fn post_delete(&self, id: Id) -> StoreResult<Post> {
+        self.write(move |c, _| posts::delete(c, id)).await
+    }
+
+    async fn thread_roots(
+        &self,
+        thread: Id,
+        sort: Sort,
+        after: Option<RootCursor>,
+        limits: PageLimits,
+    ) -> StoreResult<RootsPage> {
+        self.read(move |c| posts::roots_page(c, thread, sort, after, limits))
+            .await
+    }
+
+    async fn post_replies(
+        &self,
+        node: &Post,
+        after: Option<ReplyCursor>,
+        limit: u32,
+    ) -> StoreResult<RepliesPage> {
+        let node = node.clone();
+        self.read(move |c| posts::replies_page(c, &node, after, limit))
+            .await
+    }
+
+    async fn vote_set(
+        &self,
+        post: Id,
+        voter: TokenHash,
+        value: VoteValue,
+        now: UnixMs,
+    ) -> StoreResult<VoteOutcome> {
+        self.write(move |c, _| votes::set(c, post, voter, value, now))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        MIGRATIONS
+            .validate()
+            .expect("migrations apply to an empty database");
+    }
+}

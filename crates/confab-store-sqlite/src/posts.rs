@@ -1,0 +1,414 @@
+//! Posts (forum shard) and guest authors (global).
+
+use confab_core::cursor::{ReplyCursor, RootCursor};
+use confab_core::id::{Id, IdGenerator, LogicalShard};
+use confab_core::input::Message;
+use confab_core::model::{
+    Author, AuthorKind, Forum, GuestAuthor, NewPost, Post, PostState, Sort, ThreadKey, UnixMs,
+};
+use confab_core::rank;
+use confab_core::secret::TokenHash;
+use confab_store::{
+    CreatedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use sha2::{Digest, Sha256};
+
+use crate::rows::{self, AUTHOR_COLS, POST_COLS, sql_err};
+use crate::threads;
+
+/// The "listed" predicate, verbatim as in the partial indexes of the schema.
+const LISTED: &str = "(state = 1 OR (state = 3 AND descendants > 0))";
+
+pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Post> {
+    c.prepare_cached(&format!("SELECT {POST_COLS} FROM posts WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id.as_i64()], rows::post).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::PostNotFound)
+}
+
+pub(crate) fn edit_token(c: &Connection, id: Id) -> StoreResult<Option<TokenHash>> {
+    let raw: Option<Option<Vec<u8>>> = c
+        .prepare_cached("SELECT edit_token FROM posts WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.as_i64()], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    match raw {
+        None => Err(StoreError::PostNotFound),
+        Some(t) => Ok(t.and_then(|b| TokenHash::from_slice(&b))),
+    }
+}
+
+/// The same guest details always map to the same author row.
+fn guest_key(a: &GuestAuthor) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [
+        Some(a.name.as_str()),
+        a.email.as_ref().map(|e| e.as_str()),
+        a.url.as_ref().map(|u| u.as_str()),
+    ] {
+        let part = part.unwrap_or("");
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+fn upsert_guest(
+    c: &Connection,
+    ids: &IdGenerator,
+    a: GuestAuthor,
+    now: UnixMs,
+) -> StoreResult<Author> {
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO authors (id, kind, name, email, url, guest_key, created_at) VALUES (?1, 'guest', ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (guest_key) DO UPDATE SET kind = kind RETURNING id",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    ids.next(LogicalShard::GLOBAL).as_i64(),
+                    a.name.as_str(),
+                    a.email.as_ref().map(|e| e.as_str()),
+                    a.url.as_ref().map(|u| u.as_str()),
+                    &guest_key(&a)[..],
+                    now
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql_err)?;
+    Ok(Author {
+        id: Id::from_i64(id).ok_or_else(|| StoreError::Internal("invalid author id".into()))?,
+        kind: AuthorKind::Guest,
+        name: a.name,
+        email: a.email,
+        url: a.url,
+    })
+}
+
+/// The ids of a post's ancestors, read off its path (every segment but the last).
+fn ancestors(path: &[u8]) -> Vec<i64> {
+    let segments = path.len() / 8;
+    path.chunks_exact(8)
+        .take(segments.saturating_sub(1))
+        .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// Adds `delta` to the descendant counters of the given posts, in one statement.
+fn add_descendants(c: &Connection, ids: &[i64], delta: i64) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("UPDATE posts SET descendants = descendants + {delta} WHERE id IN ({marks})");
+    c.prepare_cached(&sql)
+        .and_then(|mut s| s.execute(params_from_iter(ids)))
+        .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn create(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    forum: &Forum,
+    new: NewPost,
+    edit_token: TokenHash,
+    now: UnixMs,
+) -> StoreResult<CreatedPost> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+
+    let key = ThreadKey::Identifier(new.thread.identifier.clone());
+    let (mut thread, thread_created) = match threads::find(&tx, forum.id, &key)? {
+        Some(t) => (t, false),
+        None => (threads::create(&tx, ids, forum, &new.thread, now)?, true),
+    };
+    if thread.closed {
+        return Err(StoreError::ThreadClosed);
+    }
+
+    let id = ids.next(forum.shard);
+    let (parent_id, root_id, depth, path) = match new.parent_id {
+        None => (None, id, 0u32, id.to_be_bytes().to_vec()),
+        Some(pid) => {
+            let parent = get(&tx, pid).map_err(|e| match e {
+                StoreError::PostNotFound => StoreError::ParentNotFound,
+                other => other,
+            })?;
+            if parent.thread_id != thread.id {
+                return Err(StoreError::ParentNotInThread);
+            }
+            if parent.state != PostState::Approved {
+                return Err(StoreError::ParentNotListed);
+            }
+            (
+                Some(pid),
+                parent.root_id,
+                parent.depth + 1,
+                parent.child_path(id),
+            )
+        }
+    };
+
+    let author = upsert_guest(&tx, ids, new.author, now)?;
+    let post = Post {
+        id,
+        forum_id: forum.id,
+        thread_id: thread.id,
+        parent_id,
+        root_id,
+        depth,
+        path,
+        author_id: author.id,
+        message: new.message,
+        html: new.html,
+        state: new.state,
+        likes: 0,
+        dislikes: 0,
+        descendants: 0,
+        created_at: now,
+        edited_at: None,
+    };
+    tx.prepare_cached(
+        "INSERT INTO posts (id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, state, \
+         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            post.id.as_i64(),
+            post.forum_id.as_i64(),
+            post.thread_id.as_i64(),
+            post.parent_id.map(Id::as_i64),
+            post.root_id.as_i64(),
+            post.depth,
+            &post.path,
+            post.author_id.as_i64(),
+            post.message.as_str(),
+            &post.html,
+            post.state.code(),
+            rank::best_score(0, 0),
+            rank::hot_score(0, now),
+            now,
+            &edit_token.0[..],
+        ])
+    })
+    .map_err(sql_err)?;
+
+    if post.state == PostState::Approved {
+        thread = threads::add_posts(&tx, thread.id, 1)?;
+        add_descendants(&tx, &ancestors(&post.path), 1)?;
+    }
+    tx.commit().map_err(sql_err)?;
+    Ok(CreatedPost {
+        post,
+        thread,
+        author,
+        thread_created,
+    })
+}
+
+pub(crate) fn edit(
+    c: &mut Connection,
+    id: Id,
+    message: &Message,
+    html: &str,
+    now: UnixMs,
+) -> StoreResult<Post> {
+    c.prepare_cached(&format!(
+        "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1) RETURNING {POST_COLS}"
+    ))
+    .and_then(|mut s| s.query_row(params![id.as_i64(), message.as_str(), html, now], rows::post).optional())
+    .map_err(sql_err)?
+    .ok_or(StoreError::PostNotFound)
+}
+
+pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<Post> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    let before = get(&tx, id)?;
+    if before.state == PostState::Deleted {
+        return Ok(before);
+    }
+    let after = tx
+        .prepare_cached(&format!(
+            "UPDATE posts SET state = 3 WHERE id = ?1 RETURNING {POST_COLS}"
+        ))
+        .and_then(|mut s| s.query_row([id.as_i64()], rows::post))
+        .map_err(sql_err)?;
+    if before.state == PostState::Approved {
+        threads::add_posts(&tx, before.thread_id, -1)?;
+        add_descendants(&tx, &ancestors(&before.path), -1)?;
+    }
+    tx.commit().map_err(sql_err)?;
+    Ok(after)
+}
+
+pub(crate) fn authors_get_many(c: &Connection, ids: &[Id]) -> StoreResult<Vec<Author>> {
+    let marks = vec!["?"; ids.len()].join(", ");
+    let mut stmt = c
+        .prepare(&format!(
+            "SELECT {AUTHOR_COLS} FROM authors WHERE id IN ({marks})"
+        ))
+        .map_err(sql_err)?;
+    stmt.query_map(
+        params_from_iter(ids.iter().map(|i| i.as_i64())),
+        rows::author,
+    )
+    .and_then(Iterator::collect)
+    .map_err(sql_err)
+}
+
+/// SQL for one page of roots: the keyset condition and order for each sort.
+fn roots_sql(sort: Sort, with_cursor: bool) -> String {
+    let (key, order, cmp) = match sort {
+        Sort::Newest => ("id", "id DESC", "id < ?3"),
+        Sort::Oldest => ("id", "id ASC", "id > ?3"),
+        Sort::Best => ("best", "best DESC, id DESC", "(best, id) < (?2, ?3)"),
+        Sort::Hot => ("hot", "hot DESC, id DESC", "(hot, id) < (?2, ?3)"),
+    };
+    let _ = key;
+    let cursor = if with_cursor {
+        format!(" AND {cmp}")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT {POST_COLS}, {score} FROM posts WHERE thread_id = ?1 AND depth = 0 AND {LISTED}{cursor} ORDER BY {order} LIMIT ?4",
+        score = match sort {
+            Sort::Best => "best",
+            Sort::Hot => "hot",
+            Sort::Newest | Sort::Oldest => "0.0",
+        }
+    )
+}
+
+pub(crate) fn roots_page(
+    c: &Connection,
+    thread: Id,
+    sort: Sort,
+    after: Option<RootCursor>,
+    limits: PageLimits,
+) -> StoreResult<RootsPage> {
+    let limit = i64::from(limits.roots.max(1));
+    let sql = roots_sql(sort, after.is_some());
+    let (score, after_id) = after.map(|a| (a.score, a.id.as_i64())).unwrap_or((0.0, 0));
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    // For newest/oldest ?2 is unused; SQLite accepts unused numbered parameters.
+    let mut roots: Vec<(Post, f64)> = stmt
+        .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| {
+            Ok((rows::post(r)?, r.get::<_, f64>(16)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
+    let next = if roots.len() as i64 > limit {
+        roots.truncate(limit as usize);
+        roots.last().map(|(p, s)| RootCursor {
+            score: *s,
+            id: p.id,
+        })
+    } else {
+        None
+    };
+
+    let per_root = limits.replies_per_root;
+    let mut replies = if per_root == 0 || roots.is_empty() {
+        Vec::new()
+    } else {
+        first_replies(c, roots.iter().map(|(p, _)| p.root_id), per_root)?
+    };
+    let roots = roots
+        .into_iter()
+        .map(|(root, _)| {
+            let mut mine: Vec<Post> = Vec::new();
+            replies.retain(|p: &Post| {
+                if p.root_id == root.id {
+                    mine.push(p.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            let more = mine.len() > per_root as usize;
+            mine.truncate(per_root as usize);
+            RootWithReplies {
+                root,
+                replies: mine,
+                more_replies: more,
+            }
+        })
+        .collect();
+    Ok(RootsPage { roots, next })
+}
+
+/// The first `per_root + 1` listed replies of each root, in tree order, in one
+/// statement: a UNION ALL of one index range per root, so the cost is bounded by the
+/// rows returned, not by the size of the subtrees.
+fn first_replies(
+    c: &Connection,
+    roots: impl Iterator<Item = Id>,
+    per_root: u32,
+) -> StoreResult<Vec<Post>> {
+    let roots: Vec<i64> = roots.map(Id::as_i64).collect();
+    let part = format!(
+        "SELECT * FROM (SELECT {POST_COLS} FROM posts WHERE root_id = ? AND depth > 0 AND {LISTED} ORDER BY path LIMIT {})",
+        per_root + 1
+    );
+    let sql = vec![part; roots.len()].join(" UNION ALL ");
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    stmt.query_map(params_from_iter(roots.iter()), rows::post)
+        .and_then(Iterator::collect)
+        .map_err(sql_err)
+}
+
+pub(crate) fn replies_page(
+    c: &Connection,
+    node: &Post,
+    after: Option<ReplyCursor>,
+    limit: u32,
+) -> StoreResult<RepliesPage> {
+    let limit = i64::from(limit.max(1));
+    let lower = after.map(|a| a.path).unwrap_or_else(|| node.path.clone());
+    // Every segment starts with a 0 bit (ids are 63-bit), so path || 0xFF is above
+    // every descendant's path.
+    let mut upper = node.path.clone();
+    upper.push(0xFF);
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {POST_COLS} FROM posts WHERE root_id = ?1 AND depth > 0 AND {LISTED} AND path > ?2 AND path < ?3 \
+             ORDER BY path LIMIT ?4"
+        ))
+        .map_err(sql_err)?;
+    let mut replies: Vec<Post> = stmt
+        .query_map(
+            params![node.root_id.as_i64(), lower, upper, limit + 1],
+            rows::post,
+        )
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
+    let next = if replies.len() as i64 > limit {
+        replies.truncate(limit as usize);
+        replies.last().map(|p| ReplyCursor {
+            path: p.path.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(RepliesPage { replies, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_come_from_the_path() {
+        let path: Vec<u8> = [1i64, 2, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(ancestors(&path), vec![1, 2]);
+        assert!(ancestors(&path[..8]).is_empty());
+    }
+}

@@ -1,0 +1,115 @@
+//! Row ↔ domain mapping. Values were parsed on the way in, so they are re-wrapped
+//! with `from_trusted`; a value that cannot be mapped back means a corrupt row and
+//! surfaces as an internal error, never as a panic.
+
+use confab_core::id::{Id, LogicalShard};
+use confab_core::input::{
+    DisplayName, Email, Identifier, Message, Origin, Shortname, Title, WebUrl,
+};
+use confab_core::model::{Author, AuthorKind, Forum, Post, PostState, Thread};
+use confab_store::StoreError;
+use rusqlite::types::Type;
+use rusqlite::{Error as SqlError, Row};
+
+fn bad(idx: usize, what: &str) -> SqlError {
+    SqlError::FromSqlConversionFailure(idx, Type::Integer, what.to_owned().into())
+}
+
+pub(crate) fn id_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Id> {
+    Id::from_i64(row.get(idx)?).ok_or_else(|| bad(idx, "invalid id"))
+}
+
+fn opt_id_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Id>> {
+    row.get::<_, Option<i64>>(idx)?
+        .map(|v| Id::from_i64(v).ok_or_else(|| bad(idx, "invalid id")))
+        .transpose()
+}
+
+pub(crate) const FORUM_COLS: &str = "id, shortname, name, origins, policy, shard, created_at";
+
+pub(crate) fn forum(row: &Row<'_>) -> rusqlite::Result<Forum> {
+    let origins: Vec<String> =
+        serde_json::from_str(&row.get::<_, String>(3)?).map_err(|_| bad(3, "origins"))?;
+    Ok(Forum {
+        id: id_at(row, 0)?,
+        shortname: Shortname::from_trusted(row.get(1)?),
+        name: DisplayName::from_trusted(row.get(2)?),
+        origins: origins.into_iter().map(Origin::from_trusted).collect(),
+        policy: serde_json::from_str(&row.get::<_, String>(4)?).map_err(|_| bad(4, "policy"))?,
+        shard: LogicalShard::new(row.get(5)?).ok_or_else(|| bad(5, "shard"))?,
+        created_at: row.get(6)?,
+    })
+}
+
+pub(crate) const THREAD_COLS: &str =
+    "id, forum_id, identifier, url, title, closed, posts, created_at";
+
+pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
+    Ok(Thread {
+        id: id_at(row, 0)?,
+        forum_id: id_at(row, 1)?,
+        identifier: Identifier::from_trusted(row.get(2)?),
+        url: row.get::<_, Option<String>>(3)?.map(WebUrl::from_trusted),
+        title: row.get::<_, Option<String>>(4)?.map(Title::from_trusted),
+        closed: row.get(5)?,
+        posts: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+pub(crate) const AUTHOR_COLS: &str = "id, kind, name, email, url";
+
+pub(crate) fn author(row: &Row<'_>) -> rusqlite::Result<Author> {
+    let kind = match row.get_ref(1)?.as_str()? {
+        "guest" => AuthorKind::Guest,
+        _ => return Err(bad(1, "author kind")),
+    };
+    Ok(Author {
+        id: id_at(row, 0)?,
+        kind,
+        name: DisplayName::from_trusted(row.get(2)?),
+        email: row.get::<_, Option<String>>(3)?.map(Email::from_trusted),
+        url: row.get::<_, Option<String>>(4)?.map(WebUrl::from_trusted),
+    })
+}
+
+pub(crate) const POST_COLS: &str = "id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, \
+     state, likes, dislikes, descendants, created_at, edited_at";
+
+pub(crate) fn post(row: &Row<'_>) -> rusqlite::Result<Post> {
+    Ok(Post {
+        id: id_at(row, 0)?,
+        forum_id: id_at(row, 1)?,
+        thread_id: id_at(row, 2)?,
+        parent_id: opt_id_at(row, 3)?,
+        root_id: id_at(row, 4)?,
+        depth: row.get(5)?,
+        path: row.get(6)?,
+        author_id: id_at(row, 7)?,
+        message: Message::from_trusted(row.get(8)?),
+        html: row.get(9)?,
+        state: PostState::from_code(row.get(10)?).ok_or_else(|| bad(10, "post state"))?,
+        likes: row.get(11)?,
+        dislikes: row.get(12)?,
+        descendants: row.get(13)?,
+        created_at: row.get(14)?,
+        edited_at: row.get(15)?,
+    })
+}
+
+/// Maps a driver error: lock time-outs are an unavailable backend (503), the rest
+/// internal (500). Constraint violations are mapped by the caller that knows which
+/// constraint means what.
+pub(crate) fn sql_err(e: SqlError) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable("database is busy".into())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &SqlError) -> bool {
+    matches!(e, SqlError::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}

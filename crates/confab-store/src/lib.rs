@@ -1,0 +1,210 @@
+//! The storage boundary: one trait, [`Store`], in domain terms. Backends (SQLite now,
+//! PostgreSQL later) implement it; the server only ever sees `Arc<dyn Store>`.
+//!
+//! Rules every backend follows (the contract suite in [`contract`] checks them):
+//! - each write use case is one transaction: all of it or nothing;
+//! - counters change by atomic increments in SQL, never read-modify-write;
+//! - reads never open a transaction and run a constant number of statements;
+//! - every statement is counted into the current [`stats`] scope.
+
+pub mod stats;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+use async_trait::async_trait;
+use confab_core::cursor::{ReplyCursor, RootCursor};
+use confab_core::id::Id;
+use confab_core::input::{Identifier, Message, WebUrl};
+use confab_core::model::{
+    Author, Forum, NewForum, NewPost, Post, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+};
+use confab_core::secret::TokenHash;
+
+/// Errors a store reports. Domain outcomes (not found, conflicts) are variants the
+/// server maps to 4xx; `Unavailable` and `Internal` become 503 and 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("forum not found")]
+    ForumNotFound,
+    #[error("thread not found")]
+    ThreadNotFound,
+    #[error("post not found")]
+    PostNotFound,
+    #[error("a forum with this shortname exists")]
+    ForumExists,
+    #[error("a thread with this identifier exists")]
+    ThreadExists,
+    #[error("the parent post does not exist")]
+    ParentNotFound,
+    #[error("the parent post is not in this thread")]
+    ParentNotInThread,
+    #[error("the parent post cannot be replied to")]
+    ParentNotListed,
+    #[error("the thread is closed")]
+    ThreadClosed,
+    #[error("the post cannot be voted on")]
+    PostNotVotable,
+    #[error("the storage backend is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Limits of one thread page, already clamped by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    /// Top-level posts per page.
+    pub roots: u32,
+    /// Replies returned under each root, in tree order.
+    pub replies_per_root: u32,
+}
+
+/// A root with the first replies of its subtree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootWithReplies {
+    pub root: Post,
+    /// Listed descendants in tree order, at most `replies_per_root`.
+    pub replies: Vec<Post>,
+    /// More listed descendants follow the last one in `replies`.
+    pub more_replies: bool,
+}
+
+/// One page of top-level posts and their first replies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootsPage {
+    pub roots: Vec<RootWithReplies>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<RootCursor>,
+}
+
+/// A page of replies under one node, in tree order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepliesPage {
+    pub replies: Vec<Post>,
+    pub next: Option<ReplyCursor>,
+}
+
+/// A new post as written, with whether its thread was created by it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedPost {
+    pub post: Post,
+    pub thread: Thread,
+    pub author: Author,
+    pub thread_created: bool,
+}
+
+/// The effect of a vote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoteOutcome {
+    pub post: Post,
+    pub previous: VoteValue,
+    pub current: VoteValue,
+}
+
+/// Comment count of one thread, for a count request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadCount {
+    pub thread_id: Id,
+    pub identifier: Identifier,
+    pub url: Option<WebUrl>,
+    pub posts: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- settings (global) ----
+
+    /// A server-wide secret by name, created with `init` on first use. Used for the
+    /// cursor signing key; the value never leaves the server.
+    async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>>;
+    /// The stored admin token hash, if any.
+    async fn admin_token_hash(&self) -> StoreResult<Option<TokenHash>>;
+    /// Stores the admin token hash if none exists; returns whether it was stored.
+    async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool>;
+
+    // ---- forums (global) ----
+
+    async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum>;
+    async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum>;
+    async fn forum_list(&self) -> StoreResult<Vec<Forum>>;
+
+    // ---- authors (global) ----
+
+    /// Authors by id, in one round trip, in no particular order; unknown ids are skipped.
+    async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>>;
+
+    // ---- threads (forum shard) ----
+
+    async fn thread_get(&self, id: Id) -> StoreResult<Thread>;
+    /// The thread named by `key` in the forum; by URL, the oldest thread with that URL.
+    async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>>;
+    async fn thread_create(
+        &self,
+        forum: &Forum,
+        spec: ThreadSpec,
+        now: UnixMs,
+    ) -> StoreResult<Thread>;
+    async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread>;
+    /// Counts for threads named by identifiers or URLs; unknown ones are left out.
+    async fn thread_counts(
+        &self,
+        forum: &Forum,
+        keys: &[ThreadKey],
+    ) -> StoreResult<Vec<ThreadCount>>;
+
+    // ---- posts (forum shard) ----
+
+    /// Writes a post in one transaction: the thread (created from `post.thread` if it
+    /// does not exist yet), the guest author, the post, its ancestors' and thread's
+    /// counters. `edit_token` is stored for later edits by the author.
+    async fn post_create(
+        &self,
+        forum: &Forum,
+        post: NewPost,
+        edit_token: TokenHash,
+        now: UnixMs,
+    ) -> StoreResult<CreatedPost>;
+    async fn post_get(&self, id: Id) -> StoreResult<Post>;
+    /// The stored edit token hash of a post.
+    async fn post_edit_token(&self, id: Id) -> StoreResult<Option<TokenHash>>;
+    async fn post_edit(
+        &self,
+        id: Id,
+        message: Message,
+        html: String,
+        now: UnixMs,
+    ) -> StoreResult<Post>;
+    /// Soft-deletes a post; its replies keep their place.
+    async fn post_delete(&self, id: Id) -> StoreResult<Post>;
+
+    /// Top-level posts of a thread after `after` in `sort` order, each with its first
+    /// replies in tree order. A constant number of statements whatever the sizes.
+    async fn thread_roots(
+        &self,
+        thread: Id,
+        sort: Sort,
+        after: Option<RootCursor>,
+        limits: PageLimits,
+    ) -> StoreResult<RootsPage>;
+    /// Listed descendants of `node` in tree order after `after`.
+    async fn post_replies(
+        &self,
+        node: &Post,
+        after: Option<ReplyCursor>,
+        limit: u32,
+    ) -> StoreResult<RepliesPage>;
+
+    // ---- votes (forum shard) ----
+
+    /// Sets the voter's vote on a post and moves the post's counters by the difference.
+    async fn vote_set(
+        &self,
+        post: Id,
+        voter: TokenHash,
+        value: VoteValue,
+        now: UnixMs,
+    ) -> StoreResult<VoteOutcome>;
+}
