@@ -28,9 +28,10 @@ pub fn best_score(likes: i64, dislikes: i64) -> f64 {
 }
 
 /// `hot`: points on a log scale plus age, so ten times the points buys 12.5 hours of
-/// freshness (the formula Reddit made familiar).
+/// freshness (the formula Reddit made familiar, with `|points| + 1` inside the log so
+/// that one up- or down-vote counts: Reddit's `max(|points|, 1)` scores ±1 as 0).
 pub fn hot_score(points: i64, created_unix_ms: i64) -> f64 {
-    let order = (points.unsigned_abs().max(1) as f64).log10();
+    let order = (points.unsigned_abs().saturating_add(1) as f64).log10();
     let sign = points.signum() as f64;
     let secs = created_unix_ms as f64 / 1000.0 - HOT_EPOCH_SECS;
     sign * order + secs / HOT_HALF_LIFE_SECS
@@ -55,8 +56,9 @@ mod tests {
         assert!(hot_score(10, t) > hot_score(1, t));
         assert!(hot_score(1, t + 3_600_000) > hot_score(1, t));
         assert!(hot_score(-10, t) < hot_score(0, t));
-        // Ten times the points is worth 45,000 seconds.
-        assert!((hot_score(10, t) - hot_score(1, t + 45_000_000)).abs() < 1e-9);
+        assert!(hot_score(1, t) > hot_score(0, t) && hot_score(0, t) > hot_score(-1, t));
+        // Ten times the (points + 1) is worth 45,000 seconds.
+        assert!((hot_score(9, t) - hot_score(0, t + 45_000_000)).abs() < 1e-9);
     }
 
     proptest! {

@@ -74,7 +74,6 @@ CREATE INDEX posts_roots_by_hot ON posts (thread_id, hot, id)
     WHERE depth = 0 AND (state = 1 OR (state = 3 AND descendants > 0));
 CREATE INDEX posts_tree ON posts (root_id, path)
     WHERE depth > 0 AND (state = 1 OR (state = 3 AND descendants > 0));
-CREATE INDEX posts_by_thread ON posts (thread_id, id);
 
 CREATE TABLE votes (
     post_id    INTEGER NOT NULL REFERENCES posts (id),

@@ -265,13 +265,12 @@ pub(crate) fn authors_get_many(c: &Connection, ids: &[Id]) -> StoreResult<Vec<Au
 
 /// SQL for one page of roots: the keyset condition and order for each sort.
 fn roots_sql(sort: Sort, with_cursor: bool) -> String {
-    let (key, order, cmp) = match sort {
-        Sort::Newest => ("id", "id DESC", "id < ?3"),
-        Sort::Oldest => ("id", "id ASC", "id > ?3"),
-        Sort::Best => ("best", "best DESC, id DESC", "(best, id) < (?2, ?3)"),
-        Sort::Hot => ("hot", "hot DESC, id DESC", "(hot, id) < (?2, ?3)"),
+    let (order, cmp) = match sort {
+        Sort::Newest => ("id DESC", "id < ?3"),
+        Sort::Oldest => ("id ASC", "id > ?3"),
+        Sort::Best => ("best DESC, id DESC", "(best, id) < (?2, ?3)"),
+        Sort::Hot => ("hot DESC, id DESC", "(hot, id) < (?2, ?3)"),
     };
-    let _ = key;
     let cursor = if with_cursor {
         format!(" AND {cmp}")
     } else {
@@ -333,7 +332,8 @@ pub(crate) fn roots_page(
                     true
                 }
             });
-            let more = mine.len() > per_root as usize;
+            // With no replies asked for, the counter alone says whether any exist.
+            let more = mine.len() > per_root as usize || (per_root == 0 && root.descendants > 0);
             mine.truncate(per_root as usize);
             RootWithReplies {
                 root,
@@ -404,6 +404,55 @@ pub(crate) fn replies_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(c: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = stmt
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.join(" | ")
+    }
+
+    /// Keyset pages must read only the rows they return: an index range in the sort
+    /// order, never a scan of the thread or a sort step.
+    #[test]
+    fn page_queries_use_the_partial_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::register_functions(&c).unwrap();
+        crate::MIGRATIONS.to_latest(&mut c).unwrap();
+        for sort in Sort::ALL {
+            for with_cursor in [false, true] {
+                let p = plan(&c, &roots_sql(sort, with_cursor), params![1, 0.5, 2, 10]);
+                let index = if matches!(sort, Sort::Best) {
+                    "posts_roots_by_best"
+                } else if sort == Sort::Hot {
+                    "posts_roots_by_hot"
+                } else {
+                    "posts_roots_by_id"
+                };
+                assert!(p.contains(index), "{sort:?} {with_cursor}: {p}");
+                assert!(!p.contains("TEMP B-TREE"), "{sort:?} {with_cursor}: {p}");
+            }
+        }
+        let replies = format!(
+            "SELECT {POST_COLS} FROM posts WHERE root_id = ?1 AND depth > 0 AND {LISTED} AND path > ?2 AND path < ?3 ORDER BY path LIMIT ?4"
+        );
+        let p = plan(&c, &replies, params![1, vec![0u8], vec![1u8], 10]);
+        assert!(
+            p.contains("posts_tree") && !p.contains("TEMP B-TREE"),
+            "{p}"
+        );
+        let part = format!(
+            "SELECT {POST_COLS} FROM posts WHERE root_id = ?1 AND depth > 0 AND {LISTED} ORDER BY path LIMIT 4"
+        );
+        let p = plan(&c, &part, params![1]);
+        assert!(
+            p.contains("posts_tree") && !p.contains("TEMP B-TREE"),
+            "{p}"
+        );
+    }
 
     #[test]
     fn ancestors_come_from_the_path() {
