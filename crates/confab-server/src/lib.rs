@@ -1,1 +1,131 @@
+//! Confab's HTTP server: the JSON API v1 under `/api/v1`, its OpenAPI document, and
+//! the middleware every request passes through (statement counting, request log,
+//! body limit, panic guard).
+//!
+//! Handlers are short scripts: parse input into domain types, authorise, call the
+//! store, shape the response. SQL never appears here.
 
+mod api;
+pub mod auth;
+mod error;
+mod extract;
+mod middleware;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use confab_core::cursor::CursorCodec;
+use confab_core::model::UnixMs;
+use confab_core::secret::TokenHash;
+use confab_store::Store;
+
+pub use error::ApiError;
+
+/// Where the current time comes from: the system clock, or a test's hand.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> UnixMs + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock(Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)
+        }))
+    }
+
+    pub fn from_fn(f: impl Fn() -> UnixMs + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(f))
+    }
+
+    pub fn now(&self) -> UnixMs {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Behaviour the operator can tune (from `confab`'s configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long after posting an author may edit or delete with their edit token.
+    pub edit_window: Duration,
+    /// Send `X-Confab-Queries` (statements run by the request) on every response.
+    pub expose_query_count: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            edit_window: Duration::from_secs(15 * 60),
+            expose_query_count: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// Everything a handler can reach. Cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage backend chosen at start-up.
+    pub store: Arc<dyn Store>,
+    /// Signs and checks pagination cursors (key from the store's secrets).
+    pub cursors: CursorCodec,
+    /// SHA-256 of the admin token that authorises forum creation and thread control.
+    pub admin_token: TokenHash,
+    pub settings: Settings,
+    pub clock: Clock,
+}
+
+/// Name of the store secret that keys cursor signatures.
+pub const CURSOR_KEY_SECRET: &str = "cursor_hmac_key";
+
+impl AppState {
+    /// Builds the state, loading (or creating) the cursor key from the store.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        admin_token: TokenHash,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Self, confab_store::StoreError> {
+        let key = store
+            .secret_get_or_init(
+                CURSOR_KEY_SECRET,
+                confab_core::secret::random_key().to_vec(),
+            )
+            .await?;
+        let key: [u8; 32] = key.try_into().map_err(|_| {
+            confab_store::StoreError::Internal("stored cursor key has the wrong length".into())
+        })?;
+        Ok(AppState {
+            store,
+            cursors: CursorCodec::new(key),
+            admin_token,
+            settings,
+            clock,
+        })
+    }
+}
+
+/// The whole application as one router.
+pub fn app(state: AppState) -> Router {
+    let expose = state.settings.expose_query_count;
+    api::routes()
+        .fallback(api::route_not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            middleware::observe(expose, req, next)
+        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
+}

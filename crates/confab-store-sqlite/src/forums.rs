@@ -1,6 +1,6 @@
 //! Forums (global data).
 
-use confab_core::id::{IdGenerator, LogicalShard};
+use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::model::{Forum, NewForum, UnixMs};
 use confab_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -53,6 +53,13 @@ pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<F
     .and_then(|mut s| s.query_row([shortname], rows::forum).optional())
     .map_err(sql_err)?
     .ok_or(StoreError::ForumNotFound)
+}
+
+pub(crate) fn get(c: &mut Connection, id: Id) -> StoreResult<Forum> {
+    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id.as_i64()], rows::forum).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) fn list(c: &mut Connection) -> StoreResult<Vec<Forum>> {

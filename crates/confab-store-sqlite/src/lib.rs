@@ -187,6 +187,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()> {
+        self.write(move |c, _| settings::set(c, settings::ADMIN_TOKEN, &hash.0))
+            .await
+    }
+
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
         self.write(move |c, ids| forums::create(c, ids, forum, now))
             .await
@@ -195,6 +200,10 @@ impl Store for SqliteStore {
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum> {
         let s = shortname.to_owned();
         self.read(move |c| forums::by_shortname(c, &s)).await
+    }
+
+    async fn forum_get(&self, id: Id) -> StoreResult<Forum> {
+        self.read(move |c| forums::get(c, id)).await
     }
 
     async fn forum_list(&self) -> StoreResult<Vec<Forum>> {

@@ -27,3 +27,10 @@ pub(crate) fn get_or_init(c: &Connection, name: &str, init: &[u8]) -> StoreResul
     insert_if_absent(c, name, init)?;
     Ok(get(c, name)?.unwrap_or_else(|| init.to_vec()))
 }
+
+pub(crate) fn set(c: &Connection, name: &str, value: &[u8]) -> StoreResult<()> {
+    c.prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        .and_then(|mut s| s.execute(params![name, value]))
+        .map_err(sql_err)?;
+    Ok(())
+}

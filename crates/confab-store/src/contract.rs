@@ -99,6 +99,7 @@ pub async fn post(
 pub async fn forums_are_unique_by_shortname(store: &dyn Store) {
     let f = forum(store, "blog").await;
     assert_eq!(store.forum_by_shortname("blog").await.unwrap(), f);
+    assert_eq!(store.forum_get(f.id).await.unwrap(), f);
     let again = store
         .forum_create(
             NewForum {

@@ -124,11 +124,14 @@ pub trait Store: Send + Sync + 'static {
     async fn admin_token_hash(&self) -> StoreResult<Option<TokenHash>>;
     /// Stores the admin token hash if none exists; returns whether it was stored.
     async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool>;
+    /// Replaces the admin token hash (rotation).
+    async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()>;
 
     // ---- forums (global) ----
 
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum>;
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum>;
+    async fn forum_get(&self, id: Id) -> StoreResult<Forum>;
     async fn forum_list(&self) -> StoreResult<Vec<Forum>>;
 
     // ---- authors (global) ----

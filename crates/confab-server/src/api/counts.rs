@@ -1,0 +1,69 @@
+//! Comment counts for up to 100 threads in one request, by identifiers and/or URLs
+//! (`?identifier=a&identifier=b&url=https://…`). Unknown threads count 0.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use confab_core::input::{Identifier, InputError, WebUrl};
+use confab_core::model::ThreadKey;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{PathForum, Query};
+
+pub const MAX_COUNT_KEYS: usize = 100;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CountsQuery {
+    #[serde(default)]
+    identifier: Vec<String>,
+    #[serde(default)]
+    url: Vec<String>,
+}
+
+pub(crate) async fn thread_counts(
+    State(state): State<AppState>,
+    PathForum(forum): PathForum,
+    Query(q): Query<CountsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let n = q.identifier.len() + q.url.len();
+    if n == 0 || n > MAX_COUNT_KEYS {
+        return Err(ApiError::InvalidQuery(format!(
+            "give 1 to {MAX_COUNT_KEYS} identifier or url parameters (got {n})"
+        )));
+    }
+    let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
+    let mut keys = Vec::with_capacity(n);
+    for i in &q.identifier {
+        keys.push(ThreadKey::Identifier(
+            Identifier::parse(i).map_err(invalid)?,
+        ));
+    }
+    for u in &q.url {
+        keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(invalid)?));
+    }
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    let found = state.store.thread_counts(&forum, &keys).await?;
+    let counts: Vec<_> = keys
+        .iter()
+        .map(|k| match k {
+            ThreadKey::Identifier(i) => {
+                let posts = found
+                    .iter()
+                    .find(|c| &c.identifier == i)
+                    .map_or(0, |c| c.posts);
+                json!({ "identifier": i.as_str(), "posts": posts })
+            }
+            ThreadKey::Url(u) => {
+                // The oldest thread with that URL, as in look-ups by URL.
+                let posts = found
+                    .iter()
+                    .find(|c| c.url.as_ref() == Some(u))
+                    .map_or(0, |c| c.posts);
+                json!({ "url": u.as_str(), "posts": posts })
+            }
+        })
+        .collect();
+    Ok(axum::Json(json!({ "counts": counts })))
+}

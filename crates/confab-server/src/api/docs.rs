@@ -1,0 +1,29 @@
+//! The landing page, the health check and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The OpenAPI 3.1 document of API v1, kept beside the code and checked against the
+/// router by the tests.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+pub(crate) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    // One cheap read proves the store answers.
+    state.store.admin_token_hash().await?;
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "status": "ok" })),
+    ))
+}
+
+pub(crate) async fn landing() -> Html<&'static str> {
+    Html(include_str!("landing.html"))
+}

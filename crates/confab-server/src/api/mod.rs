@@ -1,0 +1,58 @@
+//! API v1 routes: one module per resource, one function per action.
+
+mod counts;
+mod docs;
+mod forums;
+mod page;
+mod posts;
+mod threads;
+mod votes;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Every route of the server. The OpenAPI test checks this list and the document agree.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(docs::landing))
+        .route("/healthz", get(docs::health))
+        .route("/api/v1/openapi.json", get(docs::openapi))
+        .route(
+            "/api/v1/forums",
+            post(forums::create_forum).get(forums::list_forums),
+        )
+        .route("/api/v1/forums/{forum}", get(forums::get_forum))
+        .route(
+            "/api/v1/forums/{forum}/threads",
+            get(threads::find_thread).post(threads::create_thread),
+        )
+        .route("/api/v1/forums/{forum}/thread-page", get(page::thread_page))
+        .route("/api/v1/forums/{forum}/posts", post(posts::create_post))
+        .route("/api/v1/forums/{forum}/counts", get(counts::thread_counts))
+        .route("/api/v1/threads/{thread}", get(threads::get_thread))
+        .route(
+            "/api/v1/threads/{thread}/close",
+            post(threads::close_thread),
+        )
+        .route("/api/v1/threads/{thread}/open", post(threads::open_thread))
+        .route("/api/v1/threads/{thread}/posts", get(page::thread_roots))
+        .route(
+            "/api/v1/posts/{post}",
+            get(posts::get_post)
+                .patch(posts::edit_post)
+                .delete(posts::delete_post),
+        )
+        .route("/api/v1/posts/{post}/replies", get(page::post_replies))
+        .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
+}
+
+pub(crate) async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,241 @@
+//! Reading threads: the thread page (one request for what the embed needs on load),
+//! further pages of roots, and replies under any node.
+//!
+//! Statements per thread page, whatever the thread's size or number of authors:
+//! forum (1) + thread (1) + roots (1) + first replies of all roots (1) + authors (1).
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use confab_core::cursor::ReplyCursor;
+use confab_core::id::Id;
+use confab_core::model::{Author, Post, PostState, Sort, Thread};
+use confab_store::{PageLimits, StoreError};
+use serde::{Deserialize, Serialize};
+
+use super::threads::{ThreadKeyQuery, forum_name};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{PathForum, PathId, Query};
+use crate::views::{PostView, RootView, ThreadView};
+
+pub const DEFAULT_ROOTS: u32 = 25;
+pub const MAX_ROOTS: u32 = 100;
+pub const DEFAULT_REPLIES_PER_ROOT: u32 = 3;
+pub const MAX_REPLIES_PER_ROOT: u32 = 20;
+pub const DEFAULT_REPLIES_PAGE: u32 = 25;
+pub const MAX_REPLIES_PAGE: u32 = 100;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RootsQuery {
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+    replies: Option<u32>,
+}
+
+impl RootsQuery {
+    fn sort(&self) -> Result<Sort, ApiError> {
+        match self.sort.as_deref() {
+            None => Ok(Sort::default()),
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "unknown sort {s:?}: use newest, oldest, best or hot"
+                ))
+            }),
+        }
+    }
+
+    fn limits(&self) -> Result<PageLimits, ApiError> {
+        Ok(PageLimits {
+            roots: bounded("limit", self.limit, DEFAULT_ROOTS, 1, MAX_ROOTS)?,
+            replies_per_root: bounded(
+                "replies",
+                self.replies,
+                DEFAULT_REPLIES_PER_ROOT,
+                0,
+                MAX_REPLIES_PER_ROOT,
+            )?,
+        })
+    }
+}
+
+fn bounded(name: &str, v: Option<u32>, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::InvalidQuery(format!(
+            "{name} must be between {min} and {max} (got {v})"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PageQuery {
+    #[serde(flatten)]
+    key: ThreadKeyQuery,
+    #[serde(flatten)]
+    roots: RootsQuery,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PageView {
+    /// Null when no post has created the thread yet: reads never create threads.
+    thread: Option<ThreadView>,
+    sort: Sort,
+    posts: Vec<RootView>,
+    /// Pass to `GET /api/v1/threads/{id}/posts` for the next page; null on the last.
+    cursor: Option<String>,
+}
+
+pub(crate) async fn thread_page(
+    State(state): State<AppState>,
+    PathForum(forum): PathForum,
+    Query(q): Query<PageQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = q.key.key()?;
+    let (sort, limits) = (q.roots.sort()?, q.roots.limits()?);
+    if q.roots.cursor.is_some() {
+        return Err(ApiError::InvalidQuery(
+            "the thread page is the first page; continue with /api/v1/threads/{id}/posts".into(),
+        ));
+    }
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    let Some(thread) = state.store.thread_find(&forum, &key).await? else {
+        return Ok(axum::Json(PageView {
+            thread: None,
+            sort,
+            posts: Vec::new(),
+            cursor: None,
+        }));
+    };
+    roots_page(&state, forum.shortname.as_str(), thread, sort, None, limits)
+        .await
+        .map(axum::Json)
+}
+
+pub(crate) async fn thread_roots(
+    State(state): State<AppState>,
+    PathId(thread_id): PathId,
+    Query(q): Query<RootsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (sort, limits) = (q.sort()?, q.limits()?);
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| state.cursors.decode_root(thread_id, sort, c))
+        .transpose()?;
+    let thread = state.store.thread_get(thread_id).await?;
+    let forum = forum_name(&state, thread.forum_id).await?;
+    roots_page(&state, &forum, thread, sort, after, limits)
+        .await
+        .map(axum::Json)
+}
+
+async fn roots_page(
+    state: &AppState,
+    forum: &str,
+    thread: Thread,
+    sort: Sort,
+    after: Option<confab_core::cursor::RootCursor>,
+    limits: PageLimits,
+) -> Result<PageView, ApiError> {
+    let page = state
+        .store
+        .thread_roots(thread.id, sort, after, limits)
+        .await?;
+    let ids = shown_authors(
+        page.roots
+            .iter()
+            .flat_map(|r| std::iter::once(&r.root).chain(r.replies.iter())),
+    );
+    let authors = authors_of(state, ids).await?;
+    let posts = page
+        .roots
+        .iter()
+        .map(|r| {
+            let replies_cursor = r.more_replies.then(|| {
+                let path = r
+                    .replies
+                    .last()
+                    .map_or_else(|| r.root.path.clone(), |p| p.path.clone());
+                state
+                    .cursors
+                    .encode_replies(r.root.id, &ReplyCursor { path })
+            });
+            RootView {
+                post: PostView::new(&r.root, authors.get(&r.root.author_id)),
+                replies: PostView::many(&r.replies, &authors),
+                replies_cursor,
+            }
+        })
+        .collect();
+    Ok(PageView {
+        thread: Some(ThreadView::new(&thread, forum)),
+        sort,
+        posts,
+        cursor: page
+            .next
+            .map(|c| state.cursors.encode_root(thread.id, sort, c)),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RepliesQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(crate) async fn post_replies(
+    State(state): State<AppState>,
+    PathId(node_id): PathId,
+    Query(q): Query<RepliesQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = bounded("limit", q.limit, DEFAULT_REPLIES_PAGE, 1, MAX_REPLIES_PAGE)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| state.cursors.decode_replies(node_id, c))
+        .transpose()?;
+    let node = state.store.post_get(node_id).await?;
+    if !node.is_listed() {
+        return Err(StoreError::PostNotFound.into());
+    }
+    if let Some(a) = &after
+        && !a.path.starts_with(&node.path)
+    {
+        return Err(ApiError::InvalidCursor(
+            confab_core::cursor::CursorError::Mismatch,
+        ));
+    }
+    let page = state.store.post_replies(&node, after, limit).await?;
+    let authors = authors_of(&state, shown_authors(page.replies.iter())).await?;
+    Ok(axum::Json(serde_json::json!({
+        "posts": PostView::many(&page.replies, &authors),
+        "cursor": page.next.map(|c| state.cursors.encode_replies(node_id, &c)),
+    })))
+}
+
+/// The distinct authors of the shown (not deleted) posts.
+pub(crate) fn shown_authors<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<Id> {
+    let ids: HashSet<Id> = posts
+        .filter(|p| p.state != PostState::Deleted)
+        .map(|p| p.author_id)
+        .collect();
+    ids.into_iter().collect()
+}
+
+/// Authors by id in one `get_many`, keyed for the views.
+pub(crate) async fn authors_of(
+    state: &AppState,
+    ids: Vec<Id>,
+) -> Result<HashMap<Id, Author>, ApiError> {
+    Ok(state
+        .store
+        .authors_get_many(&ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect())
+}

@@ -1,0 +1,194 @@
+//! Posts: create (guests), details, edit and delete by the author within the window.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use confab_core::id::Id;
+use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
+use confab_core::model::{GuestAuthor, NewPost, Post, PostState};
+use confab_core::render::render_markdown;
+use confab_core::secret::Token;
+use confab_store::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::page::{authors_of, shown_authors};
+use super::threads::{ThreadInput, forum_name};
+use crate::AppState;
+use crate::auth::{EDIT_TOKEN_HEADER, header_token};
+use crate::error::ApiError;
+use crate::extract::{Json, PathForum, PathId};
+use crate::views::{PostView, ThreadView, rfc3339};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorInput {
+    name: String,
+    email: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreatePost {
+    thread: ThreadInput,
+    parent: Option<Id>,
+    message: String,
+    author: AuthorInput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditPost {
+    message: String,
+}
+
+fn guest(a: &AuthorInput, require_email: bool) -> Result<GuestAuthor, InputError> {
+    let name = DisplayName::parse("author.name", &a.name)?;
+    let email = a
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(Email::parse)
+        .transpose()?;
+    if require_email && email.is_none() {
+        return Err(InputError::new(
+            "author.email",
+            "required",
+            "this forum asks guests for an email address",
+        ));
+    }
+    let url = a
+        .url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| WebUrl::parse("author.url", u))
+        .transpose()?;
+    Ok(GuestAuthor { name, email, url })
+}
+
+pub(crate) async fn create_post(
+    State(state): State<AppState>,
+    PathForum(forum): PathForum,
+    Json(body): Json<CreatePost>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    if !forum.policy.allow_guests {
+        return Err(ApiError::GuestsNotAllowed);
+    }
+    let message = Message::parse(&body.message)?;
+    let author = guest(&body.author, forum.policy.require_guest_email)?;
+    let thread = body.thread.parse()?;
+    let state_on_create = if forum.policy.premoderate {
+        PostState::Pending
+    } else {
+        PostState::Approved
+    };
+    let html = render_markdown(message.as_str());
+    let edit_token = Token::generate();
+    let now = state.clock.now();
+    let new = NewPost {
+        thread,
+        parent_id: body.parent,
+        author,
+        message,
+        html,
+        state: state_on_create,
+    };
+    let created = state
+        .store
+        .post_create(&forum, new, edit_token.hash(), now)
+        .await?;
+    tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
+
+    let window_ms = state.settings.edit_window.as_millis() as i64;
+    let body = json!({
+        "post": PostView::new(&created.post, Some(&created.author)),
+        "thread": ThreadView::new(&created.thread, forum.shortname.as_str()),
+        "edit_token": edit_token.expose(),
+        "edit_expires_at": rfc3339(created.post.created_at + window_ms),
+    });
+    let location = format!("/api/v1/posts/{}", created.post.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(body),
+    ))
+}
+
+/// A post as the public may see it: pending and spam posts do not exist for them.
+async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
+    let post = state.store.post_get(id).await?;
+    match post.state {
+        PostState::Approved | PostState::Deleted => Ok(post),
+        PostState::Pending | PostState::Spam => Err(StoreError::PostNotFound.into()),
+    }
+}
+
+pub(crate) async fn get_post(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    let post = public_post(&state, id).await?;
+    let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
+    Ok(axum::Json(PostView::new(
+        &post,
+        authors.get(&post.author_id),
+    )))
+}
+
+/// Checks the author's edit token and the edit window; returns the post.
+async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result<Post, ApiError> {
+    let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
+    let post = state.store.post_get(id).await?;
+    if post.state == PostState::Deleted {
+        return Err(StoreError::PostNotFound.into());
+    }
+    let stored = state
+        .store
+        .post_edit_token(id)
+        .await?
+        .ok_or(ApiError::InvalidEditToken)?;
+    if !stored.matches(&presented.hash()) {
+        return Err(ApiError::InvalidEditToken);
+    }
+    let window = state.settings.edit_window;
+    if state.clock.now() - post.created_at > window.as_millis() as i64 {
+        return Err(ApiError::EditWindowClosed(window.as_secs()));
+    }
+    Ok(post)
+}
+
+pub(crate) async fn edit_post(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    Json(body): Json<EditPost>,
+) -> Result<impl IntoResponse, ApiError> {
+    let message = Message::parse(&body.message)?;
+    authorise_edit(&state, id, &headers).await?;
+    let html = render_markdown(message.as_str());
+    let post = state
+        .store
+        .post_edit(id, message, html, state.clock.now())
+        .await?;
+    let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
+    Ok(axum::Json(PostView::new(
+        &post,
+        authors.get(&post.author_id),
+    )))
+}
+
+pub(crate) async fn delete_post(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorise_edit(&state, id, &headers).await?;
+    let post = state.store.post_delete(id).await?;
+    let thread = state.store.thread_get(post.thread_id).await?;
+    let forum = forum_name(&state, thread.forum_id).await?;
+    Ok(axum::Json(
+        json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) }),
+    ))
+}

@@ -1,0 +1,174 @@
+//! Threads: look up by identifier or URL, create explicitly (admin), close and reopen
+//! (admin). Reads never create a thread.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use confab_core::input::{Identifier, InputError, Title, WebUrl};
+use confab_core::model::{ThreadKey, ThreadSpec};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::extract::{Json, PathForum, PathId, Query};
+use crate::views::ThreadView;
+
+/// A page's identity as clients send it. The identifier defaults to the URL, as in
+/// Disqus's embed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ThreadInput {
+    identifier: Option<String>,
+    url: Option<String>,
+    title: Option<String>,
+}
+
+impl ThreadInput {
+    pub(crate) fn parse(&self) -> Result<ThreadSpec, InputError> {
+        let url = self
+            .url
+            .as_deref()
+            .map(|u| WebUrl::parse("thread.url", u))
+            .transpose()?;
+        let identifier = match (&self.identifier, &url) {
+            (Some(i), _) => Identifier::parse(i)?,
+            (None, Some(u)) => Identifier::parse(u.as_str())?,
+            (None, None) => {
+                return Err(InputError::new(
+                    "thread.identifier",
+                    "required",
+                    "give the thread's identifier or url",
+                ));
+            }
+        };
+        let title = self.title.as_deref().map(Title::parse).transpose()?;
+        Ok(ThreadSpec {
+            identifier,
+            url,
+            title,
+        })
+    }
+}
+
+/// `?identifier=` or `?url=` naming a thread.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ThreadKeyQuery {
+    pub identifier: Option<String>,
+    pub url: Option<String>,
+}
+
+impl ThreadKeyQuery {
+    pub(crate) fn key(&self) -> Result<ThreadKey, ApiError> {
+        let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
+        match (&self.identifier, &self.url) {
+            (Some(i), _) => Identifier::parse(i)
+                .map(ThreadKey::Identifier)
+                .map_err(invalid),
+            (None, Some(u)) => WebUrl::parse("url", u).map(ThreadKey::Url).map_err(invalid),
+            (None, None) => Err(ApiError::InvalidQuery(
+                "give the thread's identifier or url".into(),
+            )),
+        }
+    }
+}
+
+pub(crate) async fn find_thread(
+    State(state): State<AppState>,
+    PathForum(forum): PathForum,
+    Query(q): Query<ThreadKeyQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = q.key()?;
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    let thread = state
+        .store
+        .thread_find(&forum, &key)
+        .await?
+        .ok_or(confab_store::StoreError::ThreadNotFound)?;
+    Ok(axum::Json(ThreadView::new(
+        &thread,
+        forum.shortname.as_str(),
+    )))
+}
+
+pub(crate) async fn create_thread(
+    State(state): State<AppState>,
+    _: Admin,
+    PathForum(forum): PathForum,
+    Json(body): Json<ThreadInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let spec = body.parse()?;
+    if spec.url.is_none() {
+        return Err(InputError::new(
+            "thread.url",
+            "required",
+            "an explicitly created thread needs its page url",
+        )
+        .into());
+    }
+    if spec.title.is_none() {
+        return Err(InputError::new(
+            "thread.title",
+            "required",
+            "an explicitly created thread needs a title",
+        )
+        .into());
+    }
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    let thread = state
+        .store
+        .thread_create(&forum, spec, state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ThreadView::new(&thread, forum.shortname.as_str())),
+    ))
+}
+
+pub(crate) async fn get_thread(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    let thread = state.store.thread_get(id).await?;
+    let forum = forum_name(&state, thread.forum_id).await?;
+    Ok(axum::Json(ThreadView::new(&thread, &forum)))
+}
+
+pub(crate) async fn close_thread(
+    State(state): State<AppState>,
+    _: Admin,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    set_closed(state, id, true).await
+}
+
+pub(crate) async fn open_thread(
+    State(state): State<AppState>,
+    _: Admin,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    set_closed(state, id, false).await
+}
+
+async fn set_closed(
+    state: AppState,
+    id: confab_core::Id,
+    closed: bool,
+) -> Result<impl IntoResponse, ApiError> {
+    let thread = state.store.thread_set_closed(id, closed).await?;
+    let forum = forum_name(&state, thread.forum_id).await?;
+    Ok(axum::Json(ThreadView::new(&thread, &forum)))
+}
+
+/// The shortname of a forum known by id (threads store the id only).
+pub(crate) async fn forum_name(
+    state: &AppState,
+    forum_id: confab_core::Id,
+) -> Result<String, ApiError> {
+    Ok(state
+        .store
+        .forum_get(forum_id)
+        .await?
+        .shortname
+        .into_string())
+}

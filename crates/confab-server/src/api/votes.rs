@@ -1,0 +1,63 @@
+//! Votes: up (1), down (-1), clear (0). The voter is a token the client keeps in
+//! `X-Confab-Voter`; without one, the server mints one and returns it once.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use confab_core::input::InputError;
+use confab_core::model::VoteValue;
+use confab_core::secret::Token;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{VOTER_TOKEN_HEADER, header_token};
+use crate::error::ApiError;
+use crate::extract::{Json, PathId};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VoteBody {
+    value: i64,
+}
+
+pub(crate) async fn vote_post(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    Json(body): Json<VoteBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let value = VoteValue::from_i64(body.value).ok_or_else(|| {
+        InputError::new(
+            "value",
+            "invalid_vote",
+            "must be -1 (down), 0 (clear) or 1 (up)",
+        )
+    })?;
+    let (voter, minted) = match headers.get(VOTER_TOKEN_HEADER) {
+        None => {
+            let t = Token::generate();
+            (t.clone(), Some(t))
+        }
+        Some(_) => (
+            header_token(&headers, VOTER_TOKEN_HEADER).ok_or_else(|| {
+                ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into())
+            })?,
+            None,
+        ),
+    };
+    let outcome = state
+        .store
+        .vote_set(id, voter.hash(), value, state.clock.now())
+        .await?;
+    let p = &outcome.post;
+    let mut body = json!({
+        "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },
+        "vote": outcome.current.as_i64(),
+        "previous": outcome.previous.as_i64(),
+    });
+    if let Some(t) = minted {
+        body["voter_token"] = json!(t.expose());
+    }
+    Ok(axum::Json(body))
+}

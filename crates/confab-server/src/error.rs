@@ -1,0 +1,179 @@
+//! Errors at the HTTP edge. Each [`ApiError`] variant has one status and one stable
+//! machine code; the body is always `{"error": {"code", "message", ...}}`.
+//!
+//! Which error type belongs where: `confab_core::input::InputError` for a field that
+//! does not parse, `confab_store::StoreError` from storage; both convert into
+//! `ApiError` here, and handlers return `Result<_, ApiError>`. Server faults answer
+//! only "internal error" and an error id; the cause is logged once, with that id.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use confab_core::cursor::CursorError;
+use confab_core::input::InputError;
+use confab_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 415: the body is not declared as JSON.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 413: the body exceeds the limit.
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// 422: JSON of the wrong shape (types, missing or unknown fields).
+    #[error("{0}")]
+    InvalidBody(String),
+    /// 422: a field that does not parse.
+    #[error(transparent)]
+    InvalidInput(#[from] InputError),
+    /// 400: a query parameter that does not parse.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// 400: an id in the path that is not an id.
+    #[error("{0:?} is not a valid id")]
+    InvalidId(String),
+    /// 400: a cursor that does not check out.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(CursorError),
+    /// 401: admin credentials missing or wrong.
+    #[error("a valid admin token is required (Authorization: Bearer <token>)")]
+    Unauthorized,
+    /// 403: edit token missing or wrong.
+    #[error("a valid edit token is required (X-Confab-Edit-Token)")]
+    InvalidEditToken,
+    /// 403: the edit window has passed.
+    #[error("posts can be edited or deleted only within {0} seconds of posting")]
+    EditWindowClosed(u64),
+    /// 403: the forum does not accept guest posts.
+    #[error("this forum does not accept posts from guests")]
+    GuestsNotAllowed,
+    /// 404: no route.
+    #[error("no such endpoint")]
+    RouteNotFound,
+    /// 405
+    #[error("method not allowed for this endpoint")]
+    MethodNotAllowed,
+    /// 404 / 409 / 422 / 503 / 500 from storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use StoreError as S;
+        match self {
+            ApiError::MalformedJson(_)
+            | ApiError::InvalidQuery(_)
+            | ApiError::InvalidId(_)
+            | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidEditToken
+            | ApiError::EditWindowClosed(_)
+            | ApiError::GuestsNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Store(e) => match e {
+                S::ForumNotFound | S::ThreadNotFound | S::PostNotFound => StatusCode::NOT_FOUND,
+                S::ForumExists | S::ThreadExists | S::PostNotVotable => StatusCode::CONFLICT,
+                S::ThreadClosed => StatusCode::FORBIDDEN,
+                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                S::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        use StoreError as S;
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::InvalidId(_) => "invalid_id",
+            ApiError::InvalidCursor(_) => "invalid_cursor",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidEditToken => "invalid_edit_token",
+            ApiError::EditWindowClosed(_) => "edit_window_closed",
+            ApiError::GuestsNotAllowed => "guests_not_allowed",
+            ApiError::RouteNotFound => "route_not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Store(e) => match e {
+                S::ForumNotFound => "forum_not_found",
+                S::ThreadNotFound => "thread_not_found",
+                S::PostNotFound => "post_not_found",
+                S::ForumExists => "forum_exists",
+                S::ThreadExists => "thread_exists",
+                S::PostNotVotable => "post_not_votable",
+                S::ThreadClosed => "thread_closed",
+                S::ParentNotFound => "parent_not_found",
+                S::ParentNotInThread => "parent_not_in_thread",
+                S::ParentNotListed => "parent_not_replyable",
+                S::Unavailable(_) => "unavailable",
+                S::Internal(_) => "internal",
+            },
+        }
+    }
+}
+
+impl From<CursorError> for ApiError {
+    fn from(e: CursorError) -> Self {
+        ApiError::InvalidCursor(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({ "code": self.code(), "message": self.to_string() });
+        match &self {
+            ApiError::InvalidInput(e) => {
+                body["field"] = json!(e.field);
+                body["reason"] = json!(e.code);
+            }
+            ApiError::Store(StoreError::Internal(cause)) => {
+                let error_id = error_id();
+                tracing::error!(error_id = %error_id, cause = %cause, "internal error");
+                body = json!({ "code": "internal", "message": "internal error", "error_id": error_id });
+            }
+            ApiError::Store(StoreError::Unavailable(cause)) => {
+                let error_id = error_id();
+                tracing::warn!(error_id = %error_id, cause = %cause, "storage unavailable");
+                body = json!({ "code": "unavailable", "message": "the service is temporarily unavailable, try again shortly", "error_id": error_id });
+            }
+            _ => {}
+        }
+        let mut resp = (status, Json(json!({ "error": body }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// A short random id that ties a client's error report to one log line.
+fn error_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}

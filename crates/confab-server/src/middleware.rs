@@ -1,0 +1,48 @@
+//! Per-request observation: a statement-count scope around the handler, the request
+//! log line (method, route template, status, duration, statements — never IPs,
+//! bodies, tokens or query strings), and the optional `X-Confab-Queries` header.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use confab_store::stats::{self, QueryStats};
+
+use crate::error::ApiError;
+
+pub const QUERY_COUNT_HEADER: &str = "x-confab-queries";
+
+pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let counter = Arc::new(QueryStats::default());
+    let mut resp = stats::scope(Arc::clone(&counter), next.run(req)).await;
+    let statements = counter.statements();
+    tracing::info!(
+        target: "confab::request",
+        method = %method,
+        route = route.as_deref().unwrap_or("-"),
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        statements,
+    );
+    if expose {
+        resp.headers_mut()
+            .insert(QUERY_COUNT_HEADER, HeaderValue::from(statements));
+    }
+    resp
+}
+
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Store(confab_store::StoreError::Internal(
+        "handler panicked".into(),
+    ))
+    .into_response()
+}

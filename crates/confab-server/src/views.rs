@@ -1,0 +1,156 @@
+//! JSON views: the wire contract of API v1. Domain types map into these and nothing
+//! else is serialised, so private fields (emails, edit tokens, paths) cannot leak by
+//! accident. Ids are strings; times are RFC 3339 in UTC with milliseconds.
+
+use std::collections::HashMap;
+
+use confab_core::id::Id;
+use confab_core::model::{Author, Forum, ForumPolicy, Post, PostState, Thread, UnixMs};
+use serde::Serialize;
+
+pub fn rfc3339(ms: UnixMs) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+pub struct ForumView {
+    pub id: Id,
+    pub shortname: String,
+    pub name: String,
+    pub origins: Vec<String>,
+    pub policy: ForumPolicy,
+    pub created_at: String,
+}
+
+impl From<&Forum> for ForumView {
+    fn from(f: &Forum) -> Self {
+        ForumView {
+            id: f.id,
+            shortname: f.shortname.to_string(),
+            name: f.name.to_string(),
+            origins: f.origins.iter().map(ToString::to_string).collect(),
+            policy: f.policy.clone(),
+            created_at: rfc3339(f.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ThreadView {
+    pub id: Id,
+    pub forum: String,
+    pub identifier: String,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub closed: bool,
+    pub posts: i64,
+    pub created_at: String,
+}
+
+impl ThreadView {
+    pub fn new(t: &Thread, forum: &str) -> Self {
+        ThreadView {
+            id: t.id,
+            forum: forum.to_owned(),
+            identifier: t.identifier.to_string(),
+            url: t.url.as_ref().map(ToString::to_string),
+            title: t.title.as_ref().map(ToString::to_string),
+            closed: t.closed,
+            posts: t.posts,
+            created_at: rfc3339(t.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AuthorView {
+    pub id: Id,
+    pub kind: confab_core::model::AuthorKind,
+    pub name: String,
+    pub url: Option<String>,
+    /// SHA-256 of the lowercased email, for Gravatar/Libravatar; null without email.
+    pub avatar_hash: Option<String>,
+}
+
+impl From<&Author> for AuthorView {
+    fn from(a: &Author) -> Self {
+        AuthorView {
+            id: a.id,
+            kind: a.kind,
+            name: a.name.to_string(),
+            url: a.url.as_ref().map(ToString::to_string),
+            avatar_hash: a.email.as_ref().map(|e| e.avatar_hash()),
+        }
+    }
+}
+
+/// A post. Deleted posts keep their place and counters but show no text or author.
+#[derive(Serialize)]
+pub struct PostView {
+    pub id: Id,
+    pub thread: Id,
+    pub parent: Option<Id>,
+    pub depth: u32,
+    pub state: PostState,
+    /// Sanitised HTML; null when deleted.
+    pub message: Option<String>,
+    /// The Markdown as written; null when deleted.
+    pub raw_message: Option<String>,
+    pub author: Option<AuthorView>,
+    pub likes: i64,
+    pub dislikes: i64,
+    pub points: i64,
+    /// Approved replies below this post, at any depth.
+    pub descendants: i64,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+}
+
+impl PostView {
+    pub fn new(p: &Post, author: Option<&Author>) -> Self {
+        let shown = p.state != PostState::Deleted;
+        PostView {
+            id: p.id,
+            thread: p.thread_id,
+            parent: p.parent_id,
+            depth: p.depth,
+            state: p.state,
+            message: shown.then(|| p.html.clone()),
+            raw_message: shown.then(|| p.message.to_string()),
+            author: author.filter(|_| shown).map(AuthorView::from),
+            likes: p.likes,
+            dislikes: p.dislikes,
+            points: p.points(),
+            descendants: p.descendants,
+            created_at: rfc3339(p.created_at),
+            edited_at: p.edited_at.map(rfc3339),
+        }
+    }
+
+    /// Maps posts with their authors from a `get_many` result.
+    pub fn many<'a>(
+        posts: impl IntoIterator<Item = &'a Post>,
+        authors: &HashMap<Id, Author>,
+    ) -> Vec<PostView> {
+        posts
+            .into_iter()
+            .map(|p| PostView::new(p, authors.get(&p.author_id)))
+            .collect()
+    }
+}
+
+/// A root in a thread page with the first replies of its subtree.
+#[derive(Serialize)]
+pub struct RootView {
+    #[serde(flatten)]
+    pub post: PostView,
+    /// Replies in tree order (each names its parent and depth).
+    pub replies: Vec<PostView>,
+    /// Pass to `GET /api/v1/posts/{id}/replies` to continue this subtree; null when complete.
+    pub replies_cursor: Option<String>,
+}

@@ -1,0 +1,139 @@
+//! Configuration: typed, documented here, read from an optional TOML file and then
+//! from `CONFAB_*` environment variables (which win). Unknown keys are errors, so a
+//! typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A secret string: `Debug` never prints it.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Every setting, with its default. Environment names are `CONFAB_` + the upper-cased
+/// key (e.g. `CONFAB_LISTEN=0.0.0.0:8080`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds. Default `127.0.0.1:8080` (loopback only).
+    pub listen: SocketAddr,
+    /// Directory for the embedded database. Default `./confab-data`.
+    pub data_dir: PathBuf,
+    /// Admin token (16–128 URL-safe characters). When unset, the first start creates
+    /// one, prints it once, and stores only its hash.
+    pub admin_token: Option<Secret>,
+    /// Seconds after posting during which an author may edit or delete. Default 900.
+    pub edit_window_secs: u64,
+    /// Send `X-Confab-Queries` (statements per request) on responses. Default false.
+    pub expose_query_count: bool,
+    /// Reader connections to the embedded database. Default 8.
+    pub sqlite_readers: usize,
+    /// Milliseconds a request waits for a database connection before a 503. Default 5000.
+    pub db_acquire_timeout_ms: u64,
+    /// Create the `demo` forum with a welcome thread on first start. Default true.
+    pub demo: bool,
+    /// Log filter, in `RUST_LOG` syntax. Default `info`.
+    pub log: String,
+    /// `text` or `json`. Default `text`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./confab-data"),
+            admin_token: None,
+            edit_window_secs: 15 * 60,
+            expose_query_count: false,
+            sqlite_readers: 8,
+            db_acquire_timeout_ms: 5_000,
+            demo: true,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if given, it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"]))
+            .extract()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("confab.db")
+    }
+
+    pub fn edit_window(&self) -> Duration {
+        Duration::from_secs(self.edit_window_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_environment_layer_over_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "listen = \"127.0.0.1:9999\"\nedit_window_secs = 60\nadmin_token = \"abcdefghijklmnopqrst\"")?;
+            jail.set_env("CONFAB_EDIT_WINDOW_SECS", "120");
+            let c = Config::load(Some(Path::new("c.toml")))?;
+            assert_eq!(c.listen.port(), 9999);
+            assert_eq!(c.edit_window_secs, 120, "environment wins over the file");
+            assert_eq!(c.sqlite_readers, 8);
+            assert_eq!(format!("{:?}", c.admin_token), "Some(Secret(<redacted>))");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "lisen = \"127.0.0.1:1\"")?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
+            jail.create_file("bad.toml", "edit_window_secs = \"soon\"")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,170 @@
+//! `confab`: the one binary. `serve` runs the server; the other subcommands are the
+//! operator's tools. Every subcommand reads the same configuration.
+
+mod config;
+mod setup;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use confab_core::input::{DisplayName, Origin, Shortname};
+use confab_core::model::{ForumPolicy, NewForum};
+
+use confab_store::Store;
+use config::{Config, LogFormat};
+
+/// Confab: self-hostable threaded comments.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML). `CONFAB_*` environment variables override it.
+    #[arg(long, short, global = true, env = "CONFAB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API). Creates the database, an admin token and a demo forum on first start.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage forums.
+    #[command(subcommand)]
+    Forum(ForumCommand),
+    /// Manage the admin token.
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (overrides `listen`), e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum ForumCommand {
+    /// Create a forum.
+    Create {
+        /// Shortname: 2-64 of a-z, 0-9 and '-'; the forum's key in URLs and the embed.
+        shortname: String,
+        /// Display name (defaults to the shortname).
+        #[arg(long)]
+        name: Option<String>,
+        /// A trusted origin (repeatable), e.g. https://blog.example.com.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Hold every new post for moderation.
+        #[arg(long)]
+        premoderate: bool,
+        /// Refuse posts from guests.
+        #[arg(long)]
+        no_guests: bool,
+        /// Ask guests for an email address.
+        #[arg(long)]
+        require_email: bool,
+    },
+    /// List forums.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Replace the admin token with a new one and print it. The old one stops working.
+    Rotate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    init_logging(&config)?;
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            setup::serve(config).await
+        }
+        Command::Migrate => {
+            let version = confab_store_sqlite::migrate(&config.database_path())?;
+            println!(
+                "database {} is at schema version {version}",
+                config.database_path().display()
+            );
+            Ok(())
+        }
+        Command::Forum(ForumCommand::Create {
+            shortname,
+            name,
+            origins,
+            premoderate,
+            no_guests,
+            require_email,
+        }) => {
+            let store = setup::open_store(&config)?;
+            let forum = NewForum {
+                name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
+                shortname: Shortname::parse(&shortname)?,
+                origins: origins
+                    .iter()
+                    .map(|o| Origin::parse(o))
+                    .collect::<Result<_, _>>()?,
+                policy: ForumPolicy {
+                    allow_guests: !no_guests,
+                    require_guest_email: require_email,
+                    premoderate,
+                },
+            };
+            let forum = store
+                .forum_create(forum, confab_server::Clock::system().now())
+                .await?;
+            println!("created forum {} (id {})", forum.shortname, forum.id);
+            Ok(())
+        }
+        Command::Forum(ForumCommand::List) => {
+            let store = setup::open_store(&config)?;
+            for f in store.forum_list().await? {
+                let origins: Vec<&str> = f.origins.iter().map(|o| o.as_str()).collect();
+                println!("{}\t{}\t{}", f.shortname, f.name, origins.join(","));
+            }
+            Ok(())
+        }
+        Command::AdminToken(AdminTokenCommand::Rotate) => {
+            let store: Arc<dyn confab_store::Store> = Arc::new(setup::open_store(&config)?);
+            let token = confab_core::secret::Token::generate();
+            store.admin_token_set(token.hash()).await?;
+            println!("new admin token (shown once): {}", token.expose());
+            if config.admin_token.is_some() {
+                println!(
+                    "note: admin_token is set in the configuration, which takes precedence over this one"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}

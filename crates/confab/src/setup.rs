@@ -1,0 +1,151 @@
+//! Start-up: open the store, settle the admin token, create the demo forum on first
+//! start, and serve until told to stop.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use confab_core::id::IdGenerator;
+use confab_core::input::{DisplayName, Identifier, Message, Shortname, Title, WebUrl};
+use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostState, ThreadSpec};
+use confab_core::render::render_markdown;
+use confab_core::secret::{Token, TokenHash};
+use confab_server::{AppState, Clock, Settings};
+use confab_store::Store;
+use confab_store_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::config::Config;
+
+pub fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let mut opts = SqliteOptions::new(config.database_path());
+    opts.readers = config.sqlite_readers.max(1);
+    opts.acquire_timeout = std::time::Duration::from_millis(config.db_acquire_timeout_ms);
+    SqliteStore::open(&opts, Arc::new(IdGenerator::new())).with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            config.database_path().display()
+        )
+    })
+}
+
+/// The admin token hash in force: the configured token, else the stored one, else a
+/// new one (printed once — the only time it is ever shown).
+async fn admin_token(config: &Config, store: &dyn Store) -> anyhow::Result<TokenHash> {
+    if let Some(secret) = &config.admin_token {
+        let token = Token::from_client(secret.expose())
+            .context("admin_token must be 16-128 URL-safe characters")?;
+        return Ok(token.hash());
+    }
+    if let Some(hash) = store.admin_token_hash().await? {
+        return Ok(hash);
+    }
+    let token = Token::generate();
+    if store.admin_token_init(token.hash()).await? {
+        println!(
+            "\nAdmin token (shown once; `confab admin-token rotate` makes a new one):\n\n    {}\n",
+            token.expose()
+        );
+    }
+    store
+        .admin_token_hash()
+        .await?
+        .context("admin token missing after creation")
+}
+
+/// The demo forum with a welcome thread, created when no forum exists yet.
+async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
+    if !store.forum_list().await?.is_empty() {
+        return Ok(false);
+    }
+    let now = clock.now();
+    let forum = store
+        .forum_create(
+            NewForum {
+                shortname: Shortname::parse("demo")?,
+                name: DisplayName::parse("name", "Confab demo")?,
+                origins: vec![],
+                policy: ForumPolicy::default(),
+            },
+            now,
+        )
+        .await?;
+    let thread = ThreadSpec {
+        identifier: Identifier::parse("welcome")?,
+        url: Some(WebUrl::parse("url", "http://127.0.0.1:8080/")?),
+        title: Some(Title::parse("Welcome to Confab")?),
+    };
+    let post = |text: &str, parent| -> anyhow::Result<NewPost> {
+        Ok(NewPost {
+            thread: thread.clone(),
+            parent_id: parent,
+            author: GuestAuthor {
+                name: DisplayName::parse("name", "Confab")?,
+                email: None,
+                url: None,
+            },
+            message: Message::parse(text)?,
+            html: render_markdown(text),
+            state: PostState::Approved,
+        })
+    };
+    let first = post(
+        "Welcome! This is the **demo** thread. Reply to this comment, vote, or start your own thread.",
+        None,
+    )?;
+    let root = store
+        .post_create(&forum, first, Token::generate().hash(), now)
+        .await?;
+    let reply = post(
+        "Replies nest to any depth. Markdown works: *emphasis*, `code`, quotes, and links such as https://commonmark.org/help/",
+        Some(root.post.id),
+    )?;
+    store
+        .post_create(&forum, reply, Token::generate().hash(), now)
+        .await?;
+    Ok(true)
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let clock = Clock::system();
+    let admin = admin_token(&config, &*store).await?;
+    if config.demo && create_demo(&*store, &clock).await? {
+        tracing::info!("created the demo forum");
+    }
+    let settings = Settings {
+        edit_window: config.edit_window(),
+        expose_query_count: config.expose_query_count,
+    };
+    let state = AppState::new(store, admin, settings, clock).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("Confab is listening on {base}");
+    println!("  API document:  {base}/api/v1/openapi.json");
+    println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
+    tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
+    axum::serve(listener, confab_server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
