@@ -71,12 +71,16 @@ fn bounded(name: &str, v: Option<u32>, default: u32, min: u32, max: u32) -> Resu
     }
 }
 
+/// Written out rather than `#[serde(flatten)]`: flattening loses the query parser's
+/// type hints, and `limit=2` would be refused as "a string, not a number".
 #[derive(Debug, Deserialize)]
 pub(crate) struct PageQuery {
-    #[serde(flatten)]
-    key: ThreadKeyQuery,
-    #[serde(flatten)]
-    roots: RootsQuery,
+    identifier: Option<String>,
+    url: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+    replies: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -94,9 +98,19 @@ pub(crate) async fn thread_page(
     PathForum(forum): PathForum,
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = q.key.key()?;
-    let (sort, limits) = (q.roots.sort()?, q.roots.limits()?);
-    if q.roots.cursor.is_some() {
+    let key = ThreadKeyQuery {
+        identifier: q.identifier,
+        url: q.url,
+    }
+    .key()?;
+    let roots = RootsQuery {
+        sort: q.sort,
+        cursor: q.cursor,
+        limit: q.limit,
+        replies: q.replies,
+    };
+    let (sort, limits) = (roots.sort()?, roots.limits()?);
+    if roots.cursor.is_some() {
         return Err(ApiError::InvalidQuery(
             "the thread page is the first page; continue with /api/v1/threads/{id}/posts".into(),
         ));

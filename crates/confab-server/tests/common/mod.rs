@@ -1,0 +1,220 @@
+//! The test application: the real router in-process over a real SQLite database in a
+//! temporary directory, an admin token, and a clock the test moves by hand.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use confab_core::IdGenerator;
+use confab_core::secret::Token;
+use confab_server::{AppState, Clock, Settings};
+use confab_store::Store;
+use confab_store_sqlite::{SqliteOptions, SqliteStore};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const START: i64 = 1_800_000_000_000;
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    pub admin: String,
+    pub now: Arc<AtomicI64>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Resp {
+    /// The error code of an error response.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {} {}", self.status, self.text))
+    }
+
+    /// Statements the request ran.
+    pub fn queries(&self) -> u32 {
+        self.headers["x-confab-queries"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Self {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(self, status: StatusCode, code: &str) -> Self {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.code(), code, "body: {}", self.text);
+        assert!(
+            !self.json["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
+            "errors carry a message"
+        );
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_settings(Settings {
+            edit_window: Duration::from_secs(15 * 60),
+            expose_query_count: true,
+        })
+        .await
+    }
+
+    pub async fn with_settings(settings: Settings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
+        opts.readers = 4;
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap());
+        let admin = Token::generate();
+        let now = Arc::new(AtomicI64::new(START));
+        let clock_now = Arc::clone(&now);
+        let clock = Clock::from_fn(move || clock_now.load(Ordering::SeqCst));
+        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock)
+            .await
+            .unwrap();
+        TestApp {
+            router: confab_server::app(state),
+            store,
+            admin: admin.expose().to_owned(),
+            now,
+            _dir: dir,
+        }
+    }
+
+    /// A test app with the forum `blog`.
+    pub async fn with_forum() -> Self {
+        let app = Self::new().await;
+        app.create_forum("blog").await;
+        app
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.now.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).expect("responses are UTF-8");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.raw(req.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.send(Method::GET, uri, None, &[]).await
+    }
+
+    pub async fn post(&self, uri: &str, body: &Value) -> Resp {
+        self.send(Method::POST, uri, Some(body), &[]).await
+    }
+
+    pub async fn admin_post(&self, uri: &str, body: Option<&Value>) -> Resp {
+        let auth = format!("Bearer {}", self.admin);
+        self.send(Method::POST, uri, body, &[("authorization", &auth)])
+            .await
+    }
+
+    pub async fn create_forum(&self, shortname: &str) -> Value {
+        self.admin_post("/api/v1/forums", Some(&json!({ "shortname": shortname })))
+            .await
+            .expect(StatusCode::CREATED)
+            .json
+    }
+
+    /// Posts a comment as a guest; returns the whole 201 body.
+    pub async fn comment(
+        &self,
+        identifier: &str,
+        parent: Option<&str>,
+        message: &str,
+        name: &str,
+    ) -> Value {
+        let mut body = json!({
+            "thread": { "identifier": identifier, "url": "https://blog.example/post", "title": "A post" },
+            "message": message,
+            "author": { "name": name },
+        });
+        if let Some(p) = parent {
+            body["parent"] = json!(p);
+        }
+        self.post("/api/v1/forums/blog/posts", &body)
+            .await
+            .expect(StatusCode::CREATED)
+            .json
+    }
+
+    pub fn page_uri(identifier: &str, query: &str) -> String {
+        format!(
+            "/api/v1/forums/blog/thread-page?identifier={}&{query}",
+            urlencode(identifier)
+        )
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("ids are strings").to_owned()
+}

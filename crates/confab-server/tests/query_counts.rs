@@ -1,0 +1,127 @@
+//! Statement counts: the thread page runs a constant number of statements whatever the
+//! thread's size and however many distinct authors it has.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestApp, id_of};
+
+/// Fills thread `identifier` with `roots` roots, each with `replies` replies, written by
+/// `authors` distinct guests.
+async fn fill(app: &TestApp, identifier: &str, roots: usize, replies: usize, authors: usize) {
+    let mut n = 0;
+    for r in 0..roots {
+        let root = app
+            .comment(
+                identifier,
+                None,
+                &format!("root {r}"),
+                &format!("author {}", n % authors),
+            )
+            .await;
+        n += 1;
+        let root_id = id_of(&root["post"]);
+        let mut parent = root_id.clone();
+        for i in 0..replies {
+            let reply = app
+                .comment(
+                    identifier,
+                    Some(&parent),
+                    &format!("reply {i}"),
+                    &format!("author {}", n % authors),
+                )
+                .await;
+            n += 1;
+            // Alternate between nesting deeper and answering the root.
+            parent = if i % 2 == 0 {
+                id_of(&reply["post"])
+            } else {
+                root_id.clone()
+            };
+        }
+    }
+}
+
+#[tokio::test]
+async fn thread_page_statements_do_not_grow_with_the_thread() {
+    let app = TestApp::with_forum().await;
+    fill(&app, "small", 1, 0, 1).await;
+    fill(&app, "big", 120, 4, 97).await;
+    let mut counts = Vec::new();
+    for identifier in ["small", "big"] {
+        for sort in ["newest", "oldest", "best", "hot"] {
+            let r = app
+                .get(&TestApp::page_uri(
+                    identifier,
+                    &format!("sort={sort}&limit=100&replies=5"),
+                ))
+                .await
+                .expect(StatusCode::OK);
+            counts.push((identifier, sort, r.queries()));
+        }
+    }
+    let first = counts[0].2;
+    assert!(counts.iter().all(|c| c.2 == first), "{counts:?}");
+    // forum + thread + roots + replies of all roots + authors
+    assert_eq!(first, 5, "{counts:?}");
+
+    // Later pages and reply pages are constant too.
+    let page = app.get(&TestApp::page_uri("big", "limit=10")).await.json;
+    let thread = page["thread"]["id"].as_str().unwrap();
+    let cursor = page["cursor"].as_str().unwrap();
+    let next = app
+        .get(&format!(
+            "/api/v1/threads/{thread}/posts?limit=100&cursor={cursor}"
+        ))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        next.queries(),
+        5,
+        "thread + forum + roots + replies + authors"
+    );
+    let root = id_of(&page["posts"][0]);
+    let replies = app
+        .get(&format!("/api/v1/posts/{root}/replies?limit=100"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(replies.queries(), 3, "node + replies + authors");
+}
+
+#[tokio::test]
+async fn a_missing_thread_costs_two_statements() {
+    let app = TestApp::with_forum().await;
+    let r = app
+        .get(&TestApp::page_uri("nothing-here", ""))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r.queries(), 2, "forum + thread look-up");
+}
+
+#[tokio::test]
+async fn writes_are_one_transaction_of_bounded_size() {
+    let app = TestApp::with_forum().await;
+    let first = app.post("/api/v1/forums/blog/posts", &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" } })).await;
+    // forum + BEGIN + thread look-up + thread insert + author + post + thread counter + COMMIT
+    assert_eq!(first.queries(), 8, "{}", first.text);
+    let mut parent = id_of(&first.json["post"]);
+    let mut last = 0;
+    for depth in 0..30 {
+        let r = app
+            .post(
+                "/api/v1/forums/blog/posts",
+                &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" }, "parent": parent }),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        parent = id_of(&r.json["post"]);
+        if depth > 0 {
+            assert_eq!(
+                r.queries(),
+                last,
+                "a reply's cost does not grow with its depth"
+            );
+        }
+        last = r.queries();
+    }
+}
