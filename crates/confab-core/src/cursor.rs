@@ -78,9 +78,7 @@ impl CursorCodec {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length works");
         m.update(body);
         let full = m.finalize().into_bytes();
-        full[..MAC_LEN]
-            .try_into()
-            .expect("sha256 is longer than the mac")
+        full[..MAC_LEN].try_into().expect("sha256 is longer than the mac")
     }
 
     fn seal(&self, kind: u8, scope: Id, payload: &[u8]) -> String {
@@ -99,9 +97,7 @@ impl CursorCodec {
         if text.is_empty() || text.len() > MAX_CURSOR_CHARS {
             return Err(CursorError::Malformed);
         }
-        let raw = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| CursorError::Malformed)?;
+        let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError::Malformed)?;
         if raw.len() < 10 + MAC_LEN || raw[0] != VERSION {
             return Err(CursorError::Malformed);
         }
@@ -122,17 +118,11 @@ impl CursorCodec {
         self.seal(sort_kind(sort), thread, &payload)
     }
 
-    pub fn decode_root(
-        &self,
-        thread: Id,
-        sort: Sort,
-        text: &str,
-    ) -> Result<RootCursor, CursorError> {
+    pub fn decode_root(&self, thread: Id, sort: Sort, text: &str) -> Result<RootCursor, CursorError> {
         let p = self.open(sort_kind(sort), thread, text)?;
         let p: [u8; 16] = p.try_into().map_err(|_| CursorError::Malformed)?;
         let score = f64::from_bits(u64::from_be_bytes(p[..8].try_into().expect("8 bytes")));
-        let id = Id::from_raw(u64::from_be_bytes(p[8..].try_into().expect("8 bytes")))
-            .ok_or(CursorError::Malformed)?;
+        let id = Id::from_raw(u64::from_be_bytes(p[8..].try_into().expect("8 bytes"))).ok_or(CursorError::Malformed)?;
         if !score.is_finite() {
             return Err(CursorError::Malformed);
         }
@@ -164,37 +154,16 @@ mod tests {
     #[test]
     fn cursors_are_bound_to_scope_sort_and_key() {
         let c = CursorCodec::new([7; 32]);
-        let cur = RootCursor {
-            score: 0.25,
-            id: id(99),
-        };
+        let cur = RootCursor { score: 0.25, id: id(99) };
         let s = c.encode_root(id(1), Sort::Best, cur);
         assert_eq!(c.decode_root(id(1), Sort::Best, &s).unwrap(), cur);
-        assert_eq!(
-            c.decode_root(id(2), Sort::Best, &s),
-            Err(CursorError::Mismatch)
-        );
-        assert_eq!(
-            c.decode_root(id(1), Sort::Hot, &s),
-            Err(CursorError::Mismatch)
-        );
-        assert_eq!(
-            CursorCodec::new([8; 32]).decode_root(id(1), Sort::Best, &s),
-            Err(CursorError::Tampered)
-        );
-        assert_eq!(
-            c.decode_root(id(1), Sort::Best, "!!!"),
-            Err(CursorError::Malformed)
-        );
-        assert_eq!(
-            c.decode_root(id(1), Sort::Best, ""),
-            Err(CursorError::Malformed)
-        );
+        assert_eq!(c.decode_root(id(2), Sort::Best, &s), Err(CursorError::Mismatch));
+        assert_eq!(c.decode_root(id(1), Sort::Hot, &s), Err(CursorError::Mismatch));
+        assert_eq!(CursorCodec::new([8; 32]).decode_root(id(1), Sort::Best, &s), Err(CursorError::Tampered));
+        assert_eq!(c.decode_root(id(1), Sort::Best, "!!!"), Err(CursorError::Malformed));
+        assert_eq!(c.decode_root(id(1), Sort::Best, ""), Err(CursorError::Malformed));
         let r = c.encode_replies(id(5), &ReplyCursor { path: vec![0; 16] });
-        assert_eq!(
-            c.decode_root(id(5), Sort::Best, &r),
-            Err(CursorError::Mismatch)
-        );
+        assert_eq!(c.decode_root(id(5), Sort::Best, &r), Err(CursorError::Mismatch));
     }
 
     proptest! {

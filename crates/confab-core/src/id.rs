@@ -110,10 +110,7 @@ impl FromStr for Id {
         if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidId);
         }
-        s.parse::<u64>()
-            .ok()
-            .and_then(Id::from_raw)
-            .ok_or(InvalidId)
+        s.parse::<u64>().ok().and_then(Id::from_raw).ok_or(InvalidId)
     }
 }
 
@@ -126,8 +123,7 @@ impl Serialize for Id {
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse()
-            .map_err(|_| serde::de::Error::custom("expected an id as a decimal string"))
+        s.parse().map_err(|_| serde::de::Error::custom("expected an id as a decimal string"))
     }
 }
 
@@ -149,10 +145,7 @@ impl IdGenerator {
 
     /// A new id on `shard`, using the system clock.
     pub fn next(&self, shard: LogicalShard) -> Id {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(EPOCH_MS);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(EPOCH_MS);
         self.next_at(shard, now)
     }
 
@@ -163,12 +156,7 @@ impl IdGenerator {
         let mut prev = self.state.load(Ordering::Relaxed);
         let state = loop {
             let candidate = floor.max(prev + 1);
-            match self.state.compare_exchange_weak(
-                prev,
-                candidate,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match self.state.compare_exchange_weak(prev, candidate, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break candidate,
                 Err(actual) => prev = actual,
             }
@@ -218,10 +206,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let shard = LogicalShard::new(t).unwrap();
                     let ids: Vec<Id> = (0..20_000).map(|_| g.next(shard)).collect();
-                    assert!(
-                        ids.windows(2).all(|w| w[0] < w[1]),
-                        "each thread sees increasing ids"
-                    );
+                    assert!(ids.windows(2).all(|w| w[0] < w[1]), "each thread sees increasing ids");
                     ids
                 })
             })
@@ -229,10 +214,7 @@ mod tests {
         let mut all = HashSet::new();
         for h in handles {
             for id in h.join().unwrap() {
-                assert!(
-                    all.insert(id.get() & !(SHARD_MASK << SEQ_BITS)),
-                    "time+sequence part repeated: {id}"
-                );
+                assert!(all.insert(id.get() & !(SHARD_MASK << SEQ_BITS)), "time+sequence part repeated: {id}");
             }
         }
         assert_eq!(all.len(), 160_000);

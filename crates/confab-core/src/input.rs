@@ -30,40 +30,24 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        InputError {
-            field,
-            code,
-            message: message.into(),
-        }
+        InputError { field, code, message: message.into() }
     }
 }
 
 fn check_len(field: &'static str, s: &str, min: usize, max: usize) -> Result<(), InputError> {
     if s.contains('\0') {
-        return Err(InputError::new(
-            field,
-            "invalid_character",
-            "must not contain NUL characters",
-        ));
+        return Err(InputError::new(field, "invalid_character", "must not contain NUL characters"));
     }
     let n = s.chars().count();
     if n < min {
         return Err(if min == 1 {
             InputError::new(field, "empty", "must not be empty")
         } else {
-            InputError::new(
-                field,
-                "too_short",
-                format!("must be at least {min} characters"),
-            )
+            InputError::new(field, "too_short", format!("must be at least {min} characters"))
         });
     }
     if n > max {
-        return Err(InputError::new(
-            field,
-            "too_long",
-            format!("must be at most {max} characters (got {n})"),
-        ));
+        return Err(InputError::new(field, "too_long", format!("must be at most {max} characters (got {n})")));
     }
     Ok(())
 }
@@ -111,9 +95,7 @@ string_newtype!(
 impl Shortname {
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let ok_len = (2..=64).contains(&s.len());
-        let ok_chars = s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let ok_start = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
         if ok_len && ok_chars && ok_start {
             Ok(Shortname(s.to_owned()))
@@ -137,11 +119,7 @@ impl Message {
     pub fn parse(s: &str) -> Result<Self, InputError> {
         check_len("message", s, 1, MAX_MESSAGE_CHARS)?;
         if s.trim().is_empty() {
-            return Err(InputError::new(
-                "message",
-                "empty",
-                "must not be empty or only whitespace",
-            ));
+            return Err(InputError::new("message", "empty", "must not be empty or only whitespace"));
         }
         Ok(Message(s.to_owned()))
     }
@@ -158,11 +136,7 @@ impl DisplayName {
         let s = s.trim();
         check_len(field, s, 1, MAX_NAME_CHARS)?;
         if s.chars().any(char::is_control) {
-            return Err(InputError::new(
-                field,
-                "invalid_character",
-                "must not contain control characters",
-            ));
+            return Err(InputError::new(field, "invalid_character", "must not contain control characters"));
         }
         Ok(DisplayName(s.to_owned()))
     }
@@ -206,14 +180,8 @@ impl WebUrl {
         let s = s.trim();
         check_len(field, s, 1, MAX_URL_CHARS)?;
         match url::Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
-                Ok(WebUrl(s.to_owned()))
-            }
-            _ => Err(InputError::new(
-                field,
-                "invalid_url",
-                "must be an absolute http or https URL",
-            )),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(WebUrl(s.to_owned())),
+            _ => Err(InputError::new(field, "invalid_url", "must be an absolute http or https URL")),
         }
     }
 }
@@ -236,18 +204,12 @@ impl Email {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !s
-                        .chars()
-                        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+                    && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
             }
             None => false,
         };
         if !valid {
-            return Err(InputError::new(
-                "email",
-                "invalid_email",
-                "must be an email address",
-            ));
+            return Err(InputError::new("email", "invalid_email", "must be an email address"));
         }
         Ok(Email(s.to_lowercase()))
     }
@@ -266,18 +228,10 @@ string_newtype!(
 
 impl Origin {
     pub fn parse(s: &str) -> Result<Self, InputError> {
-        let err = || {
-            InputError::new(
-                "origins",
-                "invalid_origin",
-                format!("{s:?} is not an origin like https://example.com"),
-            )
-        };
+        let err =
+            || InputError::new("origins", "invalid_origin", format!("{s:?} is not an origin like https://example.com"));
         let u = url::Url::parse(s.trim()).map_err(|_| err())?;
-        let plain = u.path() == "/"
-            && u.query().is_none()
-            && u.fragment().is_none()
-            && u.username().is_empty();
+        let plain = u.path() == "/" && u.query().is_none() && u.fragment().is_none() && u.username().is_empty();
         if !matches!(u.scheme(), "http" | "https") || !u.has_host() || !plain {
             return Err(err());
         }
@@ -293,34 +247,16 @@ mod tests {
     fn message_limits() {
         assert_eq!(Message::parse("").unwrap_err().code, "empty");
         assert_eq!(Message::parse(" \n\t ").unwrap_err().code, "empty");
-        assert!(
-            Message::parse(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok(),
-            "limit counts characters, not bytes"
-        );
-        assert_eq!(
-            Message::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1))
-                .unwrap_err()
-                .code,
-            "too_long"
-        );
-        assert_eq!(
-            Message::parse("a\0b").unwrap_err().code,
-            "invalid_character"
-        );
+        assert!(Message::parse(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok(), "limit counts characters, not bytes");
+        assert_eq!(Message::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)).unwrap_err().code, "too_long");
+        assert_eq!(Message::parse("a\0b").unwrap_err().code, "invalid_character");
         assert_eq!(Message::parse("  keep  ").unwrap().as_str(), "  keep  ");
     }
 
     #[test]
     fn identifiers_are_kept_exactly() {
-        for s in [
-            "a b",
-            "/2024/01/post?x=1#y",
-            "it's \"quoted\"",
-            "日本語のスレッド",
-            "مرحبا",
-            " lead",
-            "tab\there",
-        ] {
+        for s in ["a b", "/2024/01/post?x=1#y", "it's \"quoted\"", "日本語のスレッド", "مرحبا", " lead", "tab\there"]
+        {
             assert_eq!(Identifier::parse(s).unwrap().as_str(), s);
         }
         assert!(Identifier::parse(&"x".repeat(301)).is_err());
@@ -329,10 +265,7 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(
-            DisplayName::parse("name", "  Ann ").unwrap().as_str(),
-            "Ann"
-        );
+        assert_eq!(DisplayName::parse("name", "  Ann ").unwrap().as_str(), "Ann");
         assert!(DisplayName::parse("name", &"n".repeat(101)).is_err());
         assert!(DisplayName::parse("name", "a\u{7}b").is_err());
         assert!(DisplayName::parse("name", "   ").is_err());
@@ -341,14 +274,7 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_web_urls() {
         assert!(WebUrl::parse("url", "https://example.com/a?b#c").is_ok());
-        for bad in [
-            "javascript:alert(1)",
-            "/relative",
-            "ftp://x.y/",
-            "data:text/html,hi",
-            "http://",
-            "",
-        ] {
+        for bad in ["javascript:alert(1)", "/relative", "ftp://x.y/", "data:text/html,hi", "http://", ""] {
             assert!(WebUrl::parse("url", bad).is_err(), "{bad}");
         }
         let long = format!("https://e.com/{}", "a".repeat(MAX_URL_CHARS));
@@ -375,14 +301,8 @@ mod tests {
 
     #[test]
     fn origins_are_normalised() {
-        assert_eq!(
-            Origin::parse("https://Example.com").unwrap().as_str(),
-            "https://example.com"
-        );
-        assert_eq!(
-            Origin::parse("http://localhost:3000/").unwrap().as_str(),
-            "http://localhost:3000"
-        );
+        assert_eq!(Origin::parse("https://Example.com").unwrap().as_str(), "https://example.com");
+        assert_eq!(Origin::parse("http://localhost:3000/").unwrap().as_str(), "http://localhost:3000");
         assert!(Origin::parse("https://example.com/path").is_err());
         assert!(Origin::parse("file:///etc").is_err());
     }

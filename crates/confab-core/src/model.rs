@@ -24,11 +24,7 @@ pub struct ForumPolicy {
 
 impl Default for ForumPolicy {
     fn default() -> Self {
-        ForumPolicy {
-            allow_guests: true,
-            require_guest_email: false,
-            premoderate: false,
-        }
+        ForumPolicy { allow_guests: true, require_guest_email: false, premoderate: false }
     }
 }
 
@@ -172,8 +168,7 @@ impl Post {
     /// Whether the post has a place in public pages: approved, or deleted but still
     /// holding up visible replies (shown as a placeholder so the tree stays whole).
     pub fn is_listed(&self) -> bool {
-        self.state == PostState::Approved
-            || (self.state == PostState::Deleted && self.descendants > 0)
+        self.state == PostState::Approved || (self.state == PostState::Deleted && self.descendants > 0)
     }
 
     /// The path of a child of this post.
@@ -186,9 +181,7 @@ impl Post {
 }
 
 /// The order of top-level posts in a thread page. Replies are always in tree order.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     #[default]

@@ -14,21 +14,8 @@ use std::sync::OnceLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
-const ALLOWED_TAGS: &[&str] = &[
-    "a",
-    "p",
-    "br",
-    "em",
-    "strong",
-    "del",
-    "code",
-    "pre",
-    "blockquote",
-    "ul",
-    "ol",
-    "li",
-    "hr",
-];
+const ALLOWED_TAGS: &[&str] =
+    &["a", "p", "br", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li", "hr"];
 const LINK_REL: &str = "nofollow ugc noopener";
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
@@ -36,13 +23,7 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     CLEANER.get_or_init(|| {
         let mut b = ammonia::Builder::empty();
         b.tags(ALLOWED_TAGS.iter().copied().collect::<HashSet<_>>())
-            .tag_attributes(
-                [
-                    ("a", ["href"].into_iter().collect()),
-                    ("ol", ["start"].into_iter().collect()),
-                ]
-                .into(),
-            )
+            .tag_attributes([("a", ["href"].into_iter().collect()), ("ol", ["start"].into_iter().collect())].into())
             .url_schemes(["http", "https", "mailto"].into_iter().collect())
             .url_relative(ammonia::UrlRelative::Deny)
             .link_rel(Some(LINK_REL))
@@ -63,19 +44,9 @@ pub fn render_markdown(markdown: &str) -> String {
     for event in parser {
         match event {
             Event::Html(raw) | Event::InlineHtml(raw) => events.push(Event::Text(raw)),
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => {
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
                 no_autolink += 1;
-                events.push(Event::Start(Tag::Link {
-                    link_type,
-                    dest_url,
-                    title,
-                    id,
-                }));
+                events.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
             }
             Event::End(TagEnd::Image) => {
                 no_autolink = no_autolink.saturating_sub(1);
@@ -110,10 +81,7 @@ fn push_autolinked<'a>(events: &mut Vec<Event<'a>>, text: CowStr<'a>) {
         f
     };
     let mut spans = finder.spans(&text).peekable();
-    if spans
-        .peek()
-        .is_none_or(|s| s.kind().is_none() && s.end() == text.len())
-    {
+    if spans.peek().is_none_or(|s| s.kind().is_none() && s.end() == text.len()) {
         events.push(Event::Text(text));
         return;
     }
@@ -121,11 +89,7 @@ fn push_autolinked<'a>(events: &mut Vec<Event<'a>>, text: CowStr<'a>) {
         let s = span.as_str().to_owned();
         match span.kind() {
             Some(_) => {
-                let href = if s.contains("://") {
-                    s.clone()
-                } else {
-                    format!("https://{s}")
-                };
+                let href = if s.contains("://") { s.clone() } else { format!("https://{s}") };
                 events.push(Event::Start(Tag::Link {
                     link_type: LinkType::Autolink,
                     dest_url: href.into(),
@@ -146,10 +110,7 @@ mod tests {
 
     #[test]
     fn basic_markdown() {
-        assert_eq!(
-            render_markdown("*hi* **there**"),
-            "<p><em>hi</em> <strong>there</strong></p>\n"
-        );
+        assert_eq!(render_markdown("*hi* **there**"), "<p><em>hi</em> <strong>there</strong></p>\n");
         assert_eq!(render_markdown("`x<y`"), "<p><code>x&lt;y</code></p>\n");
         assert!(render_markdown("> quote").contains("<blockquote>"));
         assert!(render_markdown("~~gone~~").contains("<del>gone</del>"));
@@ -165,13 +126,8 @@ mod tests {
 
     #[test]
     fn links_get_rel_and_bad_schemes_are_dropped() {
-        let out = render_markdown(
-            "[a](https://e.com) [b](javascript:alert(1)) [c](/rel) [d](data:text/html,x)",
-        );
-        assert!(
-            out.contains(r#"<a href="https://e.com" rel="nofollow ugc noopener">a</a>"#),
-            "{out}"
-        );
+        let out = render_markdown("[a](https://e.com) [b](javascript:alert(1)) [c](/rel) [d](data:text/html,x)");
+        assert!(out.contains(r#"<a href="https://e.com" rel="nofollow ugc noopener">a</a>"#), "{out}");
         assert!(!out.contains("javascript"), "{out}");
         assert!(!out.contains("href=\"/rel\""), "{out}");
         assert!(!out.contains("data:"), "{out}");
@@ -180,8 +136,16 @@ mod tests {
     #[test]
     fn bare_urls_become_links_but_not_inside_code_or_links() {
         let out = render_markdown("see https://example.com/x?y=1 and www.rust-lang.org.");
-        assert!(out.contains(r#"<a href="https://example.com/x?y=1" rel="nofollow ugc noopener">https://example.com/x?y=1</a>"#), "{out}");
-        assert!(out.contains(r#"<a href="https://www.rust-lang.org" rel="nofollow ugc noopener">www.rust-lang.org</a>."#), "{out}");
+        assert!(
+            out.contains(
+                r#"<a href="https://example.com/x?y=1" rel="nofollow ugc noopener">https://example.com/x?y=1</a>"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<a href="https://www.rust-lang.org" rel="nofollow ugc noopener">www.rust-lang.org</a>."#),
+            "{out}"
+        );
         let code = render_markdown("```\nhttps://example.com\n```");
         assert!(!code.contains("<a"), "{code}");
         let linked = render_markdown("[https://a.com](https://b.com)");
@@ -192,12 +156,7 @@ mod tests {
     fn images_become_links() {
         let out = render_markdown("![cat](https://img.example/cat.png)");
         assert!(!out.contains("<img"), "{out}");
-        assert!(
-            out.contains(
-                r#"<a href="https://img.example/cat.png" rel="nofollow ugc noopener">cat</a>"#
-            ),
-            "{out}"
-        );
+        assert!(out.contains(r#"<a href="https://img.example/cat.png" rel="nofollow ugc noopener">cat</a>"#), "{out}");
     }
 
     #[test]

@@ -31,9 +31,8 @@ impl Token {
     /// Wraps a token presented by a client. Tokens are opaque: only shape is checked
     /// (16–128 URL-safe characters), so a stray header cannot smuggle anything.
     pub fn from_client(s: &str) -> Option<Self> {
-        let ok = (16..=128).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            (16..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Token(s.to_owned()))
     }
 
@@ -92,10 +91,7 @@ mod tests {
     fn tokens_hash_and_match() {
         let t = Token::generate();
         assert_eq!(t.expose().len(), 43);
-        assert!(
-            t.hash()
-                .matches(&Token::from_client(t.expose()).unwrap().hash())
-        );
+        assert!(t.hash().matches(&Token::from_client(t.expose()).unwrap().hash()));
         assert!(!t.hash().matches(&Token::generate().hash()));
         assert_eq!(format!("{t:?}"), "Token(<redacted>)");
     }

@@ -19,10 +19,7 @@ pub struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let presented = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -31,18 +28,11 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|t| Token::from_client(t.trim()))
             .ok_or(ApiError::Unauthorized)?;
         // Constant-time comparison of the hashes.
-        if state.admin_token.matches(&presented.hash()) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        if state.admin_token.matches(&presented.hash()) { Ok(Admin) } else { Err(ApiError::Unauthorized) }
     }
 }
 
 /// A token from a header, if present and well-formed.
 pub fn header_token(headers: &HeaderMap, name: &str) -> Option<Token> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Token::from_client)
+    headers.get(name).and_then(|v| v.to_str().ok()).and_then(Token::from_client)
 }

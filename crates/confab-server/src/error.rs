@@ -73,22 +73,18 @@ impl ApiError {
             | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidEditToken
-            | ApiError::EditWindowClosed(_)
-            | ApiError::GuestsNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::InvalidEditToken | ApiError::EditWindowClosed(_) | ApiError::GuestsNotAllowed => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Store(e) => match e {
                 S::ForumNotFound | S::ThreadNotFound | S::PostNotFound => StatusCode::NOT_FOUND,
                 S::ForumExists | S::ThreadExists | S::PostNotVotable => StatusCode::CONFLICT,
                 S::ThreadClosed => StatusCode::FORBIDDEN,
-                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
+                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed => StatusCode::UNPROCESSABLE_ENTITY,
                 S::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -160,12 +156,10 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (status, Json(json!({ "error": body }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }

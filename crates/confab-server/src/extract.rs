@@ -18,20 +18,11 @@ use crate::error::ApiError;
 pub struct Json<T>(pub T);
 
 fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
-    let Some(ct) = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
@@ -41,27 +32,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         if !is_json_content_type(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::BodyTooLarge(confab_core::input::MAX_BODY_BYTES)
-                } else {
-                    ApiError::MalformedJson(e.body_text())
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge(confab_core::input::MAX_BODY_BYTES)
+            } else {
+                ApiError::MalformedJson(e.body_text())
+            }
+        })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Ok(v) => {
                 // Trailing data after the value ("{}x") is malformed too.
-                de.end()
-                    .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+                de.end().map_err(|e| ApiError::MalformedJson(e.to_string()))?;
                 Ok(Json(v))
             }
-            Err(e)
-                if e.inner().is_data()
-                    && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() =>
-            {
+            Err(e) if e.inner().is_data() && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() => {
                 // "message: invalid type: integer `5`, expected a string at line 1 column 36"
                 Err(ApiError::InvalidBody(e.to_string()))
             }
@@ -97,13 +82,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e: PathRejection| ApiError::InvalidQuery(e.body_text()))?;
-        raw.parse()
-            .map(PathId)
-            .map_err(|_| ApiError::InvalidId(raw))
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e: PathRejection| ApiError::InvalidQuery(e.body_text()))?;
+        raw.parse().map(PathId).map_err(|_| ApiError::InvalidId(raw))
     }
 }
 

@@ -64,10 +64,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            edit_window: Duration::from_secs(15 * 60),
-            expose_query_count: cfg!(debug_assertions),
-        }
+        Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: cfg!(debug_assertions) }
     }
 }
 
@@ -95,22 +92,11 @@ impl AppState {
         settings: Settings,
         clock: Clock,
     ) -> Result<Self, confab_store::StoreError> {
-        let key = store
-            .secret_get_or_init(
-                CURSOR_KEY_SECRET,
-                confab_core::secret::random_key().to_vec(),
-            )
-            .await?;
-        let key: [u8; 32] = key.try_into().map_err(|_| {
-            confab_store::StoreError::Internal("stored cursor key has the wrong length".into())
-        })?;
-        Ok(AppState {
-            store,
-            cursors: CursorCodec::new(key),
-            admin_token,
-            settings,
-            clock,
-        })
+        let key = store.secret_get_or_init(CURSOR_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
+        Ok(AppState { store, cursors: CursorCodec::new(key), admin_token, settings, clock })
     }
 }
 
@@ -122,10 +108,6 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            middleware::observe(expose, req, next)
-        }))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            middleware::panic_response,
-        ))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::observe(expose, req, next)))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
 }

@@ -18,10 +18,7 @@ pub const QUERY_COUNT_HEADER: &str = "x-confab-queries";
 pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let counter = Arc::new(QueryStats::default());
     let mut resp = stats::scope(Arc::clone(&counter), next.run(req)).await;
     let statements = counter.statements();
@@ -34,15 +31,11 @@ pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response 
         statements,
     );
     if expose {
-        resp.headers_mut()
-            .insert(QUERY_COUNT_HEADER, HeaderValue::from(statements));
+        resp.headers_mut().insert(QUERY_COUNT_HEADER, HeaderValue::from(statements));
     }
     resp
 }
 
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::Store(confab_store::StoreError::Internal(
-        "handler panicked".into(),
-    ))
-    .into_response()
+    ApiError::Store(confab_store::StoreError::Internal("handler panicked".into())).into_response()
 }

@@ -11,9 +11,7 @@ use serde::Serialize;
 pub fn rfc3339(ms: UnixMs) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.format(&fmt).unwrap_or_default()
 }
 
@@ -133,14 +131,8 @@ impl PostView {
     }
 
     /// Maps posts with their authors from a `get_many` result.
-    pub fn many<'a>(
-        posts: impl IntoIterator<Item = &'a Post>,
-        authors: &HashMap<Id, Author>,
-    ) -> Vec<PostView> {
-        posts
-            .into_iter()
-            .map(|p| PostView::new(p, authors.get(&p.author_id)))
-            .collect()
+    pub fn many<'a>(posts: impl IntoIterator<Item = &'a Post>, authors: &HashMap<Id, Author>) -> Vec<PostView> {
+        posts.into_iter().map(|p| PostView::new(p, authors.get(&p.author_id))).collect()
     }
 }
 

@@ -13,60 +13,29 @@ use serde_json::json;
 async fn forums_are_created_by_the_admin_and_readable_by_all() {
     let app = TestApp::new().await;
     let body = json!({ "shortname": "my-blog", "name": "My blog", "origins": ["https://Blog.Example"], "policy": { "premoderate": true } });
-    app.post("/api/v1/forums", &body)
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.post("/api/v1/forums", &body).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
     let wrong = [("authorization", "Bearer not-the-admin-token-at-all")];
     app.send(Method::POST, "/api/v1/forums", Some(&body), &wrong)
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    let created = app
-        .admin_post("/api/v1/forums", Some(&body))
-        .await
-        .expect(StatusCode::CREATED)
-        .json;
+    let created = app.admin_post("/api/v1/forums", Some(&body)).await.expect(StatusCode::CREATED).json;
     assert_eq!(created["origins"], json!(["https://blog.example"]));
-    assert_eq!(
-        created["policy"],
-        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true })
-    );
-    let got = app
-        .get("/api/v1/forums/my-blog")
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    assert_eq!(created["policy"], json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true }));
+    let got = app.get("/api/v1/forums/my-blog").await.expect(StatusCode::OK).json;
     assert_eq!(got, created);
-    app.admin_post("/api/v1/forums", Some(&body))
-        .await
-        .expect_error(StatusCode::CONFLICT, "forum_exists");
-    app.get("/api/v1/forums/nope")
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    app.admin_post("/api/v1/forums", Some(&body)).await.expect_error(StatusCode::CONFLICT, "forum_exists");
+    app.get("/api/v1/forums/nope").await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
     let auth = format!("Bearer {}", app.admin);
-    let list = app
-        .send(
-            Method::GET,
-            "/api/v1/forums",
-            None,
-            &[("authorization", &auth)],
-        )
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let list =
+        app.send(Method::GET, "/api/v1/forums", None, &[("authorization", &auth)]).await.expect(StatusCode::OK).json;
     assert_eq!(list["forums"].as_array().unwrap().len(), 1);
-    app.get("/api/v1/forums")
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.get("/api/v1/forums").await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]
 async fn a_thread_is_created_by_its_first_post_and_never_by_a_read() {
     let app = TestApp::with_forum().await;
-    let page = app
-        .get(&TestApp::page_uri("post-1", ""))
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let page = app.get(&TestApp::page_uri("post-1", "")).await.expect(StatusCode::OK).json;
     assert_eq!(page["thread"], json!(null));
     assert_eq!(page["posts"], json!([]));
     app.get("/api/v1/forums/blog/threads?identifier=post-1")
@@ -77,23 +46,12 @@ async fn a_thread_is_created_by_its_first_post_and_never_by_a_read() {
     assert_eq!(created["thread"]["identifier"], "post-1");
     assert_eq!(created["thread"]["posts"], 1);
     assert_eq!(created["thread"]["title"], "A post");
-    let thread = app
-        .get("/api/v1/forums/blog/threads?identifier=post-1")
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let thread = app.get("/api/v1/forums/blog/threads?identifier=post-1").await.expect(StatusCode::OK).json;
     assert_eq!(thread["id"], created["thread"]["id"]);
-    let by_url = app
-        .get("/api/v1/forums/blog/threads?url=https%3A%2F%2Fblog.example%2Fpost")
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let by_url =
+        app.get("/api/v1/forums/blog/threads?url=https%3A%2F%2Fblog.example%2Fpost").await.expect(StatusCode::OK).json;
     assert_eq!(by_url["id"], created["thread"]["id"]);
-    let by_id = app
-        .get(&format!("/api/v1/threads/{}", id_of(&thread)))
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let by_id = app.get(&format!("/api/v1/threads/{}", id_of(&thread))).await.expect(StatusCode::OK).json;
     assert_eq!(by_id, thread);
 }
 
@@ -101,18 +59,9 @@ async fn a_thread_is_created_by_its_first_post_and_never_by_a_read() {
 async fn threads_can_be_created_explicitly_closed_and_reopened() {
     let app = TestApp::with_forum().await;
     let spec = json!({ "identifier": "launch", "url": "https://blog.example/launch", "title": "Launch day" });
-    app.post("/api/v1/forums/blog/threads", &spec)
-        .await
-        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    let thread = app
-        .admin_post("/api/v1/forums/blog/threads", Some(&spec))
-        .await
-        .expect(StatusCode::CREATED)
-        .json;
-    assert_eq!(
-        (thread["title"].as_str(), thread["posts"].as_i64()),
-        (Some("Launch day"), Some(0))
-    );
+    app.post("/api/v1/forums/blog/threads", &spec).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let thread = app.admin_post("/api/v1/forums/blog/threads", Some(&spec)).await.expect(StatusCode::CREATED).json;
+    assert_eq!((thread["title"].as_str(), thread["posts"].as_i64()), (Some("Launch day"), Some(0)));
     app.admin_post("/api/v1/forums/blog/threads", Some(&spec))
         .await
         .expect_error(StatusCode::CONFLICT, "thread_exists");
@@ -124,28 +73,16 @@ async fn threads_can_be_created_explicitly_closed_and_reopened() {
     assert_eq!(r.json["error"]["field"], "thread.title");
 
     let id = id_of(&thread);
-    let closed = app
-        .admin_post(&format!("/api/v1/threads/{id}/close"), None)
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let closed = app.admin_post(&format!("/api/v1/threads/{id}/close"), None).await.expect(StatusCode::OK).json;
     assert_eq!(closed["closed"], true);
     let post = json!({ "thread": { "identifier": "launch" }, "message": "hi", "author": { "name": "Ann" } });
-    app.post("/api/v1/forums/blog/posts", &post)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "thread_closed");
+    app.post("/api/v1/forums/blog/posts", &post).await.expect_error(StatusCode::FORBIDDEN, "thread_closed");
     app.post(&format!("/api/v1/threads/{id}/open"), &json!({}))
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    app.admin_post(&format!("/api/v1/threads/{id}/open"), None)
-        .await
-        .expect(StatusCode::OK);
-    app.post("/api/v1/forums/blog/posts", &post)
-        .await
-        .expect(StatusCode::CREATED);
-    app.admin_post("/api/v1/threads/123/close", None)
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "thread_not_found");
+    app.admin_post(&format!("/api/v1/threads/{id}/open"), None).await.expect(StatusCode::OK);
+    app.post("/api/v1/forums/blog/posts", &post).await.expect(StatusCode::CREATED);
+    app.admin_post("/api/v1/threads/123/close", None).await.expect_error(StatusCode::NOT_FOUND, "thread_not_found");
 }
 
 #[tokio::test]
@@ -163,28 +100,14 @@ async fn replies_nest_and_every_sort_lists_them() {
     assert_eq!(a1x["post"]["parent"], a1_id.as_str());
     // B gets two up-votes: best and hot put it first; A is older.
     for _ in 0..2 {
-        app.post(
-            &format!("/api/v1/posts/{b_id}/vote"),
-            &json!({ "value": 1 }),
-        )
-        .await
-        .expect(StatusCode::OK);
+        app.post(&format!("/api/v1/posts/{b_id}/vote"), &json!({ "value": 1 })).await.expect(StatusCode::OK);
     }
     let roots = |sort: &'static str| {
         let app = &app;
         async move {
-            let page = app
-                .get(&TestApp::page_uri("t", &format!("sort={sort}")))
-                .await
-                .expect(StatusCode::OK)
-                .json;
+            let page = app.get(&TestApp::page_uri("t", &format!("sort={sort}"))).await.expect(StatusCode::OK).json;
             assert_eq!(page["sort"], sort);
-            page["posts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(id_of)
-                .collect::<Vec<_>>()
+            page["posts"].as_array().unwrap().iter().map(id_of).collect::<Vec<_>>()
         }
     };
     assert_eq!(roots("newest").await, [b_id.clone(), a_id.clone()]);
@@ -194,12 +117,7 @@ async fn replies_nest_and_every_sort_lists_them() {
 
     let page = app.get(&TestApp::page_uri("t", "sort=oldest")).await.json;
     let first = &page["posts"][0];
-    let replies: Vec<String> = first["replies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect();
+    let replies: Vec<String> = first["replies"].as_array().unwrap().iter().map(id_of).collect();
     assert_eq!(replies, [a1_id.clone(), id_of(&a1x["post"])]);
     assert_eq!(first["descendants"], 2);
     assert_eq!(first["replies_cursor"], json!(null));
@@ -212,56 +130,28 @@ async fn pages_and_reply_cursors_walk_the_whole_thread() {
     let app = TestApp::with_forum().await;
     let mut roots = Vec::new();
     for i in 0..5 {
-        roots.push(id_of(
-            &app.comment("t", None, &format!("root {i}"), "Ann").await["post"],
-        ));
+        roots.push(id_of(&app.comment("t", None, &format!("root {i}"), "Ann").await["post"]));
         app.advance(Duration::from_secs(1));
     }
     let mut replies = Vec::new();
     for i in 0..4 {
-        replies.push(id_of(
-            &app.comment("t", Some(&roots[0]), &format!("reply {i}"), "Bob")
-                .await["post"],
-        ));
+        replies.push(id_of(&app.comment("t", Some(&roots[0]), &format!("reply {i}"), "Bob").await["post"]));
     }
-    let page = app
-        .get(&TestApp::page_uri("t", "sort=oldest&limit=2&replies=1"))
-        .await
-        .expect(StatusCode::OK)
-        .json;
-    let ids: Vec<String> = page["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect();
+    let page = app.get(&TestApp::page_uri("t", "sort=oldest&limit=2&replies=1")).await.expect(StatusCode::OK).json;
+    let ids: Vec<String> = page["posts"].as_array().unwrap().iter().map(id_of).collect();
     assert_eq!(ids, roots[..2]);
     let first = &page["posts"][0];
     assert_eq!(first["replies"].as_array().unwrap().len(), 1);
     let replies_cursor = first["replies_cursor"].as_str().expect("more replies");
     let more = app
-        .get(&format!(
-            "/api/v1/posts/{}/replies?limit=2&cursor={replies_cursor}",
-            roots[0]
-        ))
+        .get(&format!("/api/v1/posts/{}/replies?limit=2&cursor={replies_cursor}", roots[0]))
         .await
         .expect(StatusCode::OK)
         .json;
-    let more_ids: Vec<String> = more["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect();
+    let more_ids: Vec<String> = more["posts"].as_array().unwrap().iter().map(id_of).collect();
     assert_eq!(more_ids, replies[1..3]);
-    let last = app
-        .get(&format!(
-            "/api/v1/posts/{}/replies?cursor={}",
-            roots[0],
-            more["cursor"].as_str().unwrap()
-        ))
-        .await
-        .json;
+    let last =
+        app.get(&format!("/api/v1/posts/{}/replies?cursor={}", roots[0], more["cursor"].as_str().unwrap())).await.json;
     assert_eq!(last["posts"].as_array().unwrap().len(), 1);
     assert_eq!(last["cursor"], json!(null));
 
@@ -270,9 +160,7 @@ async fn pages_and_reply_cursors_walk_the_whole_thread() {
     let mut all = ids;
     loop {
         let next = app
-            .get(&format!(
-                "/api/v1/threads/{thread}/posts?sort=oldest&limit=2&cursor={cursor}"
-            ))
+            .get(&format!("/api/v1/threads/{thread}/posts?sort=oldest&limit=2&cursor={cursor}"))
             .await
             .expect(StatusCode::OK)
             .json;
@@ -284,12 +172,9 @@ async fn pages_and_reply_cursors_walk_the_whole_thread() {
     }
     assert_eq!(all, roots);
     // A cursor of one sort is refused by another.
-    app.get(&format!(
-        "/api/v1/threads/{thread}/posts?sort=newest&cursor={}",
-        page["cursor"].as_str().unwrap()
-    ))
-    .await
-    .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.get(&format!("/api/v1/threads/{thread}/posts?sort=newest&cursor={}", page["cursor"].as_str().unwrap()))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
 }
 
 #[tokio::test]
@@ -297,71 +182,28 @@ async fn votes_count_once_per_voter_and_change_by_difference() {
     let app = TestApp::with_forum().await;
     let p = id_of(&app.comment("t", None, "vote on me", "Ann").await["post"]);
     let uri = format!("/api/v1/posts/{p}/vote");
-    let first = app
-        .post(&uri, &json!({ "value": 1 }))
-        .await
-        .expect(StatusCode::OK)
-        .json;
-    let voter = first["voter_token"]
-        .as_str()
-        .expect("a voter token is minted")
-        .to_owned();
+    let first = app.post(&uri, &json!({ "value": 1 })).await.expect(StatusCode::OK).json;
+    let voter = first["voter_token"].as_str().expect("a voter token is minted").to_owned();
     assert_eq!(first["post"]["likes"], 1);
     let h = [("x-confab-voter", voter.as_str())];
-    let again = app
-        .send(Method::POST, &uri, Some(&json!({ "value": 1 })), &h)
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let again = app.send(Method::POST, &uri, Some(&json!({ "value": 1 })), &h).await.expect(StatusCode::OK).json;
+    assert_eq!((again["post"]["likes"].as_i64(), again["voter_token"].is_null()), (Some(1), true));
+    let down = app.send(Method::POST, &uri, Some(&json!({ "value": -1 })), &h).await.json;
     assert_eq!(
-        (
-            again["post"]["likes"].as_i64(),
-            again["voter_token"].is_null()
-        ),
-        (Some(1), true)
-    );
-    let down = app
-        .send(Method::POST, &uri, Some(&json!({ "value": -1 })), &h)
-        .await
-        .json;
-    assert_eq!(
-        (
-            down["post"]["likes"].as_i64(),
-            down["post"]["dislikes"].as_i64(),
-            down["post"]["points"].as_i64()
-        ),
+        (down["post"]["likes"].as_i64(), down["post"]["dislikes"].as_i64(), down["post"]["points"].as_i64()),
         (Some(0), Some(1), Some(-1))
     );
     assert_eq!(down["previous"], 1);
-    let clear = app
-        .send(Method::POST, &uri, Some(&json!({ "value": 0 })), &h)
-        .await
-        .json;
-    assert_eq!(
-        (
-            clear["post"]["likes"].as_i64(),
-            clear["post"]["dislikes"].as_i64()
-        ),
-        (Some(0), Some(0))
-    );
+    let clear = app.send(Method::POST, &uri, Some(&json!({ "value": 0 })), &h).await.json;
+    assert_eq!((clear["post"]["likes"].as_i64(), clear["post"]["dislikes"].as_i64()), (Some(0), Some(0)));
     let other = app
-        .send(
-            Method::POST,
-            &uri,
-            Some(&json!({ "value": 1 })),
-            &[("x-confab-voter", "another-voter-token-123")],
-        )
+        .send(Method::POST, &uri, Some(&json!({ "value": 1 })), &[("x-confab-voter", "another-voter-token-123")])
         .await
         .json;
     assert_eq!(other["post"]["likes"], 1);
-    app.send(
-        Method::POST,
-        &uri,
-        Some(&json!({ "value": 1 })),
-        &[("x-confab-voter", "short")],
-    )
-    .await
-    .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.send(Method::POST, &uri, Some(&json!({ "value": 1 })), &[("x-confab-voter", "short")])
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
 }
 
 #[tokio::test]
@@ -374,51 +216,26 @@ async fn authors_edit_and_delete_within_the_window_only() {
     let uri = format!("/api/v1/posts/{id}");
     let edit = json!({ "message": "First, *edited*" });
 
-    app.send(Method::PATCH, &uri, Some(&edit), &[])
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "invalid_edit_token");
-    let forged = [(
-        "x-confab-edit-token",
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-    )];
-    app.send(Method::PATCH, &uri, Some(&edit), &forged)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "invalid_edit_token");
+    app.send(Method::PATCH, &uri, Some(&edit), &[]).await.expect_error(StatusCode::FORBIDDEN, "invalid_edit_token");
+    let forged = [("x-confab-edit-token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
+    app.send(Method::PATCH, &uri, Some(&edit), &forged).await.expect_error(StatusCode::FORBIDDEN, "invalid_edit_token");
     let h = [("x-confab-edit-token", token.as_str())];
     app.advance(Duration::from_secs(14 * 60));
-    let edited = app
-        .send(Method::PATCH, &uri, Some(&edit), &h)
-        .await
-        .expect(StatusCode::OK)
-        .json;
+    let edited = app.send(Method::PATCH, &uri, Some(&edit), &h).await.expect(StatusCode::OK).json;
     assert_eq!(edited["message"], "<p>First, <em>edited</em></p>\n");
     assert_eq!(edited["raw_message"], "First, *edited*");
     assert!(edited["edited_at"].is_string());
     assert_eq!(app.get(&uri).await.json, edited);
 
     app.advance(Duration::from_secs(2 * 60));
-    app.send(Method::PATCH, &uri, Some(&edit), &h)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "edit_window_closed");
-    app.send(Method::DELETE, &uri, None, &h)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "edit_window_closed");
+    app.send(Method::PATCH, &uri, Some(&edit), &h).await.expect_error(StatusCode::FORBIDDEN, "edit_window_closed");
+    app.send(Method::DELETE, &uri, None, &h).await.expect_error(StatusCode::FORBIDDEN, "edit_window_closed");
 
     let second = app.comment("t", None, "oops", "Ann").await;
-    let reply = app
-        .comment("t", Some(&id_of(&second["post"])), "reply", "Bob")
-        .await;
-    let h2 = [(
-        "x-confab-edit-token",
-        second["edit_token"].as_str().unwrap(),
-    )];
+    let reply = app.comment("t", Some(&id_of(&second["post"])), "reply", "Bob").await;
+    let h2 = [("x-confab-edit-token", second["edit_token"].as_str().unwrap())];
     let deleted = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/posts/{}", id_of(&second["post"])),
-            None,
-            &h2,
-        )
+        .send(Method::DELETE, &format!("/api/v1/posts/{}", id_of(&second["post"])), None, &h2)
         .await
         .expect(StatusCode::OK)
         .json;
@@ -427,22 +244,11 @@ async fn authors_edit_and_delete_within_the_window_only() {
     assert_eq!(deleted["thread"]["posts"], 2);
     let page = app.get(&TestApp::page_uri("t", "sort=newest")).await.json;
     let placeholder = &page["posts"][0];
-    assert_eq!(
-        (
-            placeholder["state"].as_str(),
-            placeholder["author"].is_null()
-        ),
-        (Some("deleted"), true)
-    );
+    assert_eq!((placeholder["state"].as_str(), placeholder["author"].is_null()), (Some("deleted"), true));
     assert_eq!(placeholder["replies"][0]["id"], reply["post"]["id"]);
-    app.send(
-        Method::PATCH,
-        &format!("/api/v1/posts/{}", id_of(&second["post"])),
-        Some(&edit),
-        &h2,
-    )
-    .await
-    .expect_error(StatusCode::NOT_FOUND, "post_not_found");
+    app.send(Method::PATCH, &format!("/api/v1/posts/{}", id_of(&second["post"])), Some(&edit), &h2)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "post_not_found");
 }
 
 #[tokio::test]
@@ -467,9 +273,7 @@ async fn counts_answer_for_many_threads_at_once() {
     app.get(&format!("/api/v1/forums/blog/counts?{too_many}"))
         .await
         .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
-    app.get("/api/v1/forums/blog/counts")
-        .await
-        .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.get("/api/v1/forums/blog/counts").await.expect_error(StatusCode::BAD_REQUEST, "invalid_query");
 }
 
 #[tokio::test]
@@ -490,26 +294,18 @@ async fn forum_policy_governs_guests_and_premoderation() {
         .await
         .expect(StatusCode::CREATED);
     }
-    let post = |author: serde_json::Value| json!({ "thread": { "identifier": "t" }, "message": "hi", "author": author });
-    app.post(
-        "/api/v1/forums/closed/posts",
-        &post(json!({ "name": "Ann" })),
-    )
-    .await
-    .expect_error(StatusCode::FORBIDDEN, "guests_not_allowed");
+    let post =
+        |author: serde_json::Value| json!({ "thread": { "identifier": "t" }, "message": "hi", "author": author });
+    app.post("/api/v1/forums/closed/posts", &post(json!({ "name": "Ann" })))
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "guests_not_allowed");
     let r = app
-        .post(
-            "/api/v1/forums/emails/posts",
-            &post(json!({ "name": "Ann" })),
-        )
+        .post("/api/v1/forums/emails/posts", &post(json!({ "name": "Ann" })))
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     assert_eq!(r.json["error"]["field"], "author.email");
     let ok = app
-        .post(
-            "/api/v1/forums/emails/posts",
-            &post(json!({ "name": "Ann", "email": "Ann@Example.com" })),
-        )
+        .post("/api/v1/forums/emails/posts", &post(json!({ "name": "Ann", "email": "Ann@Example.com" })))
         .await
         .expect(StatusCode::CREATED);
     let hash = ok.json["post"]["author"]["avatar_hash"].as_str().unwrap();
@@ -519,23 +315,11 @@ async fn forum_policy_governs_guests_and_premoderation() {
         "emails never leave the server"
     );
 
-    let held = app
-        .post("/api/v1/forums/held/posts", &post(json!({ "name": "Ann" })))
-        .await
-        .expect(StatusCode::CREATED)
-        .json;
+    let held =
+        app.post("/api/v1/forums/held/posts", &post(json!({ "name": "Ann" }))).await.expect(StatusCode::CREATED).json;
     assert_eq!(held["post"]["state"], "pending");
-    let page = app
-        .get("/api/v1/forums/held/thread-page?identifier=t")
-        .await
-        .json;
-    assert_eq!(
-        (
-            page["posts"].as_array().unwrap().len(),
-            page["thread"]["posts"].as_i64()
-        ),
-        (0, Some(0))
-    );
+    let page = app.get("/api/v1/forums/held/thread-page?identifier=t").await.json;
+    assert_eq!((page["posts"].as_array().unwrap().len(), page["thread"]["posts"].as_i64()), (0, Some(0)));
     app.get(&format!("/api/v1/posts/{}", id_of(&held["post"])))
         .await
         .expect_error(StatusCode::NOT_FOUND, "post_not_found");
@@ -544,20 +328,9 @@ async fn forum_policy_governs_guests_and_premoderation() {
 #[tokio::test]
 async fn health_landing_and_unknown_routes() {
     let app = TestApp::new().await;
-    assert_eq!(
-        app.get("/healthz").await.expect(StatusCode::OK).json,
-        json!({ "status": "ok" })
-    );
-    assert!(
-        app.get("/")
-            .await
-            .expect(StatusCode::OK)
-            .text
-            .contains("Confab")
-    );
-    app.get("/api/v1/nothing")
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "route_not_found");
+    assert_eq!(app.get("/healthz").await.expect(StatusCode::OK).json, json!({ "status": "ok" }));
+    assert!(app.get("/").await.expect(StatusCode::OK).text.contains("Confab"));
+    app.get("/api/v1/nothing").await.expect_error(StatusCode::NOT_FOUND, "route_not_found");
     app.send(Method::PUT, "/api/v1/forums", None, &[])
         .await
         .expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");

@@ -42,16 +42,9 @@ fn assert_inert(html: &str, input: &str) {
         let Some(el) = node.value().as_element() else {
             continue;
         };
-        assert!(
-            TAGS.contains(&el.name()),
-            "<{}> in {html:?} (from {input:?})",
-            el.name()
-        );
+        assert!(TAGS.contains(&el.name()), "<{}> in {html:?} (from {input:?})", el.name());
         for (name, value) in el.attrs() {
-            assert!(
-                matches!(name, "href" | "rel" | "start"),
-                "attribute {name} in {html:?} (from {input:?})"
-            );
+            assert!(matches!(name, "href" | "rel" | "start"), "attribute {name} in {html:?} (from {input:?})");
             if name == "href" {
                 let scheme = value.split(':').next().unwrap_or("").to_ascii_lowercase();
                 assert!(
@@ -76,32 +69,16 @@ async fn naughty_strings_are_inert_and_round_trip() {
     let mut accepted = 0;
     for s in naughty() {
         // As a message.
-        let r = app
-            .post("/api/v1/forums/blog/posts", &body("messages", &s, "Ann"))
-            .await;
+        let r = app.post("/api/v1/forums/blog/posts", &body("messages", &s, "Ann")).await;
         if r.status == StatusCode::CREATED {
             accepted += 1;
-            assert_eq!(
-                r.json["post"]["raw_message"].as_str(),
-                Some(s.as_str()),
-                "message round-trips"
-            );
+            assert_eq!(r.json["post"]["raw_message"].as_str(), Some(s.as_str()), "message round-trips");
             assert_inert(r.json["post"]["message"].as_str().unwrap(), &s);
             let id = r.json["post"]["id"].as_str().unwrap();
-            let again = app
-                .get(&format!("/api/v1/posts/{id}"))
-                .await
-                .expect(StatusCode::OK)
-                .json;
+            let again = app.get(&format!("/api/v1/posts/{id}")).await.expect(StatusCode::OK).json;
             assert_eq!(again["raw_message"].as_str(), Some(s.as_str()));
         } else {
-            assert!(
-                r.status.is_client_error(),
-                "{:?} -> {} {}",
-                s,
-                r.status,
-                r.text
-            );
+            assert!(r.status.is_client_error(), "{:?} -> {} {}", s, r.status, r.text);
             assert!(
                 s.trim().is_empty() || s.contains('\0'),
                 "only empty or NUL messages are refused: {s:?} {}",
@@ -110,64 +87,28 @@ async fn naughty_strings_are_inert_and_round_trip() {
         }
 
         // As an author name.
-        let r = app
-            .post("/api/v1/forums/blog/posts", &body("names", "hello", &s))
-            .await;
+        let r = app.post("/api/v1/forums/blog/posts", &body("names", "hello", &s)).await;
         if r.status == StatusCode::CREATED {
-            assert_eq!(
-                r.json["post"]["author"]["name"].as_str(),
-                Some(s.trim()),
-                "name round-trips (trimmed)"
-            );
+            assert_eq!(r.json["post"]["author"]["name"].as_str(), Some(s.trim()), "name round-trips (trimmed)");
         } else {
-            assert_eq!(
-                r.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "{s:?}: {}",
-                r.text
-            );
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{s:?}: {}", r.text);
         }
 
         // As a thread identifier.
-        let r = app
-            .post("/api/v1/forums/blog/posts", &body(&s, "hello", "Ann"))
-            .await;
+        let r = app.post("/api/v1/forums/blog/posts", &body(&s, "hello", "Ann")).await;
         if r.status == StatusCode::CREATED {
-            assert_eq!(
-                r.json["thread"]["identifier"].as_str(),
-                Some(s.as_str()),
-                "identifier round-trips"
-            );
-            let page = app
-                .get(&TestApp::page_uri(&s, ""))
-                .await
-                .expect(StatusCode::OK)
-                .json;
+            assert_eq!(r.json["thread"]["identifier"].as_str(), Some(s.as_str()), "identifier round-trips");
+            let page = app.get(&TestApp::page_uri(&s, "")).await.expect(StatusCode::OK).json;
             assert_eq!(page["thread"]["identifier"].as_str(), Some(s.as_str()));
         } else {
-            assert_eq!(
-                r.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "{s:?}: {}",
-                r.text
-            );
-            assert!(
-                s.is_empty() || s.contains('\0') || s.chars().count() > 300,
-                "{s:?}: {}",
-                r.text
-            );
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{s:?}: {}", r.text);
+            assert!(s.is_empty() || s.contains('\0') || s.chars().count() > 300, "{s:?}: {}", r.text);
         }
     }
-    assert!(
-        accepted > 450,
-        "nearly all naughty strings are valid comments (accepted {accepted})"
-    );
+    assert!(accepted > 450, "nearly all naughty strings are valid comments (accepted {accepted})");
 
     // The whole thread page, as the embed gets it, is inert too.
-    let page = app
-        .get(&TestApp::page_uri("messages", "limit=100"))
-        .await
-        .expect(StatusCode::OK);
+    let page = app.get(&TestApp::page_uri("messages", "limit=100")).await.expect(StatusCode::OK);
     for p in page.json["posts"].as_array().unwrap() {
         assert_inert(p["message"].as_str().unwrap(), "page");
     }

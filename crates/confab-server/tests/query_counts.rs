@@ -11,33 +11,16 @@ use common::{TestApp, id_of};
 async fn fill(app: &TestApp, identifier: &str, roots: usize, replies: usize, authors: usize) {
     let mut n = 0;
     for r in 0..roots {
-        let root = app
-            .comment(
-                identifier,
-                None,
-                &format!("root {r}"),
-                &format!("author {}", n % authors),
-            )
-            .await;
+        let root = app.comment(identifier, None, &format!("root {r}"), &format!("author {}", n % authors)).await;
         n += 1;
         let root_id = id_of(&root["post"]);
         let mut parent = root_id.clone();
         for i in 0..replies {
-            let reply = app
-                .comment(
-                    identifier,
-                    Some(&parent),
-                    &format!("reply {i}"),
-                    &format!("author {}", n % authors),
-                )
-                .await;
+            let reply =
+                app.comment(identifier, Some(&parent), &format!("reply {i}"), &format!("author {}", n % authors)).await;
             n += 1;
             // Alternate between nesting deeper and answering the root.
-            parent = if i % 2 == 0 {
-                id_of(&reply["post"])
-            } else {
-                root_id.clone()
-            };
+            parent = if i % 2 == 0 { id_of(&reply["post"]) } else { root_id.clone() };
         }
     }
 }
@@ -51,10 +34,7 @@ async fn thread_page_statements_do_not_grow_with_the_thread() {
     for identifier in ["small", "big"] {
         for sort in ["newest", "oldest", "best", "hot"] {
             let r = app
-                .get(&TestApp::page_uri(
-                    identifier,
-                    &format!("sort={sort}&limit=100&replies=5"),
-                ))
+                .get(&TestApp::page_uri(identifier, &format!("sort={sort}&limit=100&replies=5")))
                 .await
                 .expect(StatusCode::OK);
             counts.push((identifier, sort, r.queries()));
@@ -69,39 +49,30 @@ async fn thread_page_statements_do_not_grow_with_the_thread() {
     let page = app.get(&TestApp::page_uri("big", "limit=10")).await.json;
     let thread = page["thread"]["id"].as_str().unwrap();
     let cursor = page["cursor"].as_str().unwrap();
-    let next = app
-        .get(&format!(
-            "/api/v1/threads/{thread}/posts?limit=100&cursor={cursor}"
-        ))
-        .await
-        .expect(StatusCode::OK);
-    assert_eq!(
-        next.queries(),
-        5,
-        "thread + forum + roots + replies + authors"
-    );
+    let next =
+        app.get(&format!("/api/v1/threads/{thread}/posts?limit=100&cursor={cursor}")).await.expect(StatusCode::OK);
+    assert_eq!(next.queries(), 5, "thread + forum + roots + replies + authors");
     let root = id_of(&page["posts"][0]);
-    let replies = app
-        .get(&format!("/api/v1/posts/{root}/replies?limit=100"))
-        .await
-        .expect(StatusCode::OK);
+    let replies = app.get(&format!("/api/v1/posts/{root}/replies?limit=100")).await.expect(StatusCode::OK);
     assert_eq!(replies.queries(), 3, "node + replies + authors");
 }
 
 #[tokio::test]
 async fn a_missing_thread_costs_two_statements() {
     let app = TestApp::with_forum().await;
-    let r = app
-        .get(&TestApp::page_uri("nothing-here", ""))
-        .await
-        .expect(StatusCode::OK);
+    let r = app.get(&TestApp::page_uri("nothing-here", "")).await.expect(StatusCode::OK);
     assert_eq!(r.queries(), 2, "forum + thread look-up");
 }
 
 #[tokio::test]
 async fn writes_are_one_transaction_of_bounded_size() {
     let app = TestApp::with_forum().await;
-    let first = app.post("/api/v1/forums/blog/posts", &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" } })).await;
+    let first = app
+        .post(
+            "/api/v1/forums/blog/posts",
+            &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" } }),
+        )
+        .await;
     // forum + BEGIN + thread look-up + thread insert + author + post + thread counter + COMMIT
     assert_eq!(first.queries(), 8, "{}", first.text);
     let mut parent = id_of(&first.json["post"]);
@@ -116,11 +87,7 @@ async fn writes_are_one_transaction_of_bounded_size() {
             .expect(StatusCode::CREATED);
         parent = id_of(&r.json["post"]);
         if depth > 0 {
-            assert_eq!(
-                r.queries(),
-                last,
-                "a reply's cost does not grow with its depth"
-            );
+            assert_eq!(r.queries(), last, "a reply's cost does not grow with its depth");
         }
         last = r.queries();
     }

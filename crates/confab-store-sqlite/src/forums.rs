@@ -7,12 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{self, FORUM_COLS, is_unique_violation, sql_err};
 
-pub(crate) fn create(
-    c: &mut Connection,
-    ids: &IdGenerator,
-    f: NewForum,
-    now: UnixMs,
-) -> StoreResult<Forum> {
+pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, f: NewForum, now: UnixMs) -> StoreResult<Forum> {
     let shard = LogicalShard::for_key(f.shortname.as_str());
     let forum = Forum {
         id: ids.next(shard),
@@ -47,12 +42,10 @@ pub(crate) fn create(
 }
 
 pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<Forum> {
-    c.prepare_cached(&format!(
-        "SELECT {FORUM_COLS} FROM forums WHERE shortname = ?1"
-    ))
-    .and_then(|mut s| s.query_row([shortname], rows::forum).optional())
-    .map_err(sql_err)?
-    .ok_or(StoreError::ForumNotFound)
+    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE shortname = ?1"))
+        .and_then(|mut s| s.query_row([shortname], rows::forum).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) fn get(c: &mut Connection, id: Id) -> StoreResult<Forum> {
@@ -63,12 +56,6 @@ pub(crate) fn get(c: &mut Connection, id: Id) -> StoreResult<Forum> {
 }
 
 pub(crate) fn list(c: &mut Connection) -> StoreResult<Vec<Forum>> {
-    let mut s = c
-        .prepare_cached(&format!(
-            "SELECT {FORUM_COLS} FROM forums ORDER BY shortname"
-        ))
-        .map_err(sql_err)?;
-    s.query_map([], rows::forum)
-        .and_then(Iterator::collect)
-        .map_err(sql_err)
+    let mut s = c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums ORDER BY shortname")).map_err(sql_err)?;
+    s.query_map([], rows::forum).and_then(Iterator::collect).map_err(sql_err)
 }

@@ -29,8 +29,7 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    CreatedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
-    VoteOutcome,
+    CreatedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -80,33 +79,25 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 pub fn migrate(path: &Path) -> StoreResult<usize> {
     let mut conn = open_connection(path, Duration::from_secs(5), true)?;
     MIGRATIONS.to_latest(&mut conn).map_err(internal)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(internal)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(internal)?;
     Ok(version as usize)
 }
 
 /// Opens one connection with Confab's settings and SQL functions.
 fn open_connection(path: &Path, busy: Duration, writer: bool) -> StoreResult<Connection> {
     let flags = if writer {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     conn.busy_timeout(busy).map_err(internal)?;
     if writer {
         // WAL lets readers run while the writer writes; NORMAL sync is durable across
         // application crashes and loses at most the last transactions on power loss.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(internal)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(internal)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(internal)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
     }
     conn.set_prepared_statement_cache_capacity(64);
     register_functions(&conn)?;
@@ -116,17 +107,11 @@ fn open_connection(path: &Path, busy: Duration, writer: bool) -> StoreResult<Con
 
 /// The ranking functions SQL needs, bound to the one Rust implementation.
 fn register_functions(conn: &Connection) -> StoreResult<()> {
-    let flags = FunctionFlags::SQLITE_UTF8
-        | FunctionFlags::SQLITE_DETERMINISTIC
-        | FunctionFlags::SQLITE_INNOCUOUS;
-    conn.create_scalar_function("confab_best", 2, flags, |ctx| {
-        Ok(rank::best_score(ctx.get(0)?, ctx.get(1)?))
-    })
-    .map_err(internal)?;
-    conn.create_scalar_function("confab_hot", 2, flags, |ctx| {
-        Ok(rank::hot_score(ctx.get(0)?, ctx.get(1)?))
-    })
-    .map_err(internal)?;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("confab_best", 2, flags, |ctx| Ok(rank::best_score(ctx.get(0)?, ctx.get(1)?)))
+        .map_err(internal)?;
+    conn.create_scalar_function("confab_hot", 2, flags, |ctx| Ok(rank::hot_score(ctx.get(0)?, ctx.get(1)?)))
+        .map_err(internal)?;
     Ok(())
 }
 
@@ -134,9 +119,8 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) the database in `opts.path`.
     pub fn open(opts: &SqliteOptions, ids: Arc<IdGenerator>) -> StoreResult<Self> {
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         migrate(&opts.path)?;
         let writer = vec![open_connection(&opts.path, opts.busy_timeout, true)?];
@@ -170,31 +154,23 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>> {
         let name = name.to_owned();
-        self.write(move |c, _| settings::get_or_init(c, &name, &init))
-            .await
+        self.write(move |c, _| settings::get_or_init(c, &name, &init)).await
     }
 
     async fn admin_token_hash(&self) -> StoreResult<Option<TokenHash>> {
-        self.read(|c| {
-            settings::get(c, settings::ADMIN_TOKEN)
-                .map(|v| v.and_then(|b| TokenHash::from_slice(&b)))
-        })
-        .await
+        self.read(|c| settings::get(c, settings::ADMIN_TOKEN).map(|v| v.and_then(|b| TokenHash::from_slice(&b)))).await
     }
 
     async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool> {
-        self.write(move |c, _| settings::insert_if_absent(c, settings::ADMIN_TOKEN, &hash.0))
-            .await
+        self.write(move |c, _| settings::insert_if_absent(c, settings::ADMIN_TOKEN, &hash.0)).await
     }
 
     async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()> {
-        self.write(move |c, _| settings::set(c, settings::ADMIN_TOKEN, &hash.0))
-            .await
+        self.write(move |c, _| settings::set(c, settings::ADMIN_TOKEN, &hash.0)).await
     }
 
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
-        self.write(move |c, ids| forums::create(c, ids, forum, now))
-            .await
+        self.write(move |c, ids| forums::create(c, ids, forum, now)).await
     }
 
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum> {
@@ -227,30 +203,18 @@ impl Store for SqliteStore {
         self.read(move |c| threads::find(c, forum_id, &key)).await
     }
 
-    async fn thread_create(
-        &self,
-        forum: &Forum,
-        spec: ThreadSpec,
-        now: UnixMs,
-    ) -> StoreResult<Thread> {
+    async fn thread_create(&self, forum: &Forum, spec: ThreadSpec, now: UnixMs) -> StoreResult<Thread> {
         let forum = forum.clone();
-        self.write(move |c, ids| threads::create(c, ids, &forum, &spec, now))
-            .await
+        self.write(move |c, ids| threads::create(c, ids, &forum, &spec, now)).await
     }
 
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
-        self.write(move |c, _| threads::set_closed(c, id, closed))
-            .await
+        self.write(move |c, _| threads::set_closed(c, id, closed)).await
     }
 
-    async fn thread_counts(
-        &self,
-        forum: &Forum,
-        keys: &[ThreadKey],
-    ) -> StoreResult<Vec<ThreadCount>> {
+    async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>> {
         let (forum_id, keys) = (forum.id, keys.to_vec());
-        self.read(move |c| threads::counts(c, forum_id, &keys))
-            .await
+        self.read(move |c| threads::counts(c, forum_id, &keys)).await
     }
 
     async fn post_create(
@@ -261,8 +225,7 @@ impl Store for SqliteStore {
         now: UnixMs,
     ) -> StoreResult<CreatedPost> {
         let forum = forum.clone();
-        self.write(move |c, ids| posts::create(c, ids, &forum, post, edit_token, now))
-            .await
+        self.write(move |c, ids| posts::create(c, ids, &forum, post, edit_token, now)).await
     }
 
     async fn post_get(&self, id: Id) -> StoreResult<Post> {
@@ -273,15 +236,8 @@ impl Store for SqliteStore {
         self.read(move |c| posts::edit_token(c, id)).await
     }
 
-    async fn post_edit(
-        &self,
-        id: Id,
-        message: Message,
-        html: String,
-        now: UnixMs,
-    ) -> StoreResult<Post> {
-        self.write(move |c, _| posts::edit(c, id, &message, &html, now))
-            .await
+    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {
+        self.write(move |c, _| posts::edit(c, id, &message, &html, now)).await
     }
 
     async fn post_delete(&self, id: Id) -> StoreResult<Post> {
@@ -295,30 +251,16 @@ impl Store for SqliteStore {
         after: Option<RootCursor>,
         limits: PageLimits,
     ) -> StoreResult<RootsPage> {
-        self.read(move |c| posts::roots_page(c, thread, sort, after, limits))
-            .await
+        self.read(move |c| posts::roots_page(c, thread, sort, after, limits)).await
     }
 
-    async fn post_replies(
-        &self,
-        node: &Post,
-        after: Option<ReplyCursor>,
-        limit: u32,
-    ) -> StoreResult<RepliesPage> {
+    async fn post_replies(&self, node: &Post, after: Option<ReplyCursor>, limit: u32) -> StoreResult<RepliesPage> {
         let node = node.clone();
-        self.read(move |c| posts::replies_page(c, &node, after, limit))
-            .await
+        self.read(move |c| posts::replies_page(c, &node, after, limit)).await
     }
 
-    async fn vote_set(
-        &self,
-        post: Id,
-        voter: TokenHash,
-        value: VoteValue,
-        now: UnixMs,
-    ) -> StoreResult<VoteOutcome> {
-        self.write(move |c, _| votes::set(c, post, voter, value, now))
-            .await
+    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
+        self.write(move |c, _| votes::set(c, post, voter, value, now)).await
     }
 }
 
@@ -328,8 +270,6 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
-        MIGRATIONS
-            .validate()
-            .expect("migrations apply to an empty database");
+        MIGRATIONS.validate().expect("migrations apply to an empty database");
     }
 }

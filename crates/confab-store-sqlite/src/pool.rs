@@ -23,17 +23,8 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(
-        name: &'static str,
-        conns: Vec<Connection>,
-        acquire_timeout: Duration,
-    ) -> Arc<Self> {
-        Arc::new(Pool {
-            permits: Semaphore::new(conns.len()),
-            idle: Mutex::new(conns),
-            acquire_timeout,
-            name,
-        })
+    pub(crate) fn new(name: &'static str, conns: Vec<Connection>, acquire_timeout: Duration) -> Arc<Self> {
+        Arc::new(Pool { permits: Semaphore::new(conns.len()), idle: Mutex::new(conns), acquire_timeout, name })
     }
 
     /// Runs `f` on a pooled connection, counting its statements into the caller's
@@ -45,28 +36,18 @@ impl Pool {
     {
         let permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
             .await
-            .map_err(|_| {
-                StoreError::Unavailable(format!("no {} connection free in time", self.name))
-            })?
+            .map_err(|_| StoreError::Unavailable(format!("no {} connection free in time", self.name)))?
             .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
         let pool = Arc::clone(self);
         let scope = stats::current();
         let result = tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop()
-                .expect("a permit guarantees a connection");
+            let mut conn =
+                pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop().expect("a permit guarantees a connection");
             // The connection goes back even if `f` panics: an open Transaction has
             // rolled back while unwinding, so the connection is clean again.
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                counting::with_scope(scope, || f(&mut conn))
-            }));
-            pool.idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+            let out =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| counting::with_scope(scope, || f(&mut conn))));
+            pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
             out.unwrap_or_else(|_| {
                 tracing::error!(pool = pool.name, "storage closure panicked");
                 Err(StoreError::Internal("storage closure panicked".into()))

@@ -3,14 +3,10 @@
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
-use confab_core::model::{
-    Author, AuthorKind, Forum, GuestAuthor, NewPost, Post, PostState, Sort, ThreadKey, UnixMs,
-};
+use confab_core::model::{Author, AuthorKind, Forum, GuestAuthor, NewPost, Post, PostState, Sort, ThreadKey, UnixMs};
 use confab_core::rank;
 use confab_core::secret::TokenHash;
-use confab_store::{
-    CreatedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult,
-};
+use confab_store::{CreatedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
@@ -41,11 +37,7 @@ pub(crate) fn edit_token(c: &Connection, id: Id) -> StoreResult<Option<TokenHash
 /// The same guest details always map to the same author row.
 fn guest_key(a: &GuestAuthor) -> [u8; 32] {
     let mut h = Sha256::new();
-    for part in [
-        Some(a.name.as_str()),
-        a.email.as_ref().map(|e| e.as_str()),
-        a.url.as_ref().map(|u| u.as_str()),
-    ] {
+    for part in [Some(a.name.as_str()), a.email.as_ref().map(|e| e.as_str()), a.url.as_ref().map(|u| u.as_str())] {
         let part = part.unwrap_or("");
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
@@ -53,12 +45,7 @@ fn guest_key(a: &GuestAuthor) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn upsert_guest(
-    c: &Connection,
-    ids: &IdGenerator,
-    a: GuestAuthor,
-    now: UnixMs,
-) -> StoreResult<Author> {
+fn upsert_guest(c: &Connection, ids: &IdGenerator, a: GuestAuthor, now: UnixMs) -> StoreResult<Author> {
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO authors (id, kind, name, email, url, guest_key, created_at) VALUES (?1, 'guest', ?2, ?3, ?4, ?5, ?6) \
@@ -103,9 +90,7 @@ fn add_descendants(c: &Connection, ids: &[i64], delta: i64) -> StoreResult<()> {
     }
     let marks = vec!["?"; ids.len()].join(", ");
     let sql = format!("UPDATE posts SET descendants = descendants + {delta} WHERE id IN ({marks})");
-    c.prepare_cached(&sql)
-        .and_then(|mut s| s.execute(params_from_iter(ids)))
-        .map_err(sql_err)?;
+    c.prepare_cached(&sql).and_then(|mut s| s.execute(params_from_iter(ids))).map_err(sql_err)?;
     Ok(())
 }
 
@@ -117,9 +102,7 @@ pub(crate) fn create(
     edit_token: TokenHash,
     now: UnixMs,
 ) -> StoreResult<CreatedPost> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
 
     let key = ThreadKey::Identifier(new.thread.identifier.clone());
     let (mut thread, thread_created) = match threads::find(&tx, forum.id, &key)? {
@@ -144,12 +127,7 @@ pub(crate) fn create(
             if parent.state != PostState::Approved {
                 return Err(StoreError::ParentNotListed);
             }
-            (
-                Some(pid),
-                parent.root_id,
-                parent.depth + 1,
-                parent.child_path(id),
-            )
+            (Some(pid), parent.root_id, parent.depth + 1, parent.child_path(id))
         }
     };
 
@@ -203,21 +181,10 @@ pub(crate) fn create(
         add_descendants(&tx, &ancestors(&post.path), 1)?;
     }
     tx.commit().map_err(sql_err)?;
-    Ok(CreatedPost {
-        post,
-        thread,
-        author,
-        thread_created,
-    })
+    Ok(CreatedPost { post, thread, author, thread_created })
 }
 
-pub(crate) fn edit(
-    c: &mut Connection,
-    id: Id,
-    message: &Message,
-    html: &str,
-    now: UnixMs,
-) -> StoreResult<Post> {
+pub(crate) fn edit(c: &mut Connection, id: Id, message: &Message, html: &str, now: UnixMs) -> StoreResult<Post> {
     c.prepare_cached(&format!(
         "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1) RETURNING {POST_COLS}"
     ))
@@ -227,17 +194,13 @@ pub(crate) fn edit(
 }
 
 pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<Post> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let before = get(&tx, id)?;
     if before.state == PostState::Deleted {
         return Ok(before);
     }
     let after = tx
-        .prepare_cached(&format!(
-            "UPDATE posts SET state = 3 WHERE id = ?1 RETURNING {POST_COLS}"
-        ))
+        .prepare_cached(&format!("UPDATE posts SET state = 3 WHERE id = ?1 RETURNING {POST_COLS}"))
         .and_then(|mut s| s.query_row([id.as_i64()], rows::post))
         .map_err(sql_err)?;
     if before.state == PostState::Approved {
@@ -250,17 +213,10 @@ pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<Post> {
 
 pub(crate) fn authors_get_many(c: &Connection, ids: &[Id]) -> StoreResult<Vec<Author>> {
     let marks = vec!["?"; ids.len()].join(", ");
-    let mut stmt = c
-        .prepare(&format!(
-            "SELECT {AUTHOR_COLS} FROM authors WHERE id IN ({marks})"
-        ))
-        .map_err(sql_err)?;
-    stmt.query_map(
-        params_from_iter(ids.iter().map(|i| i.as_i64())),
-        rows::author,
-    )
-    .and_then(Iterator::collect)
-    .map_err(sql_err)
+    let mut stmt = c.prepare(&format!("SELECT {AUTHOR_COLS} FROM authors WHERE id IN ({marks})")).map_err(sql_err)?;
+    stmt.query_map(params_from_iter(ids.iter().map(|i| i.as_i64())), rows::author)
+        .and_then(Iterator::collect)
+        .map_err(sql_err)
 }
 
 /// SQL for one page of roots: the keyset condition and order for each sort.
@@ -271,11 +227,7 @@ fn roots_sql(sort: Sort, with_cursor: bool) -> String {
         Sort::Best => ("best DESC, id DESC", "(best, id) < (?2, ?3)"),
         Sort::Hot => ("hot DESC, id DESC", "(hot, id) < (?2, ?3)"),
     };
-    let cursor = if with_cursor {
-        format!(" AND {cmp}")
-    } else {
-        String::new()
-    };
+    let cursor = if with_cursor { format!(" AND {cmp}") } else { String::new() };
     format!(
         "SELECT {POST_COLS}, {score} FROM posts WHERE thread_id = ?1 AND depth = 0 AND {LISTED}{cursor} ORDER BY {order} LIMIT ?4",
         score = match sort {
@@ -299,17 +251,12 @@ pub(crate) fn roots_page(
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
     // For newest/oldest ?2 is unused; SQLite accepts unused numbered parameters.
     let mut roots: Vec<(Post, f64)> = stmt
-        .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| {
-            Ok((rows::post(r)?, r.get::<_, f64>(16)?))
-        })
+        .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| Ok((rows::post(r)?, r.get::<_, f64>(16)?)))
         .and_then(Iterator::collect)
         .map_err(sql_err)?;
     let next = if roots.len() as i64 > limit {
         roots.truncate(limit as usize);
-        roots.last().map(|(p, s)| RootCursor {
-            score: *s,
-            id: p.id,
-        })
+        roots.last().map(|(p, s)| RootCursor { score: *s, id: p.id })
     } else {
         None
     };
@@ -335,11 +282,7 @@ pub(crate) fn roots_page(
             // With no replies asked for, the counter alone says whether any exist.
             let more = mine.len() > per_root as usize || (per_root == 0 && root.descendants > 0);
             mine.truncate(per_root as usize);
-            RootWithReplies {
-                root,
-                replies: mine,
-                more_replies: more,
-            }
+            RootWithReplies { root, replies: mine, more_replies: more }
         })
         .collect();
     Ok(RootsPage { roots, next })
@@ -348,11 +291,7 @@ pub(crate) fn roots_page(
 /// The first `per_root + 1` listed replies of each root, in tree order, in one
 /// statement: a UNION ALL of one index range per root, so the cost is bounded by the
 /// rows returned, not by the size of the subtrees.
-fn first_replies(
-    c: &Connection,
-    roots: impl Iterator<Item = Id>,
-    per_root: u32,
-) -> StoreResult<Vec<Post>> {
+fn first_replies(c: &Connection, roots: impl Iterator<Item = Id>, per_root: u32) -> StoreResult<Vec<Post>> {
     let roots: Vec<i64> = roots.map(Id::as_i64).collect();
     let part = format!(
         "SELECT * FROM (SELECT {POST_COLS} FROM posts WHERE root_id = ? AND depth > 0 AND {LISTED} ORDER BY path LIMIT {})",
@@ -360,9 +299,7 @@ fn first_replies(
     );
     let sql = vec![part; roots.len()].join(" UNION ALL ");
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
-    stmt.query_map(params_from_iter(roots.iter()), rows::post)
-        .and_then(Iterator::collect)
-        .map_err(sql_err)
+    stmt.query_map(params_from_iter(roots.iter()), rows::post).and_then(Iterator::collect).map_err(sql_err)
 }
 
 pub(crate) fn replies_page(
@@ -384,17 +321,12 @@ pub(crate) fn replies_page(
         ))
         .map_err(sql_err)?;
     let mut replies: Vec<Post> = stmt
-        .query_map(
-            params![node.root_id.as_i64(), lower, upper, limit + 1],
-            rows::post,
-        )
+        .query_map(params![node.root_id.as_i64(), lower, upper, limit + 1], rows::post)
         .and_then(Iterator::collect)
         .map_err(sql_err)?;
     let next = if replies.len() as i64 > limit {
         replies.truncate(limit as usize);
-        replies.last().map(|p| ReplyCursor {
-            path: p.path.clone(),
-        })
+        replies.last().map(|p| ReplyCursor { path: p.path.clone() })
     } else {
         None
     };
@@ -407,11 +339,8 @@ mod tests {
 
     fn plan(c: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows: Vec<String> = stmt
-            .query_map(params, |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let rows: Vec<String> =
+            stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
         rows.join(" | ")
     }
 
@@ -440,18 +369,12 @@ mod tests {
             "SELECT {POST_COLS} FROM posts WHERE root_id = ?1 AND depth > 0 AND {LISTED} AND path > ?2 AND path < ?3 ORDER BY path LIMIT ?4"
         );
         let p = plan(&c, &replies, params![1, vec![0u8], vec![1u8], 10]);
-        assert!(
-            p.contains("posts_tree") && !p.contains("TEMP B-TREE"),
-            "{p}"
-        );
+        assert!(p.contains("posts_tree") && !p.contains("TEMP B-TREE"), "{p}");
         let part = format!(
             "SELECT {POST_COLS} FROM posts WHERE root_id = ?1 AND depth > 0 AND {LISTED} ORDER BY path LIMIT 4"
         );
         let p = plan(&c, &part, params![1]);
-        assert!(
-            p.contains("posts_tree") && !p.contains("TEMP B-TREE"),
-            "{p}"
-        );
+        assert!(p.contains("posts_tree") && !p.contains("TEMP B-TREE"), "{p}");
     }
 
     #[test]

@@ -3,9 +3,7 @@
 //! surfaces as an internal error, never as a panic.
 
 use confab_core::id::{Id, LogicalShard};
-use confab_core::input::{
-    DisplayName, Email, Identifier, Message, Origin, Shortname, Title, WebUrl,
-};
+use confab_core::input::{DisplayName, Email, Identifier, Message, Origin, Shortname, Title, WebUrl};
 use confab_core::model::{Author, AuthorKind, Forum, Post, PostState, Thread};
 use confab_store::StoreError;
 use rusqlite::types::Type;
@@ -20,16 +18,13 @@ pub(crate) fn id_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Id> {
 }
 
 fn opt_id_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Id>> {
-    row.get::<_, Option<i64>>(idx)?
-        .map(|v| Id::from_i64(v).ok_or_else(|| bad(idx, "invalid id")))
-        .transpose()
+    row.get::<_, Option<i64>>(idx)?.map(|v| Id::from_i64(v).ok_or_else(|| bad(idx, "invalid id"))).transpose()
 }
 
 pub(crate) const FORUM_COLS: &str = "id, shortname, name, origins, policy, shard, created_at";
 
 pub(crate) fn forum(row: &Row<'_>) -> rusqlite::Result<Forum> {
-    let origins: Vec<String> =
-        serde_json::from_str(&row.get::<_, String>(3)?).map_err(|_| bad(3, "origins"))?;
+    let origins: Vec<String> = serde_json::from_str(&row.get::<_, String>(3)?).map_err(|_| bad(3, "origins"))?;
     Ok(Forum {
         id: id_at(row, 0)?,
         shortname: Shortname::from_trusted(row.get(1)?),
@@ -41,8 +36,7 @@ pub(crate) fn forum(row: &Row<'_>) -> rusqlite::Result<Forum> {
     })
 }
 
-pub(crate) const THREAD_COLS: &str =
-    "id, forum_id, identifier, url, title, closed, posts, created_at";
+pub(crate) const THREAD_COLS: &str = "id, forum_id, identifier, url, title, closed, posts, created_at";
 
 pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
     Ok(Thread {

@@ -15,9 +15,7 @@ pub(crate) fn get(c: &Connection, name: &str) -> StoreResult<Option<Vec<u8>>> {
 
 pub(crate) fn insert_if_absent(c: &Connection, name: &str, value: &[u8]) -> StoreResult<bool> {
     let n = c
-        .prepare_cached(
-            "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-        )
+        .prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
         .and_then(|mut s| s.execute(params![name, value]))
         .map_err(sql_err)?;
     Ok(n == 1)
@@ -29,8 +27,10 @@ pub(crate) fn get_or_init(c: &Connection, name: &str, init: &[u8]) -> StoreResul
 }
 
 pub(crate) fn set(c: &Connection, name: &str, value: &[u8]) -> StoreResult<()> {
-    c.prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-        .and_then(|mut s| s.execute(params![name, value]))
-        .map_err(sql_err)?;
+    c.prepare_cached(
+        "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .and_then(|mut s| s.execute(params![name, value]))
+    .map_err(sql_err)?;
     Ok(())
 }

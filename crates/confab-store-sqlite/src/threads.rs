@@ -16,22 +16,16 @@ pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Thread> {
 
 pub(crate) fn find(c: &Connection, forum_id: Id, key: &ThreadKey) -> StoreResult<Option<Thread>> {
     let (sql, value) = match key {
-        ThreadKey::Identifier(i) => (
-            format!("SELECT {THREAD_COLS} FROM threads WHERE forum_id = ?1 AND identifier = ?2"),
-            i.as_str(),
-        ),
+        ThreadKey::Identifier(i) => {
+            (format!("SELECT {THREAD_COLS} FROM threads WHERE forum_id = ?1 AND identifier = ?2"), i.as_str())
+        }
         ThreadKey::Url(u) => (
-            format!(
-                "SELECT {THREAD_COLS} FROM threads WHERE forum_id = ?1 AND url = ?2 ORDER BY id LIMIT 1"
-            ),
+            format!("SELECT {THREAD_COLS} FROM threads WHERE forum_id = ?1 AND url = ?2 ORDER BY id LIMIT 1"),
             u.as_str(),
         ),
     };
     c.prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_row(params![forum_id.as_i64(), value], rows::thread)
-                .optional()
-        })
+        .and_then(|mut s| s.query_row(params![forum_id.as_i64(), value], rows::thread).optional())
         .map_err(sql_err)
 }
 
@@ -75,52 +69,25 @@ pub(crate) fn create(
 }
 
 pub(crate) fn set_closed(c: &Connection, id: Id, closed: bool) -> StoreResult<Thread> {
-    c.prepare_cached(&format!(
-        "UPDATE threads SET closed = ?2 WHERE id = ?1 RETURNING {THREAD_COLS}"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![id.as_i64(), closed], rows::thread)
-            .optional()
-    })
-    .map_err(sql_err)?
-    .ok_or(StoreError::ThreadNotFound)
+    c.prepare_cached(&format!("UPDATE threads SET closed = ?2 WHERE id = ?1 RETURNING {THREAD_COLS}"))
+        .and_then(|mut s| s.query_row(params![id.as_i64(), closed], rows::thread).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::ThreadNotFound)
 }
 
 /// Moves a thread's approved-post counter by `delta` and returns the thread.
 pub(crate) fn add_posts(c: &Connection, id: Id, delta: i64) -> StoreResult<Thread> {
-    c.prepare_cached(&format!(
-        "UPDATE threads SET posts = posts + ?2 WHERE id = ?1 RETURNING {THREAD_COLS}"
-    ))
-    .and_then(|mut s| s.query_row(params![id.as_i64(), delta], rows::thread))
-    .map_err(sql_err)
+    c.prepare_cached(&format!("UPDATE threads SET posts = posts + ?2 WHERE id = ?1 RETURNING {THREAD_COLS}"))
+        .and_then(|mut s| s.query_row(params![id.as_i64(), delta], rows::thread))
+        .map_err(sql_err)
 }
 
 /// One statement per kind of key (identifiers, URLs) present.
-pub(crate) fn counts(
-    c: &Connection,
-    forum_id: Id,
-    keys: &[ThreadKey],
-) -> StoreResult<Vec<ThreadCount>> {
-    let identifiers: Vec<&str> = keys
-        .iter()
-        .filter_map(|k| {
-            if let ThreadKey::Identifier(i) = k {
-                Some(i.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
-    let urls: Vec<&str> = keys
-        .iter()
-        .filter_map(|k| {
-            if let ThreadKey::Url(u) = k {
-                Some(u.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
+pub(crate) fn counts(c: &Connection, forum_id: Id, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>> {
+    let identifiers: Vec<&str> =
+        keys.iter().filter_map(|k| if let ThreadKey::Identifier(i) = k { Some(i.as_str()) } else { None }).collect();
+    let urls: Vec<&str> =
+        keys.iter().filter_map(|k| if let ThreadKey::Url(u) = k { Some(u.as_str()) } else { None }).collect();
     let mut out = Vec::new();
     for (column, values) in [("identifier", identifiers), ("url", urls)] {
         if values.is_empty() {
@@ -132,17 +99,10 @@ pub(crate) fn counts(
             forum_id.as_i64()
         );
         let mut stmt = c.prepare(&sql).map_err(sql_err)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), rows::thread)
-            .map_err(sql_err)?;
+        let rows = stmt.query_map(params_from_iter(values.iter()), rows::thread).map_err(sql_err)?;
         for t in rows {
             let t = t.map_err(sql_err)?;
-            out.push(ThreadCount {
-                thread_id: t.id,
-                identifier: t.identifier,
-                url: t.url,
-                posts: t.posts,
-            });
+            out.push(ThreadCount { thread_id: t.id, identifier: t.identifier, url: t.url, posts: t.posts });
         }
     }
     Ok(out)

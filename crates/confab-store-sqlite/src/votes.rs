@@ -16,23 +16,16 @@ pub(crate) fn set(
     value: VoteValue,
     now: UnixMs,
 ) -> StoreResult<VoteOutcome> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let state = posts::get(&tx, post)?.state;
     if state != PostState::Approved {
         return Err(StoreError::PostNotVotable);
     }
     let previous: Option<i64> = tx
         .prepare_cached("SELECT value FROM votes WHERE post_id = ?1 AND voter = ?2")
-        .and_then(|mut s| {
-            s.query_row(params![post.as_i64(), &voter.0[..]], |r| r.get(0))
-                .optional()
-        })
+        .and_then(|mut s| s.query_row(params![post.as_i64(), &voter.0[..]], |r| r.get(0)).optional())
         .map_err(sql_err)?;
-    let previous = previous
-        .and_then(VoteValue::from_i64)
-        .unwrap_or(VoteValue::Clear);
+    let previous = previous.and_then(VoteValue::from_i64).unwrap_or(VoteValue::Clear);
 
     match value {
         VoteValue::Clear => tx
@@ -64,9 +57,5 @@ pub(crate) fn set(
         .map_err(sql_err)?
     };
     tx.commit().map_err(sql_err)?;
-    Ok(VoteOutcome {
-        post: updated,
-        previous,
-        current: value,
-    })
+    Ok(VoteOutcome { post: updated, previous, current: value })
 }

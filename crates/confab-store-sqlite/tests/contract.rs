@@ -11,10 +11,7 @@ async fn fresh() -> Fresh {
     let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
     opts.readers = 4;
     let store = SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap();
-    Fresh {
-        store: Arc::new(store),
-        guard: Box::new(dir),
-    }
+    Fresh { store: Arc::new(store), guard: Box::new(dir) }
 }
 
 confab_store::store_contract_tests!(fresh);

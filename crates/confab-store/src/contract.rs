@@ -16,8 +16,7 @@ use confab_core::cursor::ReplyCursor;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, Identifier, Message, Shortname, Title, WebUrl};
 use confab_core::model::{
-    Forum, ForumPolicy, GuestAuthor, NewForum, NewPost, Post, PostState, Sort, ThreadKey,
-    ThreadSpec, VoteValue,
+    Forum, ForumPolicy, GuestAuthor, NewForum, NewPost, Post, PostState, Sort, ThreadKey, ThreadSpec, VoteValue,
 };
 use confab_core::rank;
 use confab_core::render::render_markdown;
@@ -51,9 +50,7 @@ pub async fn forum(store: &dyn Store, shortname: &str) -> Forum {
 pub fn spec(identifier: &str) -> ThreadSpec {
     ThreadSpec {
         identifier: Identifier::parse(identifier).unwrap(),
-        url: Some(
-            WebUrl::parse("url", &format!("https://example.com/{}", identifier.len())).unwrap(),
-        ),
+        url: Some(WebUrl::parse("url", &format!("https://example.com/{}", identifier.len())).unwrap()),
         title: Some(Title::parse("A page").unwrap()),
     }
 }
@@ -62,11 +59,7 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
     NewPost {
         thread: spec(identifier),
         parent_id: parent,
-        author: GuestAuthor {
-            name: DisplayName::parse("name", "Ann").unwrap(),
-            email: None,
-            url: None,
-        },
+        author: GuestAuthor { name: DisplayName::parse("name", "Ann").unwrap(), email: None, url: None },
         message: Message::parse(text).unwrap(),
         html: render_markdown(text),
         state,
@@ -77,20 +70,9 @@ fn token() -> TokenHash {
     Token::generate().hash()
 }
 
-pub async fn post(
-    store: &dyn Store,
-    forum: &Forum,
-    identifier: &str,
-    parent: Option<Id>,
-    at: i64,
-) -> Post {
+pub async fn post(store: &dyn Store, forum: &Forum, identifier: &str, parent: Option<Id>, at: i64) -> Post {
     store
-        .post_create(
-            forum,
-            new_post(identifier, parent, "hello", PostState::Approved),
-            token(),
-            at,
-        )
+        .post_create(forum, new_post(identifier, parent, "hello", PostState::Approved), token(), at)
         .await
         .unwrap()
         .post
@@ -112,18 +94,9 @@ pub async fn forums_are_unique_by_shortname(store: &dyn Store) {
         )
         .await;
     assert!(matches!(again, Err(StoreError::ForumExists)));
-    assert!(matches!(
-        store.forum_by_shortname("nope").await,
-        Err(StoreError::ForumNotFound)
-    ));
+    assert!(matches!(store.forum_by_shortname("nope").await, Err(StoreError::ForumNotFound)));
     forum(store, "another").await;
-    let names: Vec<String> = store
-        .forum_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.shortname.into_string())
-        .collect();
+    let names: Vec<String> = store.forum_list().await.unwrap().into_iter().map(|f| f.shortname.into_string()).collect();
     assert_eq!(names, ["another", "blog"]);
 }
 
@@ -133,95 +106,38 @@ pub async fn threads_are_found_by_identifier_and_url(store: &dyn Store) {
     let weird = "/2024/01/it's \"quoted\" — 日本語/";
     let t = store.thread_create(&f, spec(weird), NOW).await.unwrap();
     assert_eq!(t.identifier.as_str(), weird);
-    let by_id = store
-        .thread_find(
-            &f,
-            &ThreadKey::Identifier(Identifier::parse(weird).unwrap()),
-        )
-        .await
-        .unwrap();
+    let by_id = store.thread_find(&f, &ThreadKey::Identifier(Identifier::parse(weird).unwrap())).await.unwrap();
     assert_eq!(by_id.as_ref(), Some(&t));
-    let by_url = store
-        .thread_find(&f, &ThreadKey::Url(t.url.clone().unwrap()))
-        .await
-        .unwrap();
+    let by_url = store.thread_find(&f, &ThreadKey::Url(t.url.clone().unwrap())).await.unwrap();
     assert_eq!(by_url.as_ref(), Some(&t));
     assert_eq!(
-        store
-            .thread_find(&other, &ThreadKey::Identifier(t.identifier.clone()))
-            .await
-            .unwrap(),
+        store.thread_find(&other, &ThreadKey::Identifier(t.identifier.clone())).await.unwrap(),
         None,
         "tenants are separate"
     );
-    assert!(matches!(
-        store.thread_create(&f, spec(weird), NOW).await,
-        Err(StoreError::ThreadExists)
-    ));
-    assert!(
-        store.thread_create(&other, spec(weird), NOW).await.is_ok(),
-        "same identifier in another forum"
-    );
+    assert!(matches!(store.thread_create(&f, spec(weird), NOW).await, Err(StoreError::ThreadExists)));
+    assert!(store.thread_create(&other, spec(weird), NOW).await.is_ok(), "same identifier in another forum");
     assert_eq!(store.thread_get(t.id).await.unwrap(), t);
     assert_eq!(t.id.shard(), f.shard, "thread ids carry the forum's shard");
 }
 
 pub async fn first_post_creates_the_thread_and_closed_threads_refuse_posts(store: &dyn Store) {
     let f = forum(store, "blog").await;
-    let first = store
-        .post_create(
-            &f,
-            new_post("p1", None, "one", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await
-        .unwrap();
+    let first = store.post_create(&f, new_post("p1", None, "one", PostState::Approved), token(), NOW).await.unwrap();
     assert!(first.thread_created);
     assert_eq!(first.thread.posts, 1);
-    let second = store
-        .post_create(
-            &f,
-            new_post("p1", None, "two", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await
-        .unwrap();
+    let second = store.post_create(&f, new_post("p1", None, "two", PostState::Approved), token(), NOW).await.unwrap();
     assert!(!second.thread_created);
     assert_eq!(second.thread.id, first.thread.id);
     assert_eq!(second.thread.posts, 2);
 
-    let closed = store
-        .thread_set_closed(first.thread.id, true)
-        .await
-        .unwrap();
+    let closed = store.thread_set_closed(first.thread.id, true).await.unwrap();
     assert!(closed.closed);
-    let refused = store
-        .post_create(
-            &f,
-            new_post("p1", None, "three", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await;
+    let refused = store.post_create(&f, new_post("p1", None, "three", PostState::Approved), token(), NOW).await;
     assert!(matches!(refused, Err(StoreError::ThreadClosed)));
-    assert_eq!(
-        store.thread_get(first.thread.id).await.unwrap().posts,
-        2,
-        "nothing half-written"
-    );
-    assert!(
-        !store
-            .thread_set_closed(first.thread.id, false)
-            .await
-            .unwrap()
-            .closed
-    );
-    assert!(matches!(
-        store.thread_set_closed(second.post.id, true).await,
-        Err(StoreError::ThreadNotFound)
-    ));
+    assert_eq!(store.thread_get(first.thread.id).await.unwrap().posts, 2, "nothing half-written");
+    assert!(!store.thread_set_closed(first.thread.id, false).await.unwrap().closed);
+    assert!(matches!(store.thread_set_closed(second.post.id, true).await, Err(StoreError::ThreadNotFound)));
 }
 
 pub async fn replies_nest_and_check_their_parent(store: &dyn Store) {
@@ -229,56 +145,24 @@ pub async fn replies_nest_and_check_their_parent(store: &dyn Store) {
     let root = post(store, &f, "t", None, NOW).await;
     let child = post(store, &f, "t", Some(root.id), NOW).await;
     let grandchild = post(store, &f, "t", Some(child.id), NOW).await;
-    assert_eq!(
-        (child.depth, child.root_id, child.parent_id),
-        (1, root.id, Some(root.id))
-    );
+    assert_eq!((child.depth, child.root_id, child.parent_id), (1, root.id, Some(root.id)));
     assert_eq!((grandchild.depth, grandchild.root_id), (2, root.id));
     assert!(grandchild.path.starts_with(&child.path) && child.path.starts_with(&root.path));
     assert_eq!(store.post_get(root.id).await.unwrap().descendants, 2);
     assert_eq!(store.post_get(child.id).await.unwrap().descendants, 1);
 
     let elsewhere = post(store, &f, "u", None, NOW).await;
-    let wrong = store
-        .post_create(
-            &f,
-            new_post("t", Some(elsewhere.id), "x", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await;
+    let wrong = store.post_create(&f, new_post("t", Some(elsewhere.id), "x", PostState::Approved), token(), NOW).await;
     assert!(matches!(wrong, Err(StoreError::ParentNotInThread)));
     let missing = store
-        .post_create(
-            &f,
-            new_post(
-                "t",
-                Some(Id::from_raw(12345).unwrap()),
-                "x",
-                PostState::Approved,
-            ),
-            token(),
-            NOW,
-        )
+        .post_create(&f, new_post("t", Some(Id::from_raw(12345).unwrap()), "x", PostState::Approved), token(), NOW)
         .await;
     assert!(matches!(missing, Err(StoreError::ParentNotFound)));
-    let new_thread = store
-        .post_create(
-            &f,
-            new_post("brand-new", Some(root.id), "x", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await;
+    let new_thread =
+        store.post_create(&f, new_post("brand-new", Some(root.id), "x", PostState::Approved), token(), NOW).await;
     assert!(matches!(new_thread, Err(StoreError::ParentNotInThread)));
     assert_eq!(
-        store
-            .thread_find(
-                &f,
-                &ThreadKey::Identifier(Identifier::parse("brand-new").unwrap())
-            )
-            .await
-            .unwrap(),
+        store.thread_find(&f, &ThreadKey::Identifier(Identifier::parse("brand-new").unwrap())).await.unwrap(),
         None,
         "a refused post leaves no thread behind"
     );
@@ -293,95 +177,37 @@ pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
 
     let deleted = store.post_delete(root.id).await.unwrap();
     assert_eq!(deleted.state, PostState::Deleted);
-    assert!(
-        deleted.is_listed(),
-        "a deleted post with replies keeps its place"
-    );
+    assert!(deleted.is_listed(), "a deleted post with replies keeps its place");
     store.post_delete(lonely.id).await.unwrap();
-    assert_eq!(
-        store.post_delete(lonely.id).await.unwrap().state,
-        PostState::Deleted,
-        "deleting twice is harmless"
-    );
+    assert_eq!(store.post_delete(lonely.id).await.unwrap().state, PostState::Deleted, "deleting twice is harmless");
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 1);
 
     let page = store
-        .thread_roots(
-            root.thread_id,
-            Sort::Oldest,
-            None,
-            PageLimits {
-                roots: 10,
-                replies_per_root: 5,
-            },
-        )
+        .thread_roots(root.thread_id, Sort::Oldest, None, PageLimits { roots: 10, replies_per_root: 5 })
         .await
         .unwrap();
     let ids: Vec<Id> = page.roots.iter().map(|r| r.root.id).collect();
     assert_eq!(ids, [root.id]);
-    assert_eq!(
-        page.roots[0]
-            .replies
-            .iter()
-            .map(|p| p.id)
-            .collect::<Vec<_>>(),
-        [child.id]
-    );
+    assert_eq!(page.roots[0].replies.iter().map(|p| p.id).collect::<Vec<_>>(), [child.id]);
 
     store.post_delete(child.id).await.unwrap();
     let page = store
-        .thread_roots(
-            root.thread_id,
-            Sort::Oldest,
-            None,
-            PageLimits {
-                roots: 10,
-                replies_per_root: 5,
-            },
-        )
+        .thread_roots(root.thread_id, Sort::Oldest, None, PageLimits { roots: 10, replies_per_root: 5 })
         .await
         .unwrap();
-    assert!(
-        page.roots.is_empty(),
-        "with its last reply gone, the placeholder goes too"
-    );
+    assert!(page.roots.is_empty(), "with its last reply gone, the placeholder goes too");
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 0);
-    assert!(matches!(
-        store.post_delete(Id::from_raw(999).unwrap()).await,
-        Err(StoreError::PostNotFound)
-    ));
+    assert!(matches!(store.post_delete(Id::from_raw(999).unwrap()).await, Err(StoreError::PostNotFound)));
 }
 
 pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
     let f = forum(store, "blog").await;
     let t = Token::generate();
-    let created = store
-        .post_create(
-            &f,
-            new_post("t", None, "before", PostState::Approved),
-            t.hash(),
-            NOW,
-        )
-        .await
-        .unwrap()
-        .post;
-    assert!(
-        store
-            .post_edit_token(created.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .matches(&t.hash())
-    );
-    let edited = store
-        .post_edit(
-            created.id,
-            Message::parse("after").unwrap(),
-            render_markdown("after"),
-            NOW + 5,
-        )
-        .await
-        .unwrap();
+    let created =
+        store.post_create(&f, new_post("t", None, "before", PostState::Approved), t.hash(), NOW).await.unwrap().post;
+    assert!(store.post_edit_token(created.id).await.unwrap().unwrap().matches(&t.hash()));
+    let edited =
+        store.post_edit(created.id, Message::parse("after").unwrap(), render_markdown("after"), NOW + 5).await.unwrap();
     assert_eq!(edited.message.as_str(), "after");
     assert_eq!(edited.html, "<p>after</p>\n");
     assert_eq!(edited.edited_at, Some(NOW + 5));
@@ -391,9 +217,7 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
     );
     store.post_delete(created.id).await.unwrap();
     assert!(matches!(
-        store
-            .post_edit(created.id, Message::parse("x").unwrap(), String::new(), NOW)
-            .await,
+        store.post_edit(created.id, Message::parse("x").unwrap(), String::new(), NOW).await,
         Err(StoreError::PostNotFound)
     ));
 }
@@ -401,45 +225,17 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
 pub async fn pending_posts_are_not_listed_or_counted(store: &dyn Store) {
     let f = forum(store, "blog").await;
     let visible = post(store, &f, "t", None, NOW).await;
-    let held = store
-        .post_create(
-            &f,
-            new_post("t", None, "wait", PostState::Pending),
-            token(),
-            NOW,
-        )
-        .await
-        .unwrap();
+    let held = store.post_create(&f, new_post("t", None, "wait", PostState::Pending), token(), NOW).await.unwrap();
     assert_eq!(held.post.state, PostState::Pending);
     assert_eq!(held.thread.posts, 1);
     let page = store
-        .thread_roots(
-            visible.thread_id,
-            Sort::Newest,
-            None,
-            PageLimits {
-                roots: 10,
-                replies_per_root: 0,
-            },
-        )
+        .thread_roots(visible.thread_id, Sort::Newest, None, PageLimits { roots: 10, replies_per_root: 0 })
         .await
         .unwrap();
     assert_eq!(page.roots.len(), 1);
-    let reply = store
-        .post_create(
-            &f,
-            new_post("t", Some(held.post.id), "x", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await;
+    let reply = store.post_create(&f, new_post("t", Some(held.post.id), "x", PostState::Approved), token(), NOW).await;
     assert!(matches!(reply, Err(StoreError::ParentNotListed)));
-    assert!(matches!(
-        store
-            .vote_set(held.post.id, token(), VoteValue::Up, NOW)
-            .await,
-        Err(StoreError::PostNotVotable)
-    ));
+    assert!(matches!(store.vote_set(held.post.id, token(), VoteValue::Up, NOW).await, Err(StoreError::PostNotVotable)));
 }
 
 pub async fn votes_move_counters_by_difference(store: &dyn Store) {
@@ -447,32 +243,17 @@ pub async fn votes_move_counters_by_difference(store: &dyn Store) {
     let p = post(store, &f, "t", None, NOW).await;
     let (a, b) = (token(), token());
     let r = store.vote_set(p.id, a, VoteValue::Up, NOW).await.unwrap();
-    assert_eq!(
-        (r.post.likes, r.post.dislikes, r.previous),
-        (1, 0, VoteValue::Clear)
-    );
+    assert_eq!((r.post.likes, r.post.dislikes, r.previous), (1, 0, VoteValue::Clear));
     let r = store.vote_set(p.id, a, VoteValue::Up, NOW).await.unwrap();
-    assert_eq!(
-        (r.post.likes, r.post.dislikes),
-        (1, 0),
-        "voting the same way twice counts once"
-    );
+    assert_eq!((r.post.likes, r.post.dislikes), (1, 0), "voting the same way twice counts once");
     let r = store.vote_set(p.id, b, VoteValue::Down, NOW).await.unwrap();
     assert_eq!((r.post.likes, r.post.dislikes, r.post.points()), (1, 1, 0));
     let r = store.vote_set(p.id, a, VoteValue::Down, NOW).await.unwrap();
-    assert_eq!(
-        (r.post.likes, r.post.dislikes, r.previous),
-        (0, 2, VoteValue::Up)
-    );
-    let r = store
-        .vote_set(p.id, a, VoteValue::Clear, NOW)
-        .await
-        .unwrap();
+    assert_eq!((r.post.likes, r.post.dislikes, r.previous), (0, 2, VoteValue::Up));
+    let r = store.vote_set(p.id, a, VoteValue::Clear, NOW).await.unwrap();
     assert_eq!((r.post.likes, r.post.dislikes), (0, 1));
     assert!(matches!(
-        store
-            .vote_set(Id::from_raw(77).unwrap(), a, VoteValue::Up, NOW)
-            .await,
+        store.vote_set(Id::from_raw(77).unwrap(), a, VoteValue::Up, NOW).await,
         Err(StoreError::PostNotFound)
     ));
 }
@@ -484,11 +265,7 @@ pub async fn concurrent_votes_are_all_counted(store: Arc<dyn Store>) {
         .map(|i| {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
-                let v = if i % 4 == 0 {
-                    VoteValue::Down
-                } else {
-                    VoteValue::Up
-                };
+                let v = if i % 4 == 0 { VoteValue::Down } else { VoteValue::Up };
                 store.vote_set(p.id, token(), v, NOW).await.unwrap();
             })
         })
@@ -518,42 +295,19 @@ pub async fn counts_by_identifier_and_url(store: &dyn Store) {
         .into_iter()
         .map(|c| (c.identifier.into_string(), c.posts))
         .collect();
-    assert_eq!(
-        counts,
-        HashMap::from([("a".to_owned(), 3), ("bb".to_owned(), 1)])
-    );
+    assert_eq!(counts, HashMap::from([("a".to_owned(), 3), ("bb".to_owned(), 1)]));
 }
 
 pub async fn guests_with_the_same_details_share_an_author(store: &dyn Store) {
     let f = forum(store, "blog").await;
     let mut with_email = new_post("t", None, "x", PostState::Approved);
     with_email.author.email = Some(Email::parse("ann@example.com").unwrap());
-    let a = store
-        .post_create(&f, with_email.clone(), token(), NOW)
-        .await
-        .unwrap()
-        .author;
-    let b = store
-        .post_create(&f, with_email, token(), NOW)
-        .await
-        .unwrap()
-        .author;
-    let c = store
-        .post_create(
-            &f,
-            new_post("t", None, "x", PostState::Approved),
-            token(),
-            NOW,
-        )
-        .await
-        .unwrap()
-        .author;
+    let a = store.post_create(&f, with_email.clone(), token(), NOW).await.unwrap().author;
+    let b = store.post_create(&f, with_email, token(), NOW).await.unwrap().author;
+    let c = store.post_create(&f, new_post("t", None, "x", PostState::Approved), token(), NOW).await.unwrap().author;
     assert_eq!(a.id, b.id);
     assert_ne!(a.id, c.id);
-    let mut got = store
-        .authors_get_many(&[a.id, c.id, Id::from_raw(5).unwrap()])
-        .await
-        .unwrap();
+    let mut got = store.authors_get_many(&[a.id, c.id, Id::from_raw(5).unwrap()]).await.unwrap();
     got.sort_by_key(|x| x.id);
     let mut want = vec![a, c];
     want.sort_by_key(|x| x.id);
@@ -562,27 +316,14 @@ pub async fn guests_with_the_same_details_share_an_author(store: &dyn Store) {
 }
 
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
-    let first = store
-        .secret_get_or_init("cursor", vec![1, 2, 3])
-        .await
-        .unwrap();
+    let first = store.secret_get_or_init("cursor", vec![1, 2, 3]).await.unwrap();
     assert_eq!(first, vec![1, 2, 3]);
-    assert_eq!(
-        store.secret_get_or_init("cursor", vec![9]).await.unwrap(),
-        vec![1, 2, 3]
-    );
+    assert_eq!(store.secret_get_or_init("cursor", vec![9]).await.unwrap(), vec![1, 2, 3]);
     assert!(store.admin_token_hash().await.unwrap().is_none());
     let t = Token::generate();
     assert!(store.admin_token_init(t.hash()).await.unwrap());
     assert!(!store.admin_token_init(token()).await.unwrap());
-    assert!(
-        store
-            .admin_token_hash()
-            .await
-            .unwrap()
-            .unwrap()
-            .matches(&t.hash())
-    );
+    assert!(store.admin_token_hash().await.unwrap().unwrap().matches(&t.hash()));
 }
 
 pub async fn sorts_order_roots(store: &dyn Store) {
@@ -591,36 +332,14 @@ pub async fn sorts_order_roots(store: &dyn Store) {
     let mid = post(store, &f, "t", None, NOW + 3_600_000).await;
     let new = post(store, &f, "t", None, NOW + 7_200_000).await;
     for _ in 0..5 {
-        store
-            .vote_set(old.id, token(), VoteValue::Up, NOW)
-            .await
-            .unwrap();
+        store.vote_set(old.id, token(), VoteValue::Up, NOW).await.unwrap();
     }
-    store
-        .vote_set(mid.id, token(), VoteValue::Up, NOW)
-        .await
-        .unwrap();
-    store
-        .vote_set(new.id, token(), VoteValue::Down, NOW)
-        .await
-        .unwrap();
+    store.vote_set(mid.id, token(), VoteValue::Up, NOW).await.unwrap();
+    store.vote_set(new.id, token(), VoteValue::Down, NOW).await.unwrap();
     let order = |sort| async move {
-        let page = store
-            .thread_roots(
-                old.thread_id,
-                sort,
-                None,
-                PageLimits {
-                    roots: 10,
-                    replies_per_root: 0,
-                },
-            )
-            .await
-            .unwrap();
-        page.roots
-            .into_iter()
-            .map(|r| r.root.id)
-            .collect::<Vec<_>>()
+        let page =
+            store.thread_roots(old.thread_id, sort, None, PageLimits { roots: 10, replies_per_root: 0 }).await.unwrap();
+        page.roots.into_iter().map(|r| r.root.id).collect::<Vec<_>>()
     };
     assert_eq!(order(Sort::Newest).await, [new.id, mid.id, old.id]);
     assert_eq!(order(Sort::Oldest).await, [old.id, mid.id, new.id]);
@@ -682,35 +401,16 @@ pub fn tree_strategy() -> impl proptest::strategy::Strategy<Value = (Vec<GenPost
 /// Builds the tree, then reads it back through the cursors in every sort and checks
 /// that every listed post appears exactly once, in the right order, with posts that
 /// arrive between pages appearing at most once.
-pub async fn paging_yields_every_listed_post_once(
-    store: &dyn Store,
-    posts: Vec<GenPost>,
-    paging: GenPaging,
-) {
+pub async fn paging_yields_every_listed_post_once(store: &dyn Store, posts: Vec<GenPost>, paging: GenPaging) {
     let f = forum(store, "prop").await;
     let mut created: Vec<Post> = Vec::new();
     for (i, g) in posts.iter().enumerate() {
-        let parent = g
-            .parent
-            .filter(|_| i > 0)
-            .map(|p| created[p % i].clone())
-            .filter(|p| p.state == PostState::Approved);
-        let state = if g.pending {
-            PostState::Pending
-        } else {
-            PostState::Approved
-        };
+        let parent =
+            g.parent.filter(|_| i > 0).map(|p| created[p % i].clone()).filter(|p| p.state == PostState::Approved);
+        let state = if g.pending { PostState::Pending } else { PostState::Approved };
         let at = NOW + i as i64 * 600_000;
-        let p = store
-            .post_create(
-                &f,
-                new_post("tree", parent.map(|p| p.id), "x", state),
-                token(),
-                at,
-            )
-            .await
-            .unwrap()
-            .post;
+        let p =
+            store.post_create(&f, new_post("tree", parent.map(|p| p.id), "x", state), token(), at).await.unwrap().post;
         created.push(p);
     }
     for (g, p) in posts.iter().zip(&created) {
@@ -718,16 +418,10 @@ pub async fn paging_yields_every_listed_post_once(
             continue;
         }
         for _ in 0..g.likes {
-            store
-                .vote_set(p.id, token(), VoteValue::Up, NOW)
-                .await
-                .unwrap();
+            store.vote_set(p.id, token(), VoteValue::Up, NOW).await.unwrap();
         }
         for _ in 0..g.dislikes {
-            store
-                .vote_set(p.id, token(), VoteValue::Down, NOW)
-                .await
-                .unwrap();
+            store.vote_set(p.id, token(), VoteValue::Down, NOW).await.unwrap();
         }
     }
     for (g, p) in posts.iter().zip(&created) {
@@ -736,16 +430,9 @@ pub async fn paging_yields_every_listed_post_once(
         }
     }
     let thread = created[0].thread_id;
-    let now: HashMap<Id, Post> = futures_join(created.iter().map(|p| store.post_get(p.id)))
-        .await
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    let listed: HashSet<Id> = now
-        .values()
-        .filter(|p| p.is_listed())
-        .map(|p| p.id)
-        .collect();
+    let now: HashMap<Id, Post> =
+        futures_join(created.iter().map(|p| store.post_get(p.id))).await.into_iter().map(|p| (p.id, p)).collect();
+    let listed: HashSet<Id> = now.values().filter(|p| p.is_listed()).map(|p| p.id).collect();
 
     for sort in Sort::ALL {
         let key = |p: &Post| -> (f64, Id) {
@@ -755,63 +442,45 @@ pub async fn paging_yields_every_listed_post_once(
                 Sort::Hot => (rank::hot_score(p.points(), p.created_at), p.id),
             }
         };
-        let mut expected_roots: Vec<&Post> = now
-            .values()
-            .filter(|p| p.depth == 0 && listed.contains(&p.id))
-            .collect();
+        let mut expected_roots: Vec<&Post> = now.values().filter(|p| p.depth == 0 && listed.contains(&p.id)).collect();
         expected_roots.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
         if sort != Sort::Oldest {
             expected_roots.reverse();
         }
 
-        let limits = PageLimits {
-            roots: paging.roots_per_page,
-            replies_per_root: paging.replies_per_root,
-        };
+        let limits = PageLimits { roots: paging.roots_per_page, replies_per_root: paging.replies_per_root };
         let mut seen: Vec<Post> = Vec::new();
         let mut roots_seen: Vec<Id> = Vec::new();
         let mut cursor = None;
         let mut arrivals = 0;
         loop {
-            let page = store
-                .thread_roots(thread, sort, cursor, limits)
-                .await
-                .unwrap();
+            let page = store.thread_roots(thread, sort, cursor, limits).await.unwrap();
             assert!(page.roots.len() <= paging.roots_per_page as usize);
             for r in &page.roots {
                 roots_seen.push(r.root.id);
                 seen.push(r.root.clone());
                 assert!(r.replies.len() <= paging.replies_per_root as usize);
                 let mut replies = r.replies.clone();
-                let mut more = r.more_replies.then(|| ReplyCursor {
-                    path: replies.last().map(|p| p.path.clone()).unwrap_or_default(),
-                });
+                let mut more = r
+                    .more_replies
+                    .then(|| ReplyCursor { path: replies.last().map(|p| p.path.clone()).unwrap_or_default() });
                 if r.more_replies && replies.is_empty() {
                     more = None;
                     replies = read_all_replies(store, &r.root, None, paging.replies_per_page).await;
                 }
                 while let Some(c) = more.take() {
-                    let next = store
-                        .post_replies(&r.root, Some(c), paging.replies_per_page)
-                        .await
-                        .unwrap();
+                    let next = store.post_replies(&r.root, Some(c), paging.replies_per_page).await.unwrap();
                     more = next.next.clone();
                     replies.extend(next.replies);
                 }
-                assert!(
-                    replies.windows(2).all(|w| w[0].path < w[1].path),
-                    "replies in tree order"
-                );
+                assert!(replies.windows(2).all(|w| w[0].path < w[1].path), "replies in tree order");
                 assert!(replies.iter().all(|p| p.root_id == r.root.id));
                 seen.extend(replies);
             }
             if paging.arrivals && arrivals < 2 {
                 arrivals += 1;
                 let root = post(store, &f, "tree", None, NOW + 1_000_000_000).await;
-                if let Some(anchor) = created
-                    .iter()
-                    .find(|p| now[&p.id].state == PostState::Approved)
-                {
+                if let Some(anchor) = created.iter().find(|p| now[&p.id].state == PostState::Approved) {
                     post(store, &f, "tree", Some(anchor.id), NOW + 1_000_000_000).await;
                 }
                 let _ = root;
@@ -825,48 +494,25 @@ pub async fn paging_yields_every_listed_post_once(
         for p in &seen {
             *counts.entry(p.id).or_default() += 1;
         }
-        assert!(
-            counts.values().all(|&n| n == 1),
-            "{sort:?}: a post appeared twice"
-        );
+        assert!(counts.values().all(|&n| n == 1), "{sort:?}: a post appeared twice");
         for id in &listed {
-            assert_eq!(
-                counts.get(id),
-                Some(&1),
-                "{sort:?}: listed post {id} missing"
-            );
+            assert_eq!(counts.get(id), Some(&1), "{sort:?}: listed post {id} missing");
         }
         for p in &seen {
-            assert!(
-                listed.contains(&p.id) || !now.contains_key(&p.id),
-                "{sort:?}: unlisted post {} shown",
-                p.id
-            );
+            assert!(listed.contains(&p.id) || !now.contains_key(&p.id), "{sort:?}: unlisted post {} shown", p.id);
         }
-        let original: Vec<Id> = roots_seen
-            .iter()
-            .copied()
-            .filter(|id| now.contains_key(id))
-            .collect();
+        let original: Vec<Id> = roots_seen.iter().copied().filter(|id| now.contains_key(id)).collect();
         let want: Vec<Id> = expected_roots.iter().map(|p| p.id).collect();
         assert_eq!(original, want, "{sort:?}: root order");
     }
 
     // Any node's replies, paged, are exactly its listed descendants in tree order.
     for node in now.values().filter(|p| p.is_listed()) {
-        let got: Vec<Id> = read_all_replies(store, node, None, paging.replies_per_page)
-            .await
-            .iter()
-            .map(|p| p.id)
-            .collect();
+        let got: Vec<Id> =
+            read_all_replies(store, node, None, paging.replies_per_page).await.iter().map(|p| p.id).collect();
         let mut want: Vec<&Post> = now
             .values()
-            .filter(|p| {
-                p.depth > 0
-                    && p.path.starts_with(&node.path)
-                    && p.id != node.id
-                    && listed.contains(&p.id)
-            })
+            .filter(|p| p.depth > 0 && p.path.starts_with(&node.path) && p.id != node.id && listed.contains(&p.id))
             .collect();
         want.sort_by(|a, b| a.path.cmp(&b.path));
         let want: Vec<Id> = want.iter().map(|p| p.id).collect();
@@ -875,12 +521,7 @@ pub async fn paging_yields_every_listed_post_once(
     }
 }
 
-async fn read_all_replies(
-    store: &dyn Store,
-    node: &Post,
-    mut cursor: Option<ReplyCursor>,
-    per_page: u32,
-) -> Vec<Post> {
+async fn read_all_replies(store: &dyn Store, node: &Post, mut cursor: Option<ReplyCursor>, per_page: u32) -> Vec<Post> {
     let mut out = Vec::new();
     loop {
         let page = store.post_replies(node, cursor, per_page).await.unwrap();
@@ -942,23 +583,15 @@ macro_rules! store_contract_tests {
 
             #[test]
             fn paging_yields_every_listed_post_once() {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                let config = proptest::test_runner::Config {
-                    cases: 64,
-                    failure_persistence: None,
-                    ..Default::default()
-                };
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                let config =
+                    proptest::test_runner::Config { cases: 64, failure_persistence: None, ..Default::default() };
                 let mut runner = proptest::test_runner::TestRunner::new(config);
                 runner
                     .run(&c::tree_strategy(), |(posts, paging)| {
                         rt.block_on(async {
                             let fresh: $crate::contract::Fresh = ($fresh)().await;
-                            c::paging_yields_every_listed_post_once(&*fresh.store, posts, paging)
-                                .await;
+                            c::paging_yields_every_listed_post_once(&*fresh.store, posts, paging).await;
                         });
                         Ok(())
                     })

@@ -144,19 +144,10 @@ pub trait Store: Send + Sync + 'static {
     async fn thread_get(&self, id: Id) -> StoreResult<Thread>;
     /// The thread named by `key` in the forum; by URL, the oldest thread with that URL.
     async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>>;
-    async fn thread_create(
-        &self,
-        forum: &Forum,
-        spec: ThreadSpec,
-        now: UnixMs,
-    ) -> StoreResult<Thread>;
+    async fn thread_create(&self, forum: &Forum, spec: ThreadSpec, now: UnixMs) -> StoreResult<Thread>;
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread>;
     /// Counts for threads named by identifiers or URLs; unknown ones are left out.
-    async fn thread_counts(
-        &self,
-        forum: &Forum,
-        keys: &[ThreadKey],
-    ) -> StoreResult<Vec<ThreadCount>>;
+    async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>>;
 
     // ---- posts (forum shard) ----
 
@@ -173,13 +164,7 @@ pub trait Store: Send + Sync + 'static {
     async fn post_get(&self, id: Id) -> StoreResult<Post>;
     /// The stored edit token hash of a post.
     async fn post_edit_token(&self, id: Id) -> StoreResult<Option<TokenHash>>;
-    async fn post_edit(
-        &self,
-        id: Id,
-        message: Message,
-        html: String,
-        now: UnixMs,
-    ) -> StoreResult<Post>;
+    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post>;
     /// Soft-deletes a post; its replies keep their place.
     async fn post_delete(&self, id: Id) -> StoreResult<Post>;
 
@@ -193,21 +178,10 @@ pub trait Store: Send + Sync + 'static {
         limits: PageLimits,
     ) -> StoreResult<RootsPage>;
     /// Listed descendants of `node` in tree order after `after`.
-    async fn post_replies(
-        &self,
-        node: &Post,
-        after: Option<ReplyCursor>,
-        limit: u32,
-    ) -> StoreResult<RepliesPage>;
+    async fn post_replies(&self, node: &Post, after: Option<ReplyCursor>, limit: u32) -> StoreResult<RepliesPage>;
 
     // ---- votes (forum shard) ----
 
     /// Sets the voter's vote on a post and moves the post's counters by the difference.
-    async fn vote_set(
-        &self,
-        post: Id,
-        voter: TokenHash,
-        value: VoteValue,
-        now: UnixMs,
-    ) -> StoreResult<VoteOutcome>;
+    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome>;
 }

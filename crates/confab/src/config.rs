@@ -87,15 +87,11 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(figment::Error::from(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
+                return Err(figment::Error::from(format!("config file {} does not exist", path.display())));
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"]))
-            .extract()
+        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"])).extract()
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -114,7 +110,10 @@ mod tests {
     #[test]
     fn file_and_environment_layer_over_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", "listen = \"127.0.0.1:9999\"\nedit_window_secs = 60\nadmin_token = \"abcdefghijklmnopqrst\"")?;
+            jail.create_file(
+                "c.toml",
+                "listen = \"127.0.0.1:9999\"\nedit_window_secs = 60\nadmin_token = \"abcdefghijklmnopqrst\"",
+            )?;
             jail.set_env("CONFAB_EDIT_WINDOW_SECS", "120");
             let c = Config::load(Some(Path::new("c.toml")))?;
             assert_eq!(c.listen.port(), 9999);

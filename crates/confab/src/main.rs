@@ -99,37 +99,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let version = confab_store_sqlite::migrate(&config.database_path())?;
-            println!(
-                "database {} is at schema version {version}",
-                config.database_path().display()
-            );
+            println!("database {} is at schema version {version}", config.database_path().display());
             Ok(())
         }
-        Command::Forum(ForumCommand::Create {
-            shortname,
-            name,
-            origins,
-            premoderate,
-            no_guests,
-            require_email,
-        }) => {
+        Command::Forum(ForumCommand::Create { shortname, name, origins, premoderate, no_guests, require_email }) => {
             let store = setup::open_store(&config)?;
             let forum = NewForum {
                 name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
                 shortname: Shortname::parse(&shortname)?,
-                origins: origins
-                    .iter()
-                    .map(|o| Origin::parse(o))
-                    .collect::<Result<_, _>>()?,
-                policy: ForumPolicy {
-                    allow_guests: !no_guests,
-                    require_guest_email: require_email,
-                    premoderate,
-                },
+                origins: origins.iter().map(|o| Origin::parse(o)).collect::<Result<_, _>>()?,
+                policy: ForumPolicy { allow_guests: !no_guests, require_guest_email: require_email, premoderate },
             };
-            let forum = store
-                .forum_create(forum, confab_server::Clock::system().now())
-                .await?;
+            let forum = store.forum_create(forum, confab_server::Clock::system().now()).await?;
             println!("created forum {} (id {})", forum.shortname, forum.id);
             Ok(())
         }
@@ -147,9 +128,7 @@ async fn main() -> anyhow::Result<()> {
             store.admin_token_set(token.hash()).await?;
             println!("new admin token (shown once): {}", token.expose());
             if config.admin_token.is_some() {
-                println!(
-                    "note: admin_token is set in the configuration, which takes precedence over this one"
-                );
+                println!("note: admin_token is set in the configuration, which takes precedence over this one");
             }
             Ok(())
         }
@@ -157,11 +136,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -19,20 +19,15 @@ pub fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
     let mut opts = SqliteOptions::new(config.database_path());
     opts.readers = config.sqlite_readers.max(1);
     opts.acquire_timeout = std::time::Duration::from_millis(config.db_acquire_timeout_ms);
-    SqliteStore::open(&opts, Arc::new(IdGenerator::new())).with_context(|| {
-        format!(
-            "cannot open the database at {}",
-            config.database_path().display()
-        )
-    })
+    SqliteStore::open(&opts, Arc::new(IdGenerator::new()))
+        .with_context(|| format!("cannot open the database at {}", config.database_path().display()))
 }
 
 /// The admin token hash in force: the configured token, else the stored one, else a
 /// new one (printed once — the only time it is ever shown).
 async fn admin_token(config: &Config, store: &dyn Store) -> anyhow::Result<TokenHash> {
     if let Some(secret) = &config.admin_token {
-        let token = Token::from_client(secret.expose())
-            .context("admin_token must be 16-128 URL-safe characters")?;
+        let token = Token::from_client(secret.expose()).context("admin_token must be 16-128 URL-safe characters")?;
         return Ok(token.hash());
     }
     if let Some(hash) = store.admin_token_hash().await? {
@@ -45,10 +40,7 @@ async fn admin_token(config: &Config, store: &dyn Store) -> anyhow::Result<Token
             token.expose()
         );
     }
-    store
-        .admin_token_hash()
-        .await?
-        .context("admin token missing after creation")
+    store.admin_token_hash().await?.context("admin token missing after creation")
 }
 
 /// The demo forum with a welcome thread, created when no forum exists yet.
@@ -77,30 +69,20 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
         Ok(NewPost {
             thread: thread.clone(),
             parent_id: parent,
-            author: GuestAuthor {
-                name: DisplayName::parse("name", "Confab")?,
-                email: None,
-                url: None,
-            },
+            author: GuestAuthor { name: DisplayName::parse("name", "Confab")?, email: None, url: None },
             message: Message::parse(text)?,
             html: render_markdown(text),
             state: PostState::Approved,
         })
     };
-    let first = post(
-        "Welcome! This is the **demo** thread. Reply to this comment, vote, or start your own thread.",
-        None,
-    )?;
-    let root = store
-        .post_create(&forum, first, Token::generate().hash(), now)
-        .await?;
+    let first =
+        post("Welcome! This is the **demo** thread. Reply to this comment, vote, or start your own thread.", None)?;
+    let root = store.post_create(&forum, first, Token::generate().hash(), now).await?;
     let reply = post(
         "Replies nest to any depth. Markdown works: *emphasis*, `code`, quotes, and links such as https://commonmark.org/help/",
         Some(root.post.id),
     )?;
-    store
-        .post_create(&forum, reply, Token::generate().hash(), now)
-        .await?;
+    store.post_create(&forum, reply, Token::generate().hash(), now).await?;
     Ok(true)
 }
 
@@ -111,10 +93,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.demo && create_demo(&*store, &clock).await? {
         tracing::info!("created the demo forum");
     }
-    let settings = Settings {
-        edit_window: config.edit_window(),
-        expose_query_count: config.expose_query_count,
-    };
+    let settings = Settings { edit_window: config.edit_window(), expose_query_count: config.expose_query_count };
     let state = AppState::new(store, admin, settings, clock).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -124,9 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  API document:  {base}/api/v1/openapi.json");
     println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
-    axum::serve(listener, confab_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, confab_server::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -137,8 +114,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

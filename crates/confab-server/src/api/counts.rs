@@ -36,9 +36,7 @@ pub(crate) async fn thread_counts(
     let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
     let mut keys = Vec::with_capacity(n);
     for i in &q.identifier {
-        keys.push(ThreadKey::Identifier(
-            Identifier::parse(i).map_err(invalid)?,
-        ));
+        keys.push(ThreadKey::Identifier(Identifier::parse(i).map_err(invalid)?));
     }
     for u in &q.url {
         keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(invalid)?));
@@ -49,18 +47,12 @@ pub(crate) async fn thread_counts(
         .iter()
         .map(|k| match k {
             ThreadKey::Identifier(i) => {
-                let posts = found
-                    .iter()
-                    .find(|c| &c.identifier == i)
-                    .map_or(0, |c| c.posts);
+                let posts = found.iter().find(|c| &c.identifier == i).map_or(0, |c| c.posts);
                 json!({ "identifier": i.as_str(), "posts": posts })
             }
             ThreadKey::Url(u) => {
                 // The oldest thread with that URL, as in look-ups by URL.
-                let posts = found
-                    .iter()
-                    .find(|c| c.url.as_ref() == Some(u))
-                    .map_or(0, |c| c.posts);
+                let posts = found.iter().find(|c| c.url.as_ref() == Some(u)).map_or(0, |c| c.posts);
                 json!({ "url": u.as_str(), "posts": posts })
             }
         })

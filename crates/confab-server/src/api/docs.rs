@@ -18,10 +18,7 @@ pub(crate) async fn openapi() -> impl IntoResponse {
 pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     // One cheap read proves the store answers.
     state.store.admin_token_hash().await?;
-    Ok((
-        StatusCode::OK,
-        axum::Json(serde_json::json!({ "status": "ok" })),
-    ))
+    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
 }
 
 pub(crate) async fn landing() -> Html<&'static str> {

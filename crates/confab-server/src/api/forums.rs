@@ -33,41 +33,17 @@ pub(crate) async fn create_forum(
     let shortname = Shortname::parse(&body.shortname)?;
     let name = DisplayName::parse("name", body.name.as_deref().unwrap_or(&body.shortname))?;
     if body.origins.len() > MAX_ORIGINS {
-        return Err(InputError::new(
-            "origins",
-            "too_many",
-            format!("at most {MAX_ORIGINS} origins"),
-        )
-        .into());
+        return Err(InputError::new("origins", "too_many", format!("at most {MAX_ORIGINS} origins")).into());
     }
-    let origins = body
-        .origins
-        .iter()
-        .map(|o| Origin::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    let forum = state
-        .store
-        .forum_create(
-            NewForum {
-                shortname,
-                name,
-                origins,
-                policy: body.policy,
-            },
-            state.clock.now(),
-        )
-        .await?;
+    let origins = body.origins.iter().map(|o| Origin::parse(o)).collect::<Result<Vec<_>, _>>()?;
+    let forum =
+        state.store.forum_create(NewForum { shortname, name, origins, policy: body.policy }, state.clock.now()).await?;
     Ok((StatusCode::CREATED, axum::Json(ForumView::from(&forum))))
 }
 
-pub(crate) async fn list_forums(
-    State(state): State<AppState>,
-    _: Admin,
-) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn list_forums(State(state): State<AppState>, _: Admin) -> Result<impl IntoResponse, ApiError> {
     let forums = state.store.forum_list().await?;
-    Ok(axum::Json(
-        serde_json::json!({ "forums": forums.iter().map(ForumView::from).collect::<Vec<_>>() }),
-    ))
+    Ok(axum::Json(serde_json::json!({ "forums": forums.iter().map(ForumView::from).collect::<Vec<_>>() })))
 }
 
 pub(crate) async fn get_forum(

@@ -20,31 +20,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(docs::landing))
         .route("/healthz", get(docs::health))
         .route("/api/v1/openapi.json", get(docs::openapi))
-        .route(
-            "/api/v1/forums",
-            post(forums::create_forum).get(forums::list_forums),
-        )
+        .route("/api/v1/forums", post(forums::create_forum).get(forums::list_forums))
         .route("/api/v1/forums/{forum}", get(forums::get_forum))
-        .route(
-            "/api/v1/forums/{forum}/threads",
-            get(threads::find_thread).post(threads::create_thread),
-        )
+        .route("/api/v1/forums/{forum}/threads", get(threads::find_thread).post(threads::create_thread))
         .route("/api/v1/forums/{forum}/thread-page", get(page::thread_page))
         .route("/api/v1/forums/{forum}/posts", post(posts::create_post))
         .route("/api/v1/forums/{forum}/counts", get(counts::thread_counts))
         .route("/api/v1/threads/{thread}", get(threads::get_thread))
-        .route(
-            "/api/v1/threads/{thread}/close",
-            post(threads::close_thread),
-        )
+        .route("/api/v1/threads/{thread}/close", post(threads::close_thread))
         .route("/api/v1/threads/{thread}/open", post(threads::open_thread))
         .route("/api/v1/threads/{thread}/posts", get(page::thread_roots))
-        .route(
-            "/api/v1/posts/{post}",
-            get(posts::get_post)
-                .patch(posts::edit_post)
-                .delete(posts::delete_post),
-        )
+        .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
         .route("/api/v1/posts/{post}/replies", get(page::post_replies))
         .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
 }

@@ -39,24 +39,15 @@ impl RootsQuery {
     fn sort(&self) -> Result<Sort, ApiError> {
         match self.sort.as_deref() {
             None => Ok(Sort::default()),
-            Some(s) => Sort::parse(s).ok_or_else(|| {
-                ApiError::InvalidQuery(format!(
-                    "unknown sort {s:?}: use newest, oldest, best or hot"
-                ))
-            }),
+            Some(s) => Sort::parse(s)
+                .ok_or_else(|| ApiError::InvalidQuery(format!("unknown sort {s:?}: use newest, oldest, best or hot"))),
         }
     }
 
     fn limits(&self) -> Result<PageLimits, ApiError> {
         Ok(PageLimits {
             roots: bounded("limit", self.limit, DEFAULT_ROOTS, 1, MAX_ROOTS)?,
-            replies_per_root: bounded(
-                "replies",
-                self.replies,
-                DEFAULT_REPLIES_PER_ROOT,
-                0,
-                MAX_REPLIES_PER_ROOT,
-            )?,
+            replies_per_root: bounded("replies", self.replies, DEFAULT_REPLIES_PER_ROOT, 0, MAX_REPLIES_PER_ROOT)?,
         })
     }
 }
@@ -65,9 +56,7 @@ fn bounded(name: &str, v: Option<u32>, default: u32, min: u32, max: u32) -> Resu
     match v {
         None => Ok(default),
         Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(v) => Err(ApiError::InvalidQuery(format!(
-            "{name} must be between {min} and {max} (got {v})"
-        ))),
+        Some(v) => Err(ApiError::InvalidQuery(format!("{name} must be between {min} and {max} (got {v})"))),
     }
 }
 
@@ -98,17 +87,8 @@ pub(crate) async fn thread_page(
     PathForum(forum): PathForum,
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = ThreadKeyQuery {
-        identifier: q.identifier,
-        url: q.url,
-    }
-    .key()?;
-    let roots = RootsQuery {
-        sort: q.sort,
-        cursor: q.cursor,
-        limit: q.limit,
-        replies: q.replies,
-    };
+    let key = ThreadKeyQuery { identifier: q.identifier, url: q.url }.key()?;
+    let roots = RootsQuery { sort: q.sort, cursor: q.cursor, limit: q.limit, replies: q.replies };
     let (sort, limits) = (roots.sort()?, roots.limits()?);
     if roots.cursor.is_some() {
         return Err(ApiError::InvalidQuery(
@@ -117,16 +97,9 @@ pub(crate) async fn thread_page(
     }
     let forum = state.store.forum_by_shortname(&forum).await?;
     let Some(thread) = state.store.thread_find(&forum, &key).await? else {
-        return Ok(axum::Json(PageView {
-            thread: None,
-            sort,
-            posts: Vec::new(),
-            cursor: None,
-        }));
+        return Ok(axum::Json(PageView { thread: None, sort, posts: Vec::new(), cursor: None }));
     };
-    roots_page(&state, forum.shortname.as_str(), thread, sort, None, limits)
-        .await
-        .map(axum::Json)
+    roots_page(&state, forum.shortname.as_str(), thread, sort, None, limits).await.map(axum::Json)
 }
 
 pub(crate) async fn thread_roots(
@@ -135,16 +108,10 @@ pub(crate) async fn thread_roots(
     Query(q): Query<RootsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (sort, limits) = (q.sort()?, q.limits()?);
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| state.cursors.decode_root(thread_id, sort, c))
-        .transpose()?;
+    let after = q.cursor.as_deref().map(|c| state.cursors.decode_root(thread_id, sort, c)).transpose()?;
     let thread = state.store.thread_get(thread_id).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
-    roots_page(&state, &forum, thread, sort, after, limits)
-        .await
-        .map(axum::Json)
+    roots_page(&state, &forum, thread, sort, after, limits).await.map(axum::Json)
 }
 
 async fn roots_page(
@@ -155,28 +122,16 @@ async fn roots_page(
     after: Option<confab_core::cursor::RootCursor>,
     limits: PageLimits,
 ) -> Result<PageView, ApiError> {
-    let page = state
-        .store
-        .thread_roots(thread.id, sort, after, limits)
-        .await?;
-    let ids = shown_authors(
-        page.roots
-            .iter()
-            .flat_map(|r| std::iter::once(&r.root).chain(r.replies.iter())),
-    );
+    let page = state.store.thread_roots(thread.id, sort, after, limits).await?;
+    let ids = shown_authors(page.roots.iter().flat_map(|r| std::iter::once(&r.root).chain(r.replies.iter())));
     let authors = authors_of(state, ids).await?;
     let posts = page
         .roots
         .iter()
         .map(|r| {
             let replies_cursor = r.more_replies.then(|| {
-                let path = r
-                    .replies
-                    .last()
-                    .map_or_else(|| r.root.path.clone(), |p| p.path.clone());
-                state
-                    .cursors
-                    .encode_replies(r.root.id, &ReplyCursor { path })
+                let path = r.replies.last().map_or_else(|| r.root.path.clone(), |p| p.path.clone());
+                state.cursors.encode_replies(r.root.id, &ReplyCursor { path })
             });
             RootView {
                 post: PostView::new(&r.root, authors.get(&r.root.author_id)),
@@ -189,9 +144,7 @@ async fn roots_page(
         thread: Some(ThreadView::new(&thread, forum)),
         sort,
         posts,
-        cursor: page
-            .next
-            .map(|c| state.cursors.encode_root(thread.id, sort, c)),
+        cursor: page.next.map(|c| state.cursors.encode_root(thread.id, sort, c)),
     })
 }
 
@@ -207,11 +160,7 @@ pub(crate) async fn post_replies(
     Query(q): Query<RepliesQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let limit = bounded("limit", q.limit, DEFAULT_REPLIES_PAGE, 1, MAX_REPLIES_PAGE)?;
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| state.cursors.decode_replies(node_id, c))
-        .transpose()?;
+    let after = q.cursor.as_deref().map(|c| state.cursors.decode_replies(node_id, c)).transpose()?;
     let node = state.store.post_get(node_id).await?;
     if !node.is_listed() {
         return Err(StoreError::PostNotFound.into());
@@ -219,9 +168,7 @@ pub(crate) async fn post_replies(
     if let Some(a) = &after
         && !a.path.starts_with(&node.path)
     {
-        return Err(ApiError::InvalidCursor(
-            confab_core::cursor::CursorError::Mismatch,
-        ));
+        return Err(ApiError::InvalidCursor(confab_core::cursor::CursorError::Mismatch));
     }
     let page = state.store.post_replies(&node, after, limit).await?;
     let authors = authors_of(&state, shown_authors(page.replies.iter())).await?;
@@ -233,23 +180,11 @@ pub(crate) async fn post_replies(
 
 /// The distinct authors of the shown (not deleted) posts.
 pub(crate) fn shown_authors<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<Id> {
-    let ids: HashSet<Id> = posts
-        .filter(|p| p.state != PostState::Deleted)
-        .map(|p| p.author_id)
-        .collect();
+    let ids: HashSet<Id> = posts.filter(|p| p.state != PostState::Deleted).map(|p| p.author_id).collect();
     ids.into_iter().collect()
 }
 
 /// Authors by id in one `get_many`, keyed for the views.
-pub(crate) async fn authors_of(
-    state: &AppState,
-    ids: Vec<Id>,
-) -> Result<HashMap<Id, Author>, ApiError> {
-    Ok(state
-        .store
-        .authors_get_many(&ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect())
+pub(crate) async fn authors_of(state: &AppState, ids: Vec<Id>) -> Result<HashMap<Id, Author>, ApiError> {
+    Ok(state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
 }

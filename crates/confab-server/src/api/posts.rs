@@ -45,25 +45,11 @@ pub(crate) struct EditPost {
 
 fn guest(a: &AuthorInput, require_email: bool) -> Result<GuestAuthor, InputError> {
     let name = DisplayName::parse("author.name", &a.name)?;
-    let email = a
-        .email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .map(Email::parse)
-        .transpose()?;
+    let email = a.email.as_deref().filter(|e| !e.trim().is_empty()).map(Email::parse).transpose()?;
     if require_email && email.is_none() {
-        return Err(InputError::new(
-            "author.email",
-            "required",
-            "this forum asks guests for an email address",
-        ));
+        return Err(InputError::new("author.email", "required", "this forum asks guests for an email address"));
     }
-    let url = a
-        .url
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .map(|u| WebUrl::parse("author.url", u))
-        .transpose()?;
+    let url = a.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| WebUrl::parse("author.url", u)).transpose()?;
     Ok(GuestAuthor { name, email, url })
 }
 
@@ -79,26 +65,12 @@ pub(crate) async fn create_post(
     let message = Message::parse(&body.message)?;
     let author = guest(&body.author, forum.policy.require_guest_email)?;
     let thread = body.thread.parse()?;
-    let state_on_create = if forum.policy.premoderate {
-        PostState::Pending
-    } else {
-        PostState::Approved
-    };
+    let state_on_create = if forum.policy.premoderate { PostState::Pending } else { PostState::Approved };
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
-    let new = NewPost {
-        thread,
-        parent_id: body.parent,
-        author,
-        message,
-        html,
-        state: state_on_create,
-    };
-    let created = state
-        .store
-        .post_create(&forum, new, edit_token.hash(), now)
-        .await?;
+    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create };
+    let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
 
     let window_ms = state.settings.edit_window.as_millis() as i64;
@@ -109,11 +81,7 @@ pub(crate) async fn create_post(
         "edit_expires_at": rfc3339(created.post.created_at + window_ms),
     });
     let location = format!("/api/v1/posts/{}", created.post.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(body),
-    ))
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)))
 }
 
 /// A post as the public may see it: pending and spam posts do not exist for them.
@@ -125,16 +93,10 @@ async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
     }
 }
 
-pub(crate) async fn get_post(
-    State(state): State<AppState>,
-    PathId(id): PathId,
-) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) -> Result<impl IntoResponse, ApiError> {
     let post = public_post(&state, id).await?;
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
-    Ok(axum::Json(PostView::new(
-        &post,
-        authors.get(&post.author_id),
-    )))
+    Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
 
 /// Checks the author's edit token and the edit window; returns the post.
@@ -144,11 +106,7 @@ async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
-    let stored = state
-        .store
-        .post_edit_token(id)
-        .await?
-        .ok_or(ApiError::InvalidEditToken)?;
+    let stored = state.store.post_edit_token(id).await?.ok_or(ApiError::InvalidEditToken)?;
     if !stored.matches(&presented.hash()) {
         return Err(ApiError::InvalidEditToken);
     }
@@ -168,15 +126,9 @@ pub(crate) async fn edit_post(
     let message = Message::parse(&body.message)?;
     authorise_edit(&state, id, &headers).await?;
     let html = render_markdown(message.as_str());
-    let post = state
-        .store
-        .post_edit(id, message, html, state.clock.now())
-        .await?;
+    let post = state.store.post_edit(id, message, html, state.clock.now()).await?;
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
-    Ok(axum::Json(PostView::new(
-        &post,
-        authors.get(&post.author_id),
-    )))
+    Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
 
 pub(crate) async fn delete_post(
@@ -188,7 +140,5 @@ pub(crate) async fn delete_post(
     let post = state.store.post_delete(id).await?;
     let thread = state.store.thread_get(post.thread_id).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
-    Ok(axum::Json(
-        json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) }),
-    ))
+    Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))
 }

@@ -26,28 +26,16 @@ pub(crate) struct ThreadInput {
 
 impl ThreadInput {
     pub(crate) fn parse(&self) -> Result<ThreadSpec, InputError> {
-        let url = self
-            .url
-            .as_deref()
-            .map(|u| WebUrl::parse("thread.url", u))
-            .transpose()?;
+        let url = self.url.as_deref().map(|u| WebUrl::parse("thread.url", u)).transpose()?;
         let identifier = match (&self.identifier, &url) {
             (Some(i), _) => Identifier::parse(i)?,
             (None, Some(u)) => Identifier::parse(u.as_str())?,
             (None, None) => {
-                return Err(InputError::new(
-                    "thread.identifier",
-                    "required",
-                    "give the thread's identifier or url",
-                ));
+                return Err(InputError::new("thread.identifier", "required", "give the thread's identifier or url"));
             }
         };
         let title = self.title.as_deref().map(Title::parse).transpose()?;
-        Ok(ThreadSpec {
-            identifier,
-            url,
-            title,
-        })
+        Ok(ThreadSpec { identifier, url, title })
     }
 }
 
@@ -62,13 +50,9 @@ impl ThreadKeyQuery {
     pub(crate) fn key(&self) -> Result<ThreadKey, ApiError> {
         let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
         match (&self.identifier, &self.url) {
-            (Some(i), _) => Identifier::parse(i)
-                .map(ThreadKey::Identifier)
-                .map_err(invalid),
+            (Some(i), _) => Identifier::parse(i).map(ThreadKey::Identifier).map_err(invalid),
             (None, Some(u)) => WebUrl::parse("url", u).map(ThreadKey::Url).map_err(invalid),
-            (None, None) => Err(ApiError::InvalidQuery(
-                "give the thread's identifier or url".into(),
-            )),
+            (None, None) => Err(ApiError::InvalidQuery("give the thread's identifier or url".into())),
         }
     }
 }
@@ -80,15 +64,8 @@ pub(crate) async fn find_thread(
 ) -> Result<impl IntoResponse, ApiError> {
     let key = q.key()?;
     let forum = state.store.forum_by_shortname(&forum).await?;
-    let thread = state
-        .store
-        .thread_find(&forum, &key)
-        .await?
-        .ok_or(confab_store::StoreError::ThreadNotFound)?;
-    Ok(axum::Json(ThreadView::new(
-        &thread,
-        forum.shortname.as_str(),
-    )))
+    let thread = state.store.thread_find(&forum, &key).await?.ok_or(confab_store::StoreError::ThreadNotFound)?;
+    Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }
 
 pub(crate) async fn create_thread(
@@ -99,30 +76,14 @@ pub(crate) async fn create_thread(
 ) -> Result<impl IntoResponse, ApiError> {
     let spec = body.parse()?;
     if spec.url.is_none() {
-        return Err(InputError::new(
-            "thread.url",
-            "required",
-            "an explicitly created thread needs its page url",
-        )
-        .into());
+        return Err(InputError::new("thread.url", "required", "an explicitly created thread needs its page url").into());
     }
     if spec.title.is_none() {
-        return Err(InputError::new(
-            "thread.title",
-            "required",
-            "an explicitly created thread needs a title",
-        )
-        .into());
+        return Err(InputError::new("thread.title", "required", "an explicitly created thread needs a title").into());
     }
     let forum = state.store.forum_by_shortname(&forum).await?;
-    let thread = state
-        .store
-        .thread_create(&forum, spec, state.clock.now())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(ThreadView::new(&thread, forum.shortname.as_str())),
-    ))
+    let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 
 pub(crate) async fn get_thread(
@@ -150,25 +111,13 @@ pub(crate) async fn open_thread(
     set_closed(state, id, false).await
 }
 
-async fn set_closed(
-    state: AppState,
-    id: confab_core::Id,
-    closed: bool,
-) -> Result<impl IntoResponse, ApiError> {
+async fn set_closed(state: AppState, id: confab_core::Id, closed: bool) -> Result<impl IntoResponse, ApiError> {
     let thread = state.store.thread_set_closed(id, closed).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
     Ok(axum::Json(ThreadView::new(&thread, &forum)))
 }
 
 /// The shortname of a forum known by id (threads store the id only).
-pub(crate) async fn forum_name(
-    state: &AppState,
-    forum_id: confab_core::Id,
-) -> Result<String, ApiError> {
-    Ok(state
-        .store
-        .forum_get(forum_id)
-        .await?
-        .shortname
-        .into_string())
+pub(crate) async fn forum_name(state: &AppState, forum_id: confab_core::Id) -> Result<String, ApiError> {
+    Ok(state.store.forum_get(forum_id).await?.shortname.into_string())
 }

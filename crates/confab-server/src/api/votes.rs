@@ -27,29 +27,20 @@ pub(crate) async fn vote_post(
     headers: HeaderMap,
     Json(body): Json<VoteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let value = VoteValue::from_i64(body.value).ok_or_else(|| {
-        InputError::new(
-            "value",
-            "invalid_vote",
-            "must be -1 (down), 0 (clear) or 1 (up)",
-        )
-    })?;
+    let value = VoteValue::from_i64(body.value)
+        .ok_or_else(|| InputError::new("value", "invalid_vote", "must be -1 (down), 0 (clear) or 1 (up)"))?;
     let (voter, minted) = match headers.get(VOTER_TOKEN_HEADER) {
         None => {
             let t = Token::generate();
             (t.clone(), Some(t))
         }
         Some(_) => (
-            header_token(&headers, VOTER_TOKEN_HEADER).ok_or_else(|| {
-                ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into())
-            })?,
+            header_token(&headers, VOTER_TOKEN_HEADER)
+                .ok_or_else(|| ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into()))?,
             None,
         ),
     };
-    let outcome = state
-        .store
-        .vote_set(id, voter.hash(), value, state.clock.now())
-        .await?;
+    let outcome = state.store.vote_set(id, voter.hash(), value, state.clock.now()).await?;
     let p = &outcome.post;
     let mut body = json!({
         "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },

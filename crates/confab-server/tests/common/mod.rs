@@ -46,11 +46,7 @@ impl Resp {
 
     /// Statements the request ran.
     pub fn queries(&self) -> u32 {
-        self.headers["x-confab-queries"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap()
+        self.headers["x-confab-queries"].to_str().unwrap().parse().unwrap()
     }
 
     #[track_caller]
@@ -63,46 +59,27 @@ impl Resp {
     pub fn expect_error(self, status: StatusCode, code: &str) -> Self {
         assert_eq!(self.status, status, "body: {}", self.text);
         assert_eq!(self.code(), code, "body: {}", self.text);
-        assert!(
-            !self.json["error"]["message"]
-                .as_str()
-                .unwrap_or("")
-                .is_empty(),
-            "errors carry a message"
-        );
+        assert!(!self.json["error"]["message"].as_str().unwrap_or("").is_empty(), "errors carry a message");
         self
     }
 }
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(Settings {
-            edit_window: Duration::from_secs(15 * 60),
-            expose_query_count: true,
-        })
-        .await
+        Self::with_settings(Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: true }).await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
         opts.readers = 4;
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap());
         let admin = Token::generate();
         let now = Arc::new(AtomicI64::new(START));
         let clock_now = Arc::clone(&now);
         let clock = Clock::from_fn(move || clock_now.load(Ordering::SeqCst));
-        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock)
-            .await
-            .unwrap();
-        TestApp {
-            router: confab_server::app(state),
-            store,
-            admin: admin.expose().to_owned(),
-            now,
-            _dir: dir,
-        }
+        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock).await.unwrap();
+        TestApp { router: confab_server::app(state), store, admin: admin.expose().to_owned(), now, _dir: dir }
     }
 
     /// A test app with the forum `blog`.
@@ -123,21 +100,10 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8(bytes.to_vec()).expect("responses are UTF-8");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Resp { status, headers, text, json }
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        uri: &str,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
-    ) -> Resp {
+    pub async fn send(&self, method: Method, uri: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -162,8 +128,7 @@ impl TestApp {
 
     pub async fn admin_post(&self, uri: &str, body: Option<&Value>) -> Resp {
         let auth = format!("Bearer {}", self.admin);
-        self.send(Method::POST, uri, body, &[("authorization", &auth)])
-            .await
+        self.send(Method::POST, uri, body, &[("authorization", &auth)]).await
     }
 
     pub async fn create_forum(&self, shortname: &str) -> Value {
@@ -174,13 +139,7 @@ impl TestApp {
     }
 
     /// Posts a comment as a guest; returns the whole 201 body.
-    pub async fn comment(
-        &self,
-        identifier: &str,
-        parent: Option<&str>,
-        message: &str,
-        name: &str,
-    ) -> Value {
+    pub async fn comment(&self, identifier: &str, parent: Option<&str>, message: &str, name: &str) -> Value {
         let mut body = json!({
             "thread": { "identifier": identifier, "url": "https://blog.example/post", "title": "A post" },
             "message": message,
@@ -189,17 +148,11 @@ impl TestApp {
         if let Some(p) = parent {
             body["parent"] = json!(p);
         }
-        self.post("/api/v1/forums/blog/posts", &body)
-            .await
-            .expect(StatusCode::CREATED)
-            .json
+        self.post("/api/v1/forums/blog/posts", &body).await.expect(StatusCode::CREATED).json
     }
 
     pub fn page_uri(identifier: &str, query: &str) -> String {
-        format!(
-            "/api/v1/forums/blog/thread-page?identifier={}&{query}",
-            urlencode(identifier)
-        )
+        format!("/api/v1/forums/blog/thread-page?identifier={}&{query}", urlencode(identifier))
     }
 }
 
