@@ -107,6 +107,7 @@ fn push_autolinked<'a>(events: &mut Vec<Event<'a>>, text: CowStr<'a>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn basic_markdown() {
@@ -157,6 +158,74 @@ mod tests {
         let out = render_markdown("![cat](https://img.example/cat.png)");
         assert!(!out.contains("<img"), "{out}");
         assert!(out.contains(r#"<a href="https://img.example/cat.png" rel="nofollow ugc noopener">cat</a>"#), "{out}");
+    }
+
+    /// Checks the rendered HTML as a browser would parse it.
+    fn assert_inert(html: &str) -> Result<(), String> {
+        let doc = scraper::Html::parse_fragment(html);
+        for node in doc.tree.nodes() {
+            let Some(el) = node.value().as_element() else { continue };
+            // html/head/body are the parser's own wrapper around a fragment.
+            if !ALLOWED_TAGS.contains(&el.name()) && !matches!(el.name(), "html" | "head" | "body") {
+                return Err(format!("tag <{}> in {html:?}", el.name()));
+            }
+            for (name, value) in el.attrs() {
+                let ok = match name {
+                    "href" => ["http:", "https:", "mailto:"].iter().any(|s| value.to_ascii_lowercase().starts_with(s)),
+                    "rel" => value == LINK_REL,
+                    "start" => el.name() == "ol",
+                    _ => false,
+                };
+                if !ok {
+                    return Err(format!("attribute {name}={value:?} in {html:?}"));
+                }
+            }
+            if el.name() == "a" && el.attr("rel") != Some(LINK_REL) {
+                return Err(format!("link without rel in {html:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Markdown-shaped input built from the pieces attacks are made of.
+    fn hostile_markdown() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            Just("<script>alert(1)</script>".to_owned()),
+            Just("<img src=x onerror=alert(1)>".to_owned()),
+            Just("[x](javascript:alert(1))".to_owned()),
+            Just("[x](JaVaScRiPt:alert(1))".to_owned()),
+            Just("[x](&#106;avascript:alert(1))".to_owned()),
+            Just("![x](data:image/svg+xml,<svg onload=alert(1)>)".to_owned()),
+            Just("<a href=\"javascript:x\">y</a>".to_owned()),
+            Just("[a]: javascript:alert(1)\n[a]".to_owned()),
+            Just("<svg><style>x</style></svg>".to_owned()),
+            Just("`code` **bold** _em_ ~~del~~".to_owned()),
+            Just("https://example.com/a?b=<c>".to_owned()),
+            Just("www.example.com\"onmouseover=alert(1)".to_owned()),
+            Just("> quote\n\n- item\n1. one".to_owned()),
+            Just("```\n<script>\n```".to_owned()),
+            Just("<!-- comment -->".to_owned()),
+            Just("\n\n".to_owned()),
+            "[ -~]{0,12}".prop_map(|s| s),
+        ];
+        proptest::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_input_renders_inert(input in "\\PC{0,200}") {
+            prop_assert!(assert_inert(&render_markdown(&input)).is_ok(), "{:?}", assert_inert(&render_markdown(&input)));
+        }
+
+        #[test]
+        fn hostile_markdown_renders_inert(input in hostile_markdown()) {
+            let html = render_markdown(&input);
+            if let Err(e) = assert_inert(&html) {
+                prop_assert!(false, "{}", e);
+            }
+        }
     }
 
     #[test]

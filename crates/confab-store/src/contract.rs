@@ -277,6 +277,27 @@ pub async fn concurrent_votes_are_all_counted(store: Arc<dyn Store>) {
     assert_eq!((after.likes, after.dislikes), (30, 10));
 }
 
+/// Posts written at once get unique, shard-carrying ids, and the thread's counter
+/// counts every one of them (the first posts race to create the thread).
+pub async fn concurrent_posts_are_all_written(store: Arc<dyn Store>) {
+    let f = forum(&*store, "blog").await;
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (store, f) = (Arc::clone(&store), f.clone());
+            tokio::spawn(async move { post(&*store, &f, "busy", None, NOW).await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for t in tasks {
+        let p = t.await.unwrap();
+        assert_eq!(p.id.shard(), f.shard);
+        assert!(ids.insert(p.id));
+    }
+    let thread =
+        store.thread_find(&f, &ThreadKey::Identifier(Identifier::parse("busy").unwrap())).await.unwrap().unwrap();
+    assert_eq!(thread.posts, 40);
+}
+
 pub async fn counts_by_identifier_and_url(store: &dyn Store) {
     let f = forum(store, "blog").await;
     for _ in 0..3 {
@@ -574,6 +595,12 @@ macro_rules! store_contract_tests {
             case!(guests_with_the_same_details_share_an_author);
             case!(secrets_and_admin_token_are_set_once);
             case!(sorts_order_roots);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_posts_are_all_written() {
+                let fresh: $crate::contract::Fresh = ($fresh)().await;
+                c::concurrent_posts_are_all_written(fresh.store.clone()).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_votes_are_all_counted() {

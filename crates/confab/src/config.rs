@@ -83,15 +83,15 @@ impl Default for Config {
 
 impl Config {
     /// Defaults, then the file (if given, it must exist), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(figment::Error::from(format!("config file {} does not exist", path.display())));
+                return Err(Box::new(figment::Error::from(format!("config file {} does not exist", path.display()))));
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"])).extract()
+        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"])).extract().map_err(Box::new)
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -104,6 +104,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures must return figment::Error.
 mod tests {
     use super::*;
 
@@ -115,7 +116,7 @@ mod tests {
                 "listen = \"127.0.0.1:9999\"\nedit_window_secs = 60\nadmin_token = \"abcdefghijklmnopqrst\"",
             )?;
             jail.set_env("CONFAB_EDIT_WINDOW_SECS", "120");
-            let c = Config::load(Some(Path::new("c.toml")))?;
+            let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| *e)?;
             assert_eq!(c.listen.port(), 9999);
             assert_eq!(c.edit_window_secs, 120, "environment wins over the file");
             assert_eq!(c.sqlite_readers, 8);

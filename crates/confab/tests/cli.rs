@@ -1,0 +1,235 @@
+//! The binary as an operator uses it: `--help`, `migrate`, `forum`, `admin-token`, and
+//! `serve` answering real HTTP on a real socket, stopping cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn confab(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("CONFAB_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn help_is_everywhere() {
+    let top = Command::new(env!("CARGO_BIN_EXE_confab")).arg("--help").output().unwrap();
+    assert!(top.status.success());
+    let text = stdout(&top);
+    for cmd in ["serve", "migrate", "forum", "admin-token"] {
+        assert!(text.contains(cmd), "{cmd} in --help: {text}");
+    }
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["forum", "create", "--help"],
+        &["forum", "list", "--help"],
+        &["admin-token", "rotate", "--help"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_confab")).args(args).output().unwrap();
+        assert!(o.status.success() && !o.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn migrate_and_forum_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = confab(dir.path(), &["migrate"]);
+    assert!(m.status.success(), "{m:?}");
+    assert!(stdout(&m).contains("schema version 1"));
+    let c = confab(
+        dir.path(),
+        &["forum", "create", "my-site", "--name", "My site", "--origin", "https://My.Site", "--premoderate"],
+    );
+    assert!(c.status.success(), "{c:?}");
+    let again = confab(dir.path(), &["forum", "create", "my-site"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{again:?}");
+    let bad = confab(dir.path(), &["forum", "create", "Bad Name!"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("shortname"), "{bad:?}");
+    let l = confab(dir.path(), &["forum", "list"]);
+    assert_eq!(stdout(&l), "my-site\tMy site\thttps://my.site\n");
+}
+
+#[test]
+fn unknown_configuration_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("confab.toml");
+    std::fs::write(&cfg, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_confab")).arg("--config").arg(&cfg).arg("migrate").output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("lisen"), "{o:?}");
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("CONFAB_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned by `Server` at once, so its Drop reaps the process if start-up fails.
+        let mut server = Server { child, base: String::new(), stdout: Vec::new() };
+        let mut lines = BufReader::new(server.child.stdout.take().unwrap()).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "server did not start: {:?}", server.stdout);
+            let line = lines.next().expect("server exited early").unwrap();
+            server.stdout.push(line.clone());
+            if let Some(base) = line.strip_prefix("Confab is listening on ") {
+                server.base = base.trim().to_owned();
+                // The start-up block ends with the two URL lines.
+                for _ in 0..2 {
+                    server.stdout.push(lines.next().expect("start-up block").unwrap());
+                }
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return server;
+            }
+        }
+    }
+
+    fn admin_token(&self) -> Option<String> {
+        let i = self.stdout.iter().position(|l| l.starts_with("Admin token"))?;
+        self.stdout[i + 1..].iter().map(|l| l.trim()).find(|l| !l.is_empty()).map(str::to_owned)
+    }
+
+    /// One HTTP/1.1 request; returns (status, body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let addr = self.base.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let status: u16 = resp.split(' ').nth(1).unwrap().parse().unwrap();
+        let (head, payload) = resp.split_once("\r\n\r\n").unwrap();
+        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(payload)
+        } else {
+            payload.to_owned()
+        };
+        (status, serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A failed test must not leave a server running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n").unwrap();
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}
+
+#[test]
+fn serve_runs_the_demo_and_answers_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let token = server.admin_token().expect("the first start prints the admin token");
+    assert!(server.stdout.iter().any(|l| l.contains("/api/v1/forums/demo/thread-page?identifier=welcome")));
+
+    let (status, page) =
+        server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome&sort=oldest", None, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(page["thread"]["title"], "Welcome to Confab");
+    assert_eq!(page["posts"][0]["replies"].as_array().unwrap().len(), 1);
+
+    let comment = r#"{"thread":{"identifier":"welcome"},"message":"Hi from curl","author":{"name":"Newcomer"}}"#;
+    let (status, created) = server.request("POST", "/api/v1/forums/demo/posts", Some(comment), &[]);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["thread"]["posts"], 3);
+
+    let auth = format!("Bearer {token}");
+    let (status, _) =
+        server.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine"}"#), &[("Authorization", &auth)]);
+    assert_eq!(status, 201);
+    assert_eq!(server.stop().code(), Some(0), "graceful shutdown exits 0");
+
+    // A second start keeps the data, prints no token and adds no second demo.
+    let mut again = Server::start(dir.path());
+    assert_eq!(again.admin_token(), None);
+    let (_, page) = again.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome", None, &[]);
+    assert_eq!(page["thread"]["posts"], 3);
+    let (status, _) =
+        again.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine2"}"#), &[("Authorization", &auth)]);
+    assert_eq!(status, 201, "the stored token still works");
+    again.stop();
+
+    // Rotation replaces it.
+    let rotated = confab(dir.path(), &["admin-token", "rotate"]);
+    let new_token = stdout(&rotated).split_whitespace().last().unwrap().to_owned();
+    let mut third = Server::start(dir.path());
+    let (status, _) =
+        third.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine3"}"#), &[("Authorization", &auth)]);
+    assert_eq!(status, 401, "the old token is gone");
+    let (status, _) = third.request(
+        "POST",
+        "/api/v1/forums",
+        Some(r#"{"shortname":"mine3"}"#),
+        &[("Authorization", &format!("Bearer {new_token}"))],
+    );
+    assert_eq!(status, 201);
+    third.stop();
+}
