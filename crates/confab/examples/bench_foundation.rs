@@ -118,17 +118,12 @@ async fn load(uri: String, body: Option<String>, seconds: u64, connections: usiz
     Stats { requests: latencies.len(), errors, elapsed: started.elapsed(), latencies }
 }
 
-fn time_store_calls<F: std::future::Future<Output = ()>>(
-    n: usize,
-    mut f: impl FnMut() -> F,
-) -> impl std::future::Future<Output = Duration> {
-    async move {
-        let t = Instant::now();
-        for _ in 0..n {
-            f().await;
-        }
-        t.elapsed() / n as u32
+async fn time_store_calls<F: std::future::Future<Output = ()>>(n: usize, mut f: impl FnMut() -> F) -> Duration {
+    let t = Instant::now();
+    for _ in 0..n {
+        f().await;
     }
+    t.elapsed() / n as u32
 }
 
 #[tokio::main(flavor = "multi_thread")]
