@@ -171,3 +171,42 @@ fn error_id() -> String {
     let n: u64 = rand::rng().random();
     format!("{n:016x}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(e: ApiError) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
+        let resp = e.into_response();
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 16).await.unwrap();
+        (parts.status, serde_json::from_slice(&bytes).unwrap(), parts.headers)
+    }
+
+    #[tokio::test]
+    async fn server_faults_reveal_nothing_but_an_error_id() {
+        let (status, json, _) = body(StoreError::Internal("disk I/O error at /secret/path".into()).into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["error"]["code"], "internal");
+        assert_eq!(json["error"]["message"], "internal error");
+        assert_eq!(json["error"]["error_id"].as_str().unwrap().len(), 16);
+        assert!(!json.to_string().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_a_503_with_retry_after() {
+        let (status, json, headers) =
+            body(StoreError::Unavailable("no reader connection free in time".into()).into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["error"]["code"], "unavailable");
+        assert_eq!(headers["retry-after"], "1");
+        assert!(!json.to_string().contains("reader"));
+    }
+
+    #[tokio::test]
+    async fn unauthorized_asks_for_a_bearer_token() {
+        let (status, _, headers) = body(ApiError::Unauthorized).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers["www-authenticate"], "Bearer");
+    }
+}

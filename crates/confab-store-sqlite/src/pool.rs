@@ -58,3 +58,42 @@ impl Pool {
         result.map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(timeout_ms: u64) -> Arc<Pool> {
+        Pool::new("reader", vec![Connection::open_in_memory().unwrap()], Duration::from_millis(timeout_ms))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_exhausted_pool_answers_unavailable_instead_of_hanging() {
+        let p = pool(100);
+        let busy = {
+            let p = Arc::clone(&p);
+            tokio::spawn(async move {
+                p.run(|_| {
+                    std::thread::sleep(Duration::from_millis(600));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waited = p.run(|_| Ok(())).await;
+        assert!(matches!(waited, Err(StoreError::Unavailable(_))), "{waited:?}");
+        busy.await.unwrap().unwrap();
+        assert!(p.run(|_| Ok(())).await.is_ok(), "the connection is back once freed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_closure_returns_its_connection() {
+        let p = pool(1_000);
+        let r: Result<(), _> = p.run(|_| panic!("boom")).await;
+        assert!(matches!(r, Err(StoreError::Internal(_))));
+        let n: i64 =
+            p.run(|c| c.query_row("SELECT 41 + 1", [], |r| r.get(0)).map_err(crate::rows::sql_err)).await.unwrap();
+        assert_eq!(n, 42);
+    }
+}
