@@ -179,6 +179,11 @@ impl WebUrl {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, InputError> {
         let s = s.trim();
         check_len(field, s, 1, MAX_URL_CHARS)?;
+        // The URL parser silently drops tabs and newlines ("ht\ttps:" parses as https),
+        // so the stored text would differ from what was checked: refuse them instead.
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(InputError::new(field, "invalid_url", "must not contain spaces or control characters"));
+        }
         match url::Url::parse(s) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(WebUrl(s.to_owned())),
             _ => Err(InputError::new(field, "invalid_url", "must be an absolute http or https URL")),
@@ -274,7 +279,17 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_web_urls() {
         assert!(WebUrl::parse("url", "https://example.com/a?b#c").is_ok());
-        for bad in ["javascript:alert(1)", "/relative", "ftp://x.y/", "data:text/html,hi", "http://", ""] {
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "ftp://x.y/",
+            "data:text/html,hi",
+            "http://",
+            "",
+            "ht\ttps://e.com",
+            "java\nscript:x",
+            "https://e.com/a b",
+        ] {
             assert!(WebUrl::parse("url", bad).is_err(), "{bad}");
         }
         let long = format!("https://e.com/{}", "a".repeat(MAX_URL_CHARS));
