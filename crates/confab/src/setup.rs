@@ -94,14 +94,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("created the demo forum");
     }
     let settings = Settings { edit_window: config.edit_window(), expose_query_count: config.expose_query_count };
+    let has_demo = store.forum_by_shortname("demo").await.is_ok();
     let state = AppState::new(store, admin, settings, clock).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
+    // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");
-    println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
+    if has_demo {
+        println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
+    }
+    println!();
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
     axum::serve(listener, confab_server::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -80,10 +80,15 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .env("CONFAB_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -98,9 +103,13 @@ impl Server {
             server.stdout.push(line.clone());
             if let Some(base) = line.strip_prefix("Confab is listening on ") {
                 server.base = base.trim().to_owned();
-                // The start-up block ends with the two URL lines.
-                for _ in 0..2 {
-                    server.stdout.push(lines.next().expect("start-up block").unwrap());
+                // The start-up block ends with a blank line.
+                loop {
+                    let line = lines.next().expect("start-up block").unwrap();
+                    if line.is_empty() {
+                        break;
+                    }
+                    server.stdout.push(line);
                 }
                 // Keep draining stdout so the server never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
@@ -232,4 +241,20 @@ fn serve_runs_the_demo_and_answers_over_http() {
     );
     assert_eq!(status, 201);
     third.stop();
+}
+
+#[test]
+fn serve_without_the_demo_and_with_a_configured_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "configured-admin-token-0123456789";
+    let mut server = Server::start_with(dir.path(), &[("CONFAB_DEMO", "false"), ("CONFAB_ADMIN_TOKEN", token)]);
+    assert_eq!(server.admin_token(), None, "a configured token is never printed");
+    assert!(!server.stdout.iter().any(|l| l.contains("demo")), "{:?}", server.stdout);
+    let (status, _) = server.request("GET", "/api/v1/forums/demo", None, &[]);
+    assert_eq!(status, 404);
+    let auth = format!("Bearer {token}");
+    let (status, _) =
+        server.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine"}"#), &[("Authorization", &auth)]);
+    assert_eq!(status, 201);
+    server.stop();
 }
