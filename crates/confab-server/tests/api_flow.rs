@@ -182,7 +182,9 @@ async fn votes_count_once_per_voter_and_change_by_difference() {
     let app = TestApp::with_forum().await;
     let p = id_of(&app.comment("t", None, "vote on me", "Ann").await["post"]);
     let uri = format!("/api/v1/posts/{p}/vote");
-    let first = app.post(&uri, &json!({ "value": 1 })).await.expect(StatusCode::OK).json;
+    let first = app.post(&uri, &json!({ "value": 1 })).await.expect(StatusCode::OK);
+    assert_eq!(first.headers["cache-control"], "no-store");
+    let first = first.json;
     let voter = first["voter_token"].as_str().expect("a voter token is minted").to_owned();
     assert_eq!(first["post"]["likes"], 1);
     let h = [("x-confab-voter", voter.as_str())];
@@ -210,6 +212,13 @@ async fn votes_count_once_per_voter_and_change_by_difference() {
 async fn authors_edit_and_delete_within_the_window_only() {
     let app = TestApp::with_forum().await;
     let created = app.comment("t", None, "Frist", "Ann").await;
+    let raw = app
+        .post(
+            "/api/v1/forums/blog/posts",
+            &json!({ "thread": { "identifier": "other" }, "message": "m", "author": { "name": "A" } }),
+        )
+        .await;
+    assert_eq!(raw.headers["cache-control"], "no-store", "responses carrying an edit token are never cached");
     let id = id_of(&created["post"]);
     let token = created["edit_token"].as_str().unwrap().to_owned();
     assert!(created["edit_expires_at"].as_str().unwrap().ends_with('Z'));

@@ -36,7 +36,7 @@ pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, f: NewForum, now: Un
         });
     match result {
         Ok(_) => Ok(forum),
-        Err(e) if is_unique_violation(&e) => Err(StoreError::ForumExists),
+        Err(e) if is_unique_violation(&e, "forums.shortname") => Err(StoreError::ForumExists),
         Err(e) => Err(sql_err(e)),
     }
 }

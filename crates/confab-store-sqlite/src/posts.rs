@@ -378,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn only_the_named_unique_constraint_means_exists() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::register_functions(&c).unwrap();
+        crate::MIGRATIONS.to_latest(&mut c).unwrap();
+        let insert = "INSERT INTO forums (id, shortname, name, origins, policy, shard, created_at) VALUES (?1, ?2, 'n', '[]', '{}', 0, 0)";
+        c.execute(insert, params![1, "a"]).unwrap();
+        let same_name = c.execute(insert, params![2, "a"]).unwrap_err();
+        assert!(crate::rows::is_unique_violation(&same_name, "forums.shortname"));
+        let same_id = c.execute(insert, params![1, "b"]).unwrap_err();
+        assert!(
+            !crate::rows::is_unique_violation(&same_id, "forums.shortname"),
+            "an id collision is not 'forum exists'"
+        );
+    }
+
+    #[test]
     fn ancestors_come_from_the_path() {
         let path: Vec<u8> = [1i64, 2, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
         assert_eq!(ancestors(&path), vec![1, 2]);

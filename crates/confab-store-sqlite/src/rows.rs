@@ -103,7 +103,10 @@ pub(crate) fn sql_err(e: SqlError) -> StoreError {
     }
 }
 
-pub(crate) fn is_unique_violation(e: &SqlError) -> bool {
-    matches!(e, SqlError::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+/// Whether `e` violates the unique constraint on exactly `columns` (as SQLite names
+/// them, e.g. `forums.shortname`). A collision on another key (an id) is not "exists".
+pub(crate) fn is_unique_violation(e: &SqlError, columns: &str) -> bool {
+    matches!(e, SqlError::SqliteFailure(f, Some(msg))
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            && msg.strip_prefix("UNIQUE constraint failed: ") == Some(columns))
 }

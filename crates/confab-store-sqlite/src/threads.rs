@@ -63,7 +63,7 @@ pub(crate) fn create(
         });
     match result {
         Ok(_) => Ok(thread),
-        Err(e) if is_unique_violation(&e) => Err(StoreError::ThreadExists),
+        Err(e) if is_unique_violation(&e, "threads.forum_id, threads.identifier") => Err(StoreError::ThreadExists),
         Err(e) => Err(sql_err(e)),
     }
 }

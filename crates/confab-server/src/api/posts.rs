@@ -81,7 +81,12 @@ pub(crate) async fn create_post(
         "edit_expires_at": rfc3339(created.post.created_at + window_ms),
     });
     let location = format!("/api/v1/posts/{}", created.post.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)))
+    // The body carries the edit token: no cache may keep it.
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())],
+        axum::Json(body),
+    ))
 }
 
 /// A post as the public may see it: pending and spam posts do not exist for them.

@@ -2,7 +2,7 @@
 //! `X-Confab-Voter`; without one, the server mints one and returns it once.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use confab_core::input::InputError;
 use confab_core::model::VoteValue;
@@ -50,5 +50,6 @@ pub(crate) async fn vote_post(
     if let Some(t) = minted {
         body["voter_token"] = json!(t.expose());
     }
-    Ok(axum::Json(body))
+    // Personal (the reader's vote, perhaps a token): never cached.
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }
