@@ -157,7 +157,8 @@ impl Server {
     }
 
     fn stop(&mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        // The shell's builtin kill: no dependency on a kill binary.
+        Command::new("sh").args(["-c", &format!("kill -TERM {}", self.child.id())]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
