@@ -21,8 +21,9 @@ use crate::model::Sort;
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 12;
 const KIND_REPLIES: u8 = 10;
-/// Longest cursor accepted, in characters; a reply path 1,000 levels deep fits.
-pub const MAX_CURSOR_CHARS: usize = 12_000;
+/// Longest cursor accepted, in characters: a reply path [`crate::model::MAX_DEPTH`]
+/// levels deep fits (2,056 bytes of path, 2,771 characters of base64).
+pub const MAX_CURSOR_CHARS: usize = 4_096;
 
 /// Position after the last root a client saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,6 +183,15 @@ mod tests {
             let c = CursorCodec::new([1; 32]);
             let path: Vec<u8> = segments.iter().flat_map(|s| s.to_be_bytes()).collect();
             let s = c.encode_replies(id(9), &ReplyCursor { path: path.clone() });
+            prop_assert_eq!(c.decode_replies(id(9), &s).unwrap().path, path);
+        }
+
+        #[test]
+        fn the_deepest_reply_cursor_fits(_x in 0..1u8) {
+            let c = CursorCodec::new([1; 32]);
+            let path = vec![0x11u8; 8 * (crate::model::MAX_DEPTH as usize + 1)];
+            let s = c.encode_replies(id(9), &ReplyCursor { path: path.clone() });
+            prop_assert!(s.len() <= MAX_CURSOR_CHARS);
             prop_assert_eq!(c.decode_replies(id(9), &s).unwrap().path, path);
         }
 

@@ -134,6 +134,12 @@ pub struct GuestAuthor {
     pub url: Option<WebUrl>,
 }
 
+/// Deepest reply accepted (roots are depth 0). Far beyond any reading interface (Disqus
+/// shows five levels), and it bounds what one reply costs: its path (8 bytes a level), the
+/// ancestors whose counters it moves (a reply at depth 1,000 took ~50 ms to write, at 256
+/// a few), and the length of a replies cursor (see [`crate::cursor::MAX_CURSOR_CHARS`]).
+pub const MAX_DEPTH: u32 = 256;
+
 /// A comment. Roots have no parent, `depth` 0 and `root_id == id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Post {

@@ -84,7 +84,9 @@ impl ApiError {
                 S::ForumNotFound | S::ThreadNotFound | S::PostNotFound => StatusCode::NOT_FOUND,
                 S::ForumExists | S::ThreadExists | S::PostNotVotable => StatusCode::CONFLICT,
                 S::ThreadClosed => StatusCode::FORBIDDEN,
-                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed => StatusCode::UNPROCESSABLE_ENTITY,
+                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 S::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -120,6 +122,7 @@ impl ApiError {
                 S::ParentNotFound => "parent_not_found",
                 S::ParentNotInThread => "parent_not_in_thread",
                 S::ParentNotListed => "parent_not_replyable",
+                S::ParentTooDeep => "parent_too_deep",
                 S::Unavailable(_) => "unavailable",
                 S::Internal(_) => "internal",
             },

@@ -3,7 +3,9 @@
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
-use confab_core::model::{Author, AuthorKind, Forum, GuestAuthor, NewPost, Post, PostState, Sort, ThreadKey, UnixMs};
+use confab_core::model::{
+    Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostState, Sort, ThreadKey, UnixMs,
+};
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{CreatedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult};
@@ -126,6 +128,9 @@ pub(crate) fn create(
             }
             if parent.state != PostState::Approved {
                 return Err(StoreError::ParentNotListed);
+            }
+            if parent.depth >= MAX_DEPTH {
+                return Err(StoreError::ParentTooDeep);
             }
             (Some(pid), parent.root_id, parent.depth + 1, parent.child_path(id))
         }

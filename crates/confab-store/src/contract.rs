@@ -169,6 +169,29 @@ pub async fn replies_nest_and_check_their_parent(store: &dyn Store) {
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 3);
 }
 
+/// A chain of replies as deep as allowed works end to end (counters, replies pages);
+/// one level more is refused and writes nothing.
+pub async fn replies_nest_to_the_maximum_depth(store: &dyn Store) {
+    use confab_core::model::MAX_DEPTH;
+    let f = forum(store, "blog").await;
+    let root = post(store, &f, "deep", None, NOW).await;
+    let mut parent = root.clone();
+    for _ in 0..MAX_DEPTH {
+        parent = post(store, &f, "deep", Some(parent.id), NOW).await;
+    }
+    assert_eq!(parent.depth, MAX_DEPTH);
+    assert_eq!(parent.path.len(), 8 * (MAX_DEPTH as usize + 1));
+    assert_eq!(store.post_get(root.id).await.unwrap().descendants, i64::from(MAX_DEPTH));
+    let too_deep =
+        store.post_create(&f, new_post("deep", Some(parent.id), "x", PostState::Approved), token(), NOW).await;
+    assert!(matches!(too_deep, Err(StoreError::ParentTooDeep)), "{too_deep:?}");
+    assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, i64::from(MAX_DEPTH) + 1);
+    // The deepest posts page like any other.
+    let page = store.post_replies(&root, None, 100).await.unwrap();
+    let next = store.post_replies(&root, page.next, 100).await.unwrap();
+    assert_eq!(next.replies[0].depth, 101);
+}
+
 pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
     let f = forum(store, "blog").await;
     let root = post(store, &f, "t", None, NOW).await;
@@ -588,6 +611,7 @@ macro_rules! store_contract_tests {
             case!(first_post_creates_the_thread_and_closed_threads_refuse_posts);
             case!(replies_nest_and_check_their_parent);
             case!(deleting_keeps_the_tree_whole);
+            case!(replies_nest_to_the_maximum_depth);
             case!(edits_change_the_text_and_keep_the_rest);
             case!(pending_posts_are_not_listed_or_counted);
             case!(votes_move_counters_by_difference);

@@ -41,6 +41,8 @@ pub enum StoreError {
     ParentNotInThread,
     #[error("the parent post cannot be replied to")]
     ParentNotListed,
+    #[error("replies nest at most {} levels deep", confab_core::model::MAX_DEPTH)]
+    ParentTooDeep,
     #[error("the thread is closed")]
     ThreadClosed,
     #[error("the post cannot be voted on")]
