@@ -127,16 +127,26 @@ impl Message {
 
 string_newtype!(
     /// A display name (guest authors, forums): 1–100 characters, trimmed, no control
-    /// characters (they would let a name impersonate layout in moderators' views).
+    /// characters and no bidirectional embeddings, overrides or isolates (U+202A–202E,
+    /// U+2066–2069): they let a name reorder the text around it and pass for someone
+    /// else. (The marks U+200E/200F, which right-to-left names use, are allowed.)
     DisplayName
 );
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 impl DisplayName {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, InputError> {
         let s = s.trim();
         check_len(field, s, 1, MAX_NAME_CHARS)?;
-        if s.chars().any(char::is_control) {
-            return Err(InputError::new(field, "invalid_character", "must not contain control characters"));
+        if s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(InputError::new(
+                field,
+                "invalid_character",
+                "must not contain control or text-direction characters",
+            ));
         }
         Ok(DisplayName(s.to_owned()))
     }
@@ -273,6 +283,9 @@ mod tests {
         assert_eq!(DisplayName::parse("name", "  Ann ").unwrap().as_str(), "Ann");
         assert!(DisplayName::parse("name", &"n".repeat(101)).is_err());
         assert!(DisplayName::parse("name", "a\u{7}b").is_err());
+        assert!(DisplayName::parse("name", "admin\u{202E}nimda").is_err(), "right-to-left override");
+        assert!(DisplayName::parse("name", "a\u{2067}b").is_err(), "isolate");
+        assert!(DisplayName::parse("name", "\u{200F}שרה").is_ok(), "RTL names with marks are fine");
         assert!(DisplayName::parse("name", "   ").is_err());
     }
 

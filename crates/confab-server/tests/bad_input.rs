@@ -67,6 +67,31 @@ async fn malformed_json_wrong_types_missing_and_unknown_fields() {
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_refused_cleanly() {
+    let app = TestApp::with_forum().await;
+    let uri = "/api/v1/forums/blog/posts";
+    // Valid JSON of the wrong shape: refused without recursing 10,000 levels.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    raw_post(&app, uri, Some("application/json"), deep.into_bytes())
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    // Not JSON at all (never closed).
+    let open = "{\"a\":".repeat(10_000);
+    raw_post(&app, uri, Some("application/json"), open.into_bytes())
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "malformed_json");
+    let in_field = format!(
+        r#"{{"thread":{{"identifier":"t"}},"message":{}1{},"author":{{"name":"A"}}}}"#,
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    raw_post(&app, uri, Some("application/json"), in_field.into_bytes())
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    assert!(!thread_exists(&app, "t").await);
+}
+
+#[tokio::test]
 async fn invalid_utf8_is_refused() {
     let app = TestApp::with_forum().await;
     let mut body = br#"{"thread":{"identifier":"t"},"message":"bad "#.to_vec();
