@@ -14,9 +14,11 @@ use std::sync::OnceLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
-const ALLOWED_TAGS: &[&str] =
+/// The elements comment HTML may contain.
+pub const ALLOWED_TAGS: &[&str] =
     &["a", "p", "br", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li", "hr"];
-const LINK_REL: &str = "nofollow ugc noopener";
+/// The `rel` every link gets.
+pub const LINK_REL: &str = "nofollow ugc noopener";
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
@@ -160,31 +162,8 @@ mod tests {
         assert!(out.contains(r#"<a href="https://img.example/cat.png" rel="nofollow ugc noopener">cat</a>"#), "{out}");
     }
 
-    /// Checks the rendered HTML as a browser would parse it.
     fn assert_inert(html: &str) -> Result<(), String> {
-        let doc = scraper::Html::parse_fragment(html);
-        for node in doc.tree.nodes() {
-            let Some(el) = node.value().as_element() else { continue };
-            // html/head/body are the parser's own wrapper around a fragment.
-            if !ALLOWED_TAGS.contains(&el.name()) && !matches!(el.name(), "html" | "head" | "body") {
-                return Err(format!("tag <{}> in {html:?}", el.name()));
-            }
-            for (name, value) in el.attrs() {
-                let ok = match name {
-                    "href" => ["http:", "https:", "mailto:"].iter().any(|s| value.to_ascii_lowercase().starts_with(s)),
-                    "rel" => value == LINK_REL,
-                    "start" => el.name() == "ol",
-                    _ => false,
-                };
-                if !ok {
-                    return Err(format!("attribute {name}={value:?} in {html:?}"));
-                }
-            }
-            if el.name() == "a" && el.attr("rel") != Some(LINK_REL) {
-                return Err(format!("link without rel in {html:?}"));
-            }
-        }
-        Ok(())
+        confab_testkit::check_inert_html(html, ALLOWED_TAGS, LINK_REL)
     }
 
     /// Markdown-shaped input built from the pieces attacks are made of.
