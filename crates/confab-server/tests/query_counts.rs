@@ -92,3 +92,20 @@ async fn writes_are_one_transaction_of_bounded_size() {
         last = r.queries();
     }
 }
+
+#[tokio::test]
+async fn an_edit_reads_the_post_and_its_token_at_once() {
+    let app = TestApp::with_forum().await;
+    let created = app.comment("t", None, "before", "Ann").await;
+    let token = created["edit_token"].as_str().unwrap();
+    let r = app
+        .send(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/posts/{}", id_of(&created["post"])),
+            Some(&serde_json::json!({ "message": "after" })),
+            &[("x-confab-edit-token", token)],
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r.queries(), 3, "post with token + update + author");
+}

@@ -232,8 +232,8 @@ impl Store for SqliteStore {
         self.read(move |c| posts::get(c, id)).await
     }
 
-    async fn post_edit_token(&self, id: Id) -> StoreResult<Option<TokenHash>> {
-        self.read(move |c| posts::edit_token(c, id)).await
+    async fn post_for_edit(&self, id: Id) -> StoreResult<(Post, Option<TokenHash>)> {
+        self.read(move |c| posts::for_edit(c, id)).await
     }
 
     async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {

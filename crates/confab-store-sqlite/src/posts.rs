@@ -25,15 +25,17 @@ pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Post> {
         .ok_or(StoreError::PostNotFound)
 }
 
-pub(crate) fn edit_token(c: &Connection, id: Id) -> StoreResult<Option<TokenHash>> {
-    let raw: Option<Option<Vec<u8>>> = c
-        .prepare_cached("SELECT edit_token FROM posts WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id.as_i64()], |r| r.get(0)).optional())
-        .map_err(sql_err)?;
-    match raw {
-        None => Err(StoreError::PostNotFound),
-        Some(t) => Ok(t.and_then(|b| TokenHash::from_slice(&b))),
-    }
+pub(crate) fn for_edit(c: &Connection, id: Id) -> StoreResult<(Post, Option<TokenHash>)> {
+    c.prepare_cached(&format!("SELECT {POST_COLS}, edit_token FROM posts WHERE id = ?1"))
+        .and_then(|mut s| {
+            s.query_row([id.as_i64()], |r| {
+                let token: Option<Vec<u8>> = r.get(16)?;
+                Ok((rows::post(r)?, token.and_then(|b| TokenHash::from_slice(&b))))
+            })
+            .optional()
+        })
+        .map_err(sql_err)?
+        .ok_or(StoreError::PostNotFound)
 }
 
 /// The same guest details always map to the same author row.

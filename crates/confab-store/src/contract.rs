@@ -228,7 +228,10 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
     let t = Token::generate();
     let created =
         store.post_create(&f, new_post("t", None, "before", PostState::Approved), t.hash(), NOW).await.unwrap().post;
-    assert!(store.post_edit_token(created.id).await.unwrap().unwrap().matches(&t.hash()));
+    let (same, stored) = store.post_for_edit(created.id).await.unwrap();
+    assert_eq!(same, created);
+    assert!(stored.unwrap().matches(&t.hash()));
+    assert!(matches!(store.post_for_edit(Id::from_raw(4242).unwrap()).await, Err(StoreError::PostNotFound)));
     let edited =
         store.post_edit(created.id, Message::parse("after").unwrap(), render_markdown("after"), NOW + 5).await.unwrap();
     assert_eq!(edited.message.as_str(), "after");

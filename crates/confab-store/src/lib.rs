@@ -164,8 +164,8 @@ pub trait Store: Send + Sync + 'static {
         now: UnixMs,
     ) -> StoreResult<CreatedPost>;
     async fn post_get(&self, id: Id) -> StoreResult<Post>;
-    /// The stored edit token hash of a post.
-    async fn post_edit_token(&self, id: Id) -> StoreResult<Option<TokenHash>>;
+    /// A post with the stored hash of its author's edit token, in one read.
+    async fn post_for_edit(&self, id: Id) -> StoreResult<(Post, Option<TokenHash>)>;
     async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post>;
     /// Soft-deletes a post; its replies keep their place.
     async fn post_delete(&self, id: Id) -> StoreResult<Post>;

@@ -107,12 +107,11 @@ pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) 
 /// Checks the author's edit token and the edit window; returns the post.
 async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result<Post, ApiError> {
     let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
-    let post = state.store.post_get(id).await?;
+    let (post, stored) = state.store.post_for_edit(id).await?;
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
-    let stored = state.store.post_edit_token(id).await?.ok_or(ApiError::InvalidEditToken)?;
-    if !stored.matches(&presented.hash()) {
+    if !stored.is_some_and(|s| s.matches(&presented.hash())) {
         return Err(ApiError::InvalidEditToken);
     }
     let window = state.settings.edit_window;
