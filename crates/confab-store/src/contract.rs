@@ -1,7 +1,7 @@
 //! The store contract: behaviour every backend must show, written once against
 //! `&dyn Store`. A backend's tests run all of it with one macro call:
 //!
-//! ```ignore
+//! ```text
 //! confab_store::store_contract_tests!(async || my_backend_fresh_store().await);
 //! ```
 //!
