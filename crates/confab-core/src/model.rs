@@ -211,15 +211,6 @@ impl Sort {
             _ => return None,
         })
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Newest => "newest",
-            Sort::Oldest => "oldest",
-            Sort::Best => "best",
-            Sort::Hot => "hot",
-        }
-    }
 }
 
 /// A reader's vote on a post.

@@ -130,6 +130,14 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A query parameter that does not parse into its domain type (a 400, not the
+    /// 422 a body field gets).
+    pub fn query_param(e: InputError) -> Self {
+        ApiError::InvalidQuery(format!("{}: {}", e.field, e.message))
+    }
+}
+
 impl From<CursorError> for ApiError {
     fn from(e: CursorError) -> Self {
         ApiError::InvalidCursor(e)

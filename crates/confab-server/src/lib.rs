@@ -62,12 +62,6 @@ pub struct Settings {
     pub expose_query_count: bool,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: cfg!(debug_assertions) }
-    }
-}
-
 /// Everything a handler can reach. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct AppState {

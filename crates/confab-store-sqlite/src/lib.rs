@@ -29,7 +29,8 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    CreatedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome,
+    CreatedPost, DeletedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
+    VoteOutcome,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -240,7 +241,7 @@ impl Store for SqliteStore {
         self.write(move |c, _| posts::edit(c, id, &message, &html, now)).await
     }
 
-    async fn post_delete(&self, id: Id) -> StoreResult<Post> {
+    async fn post_delete(&self, id: Id) -> StoreResult<DeletedPost> {
         self.write(move |c, _| posts::delete(c, id)).await
     }
 

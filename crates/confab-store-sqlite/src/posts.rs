@@ -1,5 +1,7 @@
 //! Posts (forum shard) and guest authors (global).
 
+use std::collections::HashMap;
+
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
@@ -8,7 +10,9 @@ use confab_core::model::{
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
-use confab_store::{CreatedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult};
+use confab_store::{
+    CreatedPost, DeletedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
@@ -200,22 +204,25 @@ pub(crate) fn edit(c: &mut Connection, id: Id, message: &Message, html: &str, no
     .ok_or(StoreError::PostNotFound)
 }
 
-pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<Post> {
+pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<DeletedPost> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let before = get(&tx, id)?;
     if before.state == PostState::Deleted {
-        return Ok(before);
+        let thread = threads::get(&tx, before.thread_id)?;
+        return Ok(DeletedPost { post: before, thread });
     }
     let after = tx
         .prepare_cached(&format!("UPDATE posts SET state = 3 WHERE id = ?1 RETURNING {POST_COLS}"))
         .and_then(|mut s| s.query_row([id.as_i64()], rows::post))
         .map_err(sql_err)?;
-    if before.state == PostState::Approved {
-        threads::add_posts(&tx, before.thread_id, -1)?;
+    let thread = if before.state == PostState::Approved {
         add_descendants(&tx, &ancestors(&before.path), -1)?;
-    }
+        threads::add_posts(&tx, before.thread_id, -1)?
+    } else {
+        threads::get(&tx, before.thread_id)?
+    };
     tx.commit().map_err(sql_err)?;
-    Ok(after)
+    Ok(DeletedPost { post: after, thread })
 }
 
 pub(crate) fn authors_get_many(c: &Connection, ids: &[Id]) -> StoreResult<Vec<Author>> {
@@ -269,23 +276,17 @@ pub(crate) fn roots_page(
     };
 
     let per_root = limits.replies_per_root;
-    let mut replies = if per_root == 0 || roots.is_empty() {
-        Vec::new()
-    } else {
-        first_replies(c, roots.iter().map(|(p, _)| p.root_id), per_root)?
-    };
+    let mut by_root: HashMap<Id, Vec<Post>> = HashMap::new();
+    if per_root > 0 && !roots.is_empty() {
+        // Rows come grouped by root and in tree order within each group.
+        for reply in first_replies(c, roots.iter().map(|(p, _)| p.root_id), per_root)? {
+            by_root.entry(reply.root_id).or_default().push(reply);
+        }
+    }
     let roots = roots
         .into_iter()
         .map(|(root, _)| {
-            let mut mine: Vec<Post> = Vec::new();
-            replies.retain(|p: &Post| {
-                if p.root_id == root.id {
-                    mine.push(p.clone());
-                    false
-                } else {
-                    true
-                }
-            });
+            let mut mine = by_root.remove(&root.id).unwrap_or_default();
             // With no replies asked for, the counter alone says whether any exist.
             let more = mine.len() > per_root as usize || (per_root == 0 && root.descendants > 0);
             mine.truncate(per_root as usize);

@@ -198,11 +198,15 @@ pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
     let child = post(store, &f, "t", Some(root.id), NOW).await;
     let lonely = post(store, &f, "t", None, NOW).await;
 
-    let deleted = store.post_delete(root.id).await.unwrap();
+    let deleted = store.post_delete(root.id).await.unwrap().post;
     assert_eq!(deleted.state, PostState::Deleted);
     assert!(deleted.is_listed(), "a deleted post with replies keeps its place");
     store.post_delete(lonely.id).await.unwrap();
-    assert_eq!(store.post_delete(lonely.id).await.unwrap().state, PostState::Deleted, "deleting twice is harmless");
+    assert_eq!(
+        store.post_delete(lonely.id).await.unwrap().post.state,
+        PostState::Deleted,
+        "deleting twice is harmless"
+    );
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 1);
 
     let page = store
@@ -478,7 +482,7 @@ pub async fn paging_yields_every_listed_post_once(store: &dyn Store, posts: Vec<
     }
     let thread = created[0].thread_id;
     let now: HashMap<Id, Post> =
-        futures_join(created.iter().map(|p| store.post_get(p.id))).await.into_iter().map(|p| (p.id, p)).collect();
+        get_each(created.iter().map(|p| store.post_get(p.id))).await.into_iter().map(|p| (p.id, p)).collect();
     let listed: HashSet<Id> = now.values().filter(|p| p.is_listed()).map(|p| p.id).collect();
 
     for sort in Sort::ALL {
@@ -581,9 +585,8 @@ async fn read_all_replies(store: &dyn Store, node: &Post, mut cursor: Option<Rep
     }
 }
 
-async fn futures_join<T>(
-    futs: impl Iterator<Item = impl std::future::Future<Output = Result<T, StoreError>>>,
-) -> Vec<T> {
+/// Awaits each read in turn.
+async fn get_each<T>(futs: impl Iterator<Item = impl std::future::Future<Output = Result<T, StoreError>>>) -> Vec<T> {
     let mut out = Vec::new();
     for f in futs {
         out.push(f.await.unwrap());

@@ -98,6 +98,13 @@ pub struct CreatedPost {
     pub thread_created: bool,
 }
 
+/// A deleted post and its thread, counters updated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletedPost {
+    pub post: Post,
+    pub thread: Thread,
+}
+
 /// The effect of a vote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoteOutcome {
@@ -167,8 +174,9 @@ pub trait Store: Send + Sync + 'static {
     /// A post with the stored hash of its author's edit token, in one read.
     async fn post_for_edit(&self, id: Id) -> StoreResult<(Post, Option<TokenHash>)>;
     async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post>;
-    /// Soft-deletes a post; its replies keep their place.
-    async fn post_delete(&self, id: Id) -> StoreResult<Post>;
+    /// Soft-deletes a post (its replies keep their place); returns the post and its
+    /// thread as the same transaction left them.
+    async fn post_delete(&self, id: Id) -> StoreResult<DeletedPost>;
 
     /// Top-level posts of a thread after `after` in `sort` order, each with its first
     /// replies in tree order. A constant number of statements whatever the sizes.

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use confab_core::input::{Identifier, InputError, WebUrl};
+use confab_core::input::{Identifier, WebUrl};
 use confab_core::model::ThreadKey;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,13 +33,12 @@ pub(crate) async fn thread_counts(
             "give 1 to {MAX_COUNT_KEYS} identifier or url parameters (got {n})"
         )));
     }
-    let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
     let mut keys = Vec::with_capacity(n);
     for i in &q.identifier {
-        keys.push(ThreadKey::Identifier(Identifier::parse(i).map_err(invalid)?));
+        keys.push(ThreadKey::Identifier(Identifier::parse(i).map_err(ApiError::query_param)?));
     }
     for u in &q.url {
-        keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(invalid)?));
+        keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(ApiError::query_param)?));
     }
     let forum = state.store.forum_by_shortname(&forum).await?;
     let found = state.store.thread_counts(&forum, &keys).await?;

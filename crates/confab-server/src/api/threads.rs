@@ -48,10 +48,9 @@ pub(crate) struct ThreadKeyQuery {
 
 impl ThreadKeyQuery {
     pub(crate) fn key(&self) -> Result<ThreadKey, ApiError> {
-        let invalid = |e: InputError| ApiError::InvalidQuery(format!("{}: {}", e.field, e.message));
         match (&self.identifier, &self.url) {
-            (Some(i), _) => Identifier::parse(i).map(ThreadKey::Identifier).map_err(invalid),
-            (None, Some(u)) => WebUrl::parse("url", u).map(ThreadKey::Url).map_err(invalid),
+            (Some(i), _) => Identifier::parse(i).map(ThreadKey::Identifier).map_err(ApiError::query_param),
+            (None, Some(u)) => WebUrl::parse("url", u).map(ThreadKey::Url).map_err(ApiError::query_param),
             (None, None) => Err(ApiError::InvalidQuery("give the thread's identifier or url".into())),
         }
     }
