@@ -7,6 +7,7 @@
 
 mod api;
 pub mod auth;
+pub mod embed;
 mod error;
 mod extract;
 mod middleware;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub edit_window: Duration,
     /// Send `X-Confab-Queries` (statements run by the request) on every response.
     pub expose_query_count: bool,
+    /// The `demo` forum exists: serve the demo site at `/`.
+    pub demo: bool,
 }
 
 /// Everything a handler can reach. Cheap to clone (all shared).
@@ -98,10 +101,41 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let expose = state.settings.expose_query_count;
     api::routes()
+        .merge(browser_routes())
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
+        .layer(cors())
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(move |req, next| middleware::observe(expose, req, next)))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+}
+
+/// What browsers load besides the API: the embed scripts and the demo site.
+fn browser_routes() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new()
+        .route("/embed.js", get(embed::embed_js))
+        .route("/count.js", get(embed::count_js))
+        .route("/demo/demo.css", get(embed::demo_css))
+        .route("/demo/{slug}", get(embed::demo_article))
+}
+
+/// The widget runs inside other sites' pages and calls the API across origins. No
+/// cookies cross (credentials are tokens in headers the widget keeps), so any origin
+/// may read; restricting writes to a forum's trusted origins belongs to the identity
+/// work. Preflights are cached for a day.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(auth::EDIT_TOKEN_HEADER),
+            HeaderName::from_static(auth::VOTER_TOKEN_HEADER),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::LOCATION])
+        .max_age(Duration::from_secs(24 * 3600))
 }

@@ -93,8 +93,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.demo && create_demo(&*store, &clock).await? {
         tracing::info!("created the demo forum");
     }
-    let settings = Settings { edit_window: config.edit_window(), expose_query_count: config.expose_query_count };
     let has_demo = store.forum_by_shortname("demo").await.is_ok();
+    let settings =
+        Settings { edit_window: config.edit_window(), expose_query_count: config.expose_query_count, demo: has_demo };
     let state = AppState::new(store, admin, settings, clock).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -104,6 +105,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");
     if has_demo {
+        println!("  demo site:     {base}/  (open it in a browser)");
         println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
     }
     println!();

@@ -1,8 +1,8 @@
-//! The landing page, the health check and the OpenAPI document.
+//! The health check and the OpenAPI document.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -21,6 +21,3 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoRes
     Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
 }
 
-pub(crate) async fn landing() -> Html<&'static str> {
-    Html(include_str!("landing.html"))
-}

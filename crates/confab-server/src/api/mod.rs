@@ -17,7 +17,7 @@ use crate::error::ApiError;
 /// Every route of the server. The OpenAPI test checks this list and the document agree.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(docs::landing))
+        .route("/", get(crate::embed::home))
         .route("/healthz", get(docs::health))
         .route("/api/v1/openapi.json", get(docs::openapi))
         .route("/api/v1/forums", post(forums::create_forum).get(forums::list_forums))

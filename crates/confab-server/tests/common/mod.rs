@@ -66,7 +66,7 @@ impl Resp {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: true }).await
+        Self::with_settings(Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: true, demo: false }).await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {

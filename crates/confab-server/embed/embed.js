@@ -1,0 +1,795 @@
+/*! Confab embed · MIT OR Apache-2.0 · served as written, no build step */
+// The widget lives in a shadow root on the page's own container: one script, one API
+// request to show a thread, no iframe document to load (see docs/ARCHITECTURE.md).
+// Everything shown is built with DOM calls; the only HTML inserted is comment bodies,
+// which the server sanitised. No eval, no inline styles, no cookies, no third parties.
+(function () {
+  'use strict';
+  var CSS = "__CONFAB_CSS__";
+  var script = document.currentScript;
+  if (!script || !script.src) return;
+  var src = new URL(script.src, location.href);
+  var BASE = src.origin;
+  var W = window;
+  var DISQUS_MODE = !!(W.disqus_config || W.disqus_shortname || document.getElementById('disqus_thread'));
+  var NS_NAME = DISQUS_MODE ? 'DISQUS' : 'CONFAB';
+  var ns = (W[NS_NAME] = W[NS_NAME] || {});
+  if (ns.reset) return; // loaded twice: the first copy owns the page
+  var PAGE_ROOTS = 25, REPLIES_PER_ROOT = 3, REPLIES_PAGE = 25;
+
+  var I18N = {
+    en: {
+      comments: ['{n} comment', '{n} comments'], title: 'Comments', empty: 'No comments yet. Be the first to say something.',
+      sort: 'Sort by', best: 'Best', newest: 'Newest', oldest: 'Oldest', hot: 'Hot',
+      join: 'Join the discussion', replyTo: 'Reply to {name}', message: 'Comment', name: 'Name',
+      email: 'Email (optional, never shown)', post: 'Post comment', postReply: 'Post reply', cancel: 'Cancel',
+      reply: 'Reply', edit: 'Edit', save: 'Save', del: 'Delete', sure: 'Delete this comment?', keep: 'Keep',
+      up: 'Upvote', down: 'Downvote', collapse: 'Collapse', expand: 'Expand', more: 'Load more comments',
+      moreReplies: ['Show {n} more reply', 'Show {n} more replies'], hidden: ['{n} reply hidden', '{n} replies hidden'],
+      loading: 'Loading comments…', posting: 'Posting…', posted: 'Your comment was posted.', saved: 'Saved.',
+      removed: 'Comment deleted.', pending: 'Awaiting moderation: only you can see this for now.', edited: 'edited',
+      deleted: 'This comment was deleted.', closed: 'Comments are closed.', now: 'just now', by: 'Comment by {name}',
+      net: "Can't reach the comment server. Check your connection and try again.", retry: 'Try again',
+      rate: 'Too many attempts. Try again in {n} seconds.', server: 'Something went wrong on our side. Please try again.',
+      noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
+      helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.'
+    },
+    de: {
+      comments: ['{n} Kommentar', '{n} Kommentare'], title: 'Kommentare', empty: 'Noch keine Kommentare. Schreiben Sie den ersten.',
+      sort: 'Sortieren', best: 'Beste', newest: 'Neueste', oldest: 'Älteste', hot: 'Beliebt',
+      join: 'Diskutieren Sie mit', replyTo: 'Antwort an {name}', message: 'Kommentar', name: 'Name',
+      email: 'E-Mail (freiwillig, wird nie angezeigt)', post: 'Kommentar senden', postReply: 'Antwort senden',
+      cancel: 'Abbrechen', reply: 'Antworten', edit: 'Bearbeiten', save: 'Speichern', del: 'Löschen',
+      sure: 'Diesen Kommentar löschen?', keep: 'Behalten', up: 'Positiv bewerten', down: 'Negativ bewerten',
+      collapse: 'Einklappen', expand: 'Ausklappen', more: 'Weitere Kommentare laden',
+      moreReplies: ['{n} weitere Antwort zeigen', '{n} weitere Antworten zeigen'],
+      hidden: ['{n} Antwort ausgeblendet', '{n} Antworten ausgeblendet'], loading: 'Kommentare werden geladen…',
+      posting: 'Wird gesendet…', posted: 'Ihr Kommentar wurde veröffentlicht.', saved: 'Gespeichert.',
+      removed: 'Kommentar gelöscht.', pending: 'Wartet auf Freigabe: vorerst nur für Sie sichtbar.', edited: 'bearbeitet',
+      deleted: 'Dieser Kommentar wurde gelöscht.', closed: 'Die Kommentarfunktion ist geschlossen.', now: 'gerade eben',
+      by: 'Kommentar von {name}', net: 'Der Kommentar-Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
+      retry: 'Erneut versuchen', rate: 'Zu viele Versuche. Bitte in {n} Sekunden erneut versuchen.',
+      server: 'Bei uns ist etwas schiefgegangen. Bitte erneut versuchen.', noText: 'Bitte schreiben Sie zuerst etwas.',
+      noName: 'Bitte geben Sie einen Namen an.', help: 'Formatierungshilfe',
+      helpRows: ['Fett', 'Kursiv', 'Code', 'Link', 'Zitat', 'Liste'], remember: 'Name und E-Mail werden in diesem Browser gespeichert.'
+    },
+    fr: {
+      comments: ['{n} commentaire', '{n} commentaires'], title: 'Commentaires',
+      empty: 'Aucun commentaire pour l’instant. Soyez le premier à réagir.',
+      sort: 'Trier par', best: 'Meilleurs', newest: 'Plus récents', oldest: 'Plus anciens', hot: 'Populaires',
+      join: 'Participer à la discussion', replyTo: 'Répondre à {name}', message: 'Commentaire', name: 'Nom',
+      email: 'E-mail (facultatif, jamais affiché)', post: 'Publier', postReply: 'Répondre', cancel: 'Annuler',
+      reply: 'Répondre', edit: 'Modifier', save: 'Enregistrer', del: 'Supprimer', sure: 'Supprimer ce commentaire ?',
+      keep: 'Garder', up: 'Voter pour', down: 'Voter contre', collapse: 'Replier', expand: 'Déplier',
+      more: 'Charger plus de commentaires', moreReplies: ['Afficher {n} autre réponse', 'Afficher {n} autres réponses'],
+      hidden: ['{n} réponse masquée', '{n} réponses masquées'], loading: 'Chargement des commentaires…',
+      posting: 'Publication…', posted: 'Votre commentaire a été publié.', saved: 'Enregistré.',
+      removed: 'Commentaire supprimé.', pending: 'En attente de modération : visible par vous seul pour l’instant.',
+      edited: 'modifié', deleted: 'Ce commentaire a été supprimé.', closed: 'Les commentaires sont fermés.',
+      now: 'à l’instant', by: 'Commentaire de {name}', net: 'Impossible de joindre le serveur de commentaires. Vérifiez votre connexion.',
+      retry: 'Réessayer', rate: 'Trop de tentatives. Réessayez dans {n} secondes.',
+      server: 'Une erreur est survenue de notre côté. Veuillez réessayer.', noText: 'Écrivez d’abord quelque chose.',
+      noName: 'Indiquez un nom.', help: 'Aide à la mise en forme',
+      helpRows: ['Gras', 'Italique', 'Code', 'Lien', 'Citation', 'Liste'], remember: 'Le nom et l’e-mail sont mémorisés dans ce navigateur.'
+    }
+  };
+  var HELP = ['**…**', '_…_', '`…`', '[…](https://…)', '> …', '- …'];
+
+  // ---- storage: the host page's own storage (first-party), else memory ----
+  var mem = {};
+  var storage = (function () {
+    try {
+      var s = W.localStorage, k = 'confab:probe';
+      s.setItem(k, k);
+      s.removeItem(k);
+      return s;
+    } catch (e) {
+      return { getItem: function (k) { return k in mem ? mem[k] : null; }, setItem: function (k, v) { mem[k] = String(v); } };
+    }
+  })();
+  var KEY = 'confab:' + BASE + ':';
+  function load(name, dflt) {
+    try { var v = JSON.parse(storage.getItem(KEY + name)); return v == null ? dflt : v; } catch (e) { return dflt; }
+  }
+  function keep(name, value) {
+    try { storage.setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* full or blocked: memory only */ }
+  }
+  function randomToken() {
+    var b = new Uint8Array(24);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ('0' + x.toString(16)).slice(-2); }).join('');
+  }
+  function voterToken() {
+    var t = load('voter', null);
+    if (typeof t !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(t)) keep('voter', (t = randomToken()));
+    return t;
+  }
+  // Remembered per post: the reader's vote, and edit tokens until their window closes.
+  function trimmed(map, max) {
+    var ks = Object.keys(map);
+    for (var i = 0; i < ks.length - max; i++) delete map[ks[i]];
+    return map;
+  }
+  function editTokens() {
+    var m = load('edit', {}), now = Date.now(), out = {};
+    for (var id in m) if (m[id] && m[id].exp > now) out[id] = m[id];
+    return out;
+  }
+
+  // ---- configuration: confab_config, Disqus's config function and globals, data attributes ----
+  function readConfig(override) {
+    var data = Object.assign({}, script.dataset);
+    var el = document.getElementById('confab_thread') || document.getElementById('disqus_thread');
+    if (el) Object.assign(data, el.dataset);
+    var cfg = {
+      forum: data.forum || src.searchParams.get('forum') || W.disqus_shortname,
+      page: {}, language: null, theme: data.theme, lazy: data.lazy, callbacks: { onReady: [], onNewComment: [] }
+    };
+    var legacy = { identifier: W.disqus_identifier, url: W.disqus_url, title: W.disqus_title };
+    for (var k in legacy) if (legacy[k]) cfg.page[k] = String(legacy[k]);
+    ['identifier', 'url', 'title'].forEach(function (k) { if (data[k]) cfg.page[k] = data[k]; });
+    [W.disqus_config, W.confab_config, override].forEach(function (c) {
+      if (typeof c === 'function') {
+        try { c.call(cfg); } catch (e) { /* a broken page config must not break the widget */ }
+      } else if (c && typeof c === 'object') {
+        ['forum', 'language', 'theme', 'lazy'].forEach(function (k) { if (c[k] != null) cfg[k] = c[k]; });
+        ['identifier', 'url', 'title'].forEach(function (k) { if (c[k] != null) cfg.page[k] = String(c[k]); });
+      }
+    });
+    if (!cfg.page.url) {
+      var canon = document.querySelector('link[rel="canonical"]');
+      cfg.page.url = canon ? canon.href : location.origin + location.pathname + location.search;
+    }
+    if (!cfg.page.title && document.title) cfg.page.title = document.title.slice(0, 500);
+    cfg.el = el;
+    var lang = String(cfg.language || data.language || document.documentElement.lang || navigator.language || 'en');
+    cfg.lang = I18N[lang.toLowerCase().split(/[-_]/)[0]] ? lang.toLowerCase().split(/[-_]/)[0] : 'en';
+    cfg.eager = cfg.lazy === false || cfg.lazy === 'false';
+    return cfg;
+  }
+
+  // ---- small DOM helpers ----
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    for (var k in attrs || {}) {
+      var v = attrs[k];
+      if (v == null || v === false) continue;
+      if (k === 'text') el.textContent = v;
+      else if (k === 'cls') el.className = v;
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c == null || c === false) continue;
+      el.append(c);
+    }
+    return el;
+  }
+  var ttPolicy = null;
+  try {
+    if (W.trustedTypes && W.trustedTypes.createPolicy) {
+      // The server sanitised every body with an allow-list before storing it.
+      ttPolicy = W.trustedTypes.createPolicy('confab', { createHTML: function (s) { return s; } });
+    }
+  } catch (e) { ttPolicy = null; }
+  function setHTML(el, html) {
+    el.innerHTML = ttPolicy ? ttPolicy.createHTML(html) : html;
+  }
+
+  // ---- the widget ----
+  var state = null; // everything about the current page's discussion
+  var sheet = null;
+
+  function t(key, n, vars) {
+    var d = I18N[state.cfg.lang], s = d[key] != null ? d[key] : I18N.en[key];
+    if (Array.isArray(s)) s = s[new Intl.PluralRules(state.cfg.lang).select(n) === 'one' ? 0 : 1];
+    s = String(s).replace('{n}', n == null ? '' : new Intl.NumberFormat(state.cfg.lang).format(n));
+    for (var k in vars || {}) s = s.replace('{' + k + '}', vars[k]);
+    return s;
+  }
+
+  async function api(method, path, body, headers) {
+    var opts = { method: method, headers: Object.assign({}, headers), credentials: 'omit', mode: 'cors' };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    var resp;
+    try {
+      resp = await fetch(BASE + path, opts);
+    } catch (e) {
+      throw { code: 'network', status: 0 };
+    }
+    var json = null;
+    try { json = await resp.json(); } catch (e) { /* empty or not JSON */ }
+    if (!resp.ok) {
+      var err = (json && json.error) || { code: 'http_' + resp.status };
+      err.status = resp.status;
+      err.retryAfter = parseInt(resp.headers.get('Retry-After') || '', 10) || null;
+      throw err;
+    }
+    return json;
+  }
+
+  function errorText(err) {
+    if (!err || err.status === 0) return t('net');
+    if (err.status === 429) return t('rate', err.retryAfter || 60);
+    if (err.status >= 500) return t('server');
+    return err.message || t('server');
+  }
+
+  function theme(cfg, host) {
+    if (cfg.theme === 'dark' || cfg.theme === 'light') return cfg.theme;
+    // Auto: the first opaque background behind the widget decides.
+    for (var el = host; el && el.nodeType === 1; el = el.parentElement) {
+      var m = getComputedStyle(el).backgroundColor.match(/[\d.]+/g);
+      if (m && m.length >= 3 && (m.length < 4 || +m[3] > 0.5)) {
+        var lum = (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255;
+        return lum < 0.5 ? 'dark' : 'light';
+      }
+    }
+    return 'light';
+  }
+
+  function query(params) {
+    return Object.keys(params).filter(function (k) { return params[k] != null; })
+      .map(function (k) { return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]); }).join('&');
+  }
+
+  function start(cfg) {
+    var host = cfg.el;
+    if (!host || !cfg.forum) {
+      if (W.console) console.warn('Confab: no #confab_thread element or no forum name; nothing to show.');
+      return;
+    }
+    var root = host.shadowRoot || host.attachShadow({ mode: 'open' });
+    if (!sheet) {
+      try { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); } catch (e) { sheet = null; }
+    }
+    root.replaceChildren();
+    if (sheet && root.adoptedStyleSheets !== undefined) root.adoptedStyleSheets = [sheet];
+    else root.append(h('style', { text: CSS }));
+    var box = h('div', { cls: 'cf', lang: cfg.lang, 'data-theme': theme(cfg, host), 'aria-busy': 'true' });
+    root.append(box);
+    state = {
+      cfg: cfg, host: host, root: root, box: box, thread: null, sort: load('sort', 'best'), cursor: null,
+      nodes: {}, votes: load('votes', {}), generation: (state ? state.generation : 0) + 1
+    };
+    if (['best', 'newest', 'oldest', 'hot'].indexOf(state.sort) < 0) state.sort = 'best';
+    box.append(h('p', { cls: 'cf-loading', text: t('loading') }));
+    var gen = state.generation;
+    var go = function () { if (gen === state.generation) loadPage(); };
+    if (cfg.eager || !('IntersectionObserver' in W)) return go();
+    var io = new IntersectionObserver(function (entries) {
+      if (entries.some(function (e) { return e.isIntersecting; })) { io.disconnect(); go(); }
+    }, { rootMargin: '800px 0px' });
+    io.observe(host);
+  }
+
+  async function loadPage() {
+    var s = state, cfg = s.cfg, gen = s.generation;
+    var key = cfg.page.identifier ? { identifier: cfg.page.identifier } : { url: cfg.page.url };
+    s.box.setAttribute('aria-busy', 'true');
+    try {
+      var page = await api('GET', '/api/v1/forums/' + encodeURIComponent(cfg.forum) + '/thread-page?' +
+        query(Object.assign(key, { sort: s.sort, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT })));
+      if (gen !== state.generation) return;
+      render(page);
+      if (!s.ready) {
+        s.ready = true;
+        try { performance.mark('confab:ready'); } catch (e) { /* old browsers */ }
+        cfg.callbacks.onReady.forEach(function (f) { try { f(); } catch (e) { /* host callback */ } });
+        s.host.dispatchEvent(new CustomEvent('confab:ready', { detail: { posts: s.thread ? s.thread.posts : 0 } }));
+      }
+    } catch (err) {
+      if (gen !== state.generation) return;
+      s.box.replaceChildren(h('div', { cls: 'cf-error', role: 'alert' }, h('p', { text: errorText(err) }),
+        h('button', { type: 'button', 'data-act': 'reload', text: t('retry') })));
+    } finally {
+      s.box.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  function render(page) {
+    var s = state, box = s.box;
+    s.thread = page.thread;
+    s.cursor = page.cursor;
+    s.nodes = {};
+    box.replaceChildren();
+    var count = h('h2', { cls: 'cf-count', id: 'cf-count' });
+    var select = h('select', { id: 'cf-sort', 'data-act': 'sort' });
+    ['best', 'newest', 'oldest', 'hot'].forEach(function (k) {
+      select.append(h('option', { value: k, text: t(k), selected: k === s.sort }));
+    });
+    box.append(h('div', { cls: 'cf-head' }, count, h('label', { cls: 'cf-sortl', for: 'cf-sort', text: t('sort') }), select));
+    s.status = h('p', { cls: 'cf-status', role: 'status', 'aria-live': 'polite' });
+    box.append(s.status);
+    if (s.thread && s.thread.closed) box.append(h('p', { cls: 'cf-closed', text: t('closed') }));
+    else box.append(form(null));
+    s.tree = h('ul', { cls: 'cf-tree', 'aria-labelledby': 'cf-count' });
+    s.empty = h('p', { cls: 'cf-empty', text: t('empty') });
+    s.more = h('button', { type: 'button', cls: 'cf-more', 'data-act': 'more', text: t('more') });
+    box.append(s.empty, s.tree, s.more);
+    box.append(h('p', { cls: 'cf-foot' }, h('a', { href: BASE + '/', rel: 'noopener', target: '_blank', text: 'Confab' })));
+    page.posts.forEach(addRoot);
+    refreshHead();
+  }
+
+  function refreshHead() {
+    var s = state, n = s.thread ? s.thread.posts : 0;
+    s.box.querySelector('.cf-count').textContent = n ? t('comments', n) : t('title');
+    s.empty.hidden = s.tree.children.length > 0;
+    s.more.hidden = !s.cursor;
+  }
+
+  function addRoot(p) {
+    var li = node(p);
+    state.tree.append(li);
+    p.replies.forEach(function (r) { addReply(r); });
+    setMoreReplies(p.id, p.replies_cursor, p.descendants - p.replies.length);
+  }
+
+  function addReply(p, first) {
+    var s = state;
+    if (s.nodes[p.id]) return s.nodes[p.id].li;
+    var parent = s.nodes[p.parent];
+    var li = node(p);
+    if (!parent) return li;
+    var list = parent.children;
+    if (first) list.prepend(li); else list.append(li);
+    parent.li.classList.add('cf-has-children');
+    return li;
+  }
+
+  function setMoreReplies(id, cursor, remaining) {
+    var n = state.nodes[id];
+    if (!n) return;
+    n.repliesCursor = cursor;
+    if (n.moreBtn) n.moreBtn.remove();
+    n.moreBtn = null;
+    if (cursor && remaining > 0) {
+      n.moreBtn = h('button', { type: 'button', cls: 'cf-more-replies', 'data-act': 'replies', 'data-id': id,
+        text: t('moreReplies', remaining) });
+      n.li.append(n.moreBtn);
+    }
+  }
+
+  function initials(name) {
+    var c = (name || '?').trim().charAt(0);
+    return c ? c.toUpperCase() : '?';
+  }
+  function hue(name) {
+    var x = 0;
+    for (var i = 0; i < name.length; i++) x = (x * 31 + name.charCodeAt(i)) % 360;
+    return x;
+  }
+
+  function when(iso, lang) {
+    var d = new Date(iso), secs = (Date.now() - d.getTime()) / 1000;
+    if (secs < 45) return state ? t('now') : '';
+    var rtf = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+    var units = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [604800, 'day'], [2629800, 'week'], [31557600, 'month']];
+    var prev = 1;
+    for (var i = 0; i < units.length; i++) {
+      if (secs < units[i][0]) return rtf.format(-Math.round(secs / prev), units[i][1]);
+      prev = units[i][0];
+    }
+    return rtf.format(-Math.round(secs / 31557600), 'year');
+  }
+  function timeEl(iso) {
+    var d = new Date(iso), lang = state.cfg.lang;
+    return h('time', { datetime: iso, title: d.toLocaleString(lang, { dateStyle: 'full', timeStyle: 'short' }),
+      text: when(iso, lang) });
+  }
+
+  // One post: an <li> holding its <article> and the <ul> of its replies.
+  function node(p) {
+    var s = state, id = p.id;
+    var li = h('li', { cls: 'cf-post', 'data-id': id });
+    var children = h('ul', { cls: 'cf-children' });
+    var n = { p: p, li: li, children: children };
+    s.nodes[id] = n;
+    li.append(article(n), children);
+    if (p.depth >= 5) children.classList.add('cf-flat');
+    return li;
+  }
+
+  function article(n) {
+    var s = state, p = n.p, id = p.id, closed = s.thread && s.thread.closed;
+    var art = h('article', { cls: 'cf-c', id: 'cf-' + id, tabindex: '-1' });
+    n.art = art;
+    if (p.state === 'deleted' || !p.author) {
+      art.classList.add('cf-gone');
+      art.append(h('p', { cls: 'cf-body', text: t('deleted') }), actions(n, false));
+      return art;
+    }
+    var name = p.author.name;
+    art.setAttribute('aria-label', t('by', null, { name: name }));
+    var who = p.author.url
+      ? h('a', { cls: 'cf-author', href: p.author.url, rel: 'nofollow ugc noopener', target: '_blank', text: name })
+      : h('b', { cls: 'cf-author', text: name });
+    var av = h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(name) % 12), text: initials(name) });
+    var meta = h('div', { cls: 'cf-meta' }, av, who, ' ', timeEl(p.created_at));
+    if (p.edited_at) meta.append(' ', h('span', { cls: 'cf-badge', text: t('edited') }));
+    if (p.state === 'pending') meta.append(' ', h('span', { cls: 'cf-badge cf-pending', text: t('pending') }));
+    var body = h('div', { cls: 'cf-body' });
+    if (n.sending) {
+      body.classList.add('cf-plain');
+      body.textContent = p.raw_message;
+    } else setHTML(body, p.message || '');
+    n.body = body;
+    art.append(meta, body);
+    if (!n.sending) art.append(actions(n, !closed));
+    return art;
+  }
+
+  function actions(n, open) {
+    var s = state, p = n.p, id = p.id;
+    var bar = h('div', { cls: 'cf-actions' });
+    if (p.state !== 'deleted' && p.state !== 'pending') {
+      var mine = s.votes[id] || 0;
+      bar.append(
+        h('button', { type: 'button', cls: 'cf-vote cf-up', 'data-act': 'vote', 'data-id': id, 'data-v': '1',
+          'aria-pressed': String(mine === 1), 'aria-label': t('up') + ' (' + p.likes + ')' },
+          h('span', { 'aria-hidden': 'true', text: '▲ ' + p.likes })),
+        h('button', { type: 'button', cls: 'cf-vote cf-down', 'data-act': 'vote', 'data-id': id, 'data-v': '-1',
+          'aria-pressed': String(mine === -1), 'aria-label': t('down') + ' (' + p.dislikes + ')' },
+          h('span', { 'aria-hidden': 'true', text: '▼ ' + p.dislikes })));
+    }
+    if (open && p.state === 'approved') bar.append(h('button', { type: 'button', 'data-act': 'reply', 'data-id': id, text: t('reply') }));
+    var tok = editTokens()[id];
+    if (tok && p.state !== 'deleted') {
+      bar.append(h('button', { type: 'button', 'data-act': 'edit', 'data-id': id, text: t('edit') }),
+        h('button', { type: 'button', 'data-act': 'delete', 'data-id': id, text: t('del') }));
+    }
+    bar.append(h('button', { type: 'button', cls: 'cf-toggle', 'data-act': 'toggle', 'data-id': id,
+      'aria-expanded': 'true', text: t('collapse') }));
+    return bar;
+  }
+
+  function rerender(n) {
+    var old = n.art;
+    old.replaceWith(article(n));
+  }
+
+  // ---- forms ----
+  var formSeq = 0;
+  function form(parentId) {
+    var s = state, who = load('author', {}), i = ++formSeq;
+    var f = h('form', { cls: 'cf-form', novalidate: true, 'data-parent': parentId || '' });
+    var label = parentId ? t('replyTo', null, { name: (s.nodes[parentId].p.author || {}).name || '' }) : t('join');
+    var msg = h('textarea', { name: 'message', id: 'cf-m' + i, rows: parentId ? '3' : '4', maxlength: '20000',
+      required: true, 'aria-describedby': 'cf-me' + i });
+    var name = h('input', { name: 'name', id: 'cf-n' + i, autocomplete: 'name', maxlength: '100', required: true,
+      'aria-describedby': 'cf-ne' + i, value: who.name || '' });
+    var email = h('input', { name: 'email', id: 'cf-e' + i, type: 'email', autocomplete: 'email', maxlength: '254',
+      'aria-describedby': 'cf-ee' + i, value: who.email || '' });
+    var help = h('details', { cls: 'cf-help' }, h('summary', { text: t('help') }));
+    var table = h('dl');
+    I18N[s.cfg.lang].helpRows.forEach(function (r, j) { table.append(h('dt', { text: r }), h('dd', {}, h('code', { text: HELP[j] }))); });
+    help.append(table);
+    f.append(
+      h('label', { cls: 'cf-label', for: 'cf-m' + i, text: label }), msg, h('p', { cls: 'cf-err', id: 'cf-me' + i, hidden: true }),
+      help,
+      h('div', { cls: 'cf-who' },
+        h('div', {}, h('label', { for: 'cf-n' + i, text: t('name') }), name, h('p', { cls: 'cf-err', id: 'cf-ne' + i, hidden: true })),
+        h('div', {}, h('label', { for: 'cf-e' + i, text: t('email') }), email, h('p', { cls: 'cf-err', id: 'cf-ee' + i, hidden: true }))),
+      h('p', { cls: 'cf-err cf-general', role: 'alert', hidden: true }),
+      h('div', { cls: 'cf-buttons' },
+        h('button', { type: 'submit', cls: 'cf-primary', text: parentId ? t('postReply') : t('post') }),
+        parentId ? h('button', { type: 'button', 'data-act': 'cancel', text: t('cancel') }) : null,
+        h('small', { cls: 'cf-note', text: t('remember') })));
+    return f;
+  }
+
+  function clearErrors(f) {
+    f.querySelectorAll('.cf-err').forEach(function (e) { e.hidden = true; e.textContent = ''; });
+    f.querySelectorAll('[aria-invalid]').forEach(function (e) { e.removeAttribute('aria-invalid'); });
+  }
+  function showError(f, field, text) {
+    var input = f.querySelector('[name="' + field + '"]');
+    var slot = input ? f.querySelector('#' + input.getAttribute('aria-describedby')) : f.querySelector('.cf-general');
+    slot.textContent = text;
+    slot.hidden = false;
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  }
+  function fieldOf(err) {
+    var f = String(err.field || '');
+    if (f === 'message') return 'message';
+    if (/(^|\.)name$/.test(f)) return 'name';
+    if (/email$/.test(f)) return 'email';
+    return null;
+  }
+
+  async function submitPost(f) {
+    var s = state, gen = s.generation;
+    var parentId = f.getAttribute('data-parent') || null;
+    var message = f.message.value, name = f.name.value.trim(), email = f.email.value.trim();
+    clearErrors(f);
+    if (!message.trim()) return showError(f, 'message', t('noText'));
+    if (!name) return showError(f, 'name', t('noName'));
+    keep('author', { name: name, email: email });
+    var button = f.querySelector('[type=submit]');
+    button.disabled = true;
+    // Show the comment at once; the server's answer replaces it.
+    var temp = { id: 'tmp' + ++formSeq, parent: parentId, depth: 0, state: 'approved', raw_message: message,
+      author: { name: name }, created_at: new Date().toISOString(), likes: 0, dislikes: 0, replies: [] };
+    var tn = { p: temp, sending: true };
+    var tli = h('li', { cls: 'cf-post cf-sending', 'aria-busy': 'true' });
+    tn.li = tli;
+    tli.append(article(tn), h('p', { cls: 'cf-note', text: t('posting') }));
+    if (parentId) s.nodes[parentId].children.append(tli); else s.tree.prepend(tli);
+    s.empty.hidden = true;
+    var body = { thread: { url: s.cfg.page.url }, message: message, author: { name: name } };
+    if (s.cfg.page.identifier) body.thread.identifier = s.cfg.page.identifier;
+    if (s.cfg.page.title) body.thread.title = s.cfg.page.title;
+    if (parentId) body.parent = parentId;
+    if (email) body.author.email = email;
+    try {
+      var res = await api('POST', '/api/v1/forums/' + encodeURIComponent(s.cfg.forum) + '/posts', body);
+      if (gen !== state.generation) return;
+      var toks = editTokens();
+      toks[res.post.id] = { t: res.edit_token, exp: Date.parse(res.edit_expires_at) };
+      keep('edit', trimmed(toks, 200));
+      s.thread = res.thread;
+      var p = res.post;
+      p.replies = [];
+      var li = node(p);
+      li.classList.add('cf-new');
+      tli.replaceWith(li);
+      if (parentId) s.nodes[parentId].li.classList.add('cf-has-children');
+      f.message.value = '';
+      if (parentId) f.remove();
+      refreshHead();
+      announce(t('posted'));
+      s.nodes[p.id].art.focus();
+      s.cfg.callbacks.onNewComment.forEach(function (cb) { try { cb({ id: p.id, text: message }); } catch (e) { /* host */ } });
+    } catch (err) {
+      tli.remove();
+      refreshHead();
+      var field = fieldOf(err);
+      showError(f, field, errorText(err));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function announce(text) {
+    state.status.textContent = '';
+    state.status.textContent = text;
+  }
+
+  function openReply(id) {
+    var s = state, n = s.nodes[id];
+    var open = s.box.querySelector('form[data-parent="' + id + '"]');
+    if (open) return open.message.focus();
+    s.box.querySelectorAll('.cf-tree form.cf-reply-form').forEach(function (f) { if (!f.message.value) f.remove(); });
+    var f = form(id);
+    f.classList.add('cf-reply-form');
+    n.art.after(f);
+    f.message.focus();
+  }
+
+  function openEdit(id) {
+    var s = state, n = s.nodes[id];
+    if (n.art.querySelector('form')) return;
+    var f = h('form', { cls: 'cf-form cf-edit', novalidate: true, 'data-edit': id });
+    var ta = h('textarea', { name: 'message', id: 'cf-ed' + id, rows: '4', maxlength: '20000', 'aria-describedby': 'cf-ede' + id,
+      'aria-label': t('edit') });
+    ta.value = n.p.raw_message || '';
+    f.append(ta, h('p', { cls: 'cf-err', id: 'cf-ede' + id, hidden: true }), h('p', { cls: 'cf-err cf-general', role: 'alert', hidden: true }),
+      h('div', { cls: 'cf-buttons' }, h('button', { type: 'submit', cls: 'cf-primary', text: t('save') }),
+        h('button', { type: 'button', 'data-act': 'cancel-edit', 'data-id': id, text: t('cancel') })));
+    n.body.hidden = true;
+    n.body.after(f);
+    ta.focus();
+  }
+
+  async function submitEdit(f) {
+    var s = state, id = f.getAttribute('data-edit'), n = s.nodes[id], tok = editTokens()[id];
+    clearErrors(f);
+    if (!f.message.value.trim()) return showError(f, 'message', t('noText'));
+    if (!tok) return showError(f, null, errorText({ status: 403, message: t('server') }));
+    try {
+      var p = await api('PATCH', '/api/v1/posts/' + id, { message: f.message.value }, { 'X-Confab-Edit-Token': tok.t });
+      n.p = Object.assign(n.p, p);
+      rerender(n);
+      announce(t('saved'));
+      n.art.focus();
+    } catch (err) {
+      showError(f, fieldOf(err), errorText(err));
+    }
+  }
+
+  async function removePost(id) {
+    var s = state, n = s.nodes[id], tok = editTokens()[id];
+    if (!tok) return;
+    try {
+      var res = await api('DELETE', '/api/v1/posts/' + id, undefined, { 'X-Confab-Edit-Token': tok.t });
+      s.thread = res.thread;
+      var toks = editTokens();
+      delete toks[id];
+      keep('edit', toks);
+      if (n.children.children.length) {
+        n.p = Object.assign(n.p, res.post);
+        n.p.state = 'deleted';
+        rerender(n);
+        n.art.focus();
+      } else {
+        var next = n.li.nextElementSibling || n.li.parentElement.closest('li') || null;
+        n.li.remove();
+        delete s.nodes[id];
+        var target = next && next.querySelector('article');
+        if (target) target.focus();
+      }
+      refreshHead();
+      announce(t('removed'));
+    } catch (err) {
+      announce(errorText(err));
+    }
+  }
+
+  async function vote(btn) {
+    var s = state, id = btn.getAttribute('data-id'), n = s.nodes[id];
+    var want = +btn.getAttribute('data-v');
+    var current = s.votes[id] || 0;
+    var value = current === want ? 0 : want;
+    btn.disabled = true;
+    try {
+      var res = await api('POST', '/api/v1/posts/' + id + '/vote', { value: value }, { 'X-Confab-Voter': voterToken() });
+      if (res.vote) s.votes[id] = res.vote; else delete s.votes[id];
+      keep('votes', trimmed(s.votes, 1000));
+      n.p.likes = res.post.likes;
+      n.p.dislikes = res.post.dislikes;
+      var focusUp = btn.classList.contains('cf-up');
+      var bar = n.art.querySelector('.cf-actions');
+      bar.replaceWith(actions(n, !(s.thread && s.thread.closed)));
+      n.art.querySelector(focusUp ? '.cf-up' : '.cf-down').focus();
+    } catch (err) {
+      btn.disabled = false;
+      announce(errorText(err));
+    }
+  }
+
+  async function moreRoots(btn) {
+    var s = state, gen = s.generation;
+    btn.disabled = true;
+    try {
+      var page = await api('GET', '/api/v1/threads/' + s.thread.id + '/posts?' +
+        query({ sort: s.sort, cursor: s.cursor, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT }));
+      if (gen !== state.generation) return;
+      var before = s.tree.children.length;
+      page.posts.forEach(function (p) { if (!s.nodes[p.id]) addRoot(p); });
+      s.cursor = page.cursor;
+      refreshHead();
+      var first = s.tree.children[before];
+      if (first) first.querySelector('article').focus();
+      else if (!s.more.hidden) s.more.focus();
+    } catch (err) {
+      announce(errorText(err));
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async function moreReplies(btn) {
+    var s = state, id = btn.getAttribute('data-id'), n = s.nodes[id], gen = s.generation;
+    btn.disabled = true;
+    try {
+      var res = await api('GET', '/api/v1/posts/' + id + '/replies?' + query({ cursor: n.repliesCursor, limit: REPLIES_PAGE }));
+      if (gen !== state.generation) return;
+      var added = null;
+      res.posts.forEach(function (p) {
+        var li = s.nodes[p.id] ? null : addReply(p);
+        added = added || li;
+      });
+      var shown = n.li.querySelectorAll('.cf-children .cf-post').length;
+      setMoreReplies(id, res.cursor, n.p.descendants - shown);
+      if (added) added.querySelector('article').focus();
+    } catch (err) {
+      btn.disabled = false;
+      announce(errorText(err));
+    }
+  }
+
+  function toggle(btn) {
+    var n = state.nodes[btn.getAttribute('data-id')];
+    var open = btn.getAttribute('aria-expanded') === 'true';
+    n.li.classList.toggle('cf-collapsed', open);
+    btn.setAttribute('aria-expanded', String(!open));
+    btn.textContent = open ? t('expand') : t('collapse');
+    var hiddenN = n.li.querySelectorAll('.cf-children .cf-post').length;
+    var note = n.art.querySelector('.cf-hidden-note');
+    if (open && hiddenN) n.art.querySelector('.cf-meta, .cf-body').after(h('span', { cls: 'cf-hidden-note', text: t('hidden', hiddenN) }));
+    else if (note) note.remove();
+  }
+
+  function onClick(e) {
+    var btn = e.target.closest && e.target.closest('button[data-act]');
+    if (!btn || !state) return;
+    var act = btn.getAttribute('data-act'), id = btn.getAttribute('data-id');
+    if (act === 'vote') vote(btn);
+    else if (act === 'reply') openReply(id);
+    else if (act === 'cancel') {
+      var f = btn.closest('form'), parent = f.getAttribute('data-parent');
+      f.remove();
+      var back = parent && state.nodes[parent] && state.nodes[parent].art.querySelector('[data-act=reply]');
+      if (back) back.focus();
+    } else if (act === 'edit') openEdit(id);
+    else if (act === 'cancel-edit') {
+      var n = state.nodes[id];
+      btn.closest('form').remove();
+      n.body.hidden = false;
+      n.art.querySelector('[data-act=edit]').focus();
+    } else if (act === 'delete') {
+      var bar = btn.parentElement;
+      bar.replaceChildren(h('span', { cls: 'cf-sure', text: t('sure') }),
+        h('button', { type: 'button', cls: 'cf-danger', 'data-act': 'delete-yes', 'data-id': id, text: t('del') }),
+        h('button', { type: 'button', 'data-act': 'delete-no', 'data-id': id, text: t('keep') }));
+      bar.querySelector('[data-act=delete-no]').focus();
+    } else if (act === 'delete-yes') removePost(id);
+    else if (act === 'delete-no') {
+      rerender(state.nodes[id]);
+      state.nodes[id].art.querySelector('[data-act=delete]').focus();
+    } else if (act === 'toggle') toggle(btn);
+    else if (act === 'more') moreRoots(btn);
+    else if (act === 'replies') moreReplies(btn);
+    else if (act === 'reload') { state.box.replaceChildren(h('p', { cls: 'cf-loading', text: t('loading') })); loadPage(); }
+  }
+
+  function onSubmit(e) {
+    var f = e.target;
+    if (!f.classList || !f.classList.contains('cf-form')) return;
+    e.preventDefault();
+    if (f.hasAttribute('data-edit')) submitEdit(f); else submitPost(f);
+  }
+
+  function onChange(e) {
+    if (e.target.getAttribute('data-act') !== 'sort') return;
+    state.sort = e.target.value;
+    keep('sort', state.sort);
+    loadPage().then(function () { var sel = state.box.querySelector('#cf-sort'); if (sel) sel.focus(); });
+  }
+
+  function onKey(e) {
+    // Escape closes the reply or edit form the focus is in.
+    if (e.key !== 'Escape') return;
+    var f = e.target.closest && e.target.closest('form');
+    var cancel = f && f.querySelector('[data-act=cancel], [data-act=cancel-edit]');
+    if (cancel) cancel.click();
+  }
+
+  function boot(override) {
+    var cfg = readConfig(override);
+    if (state && state.root && state.root.host !== cfg.el) state = Object.assign(state, { root: null });
+    start(cfg);
+    var root = state && state.root;
+    if (root && !root.__confab) {
+      root.__confab = true;
+      root.addEventListener('click', onClick);
+      root.addEventListener('submit', onSubmit);
+      root.addEventListener('change', onChange);
+      root.addEventListener('keydown', onKey);
+    }
+  }
+
+  // Relative times stay relative.
+  setInterval(function () {
+    if (!state || !state.box) return;
+    state.box.querySelectorAll('time[datetime]').forEach(function (el) { el.textContent = when(el.getAttribute('datetime'), state.cfg.lang); });
+  }, 60000);
+  if (W.matchMedia) {
+    W.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', function () {
+      if (state && state.box) state.box.setAttribute('data-theme', theme(state.cfg, state.host));
+    });
+  }
+
+  // DISQUS.reset({ reload: true, config: function () { this.page.identifier = …; } }) for single-page apps.
+  ns.reset = function (opts) {
+    opts = opts || {};
+    if (opts.reload === false) return;
+    boot(opts.config);
+  };
+  ns.version = '1';
+  boot();
+})();

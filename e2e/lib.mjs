@@ -1,0 +1,110 @@
+// Shared helpers for the browser tests: a real Confab server on a free loopback port
+// with its own data directory, and Debian's chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(here, '..');
+export const ARTIFACTS = process.env.CONFAB_E2E_ARTIFACTS || join(ROOT, 'target', 'e2e-artifacts');
+const BINARY = process.env.CONFAB_BIN || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug', 'confab');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts `confab serve` (demo on) and resolves once it prints its listening line. */
+export async function startConfab(env = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
+  const port = await freePort();
+  const child = spawn(BINARY, ['serve', '--data-dir', dir], {
+    env: { ...process.env, CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr.on('data', (d) => { out += d; });
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`confab did not start:\n${out}`)), 20000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Confab is listening on')) { clearTimeout(timer); ok(); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`confab exited with ${code}:\n${out}`)); });
+  });
+  const token = (out.match(/\n\s{4}(\S{20,})\n/) || [])[1];
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base, port, adminToken: token,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode != null ? ok() : child.on('exit', ok)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launch() {
+  // playwright gives every launch a fresh, empty profile directory of its own.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+    ],
+  });
+  return browser;
+}
+
+/**
+ * A page that records what must never happen: uncaught errors, console errors, CSP
+ * violations, dialogs (an alert() from a script payload), and requests leaving loopback.
+ */
+export async function watchedPage(browser, opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, ...opts });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('dialog', async (d) => { problems.push(`dialog opened: ${d.message()}`); await d.dismiss(); });
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['127.0.0.1', 'localhost'].includes(u.hostname) && u.protocol !== 'data:') problems.push(`third-party request: ${r.url()}`);
+  });
+  page.problems = problems;
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits until the widget has rendered its first page. */
+export async function widgetReady(page) {
+  await page.locator('.cf-head').waitFor();
+}
+
+/** POSTs a comment through the API, as another reader would. */
+export async function apiPost(base, identifier, message, parent, name = 'Rita') {
+  const body = { thread: { identifier, url: `${base}/demo/${identifier}` }, message, author: { name } };
+  if (parent) body.parent = parent;
+  const r = await fetch(`${base}/api/v1/forums/demo/posts`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (r.status !== 201) throw new Error(`post failed: ${r.status} ${await r.text()}`);
+  return (await r.json()).post;
+}
