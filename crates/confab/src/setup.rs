@@ -60,28 +60,43 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
             now,
         )
         .await?;
-    let thread = ThreadSpec {
-        identifier: Identifier::parse("welcome")?,
-        url: Some(WebUrl::parse("url", "http://127.0.0.1:8080/")?),
-        title: Some(Title::parse("Welcome to Confab")?),
+    let spec = |identifier: &str, path: &str, title: &str| -> anyhow::Result<ThreadSpec> {
+        Ok(ThreadSpec {
+            identifier: Identifier::parse(identifier)?,
+            url: Some(WebUrl::parse("url", &format!("http://127.0.0.1:8080{path}"))?),
+            title: Some(Title::parse(title)?),
+        })
     };
-    let post = |text: &str, parent| -> anyhow::Result<NewPost> {
+    let post = |thread: &ThreadSpec, name: &str, text: &str, parent| -> anyhow::Result<NewPost> {
         Ok(NewPost {
             thread: thread.clone(),
             parent_id: parent,
-            author: GuestAuthor { name: DisplayName::parse("name", "Confab")?, email: None, url: None },
+            author: GuestAuthor { name: DisplayName::parse("name", name)?, email: None, url: None },
             message: Message::parse(text)?,
             html: render_markdown(text),
             state: PostState::Approved,
         })
     };
-    let first =
-        post("Welcome! This is the **demo** thread. Reply to this comment, vote, or start your own thread.", None)?;
+    // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.
+    let welcome = spec("welcome", "/", "Welcome to Confab")?;
+    let first = post(
+        &welcome,
+        "Confab",
+        "Welcome! This is the **demo** thread. Reply to this comment, vote, or start your own thread.",
+        None,
+    )?;
     let root = store.post_create(&forum, first, Token::generate().hash(), now).await?;
     let reply = post(
+        &welcome,
+        "Confab",
         "Replies nest to any depth. Markdown works: *emphasis*, `code`, quotes, and links such as https://commonmark.org/help/",
         Some(root.post.id),
     )?;
+    store.post_create(&forum, reply, Token::generate().hash(), now).await?;
+    let lighthouse = spec("lighthouse", "/demo/lighthouse", "The last lighthouse keeper")?;
+    let first = post(&lighthouse, "Morag", "My grandfather kept the light on Eilean Glas. He said the same about the weather.", None)?;
+    let root = store.post_create(&forum, first, Token::generate().hash(), now).await?;
+    let reply = post(&lighthouse, "Tom", "> the fog horn whenever it pleases\n\nThis made me laugh.", Some(root.post.id))?;
     store.post_create(&forum, reply, Token::generate().hash(), now).await?;
     Ok(true)
 }
