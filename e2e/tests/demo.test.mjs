@@ -81,7 +81,7 @@ test('posting shows the comment at once, then the server copy, and persists', as
   await sending.waitFor();
   assert.match(await sending.textContent(), /Hello from \*\*the browser\*\*/, 'shown as typed while sending');
   release();
-  const mine = page.locator('.cf-tree > .cf-post').filter({ hasText: 'Hello from the browser' });
+  const mine = page.locator('.cf-tree > .cf-post[data-id]').filter({ hasText: 'Hello from the browser' });
   await mine.waitFor();
   assert.equal(await page.locator('.cf-sending').count(), 0);
   assert.match(await mine.locator('.cf-body').innerHTML(), /<strong>the browser<\/strong>/, 'server rendering');
@@ -101,7 +101,7 @@ test('posting shows the comment at once, then the server copy, and persists', as
 test('reply, vote, edit and delete', async () => {
   const page = await open('/demo/lighthouse');
   await write(page.locator('form.cf-form').first(), 'A root to answer');
-  const root = page.locator('.cf-tree > .cf-post').filter({ hasText: 'A root to answer' });
+  const root = page.locator('.cf-tree > .cf-post[data-id]').filter({ hasText: 'A root to answer' });
   await root.waitFor();
 
   // Reply.
@@ -109,7 +109,7 @@ test('reply, vote, edit and delete', async () => {
   const form = root.locator('form.cf-reply-form');
   assert.match(await form.locator('.cf-label').textContent(), /Reply to Ann/);
   await write(form, 'An answer');
-  const reply = root.locator('.cf-children > .cf-post').filter({ hasText: 'An answer' });
+  const reply = root.locator('.cf-children > .cf-post[data-id]').filter({ hasText: 'An answer' });
   await reply.waitFor();
   assert.equal(await root.locator('form.cf-reply-form').count(), 0, 'reply form closes');
 
@@ -143,7 +143,7 @@ test('reply, vote, edit and delete', async () => {
   assert.match(await reply2.locator('> article .cf-meta').textContent(), /edited/);
 
   // Others' posts offer no edit; delete asks first, then removes the leaf.
-  assert.equal(await page.locator('.cf-post').filter({ hasText: 'Eilean Glas' }).locator('> article [data-act=edit]').count(), 0);
+  assert.equal(await page.locator('.cf-post[data-id]').filter({ hasText: 'Eilean Glas' }).locator('> article [data-act=edit]').count(), 0);
   const before = await page.locator('.cf-count').textContent();
   await reply2.locator('> article [data-act=delete]').click();
   assert.equal(await reply2.locator('.cf-sure').textContent(), 'Delete this comment?');
@@ -157,7 +157,7 @@ test('reply, vote, edit and delete', async () => {
 test('a deleted post with replies stays as a placeholder', async () => {
   const page = await open('/demo/lighthouse');
   await write(page.locator('form.cf-form').first(), 'Soon gone');
-  const root = page.locator('.cf-tree > .cf-post').filter({ hasText: 'Soon gone' });
+  const root = page.locator('.cf-tree > .cf-post[data-id]').filter({ hasText: 'Soon gone' });
   await root.waitFor();
   const id = await root.getAttribute('data-id');
   await apiPost(confab.base, 'lighthouse', 'Answer that keeps the place', id);
@@ -235,7 +235,7 @@ test('a page using the Disqus-style config works unchanged', async () => {
   // The demo's article list uses count.js in Confab style, which owns `CONFAB`; the widget did not.
   assert.equal(await page.evaluate(() => window.CONFAB && window.CONFAB.reset), undefined);
   await write(page.locator('form.cf-form').first(), 'Posted through the Disqus embed code');
-  await page.locator('.cf-post').filter({ hasText: 'Posted through the Disqus embed code' }).waitFor();
+  await page.locator('.cf-post[data-id]').filter({ hasText: 'Posted through the Disqus embed code' }).waitFor();
   const r = await fetch(`${confab.base}/api/v1/forums/demo/threads?identifier=sourdough`);
   assert.equal((await r.json()).title, 'Sourdough, slowly', 'title from disqus_config');
   assert.deepEqual(page.problems, []);
@@ -255,7 +255,7 @@ test('comments carrying HTML and script payloads render inert', async () => {
   const page = await watchedPage(browser);
   await page.goto(confab.base + '/');
   await page.evaluate(() => window.CONFAB.reset({ reload: true, config: function () { this.page.identifier = 'xss'; } }));
-  await page.locator('.cf-children .cf-post').filter({ hasText: 'ontoggle' }).waitFor();
+  await page.locator('.cf-children .cf-post[data-id]').filter({ hasText: 'ontoggle' }).waitFor();
   const link = page.locator('.cf-body a', { hasText: 'click me' });
   if (await link.count()) await link.click();
   await page.waitForTimeout(300);
@@ -291,7 +291,7 @@ test('keyboard alone: reach Reply, write, post, and land on the new comment', as
   await page.keyboard.press('Tab'); // submit
   assert.match((await focused(page)).text, /Post reply/);
   await page.keyboard.press('Enter');
-  await page.locator('.cf-children .cf-post').filter({ hasText: 'Typed without a mouse' }).waitFor();
+  await page.locator('.cf-children .cf-post[data-id]').filter({ hasText: 'Typed without a mouse' }).waitFor();
   const f = await focused(page);
   assert.equal(f.tag, 'ARTICLE');
   assert.match(f.text, /Typed without a mouse/);

@@ -94,9 +94,15 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
     )?;
     store.post_create(&forum, reply, Token::generate().hash(), now).await?;
     let lighthouse = spec("lighthouse", "/demo/lighthouse", "The last lighthouse keeper")?;
-    let first = post(&lighthouse, "Morag", "My grandfather kept the light on Eilean Glas. He said the same about the weather.", None)?;
+    let first = post(
+        &lighthouse,
+        "Morag",
+        "My grandfather kept the light on Eilean Glas. He said the same about the weather.",
+        None,
+    )?;
     let root = store.post_create(&forum, first, Token::generate().hash(), now).await?;
-    let reply = post(&lighthouse, "Tom", "> the fog horn whenever it pleases\n\nThis made me laugh.", Some(root.post.id))?;
+    let reply =
+        post(&lighthouse, "Tom", "> the fog horn whenever it pleases\n\nThis made me laugh.", Some(root.post.id))?;
     store.post_create(&forum, reply, Token::generate().hash(), now).await?;
     Ok(true)
 }

@@ -131,6 +131,11 @@ impl Server {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> (u16, serde_json::Value) {
+        let (status, payload) = self.request_text(method, path, body, headers);
+        (status, serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn request_text(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, String) {
         let addr = self.base.trim_start_matches("http://");
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -153,7 +158,7 @@ impl Server {
         } else {
             payload.to_owned()
         };
-        (status, serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null))
+        (status, payload)
     }
 
     fn stop(&mut self) -> std::process::ExitStatus {
@@ -199,6 +204,19 @@ fn serve_runs_the_demo_and_answers_over_http() {
     let mut server = Server::start(dir.path());
     let token = server.admin_token().expect("the first start prints the admin token");
     assert!(server.stdout.iter().any(|l| l.contains("/api/v1/forums/demo/thread-page?identifier=welcome")));
+
+    // The demo site: the article with the widget at `/`, the scripts beside it.
+    let (status, home) = server.request_text("GET", "/", None, &[]);
+    assert_eq!(status, 200);
+    assert!(home.contains(r#"<div id="confab_thread" data-identifier="welcome""#), "{home}");
+    let (status, js) = server.request_text("GET", "/embed.js", None, &[]);
+    assert_eq!(status, 200);
+    assert!(js.contains("attachShadow"));
+    let (status, counts) =
+        server.request("GET", "/api/v1/forums/demo/counts?identifier=welcome&identifier=lighthouse", None, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(counts["counts"][0]["posts"], 2);
+    assert_eq!(counts["counts"][1]["posts"], 2);
 
     let (status, page) =
         server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome&sort=oldest", None, &[]);
@@ -253,6 +271,9 @@ fn serve_without_the_demo_and_with_a_configured_token() {
     assert!(!server.stdout.iter().any(|l| l.contains("demo")), "{:?}", server.stdout);
     let (status, _) = server.request("GET", "/api/v1/forums/demo", None, &[]);
     assert_eq!(status, 404);
+    let (status, home) = server.request_text("GET", "/", None, &[]);
+    assert_eq!(status, 200);
+    assert!(home.contains("Confab is running") && !home.contains("<div id=\"confab_thread\""), "{home}");
     let auth = format!("Bearer {token}");
     let (status, _) =
         server.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine"}"#), &[("Authorization", &auth)]);

@@ -20,4 +20,3 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoRes
     state.store.admin_token_hash().await?;
     Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
 }
-

@@ -66,7 +66,12 @@ impl Resp {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(Settings { edit_window: Duration::from_secs(15 * 60), expose_query_count: true, demo: false }).await
+        Self::with_settings(Settings {
+            edit_window: Duration::from_secs(15 * 60),
+            expose_query_count: true,
+            demo: false,
+        })
+        .await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
