@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '..');
 export const ARTIFACTS = process.env.CONFAB_E2E_ARTIFACTS || join(ROOT, 'target', 'e2e-artifacts');
-const BINARY = process.env.CONFAB_BIN || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug', 'confab');
+const BINARY = process.env.CONFAB_E2E_BIN || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug', 'confab');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 function freePort() {
@@ -26,12 +26,17 @@ function freePort() {
   });
 }
 
+function withoutHarnessVars(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CONFAB_E2E_')));
+}
+
 /** Starts `confab serve` (demo on) and resolves once it prints its listening line. */
 export async function startConfab(env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
   const port = await freePort();
   const child = spawn(BINARY, ['serve', '--data-dir', dir], {
-    env: { ...process.env, CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn', ...env },
+    // Confab reads every CONFAB_* variable as configuration: pass none of the harness's own.
+    env: { ...withoutHarnessVars(process.env), CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -6,6 +6,7 @@
 (function () {
   'use strict';
   var CSS = "__CONFAB_CSS__";
+  try { performance.mark('confab:start'); } catch (e) { /* old browsers */ }
   var script = document.currentScript;
   if (!script || !script.src) return;
   var src = new URL(script.src, location.href);
@@ -180,10 +181,22 @@
   var state = null; // everything about the current page's discussion
   var sheet = null;
 
+  // Intl formatters are costly to build: one of each per language.
+  var intl = {};
+  function fmt(kind, lang) {
+    var k = kind + lang;
+    if (!intl[k]) {
+      intl[k] = kind === 'plural' ? new Intl.PluralRules(lang) : kind === 'number' ? new Intl.NumberFormat(lang)
+        : kind === 'rel' ? new Intl.RelativeTimeFormat(lang, { numeric: 'auto' })
+        : new Intl.DateTimeFormat(lang, { dateStyle: 'full', timeStyle: 'short' });
+    }
+    return intl[k];
+  }
+
   function t(key, n, vars) {
-    var d = I18N[state.cfg.lang], s = d[key] != null ? d[key] : I18N.en[key];
-    if (Array.isArray(s)) s = s[new Intl.PluralRules(state.cfg.lang).select(n) === 'one' ? 0 : 1];
-    s = String(s).replace('{n}', n == null ? '' : new Intl.NumberFormat(state.cfg.lang).format(n));
+    var lang = state.cfg.lang, d = I18N[lang], s = d[key] != null ? d[key] : I18N.en[key];
+    if (Array.isArray(s)) s = s[fmt('plural', lang).select(n) === 'one' ? 0 : 1];
+    s = String(s).replace('{n}', n == null ? '' : fmt('number', lang).format(n));
     for (var k in vars || {}) s = s.replace('{' + k + '}', vars[k]);
     return s;
   }
@@ -274,6 +287,7 @@
       var page = await api('GET', '/api/v1/forums/' + encodeURIComponent(cfg.forum) + '/thread-page?' +
         query(Object.assign(key, { sort: s.sort, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT })));
       if (gen !== state.generation) return;
+      performance.mark('confab:fetched');
       render(page);
       if (!s.ready) {
         s.ready = true;
@@ -311,7 +325,9 @@
     s.more = h('button', { type: 'button', cls: 'cf-more', 'data-act': 'more', text: t('more') });
     box.append(s.empty, s.tree, s.more);
     box.append(h('p', { cls: 'cf-foot' }, h('a', { href: BASE + '/', rel: 'noopener', target: '_blank', text: 'Confab' })));
+    s.tokens = editTokens(); // read storage once for the whole page
     page.posts.forEach(addRoot);
+    s.tokens = null;
     refreshHead();
   }
 
@@ -367,7 +383,7 @@
   function when(iso, lang) {
     var d = new Date(iso), secs = (Date.now() - d.getTime()) / 1000;
     if (secs < 45) return state ? t('now') : '';
-    var rtf = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+    var rtf = fmt('rel', lang);
     var units = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [604800, 'day'], [2629800, 'week'], [31557600, 'month']];
     var prev = 1;
     for (var i = 0; i < units.length; i++) {
@@ -378,7 +394,7 @@
   }
   function timeEl(iso) {
     var d = new Date(iso), lang = state.cfg.lang;
-    return h('time', { datetime: iso, title: d.toLocaleString(lang, { dateStyle: 'full', timeStyle: 'short' }),
+    return h('time', { datetime: iso, title: fmt('date', lang).format(d),
       text: when(iso, lang) });
   }
 
@@ -437,7 +453,7 @@
           h('span', { 'aria-hidden': 'true', text: '▼ ' + p.dislikes })));
     }
     if (open && p.state === 'approved') bar.append(h('button', { type: 'button', 'data-act': 'reply', 'data-id': id, text: t('reply') }));
-    var tok = editTokens()[id];
+    var tok = (s.tokens || editTokens())[id];
     if (tok && p.state !== 'deleted') {
       bar.append(h('button', { type: 'button', 'data-act': 'edit', 'data-id': id, text: t('edit') }),
         h('button', { type: 'button', 'data-act': 'delete', 'data-id': id, text: t('del') }));
@@ -659,7 +675,9 @@
         query({ sort: s.sort, cursor: s.cursor, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT }));
       if (gen !== state.generation) return;
       var before = s.tree.children.length;
+      s.tokens = editTokens();
       page.posts.forEach(function (p) { if (!s.nodes[p.id]) addRoot(p); });
+      s.tokens = null;
       s.cursor = page.cursor;
       refreshHead();
       var first = s.tree.children[before];
