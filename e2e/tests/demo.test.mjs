@@ -349,3 +349,51 @@ test('clear error states: unreachable, rate-limited, validation next to the fiel
   assert.deepEqual(page.problems.filter((p) => !/ERR_CONNECTION_REFUSED|status of 4(22|29)/.test(p)), []);
   await page.context().close();
 });
+
+test('collapse and expand a subtree, from the keyboard too', async () => {
+  const page = await open('/');
+  const root = page.locator('.cf-tree > .cf-post').first();
+  const toggle = root.locator('> article .cf-toggle');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.equal(await root.locator('> .cf-children').isHidden(), true);
+  assert.equal(await root.locator('> article .cf-body').isHidden(), true);
+  const n = await root.locator('> .cf-children .cf-post').count();
+  assert.ok(n >= 1);
+  assert.equal(await root.locator('.cf-hidden-note').textContent(), n === 1 ? '1 reply hidden' : `${n} replies hidden`);
+  await page.keyboard.press('Enter');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  assert.equal(await root.locator('> .cf-children').isVisible(), true);
+  assert.equal(await root.locator('.cf-hidden-note').count(), 0);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('a closed thread shows its comments and no forms; motion follows the reader', async () => {
+  const root = await apiPost(confab.base, 'closed-one', 'Said before closing');
+  const thread = root.thread;
+  const r = await fetch(`${confab.base}/api/v1/threads/${thread}/close`, {
+    method: 'POST', headers: { Authorization: `Bearer ${confab.adminToken}` },
+  });
+  assert.equal(r.status, 200);
+  const page = await open('/');
+  await page.evaluate(() => window.CONFAB.reset({ reload: true, config: function () { this.page.identifier = 'closed-one'; } }));
+  await page.locator('.cf-closed').waitFor();
+  assert.equal(await page.locator('.cf-closed').textContent(), 'Comments are closed.');
+  assert.equal(await page.locator('form.cf-form').count(), 0);
+  assert.equal(await page.locator('[data-act=reply]').count(), 0);
+  assert.match(await page.locator('.cf-body').first().textContent(), /Said before closing/);
+  await page.context().close();
+
+  // A new comment flashes for readers who allow motion, and does not for those who asked for less.
+  for (const [reducedMotion, expected] of [['no-preference', 'cf-flash'], ['reduce', 'none']]) {
+    const p = await open('/demo/lighthouse', { reducedMotion });
+    await write(p.locator('form.cf-form').first(), `Motion ${reducedMotion}`);
+    const art = p.locator('.cf-post[data-id]').filter({ hasText: `Motion ${reducedMotion}` }).locator('> article');
+    await art.waitFor();
+    assert.equal(await art.evaluate((el) => getComputedStyle(el).animationName), expected, reducedMotion);
+    await p.context().close();
+  }
+});

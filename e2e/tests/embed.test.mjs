@@ -130,6 +130,9 @@ test('Disqus legacy globals and a Disqus container work unchanged across origins
   assert.equal(thread.title, 'A legacy page');
   assert.equal(thread.url, url, 'the page address, without its fragment');
   assert.equal(await page.evaluate(() => typeof window.DISQUS.reset), 'function');
+  assert.deepEqual(await page.context().cookies(), [], 'no cookies, so blocking third-party cookies changes nothing');
+  assert.ok(await page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('confab:'))),
+    'tokens kept in the page\'s own storage');
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

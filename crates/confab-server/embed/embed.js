@@ -269,6 +269,9 @@
       nodes: {}, votes: load('votes', {}), generation: (state ? state.generation : 0) + 1
     };
     if (['best', 'newest', 'oldest', 'hot'].indexOf(state.sort) < 0) state.sort = 'best';
+    if (document.readyState !== 'complete') {
+      W.addEventListener('load', function () { box.setAttribute('data-theme', theme(cfg, host)); }, { once: true });
+    }
     box.append(h('p', { cls: 'cf-loading', text: t('loading') }));
     var gen = state.generation;
     var go = function () { if (gen === state.generation) loadPage(); };
@@ -306,6 +309,8 @@
 
   function render(page) {
     var s = state, box = s.box;
+    // Again now: an async script can run before the page's stylesheets have applied.
+    box.setAttribute('data-theme', theme(s.cfg, s.host));
     s.thread = page.thread;
     s.cursor = page.cursor;
     s.nodes = {};
