@@ -29,8 +29,8 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    CreatedPost, DeletedPost, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
-    VoteOutcome,
+    CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootsPage, Store, StoreError,
+    StoreResult, ThreadCount, VoteOutcome,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -227,6 +227,17 @@ impl Store for SqliteStore {
     ) -> StoreResult<CreatedPost> {
         let forum = forum.clone();
         self.write(move |c, ids| posts::create(c, ids, &forum, post, edit_token, now)).await
+    }
+
+    async fn thread_import(
+        &self,
+        forum: &Forum,
+        thread: ThreadSpec,
+        batch: Vec<ImportPost>,
+        now: UnixMs,
+    ) -> StoreResult<ImportedThread> {
+        let forum = forum.clone();
+        self.write(move |c, ids| posts::import(c, ids, &forum, thread, batch, now)).await
     }
 
     async fn post_get(&self, id: Id) -> StoreResult<Post> {

@@ -6,12 +6,13 @@ use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
 use confab_core::model::{
-    Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostState, Sort, ThreadKey, UnixMs,
+    Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostState, Sort, ThreadKey, ThreadSpec, UnixMs,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    CreatedPost, DeletedPost, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult,
+    CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootWithReplies, RootsPage,
+    StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use sha2::{Digest, Sha256};
@@ -193,6 +194,115 @@ pub(crate) fn create(
     }
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
+}
+
+/// The bulk path (see `Store::thread_import`): one transaction, one prepared insert
+/// reused for every post, guest authors upserted once per distinct identity, and every
+/// counter computed in memory and written once.
+pub(crate) fn import(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    forum: &Forum,
+    spec: ThreadSpec,
+    batch: Vec<ImportPost>,
+    now: UnixMs,
+) -> StoreResult<ImportedThread> {
+    // Shape first, so a bad batch is refused before anything is written.
+    let mut depths: Vec<u32> = Vec::with_capacity(batch.len());
+    for (i, p) in batch.iter().enumerate() {
+        let depth = match p.parent {
+            None => 0,
+            Some(pi) if pi < i => depths[pi] + 1,
+            Some(_) => return Err(StoreError::ParentNotFound),
+        };
+        if depth > MAX_DEPTH {
+            return Err(StoreError::ParentTooDeep);
+        }
+        depths.push(depth);
+    }
+
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let key = ThreadKey::Identifier(spec.identifier.clone());
+    let thread = match threads::find(&tx, forum.id, &key)? {
+        Some(t) => t,
+        None => threads::create(&tx, ids, forum, &spec, now)?,
+    };
+
+    let post_ids: Vec<Id> = batch.iter().map(|_| ids.next(forum.shard)).collect();
+    // Approved descendants per post: each approved post counts once for every ancestor.
+    let mut descendants = vec![0i64; batch.len()];
+    for (i, p) in batch.iter().enumerate() {
+        if p.state == PostState::Approved {
+            let mut up = batch[i].parent;
+            while let Some(a) = up {
+                descendants[a] += 1;
+                up = batch[a].parent;
+            }
+        }
+    }
+    let mut paths: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+    let mut roots: Vec<Id> = Vec::with_capacity(batch.len());
+    let mut authors: HashMap<[u8; 32], Id> = HashMap::new();
+    let mut approved = 0i64;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO posts (id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, \
+                 state, likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, NULL, NULL)",
+            )
+            .map_err(sql_err)?;
+        for (i, p) in batch.into_iter().enumerate() {
+            let id = post_ids[i];
+            let (path, root) = match p.parent {
+                None => (id.to_be_bytes().to_vec(), id),
+                Some(pi) => {
+                    let mut path = Vec::with_capacity(paths[pi].len() + 8);
+                    path.extend_from_slice(&paths[pi]);
+                    path.extend_from_slice(&id.to_be_bytes());
+                    (path, roots[pi])
+                }
+            };
+            let gk = guest_key(&p.author);
+            let author_id = match authors.get(&gk) {
+                Some(a) => *a,
+                None => {
+                    let a = upsert_guest(&tx, ids, p.author, now)?.id;
+                    authors.insert(gk, a);
+                    a
+                }
+            };
+            if p.state == PostState::Approved {
+                approved += 1;
+            }
+            insert
+                .execute(params![
+                    id.as_i64(),
+                    forum.id.as_i64(),
+                    thread.id.as_i64(),
+                    p.parent.map(|pi| post_ids[pi].as_i64()),
+                    root.as_i64(),
+                    depths[i],
+                    &path,
+                    author_id.as_i64(),
+                    p.message.as_str(),
+                    &p.html,
+                    p.state.code(),
+                    p.likes,
+                    p.dislikes,
+                    rank::best_score(p.likes, p.dislikes),
+                    rank::hot_score(p.likes - p.dislikes, p.created_at),
+                    descendants[i],
+                    p.created_at,
+                ])
+                .map_err(sql_err)?;
+            paths.push(path);
+            roots.push(root);
+        }
+    }
+    let thread = threads::add_posts(&tx, thread.id, approved)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(ImportedThread { thread, post_ids })
 }
 
 pub(crate) fn edit(c: &mut Connection, id: Id, message: &Message, html: &str, now: UnixMs) -> StoreResult<Post> {

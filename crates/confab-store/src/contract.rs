@@ -22,7 +22,7 @@ use confab_core::rank;
 use confab_core::render::render_markdown;
 use confab_core::secret::{Token, TokenHash};
 
-use crate::{PageLimits, Store, StoreError};
+use crate::{ImportPost, PageLimits, Store, StoreError};
 
 /// A fresh, empty store and the guard that keeps its storage alive.
 pub struct Fresh {
@@ -225,6 +225,70 @@ pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
     assert!(page.roots.is_empty(), "with its last reply gone, the placeholder goes too");
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 0);
     assert!(matches!(store.post_delete(Id::from_raw(999).unwrap()).await, Err(StoreError::PostNotFound)));
+}
+
+fn import_post(parent: Option<usize>, text: &str, state: PostState, likes: i64) -> ImportPost {
+    ImportPost {
+        parent,
+        author: GuestAuthor { name: DisplayName::parse("name", "Imp").unwrap(), email: None, url: None },
+        message: Message::parse(text).unwrap(),
+        html: render_markdown(text),
+        state,
+        created_at: NOW - 1_000_000 + text.len() as i64,
+        likes,
+        dislikes: 0,
+    }
+}
+
+pub async fn import_writes_a_tree_in_one_go(store: &dyn Store) {
+    use PostState::{Approved, Deleted, Pending};
+    let f = forum(store, "blog").await;
+    let existing = post(store, &f, "t", None, NOW).await;
+    let batch = vec![
+        import_post(None, "a", Approved, 3),    // 0
+        import_post(Some(0), "b", Approved, 0), // 1
+        import_post(Some(1), "c", Pending, 0),  // 2: not listed, not counted
+        import_post(Some(1), "d", Approved, 0), // 3
+        import_post(None, "e", Deleted, 0),     // 4: placeholder over its reply
+        import_post(Some(4), "f", Approved, 0), // 5
+        import_post(None, "g", Approved, 0),    // 6
+    ];
+    let out = store.thread_import(&f, spec("t"), batch, NOW).await.unwrap();
+    assert_eq!(out.post_ids.len(), 7);
+    assert_eq!(out.thread.id, existing.thread_id, "appends to the existing thread");
+    assert_eq!(out.thread.posts, 1 + 5);
+    let get = |i: usize| store.post_get(out.post_ids[i]);
+    let (a, b, e) = (get(0).await.unwrap(), get(1).await.unwrap(), get(4).await.unwrap());
+    assert_eq!((a.descendants, b.descendants, e.descendants), (2, 1, 1));
+    assert_eq!(a.likes, 3);
+    assert_eq!(a.created_at, NOW - 1_000_000 + 1, "history keeps its times");
+    let d = get(3).await.unwrap();
+    assert_eq!((d.depth, d.parent_id, d.root_id), (2, Some(b.id), a.id));
+    assert!(d.path.starts_with(&b.path));
+
+    let page = store
+        .thread_roots(a.thread_id, Sort::Oldest, None, PageLimits { roots: 10, replies_per_root: 10 })
+        .await
+        .unwrap();
+    let roots: Vec<Id> = page.roots.iter().map(|r| r.root.id).collect();
+    assert_eq!(roots, [existing.id, a.id, e.id, out.post_ids[6]]);
+    let replies: Vec<Id> = page.roots[1].replies.iter().map(|p| p.id).collect();
+    assert_eq!(replies, [b.id, d.id], "tree order, pending left out");
+    let best =
+        store.thread_roots(a.thread_id, Sort::Best, None, PageLimits { roots: 1, replies_per_root: 0 }).await.unwrap();
+    assert_eq!(best.roots[0].root.id, a.id, "imported votes rank");
+
+    // A bad batch writes nothing, not even its thread.
+    let bad = vec![import_post(None, "x", Approved, 0), import_post(Some(5), "y", Approved, 0)];
+    assert!(matches!(store.thread_import(&f, spec("new"), bad, NOW).await, Err(StoreError::ParentNotFound)));
+    let self_parent = vec![import_post(Some(0), "z", Approved, 0)];
+    assert!(matches!(store.thread_import(&f, spec("new"), self_parent, NOW).await, Err(StoreError::ParentNotFound)));
+    let deep: Vec<ImportPost> = (0..=confab_core::model::MAX_DEPTH as usize + 1)
+        .map(|i| import_post(i.checked_sub(1), "deep", Approved, 0))
+        .collect();
+    assert!(matches!(store.thread_import(&f, spec("new"), deep, NOW).await, Err(StoreError::ParentTooDeep)));
+    let key = ThreadKey::Identifier(Identifier::parse("new").unwrap());
+    assert_eq!(store.thread_find(&f, &key).await.unwrap(), None);
 }
 
 pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
@@ -625,6 +689,7 @@ macro_rules! store_contract_tests {
             case!(guests_with_the_same_details_share_an_author);
             case!(secrets_and_admin_token_are_set_once);
             case!(sorts_order_roots);
+            case!(import_writes_a_tree_in_one_go);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

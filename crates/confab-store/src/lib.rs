@@ -17,7 +17,8 @@ use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
 use confab_core::input::{Identifier, Message, WebUrl};
 use confab_core::model::{
-    Author, Forum, NewForum, NewPost, Post, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Author, Forum, GuestAuthor, NewForum, NewPost, Post, PostState, Sort, Thread, ThreadKey, ThreadSpec, UnixMs,
+    VoteValue,
 };
 use confab_core::secret::TokenHash;
 
@@ -113,6 +114,32 @@ pub struct VoteOutcome {
     pub current: VoteValue,
 }
 
+/// One post of a bulk import: a thread's history written in one transaction (data
+/// migration, benchmark datasets). Posts come in chronological order; a reply names its
+/// parent by position in the same batch, so parents always come first.
+#[derive(Debug, Clone)]
+pub struct ImportPost {
+    /// Index of the parent in the batch; `None` for a top-level post.
+    pub parent: Option<usize>,
+    pub author: GuestAuthor,
+    pub message: Message,
+    /// The sanitised rendering of `message`.
+    pub html: String,
+    pub state: PostState,
+    pub created_at: UnixMs,
+    pub likes: i64,
+    pub dislikes: i64,
+}
+
+/// What a bulk import wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedThread {
+    /// The thread with its counter after the import.
+    pub thread: Thread,
+    /// The ids given to the batch's posts, in batch order.
+    pub post_ids: Vec<Id>,
+}
+
 /// Comment count of one thread, for a count request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadCount {
@@ -177,6 +204,17 @@ pub trait Store: Send + Sync + 'static {
     /// Soft-deletes a post (its replies keep their place); returns the post and its
     /// thread as the same transaction left them.
     async fn post_delete(&self, id: Id) -> StoreResult<DeletedPost>;
+    /// The bulk path: appends a batch of posts to a thread (created from `thread` if
+    /// needed) in one transaction, with paths, scores and counters computed once for the
+    /// batch instead of per post. All or nothing: a bad parent index or a tree too deep
+    /// writes nothing. Imported posts carry no edit token.
+    async fn thread_import(
+        &self,
+        forum: &Forum,
+        thread: ThreadSpec,
+        posts: Vec<ImportPost>,
+        now: UnixMs,
+    ) -> StoreResult<ImportedThread>;
 
     /// Top-level posts of a thread after `after` in `sort` order, each with its first
     /// replies in tree order. A constant number of statements whatever the sizes.
