@@ -42,11 +42,15 @@ impl Size {
 }
 
 /// What a run needs to know about a dataset; written beside the database.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub size: Size,
     pub seed: u64,
+    /// The forum of the hot and deep threads (the first of `forums`).
     pub forum: String,
+    /// Forums holding the thread pages: page rank r lives in `forums[r % forums.len()]`.
+    #[serde(default)]
+    pub forums: Vec<String>,
     /// Thread page identifiers by popularity rank (index 0 most popular); pages past
     /// `threads_created` have no thread.
     pub pages: usize,
@@ -63,6 +67,13 @@ pub struct Manifest {
 
 pub fn page_identifier(rank: usize) -> String {
     format!("page-{rank}")
+}
+
+impl Manifest {
+    /// The forum holding the page of popularity rank `rank`.
+    pub fn forum_of(&self, rank: usize) -> &str {
+        if self.forums.is_empty() { &self.forum } else { &self.forums[rank % self.forums.len()] }
+    }
 }
 
 /// Message bodies: lines of a corpus file (the ham half of the SMS Spam Collection by
@@ -158,36 +169,33 @@ impl Seeder {
 }
 
 /// Creates a dataset in `dir` (which must not hold one yet) and writes its manifest.
-pub async fn generate(dir: &Path, size: Size, seed: u64, bodies: Vec<String>) -> anyhow::Result<Manifest> {
+pub async fn generate(
+    dir: &Path,
+    size: Size,
+    seed: u64,
+    forum_count: usize,
+    bodies: Vec<String>,
+) -> anyhow::Result<Manifest> {
     std::fs::create_dir_all(dir)?;
     let db = dir.join("confab.db");
     anyhow::ensure!(!db.exists(), "{} already holds a database", dir.display());
     let store = Arc::new(SqliteStore::open(&SqliteOptions::new(db), Arc::new(IdGenerator::new()))?);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    let forum = store
-        .forum_create(
-            NewForum {
-                shortname: Shortname::parse("bench")?,
-                name: DisplayName::parse("name", "Benchmark forum")?,
-                origins: vec![],
-                policy: ForumPolicy::default(),
-            },
-            now,
-        )
-        .await?;
-    // A few more forums, so the data is not one tenant's.
-    for i in 1..4 {
-        store
+    // Several tenants: thread pages are dealt round-robin over the forums.
+    let mut forums = Vec::with_capacity(forum_count);
+    for i in 0..forum_count.max(1) {
+        let forum = store
             .forum_create(
                 NewForum {
-                    shortname: Shortname::parse(&format!("other{i}"))?,
-                    name: DisplayName::parse("name", "Another forum")?,
+                    shortname: Shortname::parse(&format!("bench{i}"))?,
+                    name: DisplayName::parse("name", &format!("Benchmark forum {i}"))?,
                     origins: vec![],
                     policy: ForumPolicy::default(),
                 },
                 now,
             )
             .await?;
+        forums.push(forum);
     }
     let (pages, zipf_posts, deep_roots) = size.shape();
     let harmonic: f64 = (1..=pages).map(|r| 1.0 / r as f64).sum();
@@ -200,16 +208,17 @@ pub async fn generate(dir: &Path, size: Size, seed: u64, bodies: Vec<String>) ->
         if n == 0 {
             break;
         }
-        seeder.thread(&forum, &page_identifier(rank), n, false, now).await?;
+        seeder.thread(&forums[rank % forums.len()], &page_identifier(rank), n, false, now).await?;
         created += 1;
     }
-    seeder.thread(&forum, "hot", 200, false, now).await?;
-    seeder.thread(&forum, "deep", deep_roots, true, now).await?;
+    seeder.thread(&forums[0], "hot", 200, false, now).await?;
+    seeder.thread(&forums[0], "deep", deep_roots, true, now).await?;
     let seconds = started.elapsed().as_secs_f64();
     let manifest = Manifest {
         size,
         seed,
-        forum: "bench".into(),
+        forum: forums[0].shortname.to_string(),
+        forums: forums.iter().map(|f| f.shortname.to_string()).collect(),
         pages,
         threads_created: created,
         hot: "hot".into(),

@@ -217,8 +217,15 @@ pub async fn run(plan: &Plan, make: MakeReq) -> anyhow::Result<Outcome> {
     })
 }
 
-/// One GET, for set-up steps (walking to a deep page, sizing the ceiling body).
+/// One GET, for set-up steps (walking to a deep page, sizing the ceiling body), bounded
+/// in time like everything else a run does.
 pub async fn fetch(addr: SocketAddr, path: &str) -> anyhow::Result<Bytes> {
+    tokio::time::timeout(Duration::from_secs(30), fetch_once(addr, path))
+        .await
+        .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 30 s"))?
+}
+
+async fn fetch_once(addr: SocketAddr, path: &str) -> anyhow::Result<Bytes> {
     let mut s = connect(addr).await?;
     let host = addr.to_string();
     let req = Request::get(path).header(hyper::header::HOST, &host).body(Full::new(Bytes::new()))?;

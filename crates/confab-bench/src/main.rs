@@ -36,6 +36,9 @@ enum Cmd {
         /// Message bodies, one per line (default: a small built-in set).
         #[arg(long)]
         bodies: Option<PathBuf>,
+        /// Forums the thread pages are spread over.
+        #[arg(long, default_value_t = 4)]
+        forums: usize,
     },
     /// Run workloads against `confab serve` on a copy of a dataset.
     Run {
@@ -57,6 +60,9 @@ enum Cmd {
         /// Also run (e) open-loop at this many requests per second.
         #[arg(long)]
         rate: Option<u64>,
+        /// The mix of (e), as weights of the workloads it draws from (b, f, d, a).
+        #[arg(long, default_value = "b=95,f=4,d=1", value_parser = parse_mix)]
+        mix: Mix,
         /// Deep-page workload: which page to compare with page 1.
         #[arg(long, default_value_t = 1000)]
         deep_page: usize,
@@ -92,12 +98,19 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.cmd {
-        Cmd::Seed { dir, size, seed, bodies } => rt.block_on(async {
+        Cmd::Seed { dir, size, seed, bodies, forums } => rt.block_on(async {
+            anyhow::ensure!((1..=1000).contains(&forums), "--forums must be between 1 and 1000");
             let bodies = dataset::load_bodies(bodies.as_deref())?;
-            let m = dataset::generate(&dir, size, seed, bodies).await?;
+            let m = dataset::generate(&dir, size, seed, forums, bodies).await?;
             println!(
-                "seeded {:?}: {} posts in {} threads (+ hot, deep) over {} pages in {:.1} s = {:.0} posts/s",
-                m.size, m.posts, m.threads_created, m.pages, m.seconds, m.posts_per_second
+                "seeded {:?}: {} posts in {} threads (+ hot, deep) over {} pages in {} forums in {:.1} s = {:.0} posts/s",
+                m.size,
+                m.posts,
+                m.threads_created,
+                m.pages,
+                m.forums.len(),
+                m.seconds,
+                m.posts_per_second
             );
             Ok(())
         }),
@@ -110,11 +123,12 @@ fn main() -> anyhow::Result<()> {
             warmup,
             workloads,
             rate,
+            mix,
             deep_page,
             out,
             fail_on_errors,
         } => {
-            let opts = RunOpts { connections, duration, warmup, rate, deep_page };
+            let opts = RunOpts { connections, duration, warmup, rate, deep_page, mix };
             let rows = rt.block_on(run(&dir, &confab_bin, &workloads, &opts, &out))?;
             let failed: Vec<String> = rows
                 .iter()
@@ -133,6 +147,29 @@ struct RunOpts {
     warmup: f64,
     rate: Option<u64>,
     deep_page: usize,
+    mix: Mix,
+}
+
+/// Weights of the workloads (e) draws from.
+#[derive(Debug, Clone, PartialEq)]
+struct Mix(Vec<(String, u32)>);
+
+/// `b=95,f=4,d=1` → weights; only workloads that make single requests can be mixed.
+fn parse_mix(s: &str) -> Result<Mix, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?}: write workload=weight"))?;
+        let k = k.trim();
+        if !["a", "b", "d", "f"].contains(&k) {
+            return Err(format!("{k:?}: a mix draws from a, b, d and f"));
+        }
+        let v: u32 = v.trim().parse().map_err(|_| format!("{v:?} is not a whole number"))?;
+        out.push((k.to_owned(), v));
+    }
+    if out.iter().map(|(_, v)| u64::from(*v)).sum::<u64>() == 0 {
+        return Err("the weights add up to zero".into());
+    }
+    Ok(Mix(out))
 }
 
 /// Zipf(1.0) over `n` ranks by inverse CDF: rank r drawn with probability ∝ 1/(r+1).
@@ -203,27 +240,39 @@ async fn run(
     };
     let pages = Arc::new(Zipf::new(manifest.pages));
     let threads = Arc::new(Zipf::new(manifest.threads_created.max(1)));
+    let m = Arc::new(manifest.clone());
     let tail: MakeReq = {
-        let (api, pages) = (api.clone(), Arc::clone(&pages));
+        let (m, pages) = (Arc::clone(&m), Arc::clone(&pages));
         Arc::new(move |rng| {
-            Req::get(format!("{api}/thread-page?identifier={}", dataset::page_identifier(pages.sample(rng))))
+            let r = pages.sample(rng);
+            Req::get(format!("/api/v1/forums/{}/thread-page?identifier={}", m.forum_of(r), dataset::page_identifier(r)))
         })
     };
     let counts: MakeReq = {
-        let (api, pages) = (api.clone(), Arc::clone(&pages));
+        // A count batch is one forum's: 20 popular pages of the forum of a popular page.
+        let (m, pages) = (Arc::clone(&m), Arc::clone(&pages));
         Arc::new(move |rng| {
-            let q: Vec<String> =
-                (0..20).map(|_| format!("identifier={}", dataset::page_identifier(pages.sample(rng)))).collect();
-            Req::get(format!("{api}/counts?{}", q.join("&")))
+            let forum = m.forum_of(pages.sample(rng));
+            let q: Vec<String> = (0..20)
+                .map(|_| {
+                    let mut r = pages.sample(rng);
+                    while m.forum_of(r) != forum {
+                        r = (r + 1) % m.pages;
+                    }
+                    format!("identifier={}", dataset::page_identifier(r))
+                })
+                .collect();
+            Req::get(format!("/api/v1/forums/{forum}/counts?{}", q.join("&")))
         })
     };
     let writes: MakeReq = {
-        let (api, threads) = (api.clone(), Arc::clone(&threads));
+        let (m, threads) = (Arc::clone(&m), Arc::clone(&threads));
         Arc::new(move |rng| {
-            let id = dataset::page_identifier(threads.sample(rng));
+            let r = threads.sample(rng);
+            let id = dataset::page_identifier(r);
             let n: u32 = rng.random();
             Req::post_json(
-                format!("{api}/posts"),
+                format!("/api/v1/forums/{}/posts", m.forum_of(r)),
                 &serde_json::json!({
                     "thread": { "identifier": id },
                     "message": format!("Benchmark comment {n}: I read the whole piece and have one question."),
@@ -312,23 +361,40 @@ async fn run(
         );
     }
     if want("e") {
-        let mix: MakeReq = {
-            let (tail, counts, writes) = (Arc::clone(&tail), Arc::clone(&counts), Arc::clone(&writes));
-            Arc::new(move |rng| {
-                let x: f64 = rng.random();
-                if x < 0.95 {
-                    tail(rng)
-                } else if x < 0.99 {
-                    counts(rng)
-                } else {
-                    writes(rng)
-                }
-            })
+        let hot: MakeReq = {
+            let path = hot_path.clone();
+            Arc::new(move |_| Req::get(path.clone()))
         };
+        let parts: Vec<(u32, MakeReq)> = o
+            .mix
+            .0
+            .iter()
+            .map(|(k, w)| {
+                let make = match k.as_str() {
+                    "a" => Arc::clone(&hot),
+                    "b" => Arc::clone(&tail),
+                    "f" => Arc::clone(&counts),
+                    _ => Arc::clone(&writes),
+                };
+                (*w, make)
+            })
+            .collect();
+        let total: u32 = parts.iter().map(|(w, _)| w).sum();
+        let mix: MakeReq = Arc::new(move |rng| {
+            let mut x = rng.random_range(0..total);
+            for (w, make) in &parts {
+                if x < *w {
+                    return make(rng);
+                }
+                x -= w;
+            }
+            unreachable!("x < total")
+        });
+        let label = o.mix.0.iter().map(|(k, w)| format!("{w}% ({k})")).collect::<Vec<_>>().join(", ");
         rows.push(
             measure(
                 "e",
-                "Disqus day: 95% (b), 4% (f), 1% (d)",
+                &format!("Disqus day: {label}"),
                 &confab,
                 p(Mode::Closed),
                 Arc::clone(&mix),
@@ -440,6 +506,41 @@ mod tests {
         assert!((8.0..12.5).contains(&ratio), "{ratio}");
         assert!(hits.iter().all(|&h| h < 200_000), "every rank drawable");
         assert!(hits[999] > 0);
+    }
+
+    #[test]
+    fn mixes_parse_and_refuse_nonsense() {
+        assert_eq!(parse_mix("b=95,f=4,d=1").unwrap().0, [("b".into(), 95), ("f".into(), 4), ("d".into(), 1)]);
+        assert!(parse_mix("c=1").is_err(), "deep pages need set-up, not mixable");
+        assert!(parse_mix("b=0").is_err());
+        assert!(parse_mix("b").is_err());
+        assert!(parse_mix("b=x").is_err());
+    }
+
+    #[test]
+    fn the_command_line_parses_with_its_defaults() {
+        let cli =
+            Cli::try_parse_from(["confab-bench", "run", "--dir", "d", "--confab-bin", "c", "--out", "o"]).unwrap();
+        let Cmd::Run { mix, connections, .. } = cli.cmd else { panic!("not run") };
+        assert_eq!(mix, parse_mix("b=95,f=4,d=1").unwrap());
+        assert_eq!(connections, 32);
+        assert!(
+            Cli::try_parse_from([
+                "confab-bench",
+                "run",
+                "--dir",
+                "d",
+                "--confab-bin",
+                "c",
+                "--out",
+                "o",
+                "--mix",
+                "z=1"
+            ])
+            .is_err()
+        );
+        let cli = Cli::try_parse_from(["confab-bench", "seed", "--dir", "d", "--size", "medium"]).unwrap();
+        assert!(matches!(cli.cmd, Cmd::Seed { size: dataset::Size::Medium, forums: 4, .. }));
     }
 
     #[test]
