@@ -73,7 +73,8 @@ pub struct Outcome {
     pub mean_body_bytes: u64,
 }
 
-struct Tally {
+/// What a run counted; tallies of several runs merge (histograms add).
+pub struct Tally {
     hist: Histogram<u64>,
     errors: BTreeMap<String, u64>,
     ok: u64,
@@ -81,7 +82,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Tally {
             hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("static bounds"),
             errors: BTreeMap::new(),
@@ -89,7 +90,7 @@ impl Tally {
             body_bytes: 0,
         }
     }
-    fn merge(&mut self, o: Tally) {
+    pub fn merge(&mut self, o: Tally) {
         self.hist.add(&o.hist).expect("same bounds");
         for (k, v) in o.errors {
             *self.errors.entry(k).or_default() += v;
@@ -127,6 +128,27 @@ async fn send(sender: &mut Sender, host: &str, r: &Req) -> Result<usize, String>
 
 /// Runs the plan and returns the tally of the measured period (after warm-up).
 pub async fn run(plan: &Plan, make: MakeReq) -> anyhow::Result<Outcome> {
+    Ok(outcome(&run_tally(plan, make).await?, plan.duration.as_secs_f64()))
+}
+
+/// The summary of a tally collected over `seconds` of measurement.
+pub fn outcome(t: &Tally, seconds: f64) -> Outcome {
+    let h = &t.hist;
+    Outcome {
+        requests: t.ok,
+        seconds,
+        rps: t.ok as f64 / seconds,
+        p50_us: h.value_at_quantile(0.5),
+        p90_us: h.value_at_quantile(0.9),
+        p99_us: h.value_at_quantile(0.99),
+        p999_us: h.value_at_quantile(0.999),
+        max_us: h.max(),
+        errors: t.errors.clone(),
+        mean_body_bytes: t.body_bytes.checked_div(t.ok).unwrap_or(0),
+    }
+}
+
+pub async fn run_tally(plan: &Plan, make: MakeReq) -> anyhow::Result<Tally> {
     let host = plan.addr.to_string();
     let start = Instant::now();
     let measure_from = start + plan.warmup;
@@ -200,21 +222,8 @@ pub async fn run(plan: &Plan, make: MakeReq) -> anyhow::Result<Outcome> {
     for t in tasks {
         t.await?;
     }
-    let seconds = plan.duration.as_secs_f64();
     let t = Arc::try_unwrap(total).map_err(|_| anyhow::anyhow!("tasks still hold the tally"))?.into_inner()?;
-    let h = &t.hist;
-    Ok(Outcome {
-        requests: t.ok,
-        seconds,
-        rps: t.ok as f64 / seconds,
-        p50_us: h.value_at_quantile(0.5),
-        p90_us: h.value_at_quantile(0.9),
-        p99_us: h.value_at_quantile(0.99),
-        p999_us: h.value_at_quantile(0.999),
-        max_us: h.max(),
-        errors: t.errors,
-        mean_body_bytes: t.body_bytes.checked_div(t.ok).unwrap_or(0),
-    })
+    Ok(t)
 }
 
 /// One GET, for set-up steps (walking to a deep page, sizing the ceiling body), bounded

@@ -330,22 +330,20 @@ async fn run(
         }
         let page_k = format!("{first}&cursor={}", enc(&cursor));
         let f1 = first.clone();
-        rows.push(
-            measure(
-                "c1",
-                "deep thread: page 1 of its top-level posts",
-                &confab,
-                p(Mode::Closed),
-                Arc::new(move |_| Req::get(f1.clone())),
-                Some(ceiling_rps),
-            )
-            .await?,
-        );
-        let d = format!("deep thread: page {k} of its top-level posts");
-        rows.push(
-            measure("ck", &d, &confab, p(Mode::Closed), Arc::new(move |_| Req::get(page_k.clone())), Some(ceiling_rps))
-                .await?,
-        );
+        // Page 1 and page k alternate (A B B A, half the time each) so that drift in
+        // the machine's speed during the run does not pass for a difference between them.
+        let pair = measure_abba(
+            [
+                ("c1", "deep thread: page 1 of its top-level posts".to_owned()),
+                ("ck", format!("deep thread: page {k} of its top-level posts")),
+            ],
+            &confab,
+            p(Mode::Closed),
+            [Arc::new(move |_| Req::get(f1.clone())), Arc::new(move |_| Req::get(page_k.clone()))],
+            ceiling_rps,
+        )
+        .await?;
+        rows.extend(pair);
     }
     if want("d") {
         rows.push(
@@ -453,6 +451,45 @@ async fn measure(
         server: procs::Usage { cpu_seconds: cpu, ..after },
         server_cpu_ms_per_request: per_request,
     })
+}
+
+async fn measure_abba(
+    names: [(&str, String); 2],
+    server: &procs::Server,
+    plan: Plan,
+    makes: [MakeReq; 2],
+    ceiling_rps: f64,
+) -> anyhow::Result<Vec<Row>> {
+    eprintln!("== {} / {}: alternating", names[0].0, names[1].0);
+    let pid = server.child.id();
+    let half = Plan { duration: plan.duration / 2, ..plan.clone() };
+    let mut tallies = [load::Tally::new(), load::Tally::new()];
+    let mut cpu = [0.0f64; 2];
+    for i in [0usize, 1, 1, 0] {
+        let before = procs::usage(pid);
+        let t = load::run_tally(&half, Arc::clone(&makes[i])).await?;
+        cpu[i] += procs::usage(pid).cpu_seconds - before.cpu_seconds;
+        tallies[i].merge(t);
+    }
+    let after = procs::usage(pid);
+    let seconds = 2.0 * half.duration.as_secs_f64();
+    let busy = 2.0 * (half.duration + half.warmup).as_secs_f64();
+    Ok((0..2)
+        .map(|i| {
+            let outcome = load::outcome(&tallies[i], seconds);
+            let per_request = if outcome.requests > 0 { cpu[i] * 1000.0 / (outcome.rps * busy) } else { 0.0 };
+            Row {
+                workload: names[i].0.into(),
+                description: names[i].1.clone(),
+                mode: plan.mode,
+                connections: plan.connections,
+                ratio_to_ceiling: outcome.rps / ceiling_rps,
+                outcome,
+                server: procs::Usage { cpu_seconds: cpu[i], ..after },
+                server_cpu_ms_per_request: per_request,
+            }
+        })
+        .collect())
 }
 
 fn markdown(rows: &[Row], m: &dataset::Manifest, o: &RunOpts) -> String {
