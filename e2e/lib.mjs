@@ -36,7 +36,13 @@ export async function startConfab(env = {}) {
   const port = await freePort();
   const child = spawn(BINARY, ['serve', '--data-dir', dir], {
     // Confab reads every CONFAB_* variable as configuration: pass none of the harness's own.
-    env: { ...withoutHarnessVars(process.env), CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn', ...env },
+    env: {
+      ...withoutHarnessVars(process.env), CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn',
+      // Every test reader shares 127.0.0.1: room for the suite, limits still on.
+      CONFAB_RATE_LIMIT_POSTS_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_POSTS_BURST: '1000',
+      CONFAB_RATE_LIMIT_VOTES_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_VOTES_BURST: '1000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -58,7 +58,11 @@ pub fn confab(bin: &Path, data_dir: &Path) -> anyhow::Result<Server> {
         .env("CONFAB_LISTEN", "127.0.0.1:0")
         .env("CONFAB_DEMO", "false")
         .env("CONFAB_LOG", "warn")
-        .env("CONFAB_ADMIN_TOKEN", "bench-admin-token-not-secret-000");
+        .env("CONFAB_ADMIN_TOKEN", "bench-admin-token-not-secret-000")
+        // One client address sends everything: per-network limits would measure the limiter.
+        .env("CONFAB_RATE_LIMIT_POSTS_PER_MINUTE", "0")
+        .env("CONFAB_RATE_LIMIT_VOTES_PER_MINUTE", "0")
+        .env("CONFAB_RATE_LIMIT_FORUM_POSTS_PER_MINUTE", "0");
     start(cmd, "Confab is listening on")
 }
 

@@ -36,3 +36,34 @@ impl FromRequestParts<AppState> for Admin {
 pub fn header_token(headers: &HeaderMap, name: &str) -> Option<Token> {
     headers.get(name).and_then(|v| v.to_str().ok()).and_then(Token::from_client)
 }
+
+/// The client's network address for rate limits (see `ratelimit::client_ip`); `None`
+/// when the server was not given connection info (in-process tests).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+        Ok(ClientIp(crate::ratelimit::client_ip(peer, &parts.headers, &state.settings.rate_limits.trusted_proxies)))
+    }
+}
+
+impl ClientIp {
+    /// Counts a request against a per-network limit; 429 when over.
+    pub fn limit(
+        &self,
+        state: &AppState,
+        key: impl FnOnce(std::net::IpAddr) -> crate::ratelimit::Key,
+        quota: crate::ratelimit::Quota,
+    ) -> Result<(), ApiError> {
+        match self.0 {
+            Some(ip) => state
+                .limiter
+                .check(key(crate::ratelimit::network(ip)), quota, state.clock.now())
+                .map_err(ApiError::RateLimited),
+            None => Ok(()),
+        }
+    }
+}

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 403: the forum does not accept guest posts.
     #[error("this forum does not accept posts from guests")]
     GuestsNotAllowed,
+    /// 429: a rate limit; the wait in milliseconds.
+    #[error("too many requests: try again in {} seconds", .0.div_ceil(1000))]
+    RateLimited(u64),
     /// 404: no route.
     #[error("no such endpoint")]
     RouteNotFound,
@@ -80,6 +83,7 @@ impl ApiError {
             }
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(e) => match e {
                 S::ForumNotFound | S::ThreadNotFound | S::PostNotFound => StatusCode::NOT_FOUND,
                 S::ForumExists | S::ThreadExists | S::PostNotVotable => StatusCode::CONFLICT,
@@ -109,6 +113,7 @@ impl ApiError {
             ApiError::InvalidEditToken => "invalid_edit_token",
             ApiError::EditWindowClosed(_) => "edit_window_closed",
             ApiError::GuestsNotAllowed => "guests_not_allowed",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Store(e) => match e {
@@ -168,6 +173,9 @@ impl IntoResponse for ApiError {
         let mut resp = (status, Json(json!({ "error": body }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited(ms) = &self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000).max(1)));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

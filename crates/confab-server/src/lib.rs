@@ -11,6 +11,7 @@ pub mod embed;
 mod error;
 mod extract;
 mod middleware;
+pub mod ratelimit;
 mod views;
 
 use std::sync::Arc;
@@ -63,6 +64,44 @@ pub struct Settings {
     pub expose_query_count: bool,
     /// The `demo` forum exists: serve the demo site at `/`.
     pub demo: bool,
+    pub rate_limits: RateLimits,
+}
+
+/// Limits on writes, per client network (IPv4 /24, IPv6 /48) and per forum.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub posts_per_network: ratelimit::Quota,
+    pub votes_per_network: ratelimit::Quota,
+    pub posts_per_forum: ratelimit::Quota,
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies, load balancers).
+    pub trusted_proxies: Vec<ratelimit::Cidr>,
+}
+
+impl Default for RateLimits {
+    /// A person posts a few comments a minute and votes in short bursts; a whole forum
+    /// gets ten posts a second before it is a flood.
+    fn default() -> Self {
+        use ratelimit::Quota;
+        RateLimits {
+            posts_per_network: Quota { per_minute: 6, burst: 10 },
+            votes_per_network: Quota { per_minute: 60, burst: 30 },
+            posts_per_forum: Quota { per_minute: 600, burst: 300 },
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits (benchmarks, tests of other things).
+    pub fn off() -> Self {
+        use ratelimit::Quota;
+        RateLimits {
+            posts_per_network: Quota::OFF,
+            votes_per_network: Quota::OFF,
+            posts_per_forum: Quota::OFF,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// Everything a handler can reach. Cheap to clone (all shared).
@@ -76,6 +115,7 @@ pub struct AppState {
     pub admin_token: TokenHash,
     pub settings: Settings,
     pub clock: Clock,
+    pub limiter: Arc<ratelimit::Limiter>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -93,7 +133,14 @@ impl AppState {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
-        Ok(AppState { store, cursors: CursorCodec::new(key), admin_token, settings, clock })
+        Ok(AppState {
+            store,
+            cursors: CursorCodec::new(key),
+            admin_token,
+            settings,
+            clock,
+            limiter: Arc::new(ratelimit::Limiter::default()),
+        })
     }
 }
 

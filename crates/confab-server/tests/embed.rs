@@ -119,7 +119,12 @@ async fn the_api_answers_cross_origin_reads_and_preflights() {
 }
 
 fn demo_settings() -> Settings {
-    Settings { edit_window: Duration::from_secs(900), expose_query_count: false, demo: true }
+    Settings {
+        edit_window: Duration::from_secs(900),
+        expose_query_count: false,
+        demo: true,
+        rate_limits: confab_server::RateLimits::off(),
+    }
 }
 
 #[tokio::test]

@@ -219,7 +219,12 @@ async fn main() {
     let state = AppState::new(
         store.clone() as Arc<dyn Store>,
         admin.hash(),
-        Settings { edit_window: Duration::from_secs(900), expose_query_count: false, demo: false },
+        Settings {
+            edit_window: Duration::from_secs(900),
+            expose_query_count: false,
+            demo: false,
+            rate_limits: confab_server::RateLimits::off(),
+        },
         Clock::system(),
     )
     .await

@@ -58,6 +58,18 @@ pub struct Config {
     pub db_acquire_timeout_ms: u64,
     /// Create the `demo` forum with a welcome thread on first start. Default true.
     pub demo: bool,
+    /// Posts per minute from one network (IPv4 /24, IPv6 /48); 0 turns the limit off. Default 6.
+    pub rate_limit_posts_per_minute: u32,
+    /// Posts one network may send at once before the per-minute rate applies. Default 10.
+    pub rate_limit_posts_burst: u32,
+    /// Votes per minute from one network. Default 60, burst 30.
+    pub rate_limit_votes_per_minute: u32,
+    pub rate_limit_votes_burst: u32,
+    /// Posts per minute into one forum from everyone together. Default 600, burst 300.
+    pub rate_limit_forum_posts_per_minute: u32,
+    pub rate_limit_forum_posts_burst: u32,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
     /// Log filter, in `RUST_LOG` syntax. Default `info`.
     pub log: String,
     /// `text` or `json`. Default `text`.
@@ -75,6 +87,13 @@ impl Default for Config {
             sqlite_readers: 8,
             db_acquire_timeout_ms: 5_000,
             demo: true,
+            rate_limit_posts_per_minute: 6,
+            rate_limit_posts_burst: 10,
+            rate_limit_votes_per_minute: 60,
+            rate_limit_votes_burst: 30,
+            rate_limit_forum_posts_per_minute: 600,
+            rate_limit_forum_posts_burst: 300,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -92,6 +111,31 @@ impl Config {
             fig = fig.merge(Toml::file(path));
         }
         fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"])).extract().map_err(Box::new)
+    }
+
+    /// The rate limits in force; refuses malformed proxy networks.
+    pub fn rate_limits(&self) -> anyhow::Result<confab_server::RateLimits> {
+        use confab_server::ratelimit::{Cidr, Quota};
+        let proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(confab_server::RateLimits {
+            posts_per_network: Quota {
+                per_minute: self.rate_limit_posts_per_minute,
+                burst: self.rate_limit_posts_burst,
+            },
+            votes_per_network: Quota {
+                per_minute: self.rate_limit_votes_per_minute,
+                burst: self.rate_limit_votes_burst,
+            },
+            posts_per_forum: Quota {
+                per_minute: self.rate_limit_forum_posts_per_minute,
+                burst: self.rate_limit_forum_posts_burst,
+            },
+            trusted_proxies: proxies,
+        })
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -115,8 +115,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("created the demo forum");
     }
     let has_demo = store.forum_by_shortname("demo").await.is_ok();
-    let settings =
-        Settings { edit_window: config.edit_window(), expose_query_count: config.expose_query_count, demo: has_demo };
+    let settings = Settings {
+        edit_window: config.edit_window(),
+        expose_query_count: config.expose_query_count,
+        demo: has_demo,
+        rate_limits: config.rate_limits()?,
+    };
     let state = AppState::new(store, admin, settings, clock).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -131,7 +135,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     println!();
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
-    axum::serve(listener, confab_server::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // Connection info gives rate limits the client's address.
+    let app = confab_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

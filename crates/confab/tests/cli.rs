@@ -280,3 +280,38 @@ fn serve_without_the_demo_and_with_a_configured_token() {
     assert_eq!(status, 201);
     server.stop();
 }
+
+#[test]
+fn rate_limits_apply_to_real_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = [("CONFAB_RATE_LIMIT_POSTS_PER_MINUTE", "1"), ("CONFAB_RATE_LIMIT_POSTS_BURST", "2")];
+    let mut server = Server::start_with(dir.path(), &limits);
+    let comment = r#"{"thread":{"identifier":"welcome"},"message":"Hi","author":{"name":"Ann"}}"#;
+    for _ in 0..2 {
+        let (status, body) = server.request("POST", "/api/v1/forums/demo/posts", Some(comment), &[]);
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = server.request("POST", "/api/v1/forums/demo/posts", Some(comment), &[]);
+    assert_eq!(status, 429, "the peer address reaches the limiter: {body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Without a trusted proxy configured, a forged header changes nothing.
+    let (status, _) =
+        server.request("POST", "/api/v1/forums/demo/posts", Some(comment), &[("X-Forwarded-For", "192.0.2.1")]);
+    assert_eq!(status, 429);
+    server.stop();
+}
+
+#[test]
+fn a_malformed_trusted_proxy_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("CONFAB_LISTEN", "127.0.0.1:0")
+        .env("CONFAB_TRUSTED_PROXIES", "[\"10.0.0.0/99\"]")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trusted_proxies") && err.contains("bad prefix"), "{err}");
+}

@@ -15,9 +15,10 @@ use serde_json::json;
 use super::page::{authors_of, shown_authors};
 use super::threads::{ThreadInput, forum_name};
 use crate::AppState;
-use crate::auth::{EDIT_TOKEN_HEADER, header_token};
+use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
+use crate::ratelimit::Key;
 use crate::views::{PostView, ThreadView, rfc3339};
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ fn guest(a: &AuthorInput, require_email: bool) -> Result<GuestAuthor, InputError
 pub(crate) async fn create_post(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
+    client: ClientIp,
     Json(body): Json<CreatePost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
@@ -65,6 +67,13 @@ pub(crate) async fn create_post(
     let message = Message::parse(&body.message)?;
     let author = guest(&body.author, forum.policy.require_guest_email)?;
     let thread = body.thread.parse()?;
+    // Counted once the input is valid, so a mistyped form does not use up the quota.
+    let limits = &state.settings.rate_limits;
+    client.limit(&state, Key::PostsFromNetwork, limits.posts_per_network)?;
+    state
+        .limiter
+        .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
+        .map_err(ApiError::RateLimited)?;
     let state_on_create = if forum.policy.premoderate { PostState::Pending } else { PostState::Approved };
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{VOTER_TOKEN_HEADER, header_token};
+use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
+use crate::ratelimit::Key;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,11 +25,13 @@ pub(crate) struct VoteBody {
 pub(crate) async fn vote_post(
     State(state): State<AppState>,
     PathId(id): PathId,
+    client: ClientIp,
     headers: HeaderMap,
     Json(body): Json<VoteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let value = VoteValue::from_i64(body.value)
         .ok_or_else(|| InputError::new("value", "invalid_vote", "must be -1 (down), 0 (clear) or 1 (up)"))?;
+    client.limit(&state, Key::VotesFromNetwork, state.settings.rate_limits.votes_per_network)?;
     let (voter, minted) = match headers.get(VOTER_TOKEN_HEADER) {
         None => {
             let t = Token::generate();

@@ -70,6 +70,7 @@ impl TestApp {
             edit_window: Duration::from_secs(15 * 60),
             expose_query_count: true,
             demo: false,
+            rate_limits: confab_server::RateLimits::off(),
         })
         .await
     }
