@@ -220,3 +220,38 @@ test('count.js in Disqus style, in German, one request for all links', async () 
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a forum's trusted origins: its own site posts, another site is told why not", async () => {
+  const make = async (shortname, origins) => {
+    const r = await fetch(`${confab.base}/api/v1/forums`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${confab.adminToken}` },
+      body: JSON.stringify({ shortname, origins }),
+    });
+    assert.equal(r.status, 201);
+  };
+  await make('mine', [hostBase]);
+  await make('theirs', ['https://elsewhere.example']);
+  const page = await watchedPage(browser);
+  for (const [forum, ok] of [['mine', true], ['theirs', false]]) {
+    const url = hostPage(`/origin-${forum}`, {
+      body: `<div id="confab_thread" data-identifier="o" data-lazy="false"></div>` +
+        `<script async src="${confab.base}/embed.js" data-forum="${forum}"></script>`,
+    });
+    await page.goto(url);
+    await widgetReady(page);
+    await page.locator('textarea[name=message]').fill(`From the host page to ${forum}`);
+    await page.locator('input[name=name]').fill('Ann');
+    await page.locator('button[type=submit]').click();
+    if (ok) {
+      await page.locator('.cf-post[data-id]').filter({ hasText: `to ${forum}` }).waitFor();
+    } else {
+      const err = page.locator('.cf-general');
+      await err.waitFor();
+      assert.match(await err.textContent(), /accepts comments only from its own sites/);
+      assert.equal(await page.locator('.cf-post').count(), 0);
+    }
+  }
+  assert.deepEqual(page.problems.filter((p) => !/status of 403/.test(p)), []);
+  await page.context().close();
+});

@@ -67,3 +67,36 @@ impl ClientIp {
         }
     }
 }
+
+/// The forum's trusted origins guard writes from browsers. Browsers send `Origin` with
+/// every cross-origin write (and same-origin POSTs); a request without one is not from
+/// a browser page and passes. A forum that lists no origins accepts any (the default
+/// until an owner lists theirs). `Origin: null` (sandboxed frames, files) never matches.
+pub fn check_origin(forum: &confab_core::model::Forum, headers: &HeaderMap) -> Result<(), ApiError> {
+    if forum.origins.is_empty() {
+        return Ok(());
+    }
+    let Some(sent) = headers.get(axum::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let allowed = sent
+        .to_str()
+        .ok()
+        .and_then(|s| confab_core::input::Origin::parse(s).ok())
+        .is_some_and(|o| forum.origins.contains(&o));
+    if allowed { Ok(()) } else { Err(ApiError::OriginNotAllowed) }
+}
+
+/// The same check for a write that names a post: the forum is read only when the
+/// request carries an `Origin`, so non-browser writes cost no extra statement.
+pub async fn check_origin_of(
+    state: &AppState,
+    forum_id: confab_core::id::Id,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if headers.contains_key(axum::http::header::ORIGIN) {
+        let forum = state.store.forum_get(forum_id).await?;
+        check_origin(&forum, headers)?;
+    }
+    Ok(())
+}

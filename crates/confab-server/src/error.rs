@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 403: the forum does not accept guest posts.
     #[error("this forum does not accept posts from guests")]
     GuestsNotAllowed,
+    /// 403: a browser write from a site the forum does not list.
+    #[error("this forum accepts comments only from its own sites (Origin not in the forum's origins)")]
+    OriginNotAllowed,
     /// 429: a rate limit; the wait in milliseconds.
     #[error("too many requests: try again in {} seconds", .0.div_ceil(1000))]
     RateLimited(u64),
@@ -78,9 +81,10 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidEditToken | ApiError::EditWindowClosed(_) | ApiError::GuestsNotAllowed => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::InvalidEditToken
+            | ApiError::EditWindowClosed(_)
+            | ApiError::GuestsNotAllowed
+            | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -114,6 +118,7 @@ impl ApiError {
             ApiError::EditWindowClosed(_) => "edit_window_closed",
             ApiError::GuestsNotAllowed => "guests_not_allowed",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Store(e) => match e {

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::page::{authors_of, shown_authors};
 use super::threads::{ThreadInput, forum_name};
 use crate::AppState;
-use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, header_token};
+use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, check_origin, check_origin_of, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
@@ -58,9 +58,11 @@ pub(crate) async fn create_post(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
     client: ClientIp,
+    headers: HeaderMap,
     Json(body): Json<CreatePost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
+    check_origin(&forum, &headers)?;
     if !forum.policy.allow_guests {
         return Err(ApiError::GuestsNotAllowed);
     }
@@ -120,6 +122,7 @@ async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
+    check_origin_of(state, post.forum_id, headers).await?;
     if !stored.is_some_and(|s| s.matches(&presented.hash())) {
         return Err(ApiError::InvalidEditToken);
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, header_token};
+use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, check_origin_of, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::Key;
@@ -32,6 +32,10 @@ pub(crate) async fn vote_post(
     let value = VoteValue::from_i64(body.value)
         .ok_or_else(|| InputError::new("value", "invalid_vote", "must be -1 (down), 0 (clear) or 1 (up)"))?;
     client.limit(&state, Key::VotesFromNetwork, state.settings.rate_limits.votes_per_network)?;
+    if headers.contains_key(axum::http::header::ORIGIN) {
+        let post = state.store.post_get(id).await?;
+        check_origin_of(&state, post.forum_id, &headers).await?;
+    }
     let (voter, minted) = match headers.get(VOTER_TOKEN_HEADER) {
         None => {
             let t = Token::generate();
