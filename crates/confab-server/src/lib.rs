@@ -159,6 +159,17 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
 }
 
+/// The log filter in force for an operator's `log` setting: their directives, then
+/// caps on the libraries that would log request content at debug or trace level (the
+/// HTML parser under the sanitiser traces every character of a comment; axum traces
+/// rejection texts, which quote the body). Later directives win, so even `log = "trace"`
+/// keeps comment bodies, emails and tokens out of the log.
+pub fn log_filter(user: &str) -> String {
+    const CAPS: &str = "html5ever=warn,markup5ever=warn,ammonia=warn,pulldown_cmark=warn,linkify=warn,\
+                        axum::rejection=warn,hyper=info,hyper_util=info,serde_path_to_error=warn";
+    if user.trim().is_empty() { CAPS.to_owned() } else { format!("{user},{CAPS}") }
+}
+
 /// What browsers load besides the API: the embed scripts and the demo site.
 fn browser_routes() -> Router<AppState> {
     use axum::routing::get;

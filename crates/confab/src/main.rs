@@ -136,7 +136,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
+    tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(confab_server::log_filter(&config.log)).context("invalid log filter")?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Text => builder.init(),

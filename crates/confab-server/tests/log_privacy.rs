@@ -1,0 +1,112 @@
+//! Logs never carry emails, IP addresses, tokens or comment bodies, even at the most
+//! verbose setting. This test binary installs a global subscriber with the filter of
+//! `log = "trace"` that writes every event (from every thread, the store's blocking
+//! threads included) to memory, runs a full flow through the API, and searches the
+//! captured text for each secret.
+
+mod common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use common::TestApp;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    // The filter an operator gets with `log = "trace"`, the most they can ask for.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(confab_server::log_filter("trace")))
+        .with_writer(move || sink.clone())
+        .json()
+        .init();
+
+    const EMAIL: &str = "ann.private@example.com";
+    const BODY: &str = "BODY-SENTINEL-7f3a a comment nobody logs";
+    const EDITED: &str = "EDITED-SENTINEL-91c2";
+    const IP: &str = "203.0.113.77";
+    const VOTER: &str = "voter-token-sentinel-0123456789abcdef";
+
+    let app = TestApp::new().await;
+    app.create_forum("blog").await;
+    let peer: SocketAddr = format!("{IP}:51000").parse().unwrap();
+    let body = json!({
+        "thread": { "identifier": "t", "url": "https://blog.example/t" },
+        "message": BODY,
+        "author": { "name": "Ann", "email": EMAIL },
+    });
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/forums/blog/posts")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "198.51.100.200")
+        .extension(ConnectInfo(peer))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let created = app.raw(req).await.expect(StatusCode::CREATED).json;
+    let id = created["post"]["id"].as_str().unwrap().to_owned();
+    let edit_token = created["edit_token"].as_str().unwrap().to_owned();
+
+    let post = format!("/api/v1/posts/{id}");
+    app.send(Method::PATCH, &post, Some(&json!({ "message": EDITED })), &[("x-confab-edit-token", &edit_token)])
+        .await
+        .expect(StatusCode::OK);
+    app.send(Method::POST, &format!("{post}/vote"), Some(&json!({ "value": 1 })), &[("x-confab-voter", VOTER)])
+        .await
+        .expect(StatusCode::OK);
+    // Failures log too: a wrong token, bad input carrying an email, a wrong admin token.
+    app.send(Method::DELETE, &post, None, &[("x-confab-edit-token", "wrong-token-but-long-enough-0000")])
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "invalid_edit_token");
+    let bad = json!({ "thread": { "identifier": "t" }, "message": BODY, "author": { "name": "Bo", "email": format!("not-an-email {EMAIL}") } });
+    app.post("/api/v1/forums/blog/posts", &bad).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    app.send(
+        Method::POST,
+        "/api/v1/forums",
+        Some(&json!({ "shortname": "x" })),
+        &[("authorization", "Bearer guessed-admin-token-00000000")],
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.get(&format!("/api/v1/forums/blog/thread-page?identifier=t&url={EMAIL}")).await;
+    app.send(Method::DELETE, &post, None, &[("x-confab-edit-token", &edit_token)]).await.expect(StatusCode::OK);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("post created"), "the capture works: {text}");
+    assert!(text.contains("confab::request"), "request lines are captured");
+    assert!(text.contains("\"level\":\"TRACE\""), "trace events are captured");
+    for secret in [
+        EMAIL,
+        "ann.private",
+        "BODY-SENTINEL",
+        "EDITED-SENTINEL",
+        IP,
+        "198.51.100.200",
+        VOTER,
+        &edit_token,
+        "wrong-token-but-long-enough",
+        "guessed-admin-token",
+        &app.admin,
+    ] {
+        assert!(!text.contains(secret), "{secret:?} appears in the log:\n{text}");
+    }
+}
