@@ -237,6 +237,75 @@ impl Email {
 }
 
 string_newtype!(
+    /// An account's public handle: 2–30 of `A-Z a-z 0-9 _ . -`, starting with a letter
+    /// or digit. Unique without regard to case ([`Username::key`]); shown as typed.
+    Username
+);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        let ok_len = (2..=30).contains(&s.len());
+        let ok_chars = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        let ok_start = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        if ok_len && ok_chars && ok_start {
+            Ok(Username(s.to_owned()))
+        } else {
+            Err(InputError::new(
+                "username",
+                "invalid_username",
+                "must be 2-30 characters of letters, digits, '_', '.' and '-', starting with a letter or digit",
+            ))
+        }
+    }
+
+    /// The form uniqueness is checked on.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// What a user types to log in: a username or an email address, compared without
+/// regard to case. Never shown back and never logged.
+pub fn login_key(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// Shortest and longest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// A password as typed. Length is the only rule (8–256 characters, as NIST SP 800-63B
+/// advises: no composition rules). `Debug` never prints it; it is hashed at once.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        check_len("password", s, MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS)?;
+        if s.trim().is_empty() {
+            return Err(InputError::new("password", "empty", "must not be only whitespace"));
+        }
+        Ok(Password(s.to_owned()))
+    }
+
+    /// A password presented at log-in: not re-checked against today's rules (an old
+    /// account may predate them), only bounded so hashing stays cheap.
+    pub fn presented(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.chars().count() <= MAX_PASSWORD_CHARS).then(|| Password(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+string_newtype!(
     /// A web origin (`scheme://host[:port]`), normalised as browsers send it in `Origin`.
     Origin
 );

@@ -3,7 +3,7 @@
 //! these to its JSON views.
 
 use crate::id::{Id, LogicalShard};
-use crate::input::{DisplayName, Email, Identifier, Message, Origin, Shortname, Title, WebUrl};
+use crate::input::{DisplayName, Email, Identifier, Message, Origin, Shortname, Title, Username, WebUrl};
 
 /// Milliseconds since the Unix epoch (UTC). Kept as an integer end to end; only the
 /// JSON edge formats it.
@@ -20,12 +20,27 @@ pub struct ForumPolicy {
     pub require_guest_email: bool,
     /// New posts wait in `pending` until a moderator approves them.
     pub premoderate: bool,
+    /// Who may vote on posts.
+    pub voting: VotePolicy,
 }
 
 impl Default for ForumPolicy {
     fn default() -> Self {
-        ForumPolicy { allow_guests: true, require_guest_email: false, premoderate: false }
+        ForumPolicy { allow_guests: true, require_guest_email: false, premoderate: false, voting: VotePolicy::Anyone }
     }
+}
+
+/// Who may vote in a forum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VotePolicy {
+    /// Every reader (guests vote with a token the widget keeps).
+    #[default]
+    Anyone,
+    /// Only signed-in accounts: one vote per account, not per browser.
+    Accounts,
+    /// Nobody: votes are refused and the widget hides the buttons.
+    Off,
 }
 
 /// A site: the tenant. Global data.
@@ -125,6 +140,63 @@ pub struct Author {
 #[serde(rename_all = "lowercase")]
 pub enum AuthorKind {
     Guest,
+    /// A local account; the author row shares the account's id.
+    Account,
+}
+
+/// Who a new post is by: a guest's details, or a signed-in account.
+#[derive(Debug, Clone)]
+pub enum PostAuthor {
+    Guest(GuestAuthor),
+    Account(Id),
+}
+
+/// A local account (global data). Its author row has the same id, so posts by the
+/// account name it like any author.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: Id,
+    pub username: Username,
+    /// Private to the account holder; other users see only the avatar hash.
+    pub email: Email,
+    pub email_verified: bool,
+    pub created_at: UnixMs,
+}
+
+/// A new account, its password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    /// A PHC string (Argon2id).
+    pub password_hash: String,
+}
+
+/// A signed-in device: a bearer token's stored form, with its lifetime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: Id,
+    pub account_id: Id,
+    pub created_at: UnixMs,
+    pub expires_at: UnixMs,
+}
+
+/// What a one-time emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Proves the address given at sign-up.
+    Verify,
+    /// Sets a new password (and so also proves the address).
+    Reset,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Verify => "verify",
+            LinkPurpose::Reset => "reset",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -254,7 +326,7 @@ impl VoteValue {
 pub struct NewPost {
     pub thread: ThreadSpec,
     pub parent_id: Option<Id>,
-    pub author: GuestAuthor,
+    pub author: PostAuthor,
     pub message: Message,
     pub html: String,
     pub state: PostState,

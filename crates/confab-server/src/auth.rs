@@ -1,6 +1,5 @@
-//! Credentials a request can carry in this release: the admin bearer token, a post's
-//! edit token, a voter token. (Accounts, sessions and forum keys arrive with the
-//! identity issue.)
+//! Credentials a request can carry: the admin bearer token, a session's bearer token
+//! (a signed-in account), a post's edit token, a voter token.
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -29,6 +28,67 @@ impl FromRequestParts<AppState> for Admin {
             .ok_or(ApiError::Unauthorized)?;
         // Constant-time comparison of the hashes.
         if state.admin_token.matches(&presented.hash()) { Ok(Admin) } else { Err(ApiError::Unauthorized) }
+    }
+}
+
+/// The bearer token of `Authorization: Bearer <token>`; `Err` when the header is there
+/// but is not a well-formed bearer token.
+fn bearer(parts: &Parts) -> Result<Option<Token>, ()> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ())?;
+    let (scheme, token) = value.split_once(' ').ok_or(())?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(());
+    }
+    Token::from_client(token.trim()).map(Some).ok_or(())
+}
+
+/// A live session and its account.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: confab_core::model::Session,
+    pub account: confab_core::model::Account,
+}
+
+impl SignedIn {
+    /// The voter key of an account: one vote per account whatever the device. Derived,
+    /// so it needs no storage, and domain-separated from hashes of random tokens.
+    pub fn voter(&self) -> confab_core::secret::TokenHash {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"confab account voter\0");
+        h.update(self.account.id.as_i64().to_be_bytes());
+        confab_core::secret::TokenHash(h.finalize().into())
+    }
+}
+
+/// The reader, if signed in. A request without `Authorization` is anonymous; one whose
+/// bearer token names no live session is refused (401 `invalid_session`), so a client
+/// holding a revoked or expired token learns to drop it instead of acting as a guest.
+pub struct Viewer(pub Option<SignedIn>);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts).map_err(|()| ApiError::InvalidSession)? else {
+            return Ok(Viewer(None));
+        };
+        // Looked up by the token's SHA-256 (an index probe on a hash: nothing to time).
+        match state.store.session_lookup(token.hash(), state.clock.now()).await? {
+            Some((session, account)) => Ok(Viewer(Some(SignedIn { session, account }))),
+            None => Err(ApiError::InvalidSession),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Viewer::from_request_parts(parts, state).await?.0.ok_or(ApiError::LoginRequired)
     }
 }
 

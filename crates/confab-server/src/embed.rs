@@ -31,7 +31,7 @@ pub struct Asset {
 }
 
 impl Asset {
-    fn new(body: String, content_type: &'static str) -> Self {
+    pub(crate) fn new(body: String, content_type: &'static str) -> Self {
         let digest = Sha256::digest(body.as_bytes());
         let etag = format!("\"{}\"", &hex(&digest)[..32]);
         Asset { body, etag, content_type }
@@ -39,7 +39,7 @@ impl Asset {
 
     /// 304 when the client holds this version; else the body. Scripts are revalidated
     /// every five minutes so a Confab upgrade reaches readers quickly.
-    fn respond(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn respond(&self, headers: &HeaderMap) -> Response {
         let fresh = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -133,7 +133,7 @@ const ARTICLES: &[Article] = &[
     },
 ];
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

@@ -43,9 +43,24 @@ pub enum ApiError {
     /// 401: admin credentials missing or wrong.
     #[error("a valid admin token is required (Authorization: Bearer <token>)")]
     Unauthorized,
-    /// 403: edit token missing or wrong.
-    #[error("a valid edit token is required (X-Confab-Edit-Token)")]
+    /// 403: edit token missing or wrong (and not the author's session either).
+    #[error("only the author may change this post: send its edit token (X-Confab-Edit-Token) or sign in as the author")]
     InvalidEditToken,
+    /// 401: a bearer token that names no live session (expired, revoked, unknown).
+    #[error("the session has expired or was ended: sign in again")]
+    InvalidSession,
+    /// 401: the action needs a signed-in account.
+    #[error("sign in to do this (Authorization: Bearer <session token>)")]
+    LoginRequired,
+    /// 401: wrong username/email or password (never says which).
+    #[error("the username or email and password do not match an account")]
+    InvalidCredentials,
+    /// 403: the right password, but the address is not confirmed yet.
+    #[error("confirm your email address first: we have sent a new link")]
+    EmailNotVerified,
+    /// 403: the forum takes no votes, or not from this reader.
+    #[error("{0}")]
+    VotingNotAllowed(&'static str),
     /// 403: the edit window has passed.
     #[error("posts can be edited or deleted only within {0} seconds of posting")]
     EditWindowClosed(u64),
@@ -80,7 +95,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized
+            | ApiError::InvalidSession
+            | ApiError::LoginRequired
+            | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::EmailNotVerified | ApiError::VotingNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::InvalidEditToken
             | ApiError::EditWindowClosed(_)
             | ApiError::GuestsNotAllowed
@@ -89,8 +108,13 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(e) => match e {
-                S::ForumNotFound | S::ThreadNotFound | S::PostNotFound => StatusCode::NOT_FOUND,
-                S::ForumExists | S::ThreadExists | S::PostNotVotable => StatusCode::CONFLICT,
+                S::ForumNotFound | S::ThreadNotFound | S::PostNotFound | S::AccountNotFound | S::SessionNotFound => {
+                    StatusCode::NOT_FOUND
+                }
+                S::ForumExists | S::ThreadExists | S::PostNotVotable | S::UsernameTaken | S::EmailTaken => {
+                    StatusCode::CONFLICT
+                }
+                S::LinkInvalid => StatusCode::BAD_REQUEST,
                 S::ThreadClosed => StatusCode::FORBIDDEN,
                 S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
                     StatusCode::UNPROCESSABLE_ENTITY
@@ -115,6 +139,11 @@ impl ApiError {
             ApiError::InvalidCursor(_) => "invalid_cursor",
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidEditToken => "invalid_edit_token",
+            ApiError::InvalidSession => "invalid_session",
+            ApiError::LoginRequired => "login_required",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::EmailNotVerified => "email_not_verified",
+            ApiError::VotingNotAllowed(_) => "voting_not_allowed",
             ApiError::EditWindowClosed(_) => "edit_window_closed",
             ApiError::GuestsNotAllowed => "guests_not_allowed",
             ApiError::RateLimited(_) => "rate_limited",
@@ -128,6 +157,11 @@ impl ApiError {
                 S::ForumExists => "forum_exists",
                 S::ThreadExists => "thread_exists",
                 S::PostNotVotable => "post_not_votable",
+                S::AccountNotFound => "account_not_found",
+                S::UsernameTaken => "username_taken",
+                S::EmailTaken => "email_taken",
+                S::LinkInvalid => "invalid_link",
+                S::SessionNotFound => "session_not_found",
                 S::ThreadClosed => "thread_closed",
                 S::ParentNotFound => "parent_not_found",
                 S::ParentNotInThread => "parent_not_in_thread",

@@ -10,7 +10,10 @@ pub mod auth;
 pub mod embed;
 mod error;
 mod extract;
+pub mod mail;
 mod middleware;
+mod pages;
+pub mod passwords;
 pub mod ratelimit;
 mod views;
 
@@ -65,6 +68,47 @@ pub struct Settings {
     /// The `demo` forum exists: serve the demo site at `/`.
     pub demo: bool,
     pub rate_limits: RateLimits,
+    pub accounts: AccountSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            edit_window: Duration::from_secs(15 * 60),
+            expose_query_count: false,
+            demo: false,
+            rate_limits: RateLimits::default(),
+            accounts: AccountSettings::default(),
+        }
+    }
+}
+
+/// Local accounts: where mailed links point, how long sessions and links live, what
+/// a password hash costs.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Confab's public base URL (scheme, host, optional port and path prefix), without
+    /// a trailing slash: links in mails start with it.
+    pub public_url: String,
+    /// How long a log-in lasts.
+    pub session_ttl: Duration,
+    /// How long a sign-up confirmation link works.
+    pub verify_link_ttl: Duration,
+    /// How long a password-reset link works.
+    pub reset_link_ttl: Duration,
+    pub password_cost: passwords::PasswordCost,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            public_url: "http://127.0.0.1:8080".into(),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            verify_link_ttl: Duration::from_secs(48 * 3600),
+            reset_link_ttl: Duration::from_secs(3600),
+            password_cost: passwords::PasswordCost::default(),
+        }
+    }
 }
 
 /// Limits on writes, per client network (IPv4 /24, IPv6 /48) and per forum.
@@ -73,6 +117,18 @@ pub struct RateLimits {
     pub posts_per_network: ratelimit::Quota,
     pub votes_per_network: ratelimit::Quota,
     pub posts_per_forum: ratelimit::Quota,
+    /// Posts and votes by one signed-in account (besides its network's limits).
+    pub posts_per_account: ratelimit::Quota,
+    pub votes_per_account: ratelimit::Quota,
+    pub signups_per_network: ratelimit::Quota,
+    /// Log-in attempts from one network, and for one username or email (whoever
+    /// tries): the second is the brute-force brake, the same for names that exist and
+    /// names that do not.
+    pub logins_per_network: ratelimit::Quota,
+    pub logins_per_name: ratelimit::Quota,
+    /// Password-reset requests from one network, and for one address.
+    pub resets_per_network: ratelimit::Quota,
+    pub resets_per_email: ratelimit::Quota,
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies, load balancers).
     pub trusted_proxies: Vec<ratelimit::Cidr>,
 }
@@ -86,6 +142,13 @@ impl Default for RateLimits {
             posts_per_network: Quota { per_minute: 6, burst: 10 },
             votes_per_network: Quota { per_minute: 60, burst: 30 },
             posts_per_forum: Quota { per_minute: 600, burst: 300 },
+            posts_per_account: Quota { per_minute: 6, burst: 10 },
+            votes_per_account: Quota { per_minute: 60, burst: 30 },
+            signups_per_network: Quota { per_minute: 2, burst: 5 },
+            logins_per_network: Quota { per_minute: 10, burst: 20 },
+            logins_per_name: Quota { per_minute: 2, burst: 10 },
+            resets_per_network: Quota { per_minute: 2, burst: 5 },
+            resets_per_email: Quota { per_minute: 1, burst: 3 },
             trusted_proxies: Vec::new(),
         }
     }
@@ -99,6 +162,13 @@ impl RateLimits {
             posts_per_network: Quota::OFF,
             votes_per_network: Quota::OFF,
             posts_per_forum: Quota::OFF,
+            posts_per_account: Quota::OFF,
+            votes_per_account: Quota::OFF,
+            signups_per_network: Quota::OFF,
+            logins_per_network: Quota::OFF,
+            logins_per_name: Quota::OFF,
+            resets_per_network: Quota::OFF,
+            resets_per_email: Quota::OFF,
             trusted_proxies: Vec::new(),
         }
     }
@@ -116,6 +186,9 @@ pub struct AppState {
     pub settings: Settings,
     pub clock: Clock,
     pub limiter: Arc<ratelimit::Limiter>,
+    pub passwords: Arc<passwords::Passwords>,
+    /// Where account mails go (verification, password reset).
+    pub mailer: Arc<dyn mail::Mailer>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -133,6 +206,8 @@ impl AppState {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
+        let passwords = passwords::Passwords::new(settings.accounts.password_cost)
+            .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
         Ok(AppState {
             store,
             cursors: CursorCodec::new(key),
@@ -140,7 +215,15 @@ impl AppState {
             settings,
             clock,
             limiter: Arc::new(ratelimit::Limiter::default()),
+            passwords: Arc::new(passwords),
+            mailer: Arc::new(mail::DropMailer),
         })
+    }
+
+    /// The same state sending mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 }
 
@@ -178,12 +261,16 @@ fn browser_routes() -> Router<AppState> {
         .route("/count.js", get(embed::count_js))
         .route("/demo/demo.css", get(embed::demo_css))
         .route("/demo/{slug}", get(embed::demo_article))
+        .route("/account/account.css", get(pages::stylesheet))
+        .route("/account/verify", get(pages::verify_form).post(pages::verify_submit))
+        .route("/account/reset", get(pages::reset_form).post(pages::reset_submit))
 }
 
 /// The widget runs inside other sites' pages and calls the API across origins. No
-/// cookies cross (credentials are tokens in headers the widget keeps), so any origin
-/// may read; restricting writes to a forum's trusted origins belongs to the identity
-/// work. Preflights are cached for a day.
+/// cookies cross (credentials are tokens in headers the widget keeps: edit and voter
+/// tokens, and a session's bearer token), so any origin may read; writes are held to a
+/// forum's trusted origins by the handlers (`auth::check_origin`). Preflights are
+/// cached for a day.
 fn cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method, header};
     tower_http::cors::CorsLayer::new()
@@ -191,6 +278,7 @@ fn cors() -> tower_http::cors::CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
+            header::AUTHORIZATION,
             HeaderName::from_static(auth::EDIT_TOKEN_HEADER),
             HeaderName::from_static(auth::VOTER_TOKEN_HEADER),
         ])

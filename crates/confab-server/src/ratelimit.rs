@@ -35,6 +35,14 @@ pub enum Key {
     PostsFromNetwork(IpAddr),
     VotesFromNetwork(IpAddr),
     PostsInForum(confab_core::id::Id),
+    PostsByAccount(confab_core::id::Id),
+    VotesByAccount(confab_core::id::Id),
+    SignupsFromNetwork(IpAddr),
+    LoginsFromNetwork(IpAddr),
+    /// SHA-256 of the login name as typed (normalised), so the key holds no address.
+    LoginsForName([u8; 32]),
+    ResetsFromNetwork(IpAddr),
+    ResetsForEmail([u8; 32]),
 }
 
 const SHARDS: usize = 16;

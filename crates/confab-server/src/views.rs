@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use confab_core::id::Id;
-use confab_core::model::{Author, Forum, ForumPolicy, Post, PostState, Thread, UnixMs};
+use confab_core::model::{Account, Author, Forum, ForumPolicy, Post, PostState, Session, Thread, UnixMs};
 use serde::Serialize;
 
 pub fn rfc3339(ms: UnixMs) -> String {
@@ -83,6 +83,51 @@ impl From<&Author> for AuthorView {
             name: a.name.to_string(),
             url: a.url.as_ref().map(ToString::to_string),
             avatar_hash: a.email.as_ref().map(|e| e.avatar_hash()),
+        }
+    }
+}
+
+/// An account as its holder sees it (only ever sent to the account's own session).
+#[derive(Serialize)]
+pub struct AccountView {
+    pub id: Id,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub avatar_hash: String,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: a.id,
+            username: a.username.to_string(),
+            email: a.email.to_string(),
+            email_verified: a.email_verified,
+            avatar_hash: a.email.avatar_hash(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+/// A signed-in device, as listed to its account.
+#[derive(Serialize)]
+pub struct SessionView {
+    pub id: Id,
+    pub created_at: String,
+    pub expires_at: String,
+    /// The session this request is made with.
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: &Session, current: Id) -> Self {
+        SessionView {
+            id: s.id,
+            created_at: rfc3339(s.created_at),
+            expires_at: rfc3339(s.expires_at),
+            current: s.id == current,
         }
     }
 }

@@ -20,7 +20,10 @@ async fn forums_are_created_by_the_admin_and_readable_by_all() {
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
     let created = app.admin_post("/api/v1/forums", Some(&body)).await.expect(StatusCode::CREATED).json;
     assert_eq!(created["origins"], json!(["https://blog.example"]));
-    assert_eq!(created["policy"], json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true }));
+    assert_eq!(
+        created["policy"],
+        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true, "voting": "anyone" })
+    );
     let got = app.get("/api/v1/forums/my-blog").await.expect(StatusCode::OK).json;
     assert_eq!(got, created);
     app.admin_post("/api/v1/forums", Some(&body)).await.expect_error(StatusCode::CONFLICT, "forum_exists");

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Read;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -119,12 +118,7 @@ async fn the_api_answers_cross_origin_reads_and_preflights() {
 }
 
 fn demo_settings() -> Settings {
-    Settings {
-        edit_window: Duration::from_secs(900),
-        expose_query_count: false,
-        demo: true,
-        rate_limits: confab_server::RateLimits::off(),
-    }
+    Settings { demo: true, rate_limits: confab_server::RateLimits::off(), ..Settings::default() }
 }
 
 #[tokio::test]

@@ -90,8 +90,48 @@ async fn no_secret_reaches_the_log() {
     app.get(&format!("/api/v1/forums/blog/thread-page?identifier=t&url={EMAIL}")).await;
     app.send(Method::DELETE, &post, None, &[("x-confab-edit-token", &edit_token)]).await.expect(StatusCode::OK);
 
+    // Accounts: passwords, session tokens, mailed link tokens and the account's address.
+    const ACCOUNT_EMAIL: &str = "zed.secret@example.org";
+    const PASSWORD: &str = "PASSWORD-SENTINEL-5d1e";
+    const NEW_PASSWORD: &str = "NEWPASS-SENTINEL-c0de";
+    const WRONG_PASSWORD: &str = "WRONGPASS-SENTINEL-aa11";
+    let link = |app: &TestApp| {
+        let text = app.mailer.to(ACCOUNT_EMAIL).last().unwrap().text.clone();
+        text[text.find("token=").unwrap() + 6..].split_whitespace().next().unwrap().to_owned()
+    };
+    let signup = json!({ "username": "zed", "email": ACCOUNT_EMAIL, "password": PASSWORD });
+    app.post("/api/v1/auth/signup", &signup).await.expect(StatusCode::ACCEPTED);
+    let verify_token = link(&app);
+    app.get(&format!("/account/verify?token={verify_token}")).await.expect(StatusCode::OK);
+    app.post("/api/v1/auth/verify", &json!({ "token": verify_token })).await.expect(StatusCode::OK);
+    app.post("/api/v1/auth/login", &json!({ "login": ACCOUNT_EMAIL, "password": WRONG_PASSWORD }))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let session = app
+        .post("/api/v1/auth/login", &json!({ "login": "zed", "password": PASSWORD }))
+        .await
+        .expect(StatusCode::OK)
+        .json["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let as_zed = format!("Bearer {session}");
+    let mine = json!({ "thread": { "identifier": "t" }, "message": BODY });
+    app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&mine), &[("authorization", &as_zed)])
+        .await
+        .expect(StatusCode::CREATED);
+    app.post("/api/v1/auth/reset-request", &json!({ "email": ACCOUNT_EMAIL })).await.expect(StatusCode::ACCEPTED);
+    let reset_token = link(&app);
+    app.post("/api/v1/auth/reset", &json!({ "token": reset_token, "password": NEW_PASSWORD }))
+        .await
+        .expect(StatusCode::OK);
+    app.send(Method::GET, "/api/v1/me", None, &[("authorization", &as_zed)])
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_session");
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("post created"), "the capture works: {text}");
+    assert!(text.contains("password reset; sessions ended"), "the account flow is captured");
     assert!(text.contains("confab::request"), "request lines are captured");
     assert!(text.contains("\"level\":\"TRACE\""), "trace events are captured");
     for secret in [
@@ -106,6 +146,14 @@ async fn no_secret_reaches_the_log() {
         "wrong-token-but-long-enough",
         "guessed-admin-token",
         &app.admin,
+        ACCOUNT_EMAIL,
+        "zed.secret",
+        PASSWORD,
+        NEW_PASSWORD,
+        WRONG_PASSWORD,
+        &session,
+        &verify_token,
+        &reset_token,
     ] {
         assert!(!text.contains(secret), "{secret:?} appears in the log:\n{text}");
     }

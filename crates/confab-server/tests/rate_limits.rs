@@ -16,7 +16,7 @@ use confab_server::{RateLimits, Settings};
 use serde_json::{Value, json};
 
 fn settings(limits: RateLimits) -> Settings {
-    Settings { edit_window: Duration::from_secs(900), expose_query_count: false, demo: false, rate_limits: limits }
+    common::test_settings(limits)
 }
 
 fn limits() -> RateLimits {
@@ -25,6 +25,7 @@ fn limits() -> RateLimits {
         votes_per_network: Quota { per_minute: 60, burst: 2 },
         posts_per_forum: Quota::OFF,
         trusted_proxies: vec![Cidr::parse("10.0.0.0/8").unwrap()],
+        ..RateLimits::off()
     }
 }
 

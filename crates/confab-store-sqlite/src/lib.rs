@@ -6,6 +6,7 @@
 //! Each resource has a module of synchronous functions taking a connection; the
 //! [`Store`] impl below runs them on the right pool.
 
+mod accounts;
 mod counting;
 mod forums;
 mod pool;
@@ -22,9 +23,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
-use confab_core::input::Message;
+use confab_core::input::{Email, Message};
 use confab_core::model::{
-    Author, Forum, NewForum, NewPost, Post, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, LinkPurpose, NewAccount, NewForum, NewPost, Post, Session, Sort, Thread, ThreadKey,
+    ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
@@ -38,8 +40,12 @@ use rusqlite_migration::{M, Migrations};
 
 use pool::Pool;
 
-static MIGRATIONS: LazyLock<Migrations<'static>> =
-    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))]));
+static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_init.sql")),
+        M::up(include_str!("../migrations/0002_accounts.sql")),
+    ])
+});
 
 /// How to open the embedded store.
 #[derive(Debug, Clone)]
@@ -273,6 +279,72 @@ impl Store for SqliteStore {
 
     async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
         self.write(move |c, _| votes::set(c, post, voter, value, now)).await
+    }
+
+    async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
+        self.write(move |c, ids| accounts::create(c, ids, new, now)).await
+    }
+
+    async fn account_get(&self, id: Id) -> StoreResult<Account> {
+        self.read(move |c| accounts::get(c, id)).await
+    }
+
+    async fn account_for_login(&self, login_key: &str) -> StoreResult<Option<(Account, String)>> {
+        let key = login_key.to_owned();
+        self.read(move |c| accounts::for_login(c, &key)).await
+    }
+
+    async fn account_by_email(&self, email: &Email) -> StoreResult<Option<Account>> {
+        let email = email.clone();
+        self.read(move |c| accounts::by_email(c, &email)).await
+    }
+
+    async fn link_create(
+        &self,
+        token: TokenHash,
+        account: Id,
+        purpose: LinkPurpose,
+        email: &Email,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<()> {
+        let email = email.clone();
+        self.write(move |c, _| accounts::link_create(c, token, account, purpose, &email, now, expires_at)).await
+    }
+
+    async fn account_verify_email(&self, token: TokenHash, now: UnixMs) -> StoreResult<Account> {
+        self.write(move |c, _| accounts::verify_email(c, token, now)).await
+    }
+
+    async fn account_reset_password(
+        &self,
+        token: TokenHash,
+        password_hash: String,
+        now: UnixMs,
+    ) -> StoreResult<Account> {
+        self.write(move |c, _| accounts::reset_password(c, token, password_hash, now)).await
+    }
+
+    async fn session_create(
+        &self,
+        account: Id,
+        token: TokenHash,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<Session> {
+        self.write(move |c, ids| accounts::session_create(c, ids, account, token, now, expires_at)).await
+    }
+
+    async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {
+        self.read(move |c| accounts::session_lookup(c, token, now)).await
+    }
+
+    async fn session_list(&self, account: Id, now: UnixMs) -> StoreResult<Vec<Session>> {
+        self.read(move |c| accounts::session_list(c, account, now)).await
+    }
+
+    async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()> {
+        self.write(move |c, _| accounts::session_revoke(c, account, session)).await
     }
 }
 

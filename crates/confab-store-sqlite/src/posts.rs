@@ -6,7 +6,8 @@ use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
 use confab_core::model::{
-    Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostState, Sort, ThreadKey, ThreadSpec, UnixMs,
+    Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostAuthor, PostState, Sort, ThreadKey,
+    ThreadSpec, UnixMs,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
@@ -143,7 +144,10 @@ pub(crate) fn create(
         }
     };
 
-    let author = upsert_guest(&tx, ids, new.author, now)?;
+    let author = match new.author {
+        PostAuthor::Guest(guest) => upsert_guest(&tx, ids, guest, now)?,
+        PostAuthor::Account(account) => crate::accounts::author(&tx, account)?,
+    };
     let post = Post {
         id,
         forum_id: forum.id,

@@ -56,6 +56,7 @@ pub(crate) const AUTHOR_COLS: &str = "id, kind, name, email, url";
 pub(crate) fn author(row: &Row<'_>) -> rusqlite::Result<Author> {
     let kind = match row.get_ref(1)?.as_str()? {
         "guest" => AuthorKind::Guest,
+        "account" => AuthorKind::Account,
         _ => return Err(bad(1, "author kind")),
     };
     Ok(Author {

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use confab_core::cursor::ReplyCursor;
 use confab_core::id::Id;
-use confab_core::input::{DisplayName, Email, Identifier, Message, Shortname, Title, WebUrl};
+use confab_core::input::{DisplayName, Email, Identifier, Message, Shortname, Title, Username, WebUrl};
 use confab_core::model::{
-    Forum, ForumPolicy, GuestAuthor, NewForum, NewPost, Post, PostState, Sort, ThreadKey, ThreadSpec, VoteValue,
+    Account, AuthorKind, Forum, ForumPolicy, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostAuthor,
+    PostState, Sort, ThreadKey, ThreadSpec, VoteValue,
 };
 use confab_core::rank;
 use confab_core::render::render_markdown;
@@ -59,7 +60,11 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
     NewPost {
         thread: spec(identifier),
         parent_id: parent,
-        author: GuestAuthor { name: DisplayName::parse("name", "Ann").unwrap(), email: None, url: None },
+        author: PostAuthor::Guest(GuestAuthor {
+            name: DisplayName::parse("name", "Ann").unwrap(),
+            email: None,
+            url: None,
+        }),
         message: Message::parse(text).unwrap(),
         html: render_markdown(text),
         state,
@@ -416,7 +421,11 @@ pub async fn counts_by_identifier_and_url(store: &dyn Store) {
 pub async fn guests_with_the_same_details_share_an_author(store: &dyn Store) {
     let f = forum(store, "blog").await;
     let mut with_email = new_post("t", None, "x", PostState::Approved);
-    with_email.author.email = Some(Email::parse("ann@example.com").unwrap());
+    with_email.author = PostAuthor::Guest(GuestAuthor {
+        name: DisplayName::parse("name", "Ann").unwrap(),
+        email: Some(Email::parse("ann@example.com").unwrap()),
+        url: None,
+    });
     let a = store.post_create(&f, with_email.clone(), token(), NOW).await.unwrap().author;
     let b = store.post_create(&f, with_email, token(), NOW).await.unwrap().author;
     let c = store.post_create(&f, new_post("t", None, "x", PostState::Approved), token(), NOW).await.unwrap().author;
@@ -428,6 +437,127 @@ pub async fn guests_with_the_same_details_share_an_author(store: &dyn Store) {
     want.sort_by_key(|x| x.id);
     assert_eq!(got, want);
     assert!(store.authors_get_many(&[]).await.unwrap().is_empty());
+}
+
+pub async fn account(store: &dyn Store, username: &str, email: &str) -> Account {
+    store
+        .account_create(
+            NewAccount {
+                username: Username::parse(username).unwrap(),
+                email: Email::parse(email).unwrap(),
+                password_hash: format!("hash-of-{username}"),
+            },
+            NOW,
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn accounts_are_unique_by_username_and_email(store: &dyn Store) {
+    let ann = account(store, "Ann", "ann@example.com").await;
+    assert!(!ann.email_verified);
+    assert_eq!(store.account_get(ann.id).await.unwrap(), ann);
+    let new = |u: &str, e: &str| NewAccount {
+        username: Username::parse(u).unwrap(),
+        email: Email::parse(e).unwrap(),
+        password_hash: "h".into(),
+    };
+    let taken = store.account_create(new("ANN", "other@example.com"), NOW).await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
+    let taken = store.account_create(new("bob", "Ann@Example.com"), NOW).await;
+    assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
+    // Nothing half-written: the failed attempts left no author rows behind.
+    let (found, hash) = store.account_for_login("ann").await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (ann.id, "hash-of-Ann"));
+    assert_eq!(store.account_for_login("ann@example.com").await.unwrap().unwrap().0.id, ann.id);
+    assert!(store.account_for_login("nobody").await.unwrap().is_none());
+    assert_eq!(store.account_by_email(&Email::parse("ANN@example.com").unwrap()).await.unwrap(), Some(ann.clone()));
+    // The account is an author, and posts can name it.
+    let authors = store.authors_get_many(&[ann.id]).await.unwrap();
+    assert_eq!(authors.len(), 1);
+    assert_eq!((authors[0].kind, authors[0].name.as_str()), (AuthorKind::Account, "Ann"));
+    let f = forum(store, "blog").await;
+    let mut p = new_post("t", None, "by an account", PostState::Approved);
+    p.author = PostAuthor::Account(ann.id);
+    let created = store.post_create(&f, p, Token::generate().hash(), NOW).await.unwrap();
+    assert_eq!(created.post.author_id, ann.id);
+    let mut p = new_post("t", None, "by nobody", PostState::Approved);
+    p.author = PostAuthor::Account(Id::from_i64(12345).unwrap());
+    assert!(matches!(store.post_create(&f, p, Token::generate().hash(), NOW).await, Err(StoreError::AccountNotFound)));
+}
+
+pub async fn links_are_single_use_expiring_and_purpose_bound(store: &dyn Store) {
+    let ann = account(store, "ann", "ann@example.com").await;
+    let link = |purpose| {
+        let t = Token::generate();
+        let hash = t.hash();
+        let ann = ann.clone();
+        async move {
+            store.link_create(hash, ann.id, purpose, &ann.email, NOW, NOW + 1000).await.unwrap();
+            hash
+        }
+    };
+    // Wrong purpose: refused, and the link is spent.
+    let reset = link(LinkPurpose::Reset).await;
+    assert!(matches!(store.account_verify_email(reset, NOW).await, Err(StoreError::LinkInvalid)));
+    assert!(matches!(store.account_reset_password(reset, "x".into(), NOW).await, Err(StoreError::LinkInvalid)));
+    // Expired.
+    let verify = link(LinkPurpose::Verify).await;
+    assert!(matches!(store.account_verify_email(verify, NOW + 1000).await, Err(StoreError::LinkInvalid)));
+    // Good, once.
+    let verify = link(LinkPurpose::Verify).await;
+    let verified = store.account_verify_email(verify, NOW + 1).await.unwrap();
+    assert!(verified.email_verified);
+    assert!(matches!(store.account_verify_email(verify, NOW + 2).await, Err(StoreError::LinkInvalid)), "replay");
+    assert!(store.account_get(ann.id).await.unwrap().email_verified);
+    // A link sent to another address does not verify this one.
+    let t = Token::generate();
+    store
+        .link_create(t.hash(), ann.id, LinkPurpose::Verify, &Email::parse("old@example.com").unwrap(), NOW, NOW + 1000)
+        .await
+        .unwrap();
+    assert!(matches!(store.account_verify_email(t.hash(), NOW).await, Err(StoreError::LinkInvalid)));
+    assert!(matches!(store.account_verify_email(Token::generate().hash(), NOW).await, Err(StoreError::LinkInvalid)));
+}
+
+pub async fn sessions_expire_are_revocable_and_die_on_reset(store: &dyn Store) {
+    let ann = account(store, "ann", "ann@example.com").await;
+    let bob = account(store, "bob", "bob@example.com").await;
+    let (t1, t2, t3) = (Token::generate(), Token::generate(), Token::generate());
+    let s1 = store.session_create(ann.id, t1.hash(), NOW, NOW + 100).await.unwrap();
+    let s2 = store.session_create(ann.id, t2.hash(), NOW + 1, NOW + 10_000).await.unwrap();
+    let s3 = store.session_create(bob.id, t3.hash(), NOW, NOW + 10_000).await.unwrap();
+    let (found, acc) = store.session_lookup(t1.hash(), NOW + 50).await.unwrap().unwrap();
+    assert_eq!((found.id, acc.id), (s1.id, ann.id));
+    assert!(store.session_lookup(t1.hash(), NOW + 100).await.unwrap().is_none(), "expired");
+    assert!(store.session_lookup(Token::generate().hash(), NOW).await.unwrap().is_none());
+    let live: Vec<Id> = store.session_list(ann.id, NOW + 100).await.unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(live, vec![s2.id]);
+    // One account cannot end another's session.
+    assert!(matches!(store.session_revoke(ann.id, s3.id).await, Err(StoreError::SessionNotFound)));
+    assert!(store.session_lookup(t3.hash(), NOW).await.unwrap().is_some());
+    store.session_revoke(ann.id, s2.id).await.unwrap();
+    assert!(store.session_lookup(t2.hash(), NOW).await.unwrap().is_none());
+    assert!(matches!(
+        store.session_create(Id::from_i64(999).unwrap(), Token::generate().hash(), NOW, NOW + 1).await,
+        Err(StoreError::AccountNotFound)
+    ));
+    // A password reset ends every session of the account, and only of that account.
+    let t4 = Token::generate();
+    store.session_create(ann.id, t4.hash(), NOW, NOW + 10_000).await.unwrap();
+    let (r1, r2) = (Token::generate(), Token::generate());
+    for r in [&r1, &r2] {
+        store.link_create(r.hash(), ann.id, LinkPurpose::Reset, &ann.email, NOW, NOW + 1000).await.unwrap();
+    }
+    let after = store.account_reset_password(r1.hash(), "new-hash".into(), NOW + 5).await.unwrap();
+    assert!(after.email_verified, "a reset link proves the address too");
+    assert!(store.session_lookup(t4.hash(), NOW + 6).await.unwrap().is_none());
+    assert!(store.session_lookup(t3.hash(), NOW + 6).await.unwrap().is_some());
+    assert_eq!(store.account_for_login("ann").await.unwrap().unwrap().1, "new-hash");
+    assert!(
+        matches!(store.account_reset_password(r2.hash(), "x".into(), NOW + 7).await, Err(StoreError::LinkInvalid)),
+        "the other outstanding reset links die with the used one"
+    );
 }
 
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
@@ -690,6 +820,9 @@ macro_rules! store_contract_tests {
             case!(secrets_and_admin_token_are_set_once);
             case!(sorts_order_roots);
             case!(import_writes_a_tree_in_one_go);
+            case!(accounts_are_unique_by_username_and_email);
+            case!(links_are_single_use_expiring_and_purpose_bound);
+            case!(sessions_expire_are_revocable_and_die_on_reset);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

@@ -15,10 +15,10 @@ pub mod contract;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
-use confab_core::input::{Identifier, Message, WebUrl};
+use confab_core::input::{Email, Identifier, Message, WebUrl};
 use confab_core::model::{
-    Author, Forum, GuestAuthor, NewForum, NewPost, Post, PostState, Sort, Thread, ThreadKey, ThreadSpec, UnixMs,
-    VoteValue,
+    Account, Author, Forum, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState, Session, Sort,
+    Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::secret::TokenHash;
 
@@ -48,6 +48,16 @@ pub enum StoreError {
     ThreadClosed,
     #[error("the post cannot be voted on")]
     PostNotVotable,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("this username is taken")]
+    UsernameTaken,
+    #[error("an account with this email exists")]
+    EmailTaken,
+    #[error("the link is invalid, expired or already used")]
+    LinkInvalid,
+    #[error("session not found")]
+    SessionNotFound,
     #[error("the storage backend is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failure: {0}")]
@@ -227,6 +237,53 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<RootsPage>;
     /// Listed descendants of `node` in tree order after `after`.
     async fn post_replies(&self, node: &Post, after: Option<ReplyCursor>, limit: u32) -> StoreResult<RepliesPage>;
+
+    // ---- accounts, sessions and emailed links (global) ----
+
+    /// Creates an account and its author row (same id). `UsernameTaken` / `EmailTaken`
+    /// when either is in use, compared without regard to case.
+    async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account>;
+    async fn account_get(&self, id: Id) -> StoreResult<Account>;
+    /// The account a log-in names (by `login_key` of a username or an email) with its
+    /// password hash.
+    async fn account_for_login(&self, login_key: &str) -> StoreResult<Option<(Account, String)>>;
+    async fn account_by_email(&self, email: &Email) -> StoreResult<Option<Account>>;
+    /// Stores a one-time link for the account, sent to `email`; expired links of the
+    /// account are dropped on the way.
+    async fn link_create(
+        &self,
+        token: TokenHash,
+        account: Id,
+        purpose: LinkPurpose,
+        email: &Email,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<()>;
+    /// Consumes a verification link and marks the address verified, in one transaction.
+    /// `LinkInvalid` for an unknown, expired, used or other-purpose link, or one sent to
+    /// an address the account no longer has.
+    async fn account_verify_email(&self, token: TokenHash, now: UnixMs) -> StoreResult<Account>;
+    /// Consumes a reset link, sets the password, marks the address verified and revokes
+    /// every session of the account, in one transaction.
+    async fn account_reset_password(
+        &self,
+        token: TokenHash,
+        password_hash: String,
+        now: UnixMs,
+    ) -> StoreResult<Account>;
+    async fn session_create(
+        &self,
+        account: Id,
+        token: TokenHash,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<Session>;
+    /// The live session a bearer token names, with its account, in one statement.
+    async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>>;
+    /// The account's live sessions, newest first.
+    async fn session_list(&self, account: Id, now: UnixMs) -> StoreResult<Vec<Session>>;
+    /// Ends one session of the account; `SessionNotFound` if it is not theirs.
+    async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()>;
 
     // ---- votes (forum shard) ----
 

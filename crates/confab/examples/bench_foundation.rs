@@ -16,7 +16,7 @@ use bytes_body::{Empty, Full};
 use confab_core::IdGenerator;
 use confab_core::cursor::RootCursor;
 use confab_core::input::{DisplayName, Identifier, Message, Shortname, Title, WebUrl};
-use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostState, Sort, ThreadSpec};
+use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostAuthor, PostState, Sort, ThreadSpec};
 use confab_core::render::render_markdown;
 use confab_core::secret::Token;
 use confab_server::{AppState, Clock, Settings};
@@ -46,11 +46,11 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
     NewPost {
         thread: spec(identifier),
         parent_id: parent,
-        author: GuestAuthor {
+        author: PostAuthor::Guest(GuestAuthor {
             name: DisplayName::parse("name", &format!("Reader {}", i % 500)).unwrap(),
             email: None,
             url: None,
-        },
+        }),
         html: render_markdown(&text),
         message: Message::parse(&text).unwrap(),
         state: PostState::Approved,
@@ -219,12 +219,7 @@ async fn main() {
     let state = AppState::new(
         store.clone() as Arc<dyn Store>,
         admin.hash(),
-        Settings {
-            edit_window: Duration::from_secs(900),
-            expose_query_count: false,
-            demo: false,
-            rate_limits: confab_server::RateLimits::off(),
-        },
+        Settings { rate_limits: confab_server::RateLimits::off(), ..Settings::default() },
         Clock::system(),
     )
     .await

@@ -68,8 +68,32 @@ pub struct Config {
     /// Posts per minute into one forum from everyone together. Default 600, burst 300.
     pub rate_limit_forum_posts_per_minute: u32,
     pub rate_limit_forum_posts_burst: u32,
+    /// Sign-ups per minute from one network. Default 2, burst 5.
+    pub rate_limit_signups_per_minute: u32,
+    pub rate_limit_signups_burst: u32,
+    /// Log-in attempts per minute from one network. Default 10, burst 20.
+    pub rate_limit_logins_per_minute: u32,
+    pub rate_limit_logins_burst: u32,
+    /// Log-in attempts per minute for one username or email, from anywhere: the
+    /// brute-force brake. Default 2, burst 10.
+    pub rate_limit_login_name_per_minute: u32,
+    pub rate_limit_login_name_burst: u32,
+    /// Password-reset requests per minute from one network (default 2, burst 5); one
+    /// address gets half of that (at least 1).
+    pub rate_limit_resets_per_minute: u32,
+    pub rate_limit_resets_burst: u32,
     /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// Confab's public address, where links in mails point (e.g.
+    /// `https://comments.example.com`). Default `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// Days a log-in lasts. Default 30.
+    pub session_days: u64,
+    /// Directory where account mails (address confirmation, password reset) are
+    /// written as `.eml` files until SMTP is configured. Default `<data_dir>/mail-outbox`.
+    pub mail_dir: Option<PathBuf>,
+    /// The From address of those mails. Default `Confab <confab@localhost>`.
+    pub mail_from: String,
     /// Log filter, in `RUST_LOG` syntax. Default `info`.
     pub log: String,
     /// `text` or `json`. Default `text`.
@@ -93,7 +117,19 @@ impl Default for Config {
             rate_limit_votes_burst: 30,
             rate_limit_forum_posts_per_minute: 600,
             rate_limit_forum_posts_burst: 300,
+            rate_limit_signups_per_minute: 2,
+            rate_limit_signups_burst: 5,
+            rate_limit_logins_per_minute: 10,
+            rate_limit_logins_burst: 20,
+            rate_limit_login_name_per_minute: 2,
+            rate_limit_login_name_burst: 10,
+            rate_limit_resets_per_minute: 2,
+            rate_limit_resets_burst: 5,
             trusted_proxies: Vec::new(),
+            public_url: None,
+            session_days: 30,
+            mail_dir: None,
+            mail_from: "Confab <confab@localhost>".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -121,21 +157,55 @@ impl Config {
             .iter()
             .map(|p| Cidr::parse(p).map_err(|e| anyhow::anyhow!("trusted_proxies: {e}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let q = |per_minute, burst| Quota { per_minute, burst };
+        let posts = q(self.rate_limit_posts_per_minute, self.rate_limit_posts_burst);
+        let votes = q(self.rate_limit_votes_per_minute, self.rate_limit_votes_burst);
+        let resets = q(self.rate_limit_resets_per_minute, self.rate_limit_resets_burst);
         Ok(confab_server::RateLimits {
-            posts_per_network: Quota {
-                per_minute: self.rate_limit_posts_per_minute,
-                burst: self.rate_limit_posts_burst,
-            },
-            votes_per_network: Quota {
-                per_minute: self.rate_limit_votes_per_minute,
-                burst: self.rate_limit_votes_burst,
-            },
-            posts_per_forum: Quota {
-                per_minute: self.rate_limit_forum_posts_per_minute,
-                burst: self.rate_limit_forum_posts_burst,
-            },
+            posts_per_network: posts,
+            votes_per_network: votes,
+            posts_per_forum: q(self.rate_limit_forum_posts_per_minute, self.rate_limit_forum_posts_burst),
+            // An account gets what one network gets.
+            posts_per_account: posts,
+            votes_per_account: votes,
+            signups_per_network: q(self.rate_limit_signups_per_minute, self.rate_limit_signups_burst),
+            logins_per_network: q(self.rate_limit_logins_per_minute, self.rate_limit_logins_burst),
+            logins_per_name: q(self.rate_limit_login_name_per_minute, self.rate_limit_login_name_burst),
+            resets_per_network: resets,
+            // One address gets at most half a network's reset mails, at least one a minute.
+            resets_per_email: q((resets.per_minute / 2).max(1).min(resets.per_minute), (resets.burst / 2).max(1)),
             trusted_proxies: proxies,
         })
+    }
+
+    /// Account settings; refuses a public URL that is not a plain http(s) base.
+    pub fn accounts(&self) -> anyhow::Result<confab_server::AccountSettings> {
+        let public_url = match &self.public_url {
+            Some(u) => {
+                let parsed = url::Url::parse(u.trim()).map_err(|e| anyhow::anyhow!("public_url {u:?}: {e}"))?;
+                if !matches!(parsed.scheme(), "http" | "https")
+                    || parsed.query().is_some()
+                    || parsed.fragment().is_some()
+                    || !parsed.username().is_empty()
+                {
+                    anyhow::bail!("public_url {u:?} must be an http(s) address without query, fragment or user");
+                }
+                parsed.as_str().trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{}", self.listen),
+        };
+        if self.session_days == 0 {
+            anyhow::bail!("session_days must be at least 1");
+        }
+        Ok(confab_server::AccountSettings {
+            public_url,
+            session_ttl: Duration::from_secs(self.session_days * 24 * 3600),
+            ..confab_server::AccountSettings::default()
+        })
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| self.data_dir.join("mail-outbox"))
     }
 
     pub fn database_path(&self) -> PathBuf {

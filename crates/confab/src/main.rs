@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use confab_core::input::{DisplayName, Origin, Shortname};
-use confab_core::model::{ForumPolicy, NewForum};
+use confab_core::model::{ForumPolicy, NewForum, VotePolicy};
 
 use confab_store::Store;
 use config::{Config, LogFormat};
@@ -71,6 +71,9 @@ enum ForumCommand {
         /// Ask guests for an email address.
         #[arg(long)]
         require_email: bool,
+        /// Who may vote: anyone, accounts (signed-in readers only) or off.
+        #[arg(long, default_value = "anyone", value_parser = parse_voting)]
+        voting: VotePolicy,
     },
     /// List forums.
     List,
@@ -80,6 +83,15 @@ enum ForumCommand {
 enum AdminTokenCommand {
     /// Replace the admin token with a new one and print it. The old one stops working.
     Rotate,
+}
+
+fn parse_voting(s: &str) -> Result<VotePolicy, String> {
+    match s {
+        "anyone" => Ok(VotePolicy::Anyone),
+        "accounts" => Ok(VotePolicy::Accounts),
+        "off" => Ok(VotePolicy::Off),
+        _ => Err("one of: anyone, accounts, off".into()),
+    }
 }
 
 #[tokio::main]
@@ -102,13 +114,26 @@ async fn main() -> anyhow::Result<()> {
             println!("database {} is at schema version {version}", config.database_path().display());
             Ok(())
         }
-        Command::Forum(ForumCommand::Create { shortname, name, origins, premoderate, no_guests, require_email }) => {
+        Command::Forum(ForumCommand::Create {
+            shortname,
+            name,
+            origins,
+            premoderate,
+            no_guests,
+            require_email,
+            voting,
+        }) => {
             let store = setup::open_store(&config)?;
             let forum = NewForum {
                 name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
                 shortname: Shortname::parse(&shortname)?,
                 origins: origins.iter().map(|o| Origin::parse(o)).collect::<Result<_, _>>()?,
-                policy: ForumPolicy { allow_guests: !no_guests, require_guest_email: require_email, premoderate },
+                policy: ForumPolicy {
+                    allow_guests: !no_guests,
+                    require_guest_email: require_email,
+                    premoderate,
+                    voting,
+                },
             };
             let forum = store.forum_create(forum, confab_server::Clock::system().now()).await?;
             println!("created forum {} (id {})", forum.shortname, forum.id);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use confab_core::id::IdGenerator;
 use confab_core::input::{DisplayName, Identifier, Message, Shortname, Title, WebUrl};
-use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostState, ThreadSpec};
+use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostAuthor, PostState, ThreadSpec};
 use confab_core::render::render_markdown;
 use confab_core::secret::{Token, TokenHash};
 use confab_server::{AppState, Clock, Settings};
@@ -71,7 +71,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
         Ok(NewPost {
             thread: thread.clone(),
             parent_id: parent,
-            author: GuestAuthor { name: DisplayName::parse("name", name)?, email: None, url: None },
+            author: PostAuthor::Guest(GuestAuthor { name: DisplayName::parse("name", name)?, email: None, url: None }),
             message: Message::parse(text)?,
             html: render_markdown(text),
             state: PostState::Approved,
@@ -120,8 +120,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         expose_query_count: config.expose_query_count,
         demo: has_demo,
         rate_limits: config.rate_limits()?,
+        accounts: config.accounts()?,
     };
-    let state = AppState::new(store, admin, settings, clock).await?;
+    let mail_dir = config.mail_dir();
+    let mailer = confab_server::mail::DirMailer::new(mail_dir.clone(), config.mail_from.clone())
+        .with_context(|| format!("cannot create the mail directory {}", mail_dir.display()))?;
+    let state = AppState::new(store, admin, settings, clock).await?.with_mailer(Arc::new(mailer));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -129,6 +133,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");
+    println!("  account mails: {}  (until SMTP is configured)", mail_dir.display());
     if has_demo {
         println!("  demo site:     {base}/  (open it in a browser)");
         println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");

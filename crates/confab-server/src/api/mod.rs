@@ -1,5 +1,6 @@
 //! API v1 routes: one module per resource, one function per action.
 
+pub(crate) mod accounts;
 mod counts;
 mod docs;
 mod forums;
@@ -9,7 +10,7 @@ mod threads;
 mod votes;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -33,6 +34,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
         .route("/api/v1/posts/{post}/replies", get(page::post_replies))
         .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
+        .route("/api/v1/auth/signup", post(accounts::sign_up))
+        .route("/api/v1/auth/login", post(accounts::log_in))
+        .route("/api/v1/auth/logout", post(accounts::log_out))
+        .route("/api/v1/auth/verify", post(accounts::verify))
+        .route("/api/v1/auth/reset-request", post(accounts::request_reset))
+        .route("/api/v1/auth/reset", post(accounts::reset))
+        .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/me/sessions", get(accounts::list_sessions))
+        .route("/api/v1/me/sessions/{session}", delete(accounts::revoke_session))
 }
 
 pub(crate) async fn route_not_found() -> ApiError {

@@ -1,11 +1,13 @@
-//! Posts: create (guests), details, edit and delete by the author within the window.
+//! Posts: create (guests and accounts), details, edit and delete by the author: a guest
+//! with the post's edit token within the edit window, an account with its session at
+//! any time.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
-use confab_core::model::{GuestAuthor, NewPost, Post, PostState};
+use confab_core::model::{GuestAuthor, NewPost, Post, PostAuthor, PostState};
 use confab_core::render::render_markdown;
 use confab_core::secret::Token;
 use confab_store::StoreError;
@@ -15,7 +17,7 @@ use serde_json::json;
 use super::page::{authors_of, shown_authors};
 use super::threads::{ThreadInput, forum_name};
 use crate::AppState;
-use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, check_origin, check_origin_of, header_token};
+use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, Viewer, check_origin, check_origin_of, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
@@ -35,7 +37,8 @@ pub(crate) struct CreatePost {
     thread: ThreadInput,
     parent: Option<Id>,
     message: String,
-    author: AuthorInput,
+    /// A guest's details; left out when signed in.
+    author: Option<AuthorInput>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,20 +61,39 @@ pub(crate) async fn create_post(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
     client: ClientIp,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Json(body): Json<CreatePost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
     check_origin(&forum, &headers)?;
-    if !forum.policy.allow_guests {
-        return Err(ApiError::GuestsNotAllowed);
-    }
     let message = Message::parse(&body.message)?;
-    let author = guest(&body.author, forum.policy.require_guest_email)?;
+    let author = match (&viewer, &body.author) {
+        (Some(me), None) => PostAuthor::Account(me.account.id),
+        (Some(_), Some(_)) => {
+            return Err(InputError::new(
+                "author",
+                "signed_in",
+                "signed-in users post as their account: leave author out",
+            )
+            .into());
+        }
+        (None, _) if !forum.policy.allow_guests => return Err(ApiError::GuestsNotAllowed),
+        (None, None) => {
+            return Err(InputError::new("author", "required", "guests give a name (or sign in to post)").into());
+        }
+        (None, Some(a)) => PostAuthor::Guest(guest(a, forum.policy.require_guest_email)?),
+    };
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
     client.limit(&state, Key::PostsFromNetwork, limits.posts_per_network)?;
+    if let Some(me) = &viewer {
+        state
+            .limiter
+            .check(Key::PostsByAccount(me.account.id), limits.posts_per_account, state.clock.now())
+            .map_err(ApiError::RateLimited)?;
+    }
     state
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
@@ -115,14 +137,23 @@ pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) 
     Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
 
-/// Checks the author's edit token and the edit window; returns the post.
-async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result<Post, ApiError> {
-    let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
+/// Checks that the request comes from the post's author: their account's session (no
+/// time limit), or the post's edit token within the edit window. Returns the post.
+async fn authorise_edit(
+    state: &AppState,
+    id: Id,
+    viewer: Option<&crate::auth::SignedIn>,
+    headers: &HeaderMap,
+) -> Result<Post, ApiError> {
     let (post, stored) = state.store.post_for_edit(id).await?;
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
     check_origin_of(state, post.forum_id, headers).await?;
+    if super::accounts::is_own(viewer, post.author_id) {
+        return Ok(post);
+    }
+    let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
     if !stored.is_some_and(|s| s.matches(&presented.hash())) {
         return Err(ApiError::InvalidEditToken);
     }
@@ -136,11 +167,12 @@ async fn authorise_edit(state: &AppState, id: Id, headers: &HeaderMap) -> Result
 pub(crate) async fn edit_post(
     State(state): State<AppState>,
     PathId(id): PathId,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Json(body): Json<EditPost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let message = Message::parse(&body.message)?;
-    authorise_edit(&state, id, &headers).await?;
+    authorise_edit(&state, id, viewer.as_ref(), &headers).await?;
     let html = render_markdown(message.as_str());
     let post = state.store.post_edit(id, message, html, state.clock.now()).await?;
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
@@ -150,9 +182,10 @@ pub(crate) async fn edit_post(
 pub(crate) async fn delete_post(
     State(state): State<AppState>,
     PathId(id): PathId,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorise_edit(&state, id, &headers).await?;
+    authorise_edit(&state, id, viewer.as_ref(), &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
     Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))

@@ -1,17 +1,19 @@
-//! Votes: up (1), down (-1), clear (0). The voter is a token the client keeps in
-//! `X-Confab-Voter`; without one, the server mints one and returns it once.
+//! Votes: up (1), down (-1), clear (0). A signed-in reader votes as their account (one
+//! vote per account on any device). A guest is a token the client keeps in
+//! `X-Confab-Voter`; without one, the server mints one and returns it once. The forum's
+//! policy says whether guests, only accounts, or nobody may vote.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use confab_core::input::InputError;
-use confab_core::model::VoteValue;
+use confab_core::model::{VotePolicy, VoteValue};
 use confab_core::secret::Token;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, check_origin_of, header_token};
+use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::Key;
@@ -26,28 +28,43 @@ pub(crate) async fn vote_post(
     State(state): State<AppState>,
     PathId(id): PathId,
     client: ClientIp,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Json(body): Json<VoteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let value = VoteValue::from_i64(body.value)
         .ok_or_else(|| InputError::new("value", "invalid_vote", "must be -1 (down), 0 (clear) or 1 (up)"))?;
-    client.limit(&state, Key::VotesFromNetwork, state.settings.rate_limits.votes_per_network)?;
-    if headers.contains_key(axum::http::header::ORIGIN) {
-        let post = state.store.post_get(id).await?;
-        check_origin_of(&state, post.forum_id, &headers).await?;
+    let limits = &state.settings.rate_limits;
+    client.limit(&state, Key::VotesFromNetwork, limits.votes_per_network)?;
+    // The forum's policy and origins: two point reads by primary key.
+    let post = state.store.post_get(id).await?;
+    let forum = state.store.forum_get(post.forum_id).await?;
+    check_origin(&forum, &headers)?;
+    match (forum.policy.voting, &viewer) {
+        (VotePolicy::Off, _) => return Err(ApiError::VotingNotAllowed("this forum does not take votes")),
+        (VotePolicy::Accounts, None) => return Err(ApiError::LoginRequired),
+        _ => {}
     }
-    let (voter, minted) = match headers.get(VOTER_TOKEN_HEADER) {
-        None => {
-            let t = Token::generate();
-            (t.clone(), Some(t))
+    let (voter, minted) = match (&viewer, headers.get(VOTER_TOKEN_HEADER)) {
+        (Some(me), _) => {
+            state
+                .limiter
+                .check(Key::VotesByAccount(me.account.id), limits.votes_per_account, state.clock.now())
+                .map_err(ApiError::RateLimited)?;
+            (me.voter(), None)
         }
-        Some(_) => (
+        (None, None) => {
+            let t = Token::generate();
+            (t.hash(), Some(t))
+        }
+        (None, Some(_)) => (
             header_token(&headers, VOTER_TOKEN_HEADER)
-                .ok_or_else(|| ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into()))?,
+                .ok_or_else(|| ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into()))?
+                .hash(),
             None,
         ),
     };
-    let outcome = state.store.vote_set(id, voter.hash(), value, state.clock.now()).await?;
+    let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
     let p = &outcome.post;
     let mut body = json!({
         "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },

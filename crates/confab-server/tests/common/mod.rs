@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use confab_core::IdGenerator;
 use confab_core::secret::Token;
+use confab_server::mail::MemoryMailer;
 use confab_server::{AppState, Clock, Settings};
 use confab_store::Store;
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
@@ -21,11 +22,29 @@ use tower::ServiceExt;
 
 pub const START: i64 = 1_800_000_000_000;
 
+/// Settings for tests: query counts exposed, the given limits, and password hashing
+/// cheap enough for many log-ins (Argon2id all the same).
+pub fn test_settings(rate_limits: confab_server::RateLimits) -> Settings {
+    Settings {
+        edit_window: Duration::from_secs(15 * 60),
+        expose_query_count: true,
+        rate_limits,
+        accounts: confab_server::AccountSettings {
+            public_url: "https://comments.example.com".into(),
+            password_cost: confab_server::passwords::PasswordCost { memory_kib: 1024, iterations: 1, parallelism: 1 },
+            ..Default::default()
+        },
+        ..Settings::default()
+    }
+}
+
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
     pub admin: String,
     pub now: Arc<AtomicI64>,
+    /// Every mail the app sent.
+    pub mailer: Arc<MemoryMailer>,
     _dir: tempfile::TempDir,
 }
 
@@ -66,13 +85,7 @@ impl Resp {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_settings(Settings {
-            edit_window: Duration::from_secs(15 * 60),
-            expose_query_count: true,
-            demo: false,
-            rate_limits: confab_server::RateLimits::off(),
-        })
-        .await
+        Self::with_settings(test_settings(confab_server::RateLimits::off())).await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
@@ -84,8 +97,12 @@ impl TestApp {
         let now = Arc::new(AtomicI64::new(START));
         let clock_now = Arc::clone(&now);
         let clock = Clock::from_fn(move || clock_now.load(Ordering::SeqCst));
-        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock).await.unwrap();
-        TestApp { router: confab_server::app(state), store, admin: admin.expose().to_owned(), now, _dir: dir }
+        let mailer = Arc::new(MemoryMailer::default());
+        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock)
+            .await
+            .unwrap()
+            .with_mailer(Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>);
+        TestApp { router: confab_server::app(state), store, admin: admin.expose().to_owned(), now, mailer, _dir: dir }
     }
 
     /// A test app with the forum `blog`.

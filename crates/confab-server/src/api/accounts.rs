@@ -1,0 +1,309 @@
+//! Local accounts: sign up, confirm the address, log in and out, sessions, password
+//! reset. Accounts are global: one account comments on every forum of the server.
+//!
+//! No response tells a stranger whether an email address has an account: sign-up and
+//! reset requests answer the same whatever the address (the mail says what happened),
+//! and a failed log-in never says whether the name or the password was wrong. Usernames
+//! are public (they sign comments), so a taken one is reported.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use confab_core::id::Id;
+use confab_core::input::{Email, InputError, Password, Username, login_key};
+use confab_core::model::{Account, LinkPurpose, NewAccount};
+use confab_core::secret::Token;
+use confab_store::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::auth::{ClientIp, SignedIn};
+use crate::error::ApiError;
+use crate::extract::{Json, PathId};
+use crate::mail::Mail;
+use crate::ratelimit::Key;
+use crate::views::{AccountView, SessionView};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignUp {
+    username: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogIn {
+    /// Username or email address.
+    login: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkToken {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetRequest {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reset {
+    token: String,
+    password: String,
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CACHE_CONTROL, "no-store")]
+}
+
+fn sha256(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// Creates a one-time link for the account and mails it. Failures to send are logged
+/// (without the address) and otherwise swallowed: the response must not differ.
+async fn send_link(state: &AppState, account: &Account, purpose: LinkPurpose) -> Result<(), ApiError> {
+    let s = &state.settings.accounts;
+    let ttl = match purpose {
+        LinkPurpose::Verify => s.verify_link_ttl,
+        LinkPurpose::Reset => s.reset_link_ttl,
+    };
+    let token = Token::generate();
+    let now = state.clock.now();
+    state
+        .store
+        .link_create(token.hash(), account.id, purpose, &account.email, now, now + ttl.as_millis() as i64)
+        .await?;
+    let url = format!("{}/account/{}?token={}", s.public_url, purpose.as_str(), token.expose());
+    let hours = ttl.as_secs().div_ceil(3600);
+    let (subject, text) = match purpose {
+        LinkPurpose::Verify => (
+            "Confirm your email address".to_owned(),
+            format!(
+                "Hello {name},\n\nplease confirm that this is your address to finish creating your account:\n\n\
+                 {url}\n\nThe link works once, for {hours} hours. If you did not sign up, ignore this mail: \
+                 no account is used until the address is confirmed.\n",
+                name = account.username
+            ),
+        ),
+        LinkPurpose::Reset => (
+            "Reset your password".to_owned(),
+            format!(
+                "Hello {name},\n\nto choose a new password, open:\n\n{url}\n\nThe link works once, for {hours} \
+                 hour(s). Setting a new password signs you out everywhere. If you did not ask for this, ignore \
+                 this mail: your password stays as it is.\n",
+                name = account.username
+            ),
+        ),
+    };
+    deliver(state, Mail { to: account.email.clone(), subject, text }).await;
+    Ok(())
+}
+
+async fn deliver(state: &AppState, mail: Mail) {
+    let subject = mail.subject.clone();
+    if let Err(e) = state.mailer.send(mail).await {
+        tracing::warn!(subject = %subject, error = %e, "mail not sent");
+    }
+}
+
+pub(crate) async fn sign_up(
+    State(state): State<AppState>,
+    client: ClientIp,
+    Json(body): Json<SignUp>,
+) -> Result<impl IntoResponse, ApiError> {
+    let username = Username::parse(body.username.trim())?;
+    let email = Email::parse(&body.email)?;
+    let password = Password::parse(&body.password)?;
+    if login_key(password.expose()) == username.key() || login_key(password.expose()) == email.as_str() {
+        return Err(InputError::new("password", "too_guessable", "must not be your username or email").into());
+    }
+    client.limit(&state, Key::SignupsFromNetwork, state.settings.rate_limits.signups_per_network)?;
+    let password_hash = state.passwords.hash(password).await?;
+    let new = NewAccount { username, email: email.clone(), password_hash };
+    match state.store.account_create(new, state.clock.now()).await {
+        Ok(account) => {
+            tracing::info!(account = %account.id, "account created");
+            send_link(&state, &account, LinkPurpose::Verify).await?;
+        }
+        Err(StoreError::EmailTaken) => {
+            // Same answer as a new sign-up; the owner of the address learns what happened.
+            if let Some(existing) = state.store.account_by_email(&email).await? {
+                if existing.email_verified {
+                    deliver(
+                        &state,
+                        Mail {
+                            to: existing.email.clone(),
+                            subject: "You already have an account".into(),
+                            text: format!(
+                                "Hello {name},\n\nsomeone (perhaps you) tried to sign up with this address, which \
+                             already has an account: {name}. To log in without your password, ask for a reset \
+                             link from any comment section's log-in form. If it was not you, nothing has \
+                             changed.\n",
+                                name = existing.username
+                            ),
+                        },
+                    )
+                    .await;
+                } else {
+                    send_link(&state, &existing, LinkPurpose::Verify).await?;
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        no_store(),
+        axum::Json(json!({
+            "status": "confirmation_sent",
+            "message": "Check your inbox: we sent a link to confirm the address. Log in once it is confirmed.",
+        })),
+    ))
+}
+
+pub(crate) async fn log_in(
+    State(state): State<AppState>,
+    client: ClientIp,
+    Json(body): Json<LogIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = login_key(&body.login);
+    if key.is_empty() || key.chars().count() > confab_core::input::MAX_EMAIL_CHARS {
+        return Err(InputError::new("login", "invalid_login", "give your username or email address").into());
+    }
+    let limits = &state.settings.rate_limits;
+    client.limit(&state, Key::LoginsFromNetwork, limits.logins_per_network)?;
+    state
+        .limiter
+        .check(Key::LoginsForName(sha256(&key)), limits.logins_per_name, state.clock.now())
+        .map_err(ApiError::RateLimited)?;
+    let password = Password::presented(&body.password).ok_or(ApiError::InvalidCredentials)?;
+    let found = state.store.account_for_login(&key).await?;
+    let (account, stored) = match found {
+        Some((a, h)) => (Some(a), Some(h)),
+        None => (None, None),
+    };
+    if !state.passwords.verify(password, stored).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let account = account.ok_or(ApiError::InvalidCredentials)?;
+    if !account.email_verified {
+        send_link(&state, &account, LinkPurpose::Verify).await?;
+        return Err(ApiError::EmailNotVerified);
+    }
+    let token = Token::generate();
+    let now = state.clock.now();
+    let expires = now + state.settings.accounts.session_ttl.as_millis() as i64;
+    let session = state.store.session_create(account.id, token.hash(), now, expires).await?;
+    tracing::info!(account = %account.id, session = %session.id, "signed in");
+    Ok((
+        no_store(),
+        axum::Json(json!({
+            "token": token.expose(),
+            "session": SessionView::new(&session, session.id),
+            "account": AccountView::from(&account),
+        })),
+    ))
+}
+
+pub(crate) async fn log_out(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
+    state.store.session_revoke(me.account.id, me.session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn me(me: SignedIn) -> impl IntoResponse {
+    (no_store(), axum::Json(json!({ "account": AccountView::from(&me.account) })))
+}
+
+pub(crate) async fn list_sessions(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
+    let sessions = state.store.session_list(me.account.id, state.clock.now()).await?;
+    let views: Vec<SessionView> = sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect();
+    Ok((no_store(), axum::Json(json!({ "sessions": views }))))
+}
+
+pub(crate) async fn revoke_session(
+    State(state): State<AppState>,
+    me: SignedIn,
+    PathId(session): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    state.store.session_revoke(me.account.id, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A link token as pasted from a mail; anything malformed is simply an invalid link.
+pub(crate) fn link_token(s: &str) -> Result<Token, ApiError> {
+    Token::from_client(s.trim()).ok_or(ApiError::Store(StoreError::LinkInvalid))
+}
+
+/// Confirms an address (shared with the HTML page the mailed link opens).
+pub(crate) async fn confirm_email(state: &AppState, token: &str) -> Result<Account, ApiError> {
+    let token = link_token(token)?;
+    let account = state.store.account_verify_email(token.hash(), state.clock.now()).await?;
+    tracing::info!(account = %account.id, "email confirmed");
+    Ok(account)
+}
+
+/// Sets a new password from a reset link (shared with the HTML page).
+pub(crate) async fn reset_password(state: &AppState, token: &str, password: &str) -> Result<Account, ApiError> {
+    let token = link_token(token)?;
+    let password = Password::parse(password)?;
+    let hash = state.passwords.hash(password).await?;
+    let account = state.store.account_reset_password(token.hash(), hash, state.clock.now()).await?;
+    tracing::info!(account = %account.id, "password reset; sessions ended");
+    Ok(account)
+}
+
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    Json(body): Json<LinkToken>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = confirm_email(&state, &body.token).await?;
+    Ok((no_store(), axum::Json(json!({ "account": AccountView::from(&account) }))))
+}
+
+pub(crate) async fn request_reset(
+    State(state): State<AppState>,
+    client: ClientIp,
+    Json(body): Json<ResetRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::parse(&body.email)?;
+    let limits = &state.settings.rate_limits;
+    client.limit(&state, Key::ResetsFromNetwork, limits.resets_per_network)?;
+    state
+        .limiter
+        .check(Key::ResetsForEmail(sha256(email.as_str())), limits.resets_per_email, state.clock.now())
+        .map_err(ApiError::RateLimited)?;
+    if let Some(account) = state.store.account_by_email(&email).await? {
+        send_link(&state, &account, LinkPurpose::Reset).await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        no_store(),
+        axum::Json(json!({
+            "status": "reset_sent",
+            "message": "If an account uses this address, a link to reset its password is on its way.",
+        })),
+    ))
+}
+
+pub(crate) async fn reset(
+    State(state): State<AppState>,
+    Json(body): Json<Reset>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = reset_password(&state, &body.token, &body.password).await?;
+    Ok((no_store(), axum::Json(json!({ "account": AccountView::from(&account) }))))
+}
+
+/// Whether an id names the viewer's own account (for "own post" checks).
+pub(crate) fn is_own(viewer: Option<&SignedIn>, author: Id) -> bool {
+    viewer.is_some_and(|v| v.account.id == author)
+}

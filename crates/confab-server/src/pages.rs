@@ -1,0 +1,169 @@
+//! The pages mailed links open, on Confab's own origin: confirm an address, choose a
+//! new password. Server-rendered, no script, one small stylesheet.
+//!
+//! Opening a link changes nothing: the page shows a button that POSTs the token, so a
+//! mail scanner that fetches every link cannot spend it. The token travels in the
+//! query string of the GET (never logged: the request log records the route, not the
+//! URI) and in the form body of the POST; `Referrer-Policy: no-referrer` keeps it from
+//! leaking to anything the page links to.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::accounts::{confirm_email, reset_password};
+use crate::embed::{Asset, escape};
+use crate::error::ApiError;
+
+static STYLE: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new(include_str!("../embed/account.css").into(), "text/css; charset=utf-8"));
+
+pub(crate) async fn stylesheet(headers: HeaderMap) -> Response {
+    STYLE.respond(&headers)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResetFormBody {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// A whole page: title, then body HTML (already escaped by the caller).
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex\">\n<title>{t} · Confab</title>\n\
+         <link rel=\"stylesheet\" href=\"/account/account.css\">\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n{body}\n\
+         </main>\n</body>\n</html>\n",
+        t = escape(title)
+    );
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (status, headers, Html(html)).into_response()
+}
+
+fn invalid_link() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        "<p>It is incomplete, has expired, or has been used already. Ask for a new one from the log-in form \
+         of any comment section.</p>",
+    )
+}
+
+/// The error page for a failure that is not about the link.
+fn failure(e: &ApiError) -> Response {
+    match e {
+        ApiError::Store(confab_store::StoreError::LinkInvalid) => invalid_link(),
+        other => page(other.status(), "Something went wrong", "<p>Please try again in a moment.</p>"),
+    }
+}
+
+fn token_field(token: &str) -> String {
+    format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", escape(token))
+}
+
+pub(crate) async fn verify_form(Query(q): Query<TokenQuery>) -> Response {
+    if q.token.is_empty() {
+        return invalid_link();
+    }
+    page(
+        StatusCode::OK,
+        "Confirm your email address",
+        &format!(
+            "<p>One click finishes creating your account.</p>\n\
+             <form method=\"post\" action=\"/account/verify\">{}\n<button type=\"submit\">Confirm my address</button>\n</form>",
+            token_field(&q.token)
+        ),
+    )
+}
+
+pub(crate) async fn verify_submit(State(state): State<AppState>, axum::Form(form): axum::Form<TokenQuery>) -> Response {
+    match confirm_email(&state, &form.token).await {
+        Ok(account) => page(
+            StatusCode::OK,
+            "Address confirmed",
+            &format!(
+                "<p>Thank you, {}. Your account is ready: log in from any comment section to join the \
+                 discussion.</p>",
+                escape(account.username.as_str())
+            ),
+        ),
+        Err(e) => failure(&e),
+    }
+}
+
+fn reset_page(status: StatusCode, token: &str, error: Option<&str>) -> Response {
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
+    page(
+        status,
+        "Choose a new password",
+        &format!(
+            "{error}<form method=\"post\" action=\"/account/reset\">{}\n\
+             <label>New password <input type=\"password\" name=\"password\" autocomplete=\"new-password\" \
+             minlength=\"{min}\" maxlength=\"{max}\" required></label>\n\
+             <label>Repeat it <input type=\"password\" name=\"confirm\" autocomplete=\"new-password\" \
+             minlength=\"{min}\" maxlength=\"{max}\" required></label>\n\
+             <button type=\"submit\">Set password</button>\n</form>\n\
+             <p class=\"note\">Setting a new password signs you out on every device.</p>",
+            token_field(token),
+            min = confab_core::input::MIN_PASSWORD_CHARS,
+            max = confab_core::input::MAX_PASSWORD_CHARS,
+        ),
+    )
+}
+
+pub(crate) async fn reset_form(Query(q): Query<TokenQuery>) -> Response {
+    if q.token.is_empty() {
+        return invalid_link();
+    }
+    reset_page(StatusCode::OK, &q.token, None)
+}
+
+pub(crate) async fn reset_submit(
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<ResetFormBody>,
+) -> Response {
+    if form.password != form.confirm {
+        return reset_page(StatusCode::UNPROCESSABLE_ENTITY, &form.token, Some("The two passwords differ."));
+    }
+    match reset_password(&state, &form.token, &form.password).await {
+        Ok(account) => page(
+            StatusCode::OK,
+            "Password changed",
+            &format!(
+                "<p>Done, {}. You have been signed out everywhere; log in again with the new password.</p>",
+                escape(account.username.as_str())
+            ),
+        ),
+        // A password that breaks the rules: the form again, the link still unspent.
+        Err(ApiError::InvalidInput(e)) => {
+            reset_page(StatusCode::UNPROCESSABLE_ENTITY, &form.token, Some(&format!("The password {}.", e.message)))
+        }
+        Err(e) => failure(&e),
+    }
+}

@@ -1,0 +1,246 @@
+//! Accounts, sessions and one-time links (global data).
+
+use confab_core::id::{Id, IdGenerator, LogicalShard};
+use confab_core::input::{Email, Username};
+use confab_core::model::{Account, Author, LinkPurpose, NewAccount, Session, UnixMs};
+use confab_core::secret::TokenHash;
+use confab_store::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::rows::{self, AUTHOR_COLS, id_at, is_unique_violation, sql_err};
+
+const ACCOUNT_COLS: &str = "a.id, a.username, a.email, a.email_verified_at, a.created_at";
+
+/// An account from `ACCOUNT_COLS` starting at column `o`.
+fn account_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: id_at(row, o)?,
+        username: Username::from_trusted(row.get(o + 1)?),
+        email: Email::from_trusted(row.get(o + 2)?),
+        email_verified: row.get::<_, Option<i64>>(o + 3)?.is_some(),
+        created_at: row.get(o + 4)?,
+    })
+}
+
+fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
+    account_at(row, 0)
+}
+
+const SESSION_COLS: &str = "s.id, s.account_id, s.created_at, s.expires_at";
+
+fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session { id: id_at(row, 0)?, account_id: id_at(row, 1)?, created_at: row.get(2)?, expires_at: row.get(3)? })
+}
+
+pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let id = ids.next(LogicalShard::GLOBAL);
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO accounts (id, username, username_key, email, password_hash, email_verified_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                id.as_i64(),
+                new.username.as_str(),
+                new.username.key(),
+                new.email.as_str(),
+                new.password_hash,
+                now
+            ])
+        });
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "accounts.username_key") => return Err(StoreError::UsernameTaken),
+        Err(e) if is_unique_violation(&e, "accounts.email") => return Err(StoreError::EmailTaken),
+        Err(e) => return Err(sql_err(e)),
+    }
+    tx.prepare_cached(
+        "INSERT INTO authors (id, kind, name, email, url, guest_key, created_at) VALUES (?1, 'account', ?2, ?3, NULL, NULL, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![id.as_i64(), new.username.as_str(), new.email.as_str(), now]))
+    .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(Account { id, username: new.username, email: new.email, email_verified: false, created_at: now })
+}
+
+pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Account> {
+    c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.id = ?1"))
+        .and_then(|mut s| s.query_row([id.as_i64()], account).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::AccountNotFound)
+}
+
+/// The author row of an account, for a post it writes.
+pub(crate) fn author(c: &Connection, id: Id) -> StoreResult<Author> {
+    c.prepare_cached(&format!("SELECT {AUTHOR_COLS} FROM authors WHERE id = ?1 AND kind = 'account'"))
+        .and_then(|mut s| s.query_row([id.as_i64()], rows::author).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::AccountNotFound)
+}
+
+pub(crate) fn for_login(c: &Connection, login_key: &str) -> StoreResult<Option<(Account, String)>> {
+    // A username never contains '@' and an email always does: at most one row matches.
+    c.prepare_cached(&format!(
+        "SELECT {ACCOUNT_COLS}, a.password_hash FROM accounts a WHERE a.username_key = ?1 OR a.email = ?1"
+    ))
+    .and_then(|mut s| s.query_row([login_key], |r| Ok((account(r)?, r.get(5)?))).optional())
+    .map_err(sql_err)
+}
+
+pub(crate) fn by_email(c: &Connection, email: &Email) -> StoreResult<Option<Account>> {
+    c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.email = ?1"))
+        .and_then(|mut s| s.query_row([email.as_str()], account).optional())
+        .map_err(sql_err)
+}
+
+pub(crate) fn link_create(
+    c: &mut Connection,
+    token: TokenHash,
+    account: Id,
+    purpose: LinkPurpose,
+    email: &Email,
+    now: UnixMs,
+    expires_at: UnixMs,
+) -> StoreResult<()> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    tx.prepare_cached("DELETE FROM account_links WHERE account_id = ?1 AND expires_at <= ?2")
+        .and_then(|mut s| s.execute(params![account.as_i64(), now]))
+        .map_err(sql_err)?;
+    tx.prepare_cached(
+        "INSERT INTO account_links (token_hash, account_id, purpose, email, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![&token.0[..], account.as_i64(), purpose.as_str(), email.as_str(), now, expires_at])
+    })
+    .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)
+}
+
+/// Deletes the link (whatever its state: a link is tried once) and returns its account
+/// if it was live, of this purpose, and sent to the account's current address.
+fn consume_link(tx: &Connection, token: TokenHash, purpose: LinkPurpose, now: UnixMs) -> StoreResult<Account> {
+    let link: Option<(i64, String, String, i64)> = tx
+        .prepare_cached(
+            "DELETE FROM account_links WHERE token_hash = ?1 RETURNING account_id, purpose, email, expires_at",
+        )
+        .and_then(|mut s| s.query_row([&token.0[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+        .map_err(sql_err)?;
+    let Some((account_id, p, email, expires_at)) = link else {
+        return Err(StoreError::LinkInvalid);
+    };
+    if p != purpose.as_str() || expires_at <= now {
+        return Err(StoreError::LinkInvalid);
+    }
+    let account = get(tx, Id::from_i64(account_id).ok_or(StoreError::LinkInvalid)?)?;
+    if account.email.as_str() != email {
+        return Err(StoreError::LinkInvalid);
+    }
+    Ok(account)
+}
+
+fn mark_verified(tx: &Connection, mut account: Account, now: UnixMs) -> StoreResult<Account> {
+    if !account.email_verified {
+        tx.prepare_cached("UPDATE accounts SET email_verified_at = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![account.id.as_i64(), now]))
+            .map_err(sql_err)?;
+        account.email_verified = true;
+    }
+    Ok(account)
+}
+
+pub(crate) fn verify_email(c: &mut Connection, token: TokenHash, now: UnixMs) -> StoreResult<Account> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    // An invalid link is still deleted (it was tried): commit either way.
+    let result = consume_link(&tx, token, LinkPurpose::Verify, now).and_then(|a| mark_verified(&tx, a, now));
+    tx.commit().map_err(sql_err)?;
+    result
+}
+
+pub(crate) fn reset_password(
+    c: &mut Connection,
+    token: TokenHash,
+    password_hash: String,
+    now: UnixMs,
+) -> StoreResult<Account> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let account = match consume_link(&tx, token, LinkPurpose::Reset, now) {
+        Ok(a) => a,
+        Err(e) => {
+            tx.commit().map_err(sql_err)?;
+            return Err(e);
+        }
+    };
+    let id = account.id.as_i64();
+    tx.prepare_cached("UPDATE accounts SET password_hash = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, password_hash]))
+        .map_err(sql_err)?;
+    // Every other reset link of the account dies with this one, and every session: a
+    // reset is what someone does when they think another has their password.
+    tx.prepare_cached("DELETE FROM account_links WHERE account_id = ?1 AND purpose = 'reset'")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_err)?;
+    tx.prepare_cached("DELETE FROM sessions WHERE account_id = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_err)?;
+    let account = mark_verified(&tx, account, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(account)
+}
+
+pub(crate) fn session_create(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    account: Id,
+    token: TokenHash,
+    now: UnixMs,
+    expires_at: UnixMs,
+) -> StoreResult<Session> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    tx.prepare_cached("DELETE FROM sessions WHERE account_id = ?1 AND expires_at <= ?2")
+        .and_then(|mut s| s.execute(params![account.as_i64(), now]))
+        .map_err(sql_err)?;
+    let id = ids.next(LogicalShard::GLOBAL);
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| s.execute(params![id.as_i64(), &token.0[..], account.as_i64(), now, expires_at]));
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+            return Err(StoreError::AccountNotFound);
+        }
+        Err(e) => return Err(sql_err(e)),
+    }
+    tx.commit().map_err(sql_err)?;
+    Ok(Session { id, account_id: account, created_at: now, expires_at })
+}
+
+pub(crate) fn session_lookup(c: &Connection, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {
+    c.prepare_cached(&format!(
+        "SELECT {SESSION_COLS}, {ACCOUNT_COLS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![&token.0[..], now], |r| Ok((session(r)?, account_at(r, 4)?))).optional())
+    .map_err(sql_err)
+}
+
+pub(crate) fn session_list(c: &Connection, account: Id, now: UnixMs) -> StoreResult<Vec<Session>> {
+    let mut s = c
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions s WHERE s.account_id = ?1 AND s.expires_at > ?2 ORDER BY s.id DESC"
+        ))
+        .map_err(sql_err)?;
+    s.query_map(params![account.as_i64(), now], session).and_then(Iterator::collect).map_err(sql_err)
+}
+
+pub(crate) fn session_revoke(c: &Connection, account: Id, session: Id) -> StoreResult<()> {
+    let n = c
+        .prepare_cached("DELETE FROM sessions WHERE id = ?1 AND account_id = ?2")
+        .and_then(|mut s| s.execute(params![session.as_i64(), account.as_i64()]))
+        .map_err(sql_err)?;
+    if n == 1 { Ok(()) } else { Err(StoreError::SessionNotFound) }
+}
