@@ -12,5 +12,6 @@ pub mod model;
 pub mod rank;
 pub mod render;
 pub mod secret;
+pub mod sso;
 
 pub use id::{Id, IdGenerator, LogicalShard};

@@ -22,11 +22,20 @@ pub struct ForumPolicy {
     pub premoderate: bool,
     /// Who may vote on posts.
     pub voting: VotePolicy,
+    /// How long a signed SSO payload is accepted after its timestamp, in seconds.
+    pub sso_max_age_secs: u64,
 }
 
 impl Default for ForumPolicy {
     fn default() -> Self {
-        ForumPolicy { allow_guests: true, require_guest_email: false, premoderate: false, voting: VotePolicy::Anyone }
+        ForumPolicy {
+            allow_guests: true,
+            require_guest_email: false,
+            premoderate: false,
+            voting: VotePolicy::Anyone,
+            // Disqus accepts a remote_auth_s3 payload for two hours.
+            sso_max_age_secs: 2 * 3600,
+        }
     }
 }
 
@@ -134,6 +143,10 @@ pub struct Author {
     /// Private: never shown; only [`Email::avatar_hash`] leaves the server.
     pub email: Option<Email>,
     pub url: Option<WebUrl>,
+    /// An avatar image the author's site supplied (SSO); else the email's hash is used.
+    pub avatar_url: Option<WebUrl>,
+    /// For an SSO author: the forum whose site vouches for them, and the site's id.
+    pub sso: Option<(Id, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -142,6 +155,8 @@ pub enum AuthorKind {
     Guest,
     /// A local account; the author row shares the account's id.
     Account,
+    /// A user of the forum's own site, signed in through SSO.
+    Sso,
 }
 
 /// Who a new post is by: a guest's details, or a signed-in account.
@@ -149,6 +164,37 @@ pub enum AuthorKind {
 pub enum PostAuthor {
     Guest(GuestAuthor),
     Account(Id),
+    /// A site's user, vouched for by an SSO payload signed with this forum's key.
+    Sso(crate::sso::SsoUser),
+}
+
+/// A forum's API keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ForumKeys {
+    /// Identifies the forum in embeds (`this.page.api_key`); not a secret.
+    pub public_key: String,
+    /// Signs SSO payloads; authenticates the site's server. Never sent to browsers.
+    pub secret_key: String,
+    pub rotated_at: UnixMs,
+}
+
+impl std::fmt::Debug for ForumKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForumKeys").field("public_key", &self.public_key).finish_non_exhaustive()
+    }
+}
+
+impl ForumKeys {
+    /// A fresh pair: `pk_` + 32 hex digits, `sk_` + 64 hex digits.
+    pub fn generate(now: UnixMs) -> Self {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let secret = crate::secret::random_key();
+        ForumKeys {
+            public_key: format!("pk_{}", hex(&crate::secret::random_key()[..16])),
+            secret_key: format!("sk_{}", hex(&secret)),
+            rotated_at: now,
+        }
+    }
 }
 
 /// A local account (global data). Its author row has the same id, so posts by the

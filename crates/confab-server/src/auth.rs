@@ -11,6 +11,85 @@ use crate::error::ApiError;
 
 pub const EDIT_TOKEN_HEADER: &str = "x-confab-edit-token";
 pub const VOTER_TOKEN_HEADER: &str = "x-confab-voter";
+/// An SSO payload the site signed (`this.page.remote_auth_s3`, or an HS256 JWT).
+pub const SSO_HEADER: &str = "x-confab-sso";
+/// The forum's public key (`this.page.api_key`), optional beside an SSO payload.
+pub const API_KEY_HEADER: &str = "x-confab-api-key";
+
+/// Who acts in a forum: a guest, a local account, or the site's own user via SSO.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Guest,
+    Account(SignedIn),
+    Sso(confab_core::sso::SsoUser),
+}
+
+impl Actor {
+    pub fn is_signed_in(&self) -> bool {
+        !matches!(self, Actor::Guest)
+    }
+
+    /// The voter key of a signed-in actor: one vote per person whatever the device.
+    /// Derived (no storage) and domain-separated from hashes of random voter tokens.
+    pub fn voter(&self, forum: confab_core::id::Id) -> Option<confab_core::secret::TokenHash> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match self {
+            Actor::Guest => return None,
+            Actor::Account(me) => {
+                h.update(b"confab account voter\0");
+                h.update(me.account.id.as_i64().to_be_bytes());
+            }
+            Actor::Sso(user) => {
+                h.update(b"confab sso voter\0");
+                h.update(forum.as_i64().to_be_bytes());
+                h.update(user.id.as_bytes());
+            }
+        }
+        Some(confab_core::secret::TokenHash(h.finalize().into()))
+    }
+
+    /// Whether the actor wrote a post by `author`.
+    pub fn is_author(&self, forum: confab_core::id::Id, author: &confab_core::model::Author) -> bool {
+        match self {
+            Actor::Guest => false,
+            Actor::Account(me) => author.id == me.account.id,
+            Actor::Sso(user) => author.sso.as_ref().is_some_and(|(f, id)| *f == forum && *id == user.id),
+        }
+    }
+}
+
+/// The actor a request speaks for in `forum`. A valid SSO payload wins (the page says
+/// who its user is); a payload saying "logged out" (`{}`) is a guest. Then a session;
+/// else a guest. A payload that does not verify is refused, never downgraded to a guest.
+pub async fn actor(
+    state: &AppState,
+    forum: &confab_core::model::Forum,
+    viewer: Option<SignedIn>,
+    headers: &HeaderMap,
+) -> Result<Actor, ApiError> {
+    let Some(payload) = headers.get(SSO_HEADER) else {
+        return Ok(viewer.map_or(Actor::Guest, Actor::Account));
+    };
+    let payload =
+        payload.to_str().map_err(|_| ApiError::InvalidSso(confab_core::sso::SsoError::Malformed("not ASCII")))?;
+    let keys = state.store.forum_keys(forum.id).await?;
+    if let Some(sent) = headers.get(API_KEY_HEADER)
+        && !bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), keys.public_key.as_bytes()))
+    {
+        return Err(ApiError::InvalidApiKey);
+    }
+    match confab_core::sso::verify(
+        payload,
+        keys.secret_key.as_bytes(),
+        state.clock.now(),
+        forum.policy.sso_max_age_secs,
+    ) {
+        Ok(confab_core::sso::SsoIdentity::User(user)) => Ok(Actor::Sso(user)),
+        Ok(confab_core::sso::SsoIdentity::LoggedOut) => Ok(viewer.map_or(Actor::Guest, Actor::Account)),
+        Err(e) => Err(ApiError::InvalidSso(e)),
+    }
+}
 
 /// Proof that the request carries the admin token.
 pub struct Admin;
@@ -50,18 +129,6 @@ fn bearer(parts: &Parts) -> Result<Option<Token>, ()> {
 pub struct SignedIn {
     pub session: confab_core::model::Session,
     pub account: confab_core::model::Account,
-}
-
-impl SignedIn {
-    /// The voter key of an account: one vote per account whatever the device. Derived,
-    /// so it needs no storage, and domain-separated from hashes of random tokens.
-    pub fn voter(&self) -> confab_core::secret::TokenHash {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(b"confab account voter\0");
-        h.update(self.account.id.as_i64().to_be_bytes());
-        confab_core::secret::TokenHash(h.finalize().into())
-    }
 }
 
 /// The reader, if signed in. A request without `Authorization` is anonymous; one whose

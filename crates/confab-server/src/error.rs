@@ -58,6 +58,13 @@ pub enum ApiError {
     /// 403: the right password, but the address is not confirmed yet.
     #[error("confirm your email address first: we have sent a new link")]
     EmailNotVerified,
+    /// 401: an SSO payload that does not verify (forged, expired, malformed, another
+    /// forum's).
+    #[error("{0}")]
+    InvalidSso(confab_core::sso::SsoError),
+    /// 403: an API key that is not the forum's.
+    #[error("the API key is not this forum's public key")]
+    InvalidApiKey,
     /// 403: the forum takes no votes, or not from this reader.
     #[error("{0}")]
     VotingNotAllowed(&'static str),
@@ -98,8 +105,11 @@ impl ApiError {
             ApiError::Unauthorized
             | ApiError::InvalidSession
             | ApiError::LoginRequired
-            | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::EmailNotVerified | ApiError::VotingNotAllowed(_) => StatusCode::FORBIDDEN,
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidSso(_) => StatusCode::UNAUTHORIZED,
+            ApiError::EmailNotVerified | ApiError::VotingNotAllowed(_) | ApiError::InvalidApiKey => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::InvalidEditToken
             | ApiError::EditWindowClosed(_)
             | ApiError::GuestsNotAllowed
@@ -144,6 +154,8 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::EmailNotVerified => "email_not_verified",
             ApiError::VotingNotAllowed(_) => "voting_not_allowed",
+            ApiError::InvalidSso(_) => "invalid_sso",
+            ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::EditWindowClosed(_) => "edit_window_closed",
             ApiError::GuestsNotAllowed => "guests_not_allowed",
             ApiError::RateLimited(_) => "rate_limited",

@@ -281,6 +281,8 @@ fn cors() -> tower_http::cors::CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static(auth::EDIT_TOKEN_HEADER),
             HeaderName::from_static(auth::VOTER_TOKEN_HEADER),
+            HeaderName::from_static(auth::SSO_HEADER),
+            HeaderName::from_static(auth::API_KEY_HEADER),
         ])
         .expose_headers([header::RETRY_AFTER, header::LOCATION])
         .max_age(Duration::from_secs(24 * 3600))

@@ -35,8 +35,9 @@ pub enum Key {
     PostsFromNetwork(IpAddr),
     VotesFromNetwork(IpAddr),
     PostsInForum(confab_core::id::Id),
-    PostsByAccount(confab_core::id::Id),
-    VotesByAccount(confab_core::id::Id),
+    /// A signed-in person (account, or a forum's SSO user), by their derived voter key.
+    PostsByPerson([u8; 32]),
+    VotesByPerson([u8; 32]),
     SignupsFromNetwork(IpAddr),
     LoginsFromNetwork(IpAddr),
     /// SHA-256 of the login name as typed (normalised), so the key holds no address.

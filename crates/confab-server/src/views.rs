@@ -73,6 +73,8 @@ pub struct AuthorView {
     pub url: Option<String>,
     /// SHA-256 of the lowercased email, for Gravatar/Libravatar; null without email.
     pub avatar_hash: Option<String>,
+    /// An avatar image the author's site supplied (SSO users); null otherwise.
+    pub avatar_url: Option<String>,
 }
 
 impl From<&Author> for AuthorView {
@@ -83,6 +85,7 @@ impl From<&Author> for AuthorView {
             name: a.name.to_string(),
             url: a.url.as_ref().map(ToString::to_string),
             avatar_hash: a.email.as_ref().map(|e| e.avatar_hash()),
+            avatar_url: a.avatar_url.as_ref().map(ToString::to_string),
         }
     }
 }

@@ -129,6 +129,21 @@ async fn no_secret_reaches_the_log() {
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "invalid_session");
 
+    // SSO: the payload, the user's address and the forum's secret key.
+    const SSO_EMAIL: &str = "sso.hidden@site.example";
+    let auth = format!("Bearer {}", app.admin);
+    let keys = app.send(Method::GET, "/api/v1/forums/blog/keys", None, &[("authorization", &auth)]).await.json;
+    let sso_secret = keys["secret_key"].as_str().unwrap().to_owned();
+    let user = json!({ "id": "s-1", "username": "Sy", "email": SSO_EMAIL }).to_string();
+    let sso = confab_core::sso::sign_disqus(&user, sso_secret.as_bytes(), common::START / 1000);
+    app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&mine), &[("x-confab-sso", &sso)])
+        .await
+        .expect(StatusCode::CREATED);
+    let forged = confab_core::sso::sign_disqus(&user, b"guess", common::START / 1000);
+    app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&mine), &[("x-confab-sso", &forged)])
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_sso");
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("post created"), "the capture works: {text}");
     assert!(text.contains("password reset; sessions ended"), "the account flow is captured");
@@ -154,6 +169,10 @@ async fn no_secret_reaches_the_log() {
         &session,
         &verify_token,
         &reset_token,
+        SSO_EMAIL,
+        &sso_secret,
+        sso.split(' ').next().unwrap(),
+        forged.split(' ').nth(1).unwrap(),
     ] {
         assert!(!text.contains(secret), "{secret:?} appears in the log:\n{text}");
     }

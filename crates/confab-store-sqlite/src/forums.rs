@@ -1,9 +1,9 @@
 //! Forums (global data).
 
 use confab_core::id::{Id, IdGenerator, LogicalShard};
-use confab_core::model::{Forum, NewForum, UnixMs};
+use confab_core::model::{Forum, ForumKeys, NewForum, UnixMs};
 use confab_store::{StoreError, StoreResult};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::rows::{self, FORUM_COLS, is_unique_violation, sql_err};
 
@@ -19,7 +19,8 @@ pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, f: NewForum, now: Un
         created_at: now,
     };
     let origins: Vec<&str> = forum.origins.iter().map(|o| o.as_str()).collect();
-    let result = c
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let result = tx
         .prepare_cached(
             "INSERT INTO forums (id, shortname, name, origins, policy, shard, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
@@ -35,10 +36,44 @@ pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, f: NewForum, now: Un
             ])
         });
     match result {
-        Ok(_) => Ok(forum),
-        Err(e) if is_unique_violation(&e, "forums.shortname") => Err(StoreError::ForumExists),
-        Err(e) => Err(sql_err(e)),
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "forums.shortname") => return Err(StoreError::ForumExists),
+        Err(e) => return Err(sql_err(e)),
     }
+    set_keys(&tx, forum.id, &ForumKeys::generate(now))?;
+    tx.commit().map_err(sql_err)?;
+    Ok(forum)
+}
+
+fn set_keys(c: &Connection, forum: Id, keys: &ForumKeys) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO forum_keys (forum_id, public_key, secret_key, rotated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (forum_id) DO UPDATE SET public_key = excluded.public_key, secret_key = excluded.secret_key, \
+         rotated_at = excluded.rotated_at",
+    )
+    .and_then(|mut s| s.execute(params![forum.as_i64(), keys.public_key, keys.secret_key, keys.rotated_at]))
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(crate) fn keys(c: &Connection, forum: Id) -> StoreResult<ForumKeys> {
+    c.prepare_cached("SELECT public_key, secret_key, rotated_at FROM forum_keys WHERE forum_id = ?1")
+        .and_then(|mut s| {
+            s.query_row([forum.as_i64()], |r| {
+                Ok(ForumKeys { public_key: r.get(0)?, secret_key: r.get(1)?, rotated_at: r.get(2)? })
+            })
+            .optional()
+        })
+        .map_err(sql_err)?
+        .ok_or(StoreError::ForumNotFound)
+}
+
+pub(crate) fn rotate_keys(c: &mut Connection, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    get(&tx, forum)?;
+    set_keys(&tx, forum, &keys)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(keys)
 }
 
 pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<Forum> {
@@ -48,7 +83,7 @@ pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<F
         .ok_or(StoreError::ForumNotFound)
 }
 
-pub(crate) fn get(c: &mut Connection, id: Id) -> StoreResult<Forum> {
+pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Forum> {
     c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id.as_i64()], rows::forum).optional())
         .map_err(sql_err)?

@@ -25,8 +25,8 @@ use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
 use confab_core::input::{Email, Message};
 use confab_core::model::{
-    Account, Author, Forum, LinkPurpose, NewAccount, NewForum, NewPost, Post, Session, Sort, Thread, ThreadKey,
-    ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, ForumKeys, LinkPurpose, NewAccount, NewForum, NewPost, Post, Session, Sort, Thread,
+    ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
@@ -44,6 +44,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("../migrations/0001_init.sql")),
         M::up(include_str!("../migrations/0002_accounts.sql")),
+        M::up(include_str!("../migrations/0003_sso_and_keys.sql")),
     ])
 });
 
@@ -191,6 +192,14 @@ impl Store for SqliteStore {
 
     async fn forum_list(&self) -> StoreResult<Vec<Forum>> {
         self.read(forums::list).await
+    }
+
+    async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys> {
+        self.read(move |c| forums::keys(c, forum)).await
+    }
+
+    async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {
+        self.write(move |c, _| forums::rotate_keys(c, forum, keys)).await
     }
 
     async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>> {
@@ -355,5 +364,30 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         MIGRATIONS.validate().expect("migrations apply to an empty database");
+    }
+
+    #[test]
+    fn forums_from_before_keys_get_a_key_pair_on_upgrade() {
+        let mut c = Connection::open_in_memory().unwrap();
+        MIGRATIONS.to_version(&mut c, 2).unwrap();
+        c.execute(
+            "INSERT INTO forums (id, shortname, name, origins, policy, shard, created_at) \
+             VALUES (7, 'old', 'Old', '[]', '{}', 1, 5), (8, 'older', 'Older', '[]', '{}', 2, 6)",
+            [],
+        )
+        .unwrap();
+        MIGRATIONS.to_latest(&mut c).unwrap();
+        let keys: Vec<(i64, String, String, i64)> = c
+            .prepare("SELECT forum_id, public_key, secret_key, rotated_at FROM forum_keys ORDER BY forum_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!((keys[0].0, keys[0].3), (7, 5));
+        assert!(keys[0].1.starts_with("pk_") && keys[0].1.len() == 35, "{:?}", keys[0]);
+        assert!(keys[0].2.starts_with("sk_") && keys[0].2.len() == 67);
+        assert_ne!(keys[0].2, keys[1].2, "each forum its own secret");
     }
 }

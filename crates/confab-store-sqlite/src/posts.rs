@@ -11,6 +11,7 @@ use confab_core::model::{
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
+use confab_core::sso::SsoUser;
 use confab_store::{
     CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootWithReplies, RootsPage,
     StoreError, StoreResult,
@@ -81,6 +82,46 @@ fn upsert_guest(c: &Connection, ids: &IdGenerator, a: GuestAuthor, now: UnixMs) 
         name: a.name,
         email: a.email,
         url: a.url,
+        avatar_url: None,
+        sso: None,
+    })
+}
+
+/// The author row of a forum's SSO user, created on their first post and updated to
+/// what the site's latest payload says.
+fn upsert_sso(c: &Connection, ids: &IdGenerator, forum: Id, u: SsoUser, now: UnixMs) -> StoreResult<Author> {
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO authors (id, kind, name, email, url, avatar_url, sso_forum, sso_id, created_at) \
+             VALUES (?1, 'sso', ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (sso_forum, sso_id) WHERE sso_id IS NOT NULL DO UPDATE SET \
+             name = excluded.name, email = excluded.email, url = excluded.url, avatar_url = excluded.avatar_url \
+             RETURNING id",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    ids.next(LogicalShard::GLOBAL).as_i64(),
+                    u.name.as_str(),
+                    u.email.as_ref().map(|e| e.as_str()),
+                    u.url.as_ref().map(|x| x.as_str()),
+                    u.avatar.as_ref().map(|x| x.as_str()),
+                    forum.as_i64(),
+                    &u.id,
+                    now
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql_err)?;
+    Ok(Author {
+        id: Id::from_i64(id).ok_or_else(|| StoreError::Internal("invalid author id".into()))?,
+        kind: AuthorKind::Sso,
+        name: u.name,
+        email: u.email,
+        url: u.url,
+        avatar_url: u.avatar,
+        sso: Some((forum, u.id)),
     })
 }
 
@@ -147,6 +188,7 @@ pub(crate) fn create(
     let author = match new.author {
         PostAuthor::Guest(guest) => upsert_guest(&tx, ids, guest, now)?,
         PostAuthor::Account(account) => crate::accounts::author(&tx, account)?,
+        PostAuthor::Sso(user) => upsert_sso(&tx, ids, forum.id, user, now)?,
     };
     let post = Post {
         id,

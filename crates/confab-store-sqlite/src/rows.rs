@@ -51,12 +51,13 @@ pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
     })
 }
 
-pub(crate) const AUTHOR_COLS: &str = "id, kind, name, email, url";
+pub(crate) const AUTHOR_COLS: &str = "id, kind, name, email, url, avatar_url, sso_forum, sso_id";
 
 pub(crate) fn author(row: &Row<'_>) -> rusqlite::Result<Author> {
     let kind = match row.get_ref(1)?.as_str()? {
         "guest" => AuthorKind::Guest,
         "account" => AuthorKind::Account,
+        "sso" => AuthorKind::Sso,
         _ => return Err(bad(1, "author kind")),
     };
     Ok(Author {
@@ -65,6 +66,11 @@ pub(crate) fn author(row: &Row<'_>) -> rusqlite::Result<Author> {
         name: DisplayName::from_trusted(row.get(2)?),
         email: row.get::<_, Option<String>>(3)?.map(Email::from_trusted),
         url: row.get::<_, Option<String>>(4)?.map(WebUrl::from_trusted),
+        avatar_url: row.get::<_, Option<String>>(5)?.map(WebUrl::from_trusted),
+        sso: match (opt_id_at(row, 6)?, row.get::<_, Option<String>>(7)?) {
+            (Some(forum), Some(id)) => Some((forum, id)),
+            _ => None,
+        },
     })
 }
 

@@ -560,6 +560,53 @@ pub async fn sessions_expire_are_revocable_and_die_on_reset(store: &dyn Store) {
     );
 }
 
+pub async fn sso_authors_are_namespaced_per_forum(store: &dyn Store) {
+    let (a, b) = (forum(store, "site-a").await, forum(store, "site-b").await);
+    let user = |name: &str| confab_core::sso::SsoUser {
+        id: "42".into(),
+        name: DisplayName::parse("name", name).unwrap(),
+        email: Some(Email::parse("ann@example.com").unwrap()),
+        avatar: Some(WebUrl::parse("avatar", "https://cdn.example/ann.png").unwrap()),
+        url: None,
+    };
+    let post_as = |f: &Forum, u| {
+        let mut p = new_post("t", None, "via sso", PostState::Approved);
+        p.author = PostAuthor::Sso(u);
+        let f = f.clone();
+        async move { store.post_create(&f, p, Token::generate().hash(), NOW).await.unwrap().author }
+    };
+    let first = post_as(&a, user("Ann")).await;
+    assert_eq!(first.kind, AuthorKind::Sso);
+    assert_eq!(first.sso, Some((a.id, "42".to_owned())));
+    assert_eq!(first.avatar_url.as_ref().map(|u| u.as_str()), Some("https://cdn.example/ann.png"));
+    // The site renamed its user: same author, new name.
+    let again = post_as(&a, user("Ann B")).await;
+    assert_eq!(again.id, first.id);
+    let stored = store.authors_get_many(&[first.id]).await.unwrap().remove(0);
+    assert_eq!((stored.name.as_str(), stored.sso.clone()), ("Ann B", Some((a.id, "42".to_owned()))));
+    // The same id from another site is someone else.
+    let other = post_as(&b, user("Ann")).await;
+    assert_ne!(other.id, first.id);
+    assert_eq!(other.sso, Some((b.id, "42".to_owned())));
+}
+
+pub async fn forum_keys_exist_from_creation_and_rotate(store: &dyn Store) {
+    let (a, b) = (forum(store, "site-a").await, forum(store, "site-b").await);
+    let ka = store.forum_keys(a.id).await.unwrap();
+    assert!(ka.public_key.starts_with("pk_") && ka.secret_key.starts_with("sk_"), "{ka:?}");
+    assert_eq!((ka.public_key.len(), ka.secret_key.len()), (35, 67));
+    assert_ne!(ka, store.forum_keys(b.id).await.unwrap());
+    let new = confab_core::model::ForumKeys::generate(NOW + 1);
+    assert_eq!(store.forum_keys_rotate(a.id, new.clone()).await.unwrap(), new);
+    assert_eq!(store.forum_keys(a.id).await.unwrap(), new);
+    let missing = Id::from_i64(424242).unwrap();
+    assert!(matches!(store.forum_keys(missing).await, Err(StoreError::ForumNotFound)));
+    assert!(matches!(
+        store.forum_keys_rotate(missing, confab_core::model::ForumKeys::generate(NOW)).await,
+        Err(StoreError::ForumNotFound)
+    ));
+}
+
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
     let first = store.secret_get_or_init("cursor", vec![1, 2, 3]).await.unwrap();
     assert_eq!(first, vec![1, 2, 3]);
@@ -823,6 +870,8 @@ macro_rules! store_contract_tests {
             case!(accounts_are_unique_by_username_and_email);
             case!(links_are_single_use_expiring_and_purpose_bound);
             case!(sessions_expire_are_revocable_and_die_on_reset);
+            case!(sso_authors_are_namespaced_per_forum);
+            case!(forum_keys_exist_from_creation_and_rotate);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

@@ -17,8 +17,8 @@ use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
 use confab_core::input::{Email, Identifier, Message, WebUrl};
 use confab_core::model::{
-    Account, Author, Forum, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState, Session, Sort,
-    Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, ForumKeys, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState,
+    Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::secret::TokenHash;
 
@@ -179,6 +179,10 @@ pub trait Store: Send + Sync + 'static {
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum>;
     async fn forum_get(&self, id: Id) -> StoreResult<Forum>;
     async fn forum_list(&self) -> StoreResult<Vec<Forum>>;
+    /// The forum's API keys (every forum has a pair from its creation).
+    async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys>;
+    /// Replaces the forum's key pair; the old keys stop working at once.
+    async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys>;
 
     // ---- authors (global) ----
 

@@ -240,6 +240,22 @@ mod tests {
     }
 
     #[test]
+    fn account_settings_check_the_public_url() {
+        let mut c = Config::default();
+        assert_eq!(c.accounts().unwrap().public_url, "http://127.0.0.1:8080");
+        c.public_url = Some("https://comments.example.com/confab/".into());
+        assert_eq!(c.accounts().unwrap().public_url, "https://comments.example.com/confab");
+        for bad in ["comments.example.com", "ftp://x.example", "https://x.example/?a=1", "https://u:p@x.example"] {
+            c.public_url = Some(bad.into());
+            assert!(c.accounts().is_err(), "{bad}");
+        }
+        c.public_url = None;
+        c.session_days = 0;
+        assert!(c.accounts().is_err());
+        assert_eq!(c.mail_dir(), PathBuf::from("./confab-data/mail-outbox"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("typo.toml", "lisen = \"127.0.0.1:1\"")?;

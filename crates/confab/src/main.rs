@@ -133,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
                     require_guest_email: require_email,
                     premoderate,
                     voting,
+                    ..ForumPolicy::default()
                 },
             };
             let forum = store.forum_create(forum, confab_server::Clock::system().now()).await?;

@@ -46,7 +46,7 @@ fn migrate_and_forum_commands() {
     let dir = tempfile::tempdir().unwrap();
     let m = confab(dir.path(), &["migrate"]);
     assert!(m.status.success(), "{m:?}");
-    assert!(stdout(&m).contains("schema version 2"));
+    assert!(stdout(&m).contains("schema version 3"));
     let c = confab(
         dir.path(),
         &["forum", "create", "my-site", "--name", "My site", "--origin", "https://My.Site", "--premoderate"],
@@ -314,4 +314,30 @@ fn a_malformed_trusted_proxy_is_refused_at_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("trusted_proxies") && err.contains("bad prefix"), "{err}");
+}
+
+#[test]
+fn account_mails_land_in_the_outbox_with_working_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let env =
+        [("CONFAB_PUBLIC_URL", "https://comments.example.com/"), ("CONFAB_MAIL_FROM", "Comments <c@example.com>")];
+    let mut server = Server::start_with(dir.path(), &env);
+    assert!(server.stdout.iter().any(|l| l.contains("mail-outbox")), "{:?}", server.stdout);
+    let signup = r#"{"username":"ann","email":"ann@example.com","password":"a long password"}"#;
+    let (status, body) = server.request("POST", "/api/v1/auth/signup", Some(signup), &[]);
+    assert_eq!(status, 202, "{body}");
+    let outbox = dir.path().join("mail-outbox");
+    let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.starts_with("From: Comments <c@example.com>\r\nTo: ann@example.com\r\n"), "{eml}");
+    let prefix = "https://comments.example.com/account/verify?token=";
+    let start = eml.find(prefix).expect("the link uses the public URL") + prefix.len();
+    let token = eml[start..].split_whitespace().next().unwrap();
+    let (status, body) = server.request("POST", "/api/v1/auth/verify", Some(&format!(r#"{{"token":"{token}"}}"#)), &[]);
+    assert_eq!(status, 200, "{body}");
+    let login = r#"{"login":"ann","password":"a long password"}"#;
+    let (status, body) = server.request("POST", "/api/v1/auth/login", Some(login), &[]);
+    assert_eq!(status, 200, "{body}");
+    server.stop();
 }

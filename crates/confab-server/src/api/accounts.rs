@@ -9,7 +9,6 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use confab_core::id::Id;
 use confab_core::input::{Email, InputError, Password, Username, login_key};
 use confab_core::model::{Account, LinkPurpose, NewAccount};
 use confab_core::secret::Token;
@@ -301,9 +300,4 @@ pub(crate) async fn reset(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = reset_password(&state, &body.token, &body.password).await?;
     Ok((no_store(), axum::Json(json!({ "account": AccountView::from(&account) }))))
-}
-
-/// Whether an id names the viewer's own account (for "own post" checks).
-pub(crate) fn is_own(viewer: Option<&SignedIn>, author: Id) -> bool {
-    viewer.is_some_and(|v| v.account.id == author)
 }

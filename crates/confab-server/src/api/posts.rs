@@ -17,7 +17,9 @@ use serde_json::json;
 use super::page::{authors_of, shown_authors};
 use super::threads::{ThreadInput, forum_name};
 use crate::AppState;
-use crate::auth::{ClientIp, EDIT_TOKEN_HEADER, Viewer, check_origin, check_origin_of, header_token};
+use crate::auth::{
+    Actor, ClientIp, EDIT_TOKEN_HEADER, SSO_HEADER, Viewer, actor, check_origin, check_origin_of, header_token,
+};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
@@ -68,9 +70,11 @@ pub(crate) async fn create_post(
     let forum = state.store.forum_by_shortname(&forum).await?;
     check_origin(&forum, &headers)?;
     let message = Message::parse(&body.message)?;
-    let author = match (&viewer, &body.author) {
-        (Some(me), None) => PostAuthor::Account(me.account.id),
-        (Some(_), Some(_)) => {
+    let actor = actor(&state, &forum, viewer, &headers).await?;
+    let author = match (&actor, &body.author) {
+        (Actor::Account(me), None) => PostAuthor::Account(me.account.id),
+        (Actor::Sso(user), None) => PostAuthor::Sso(user.clone()),
+        (Actor::Account(_) | Actor::Sso(_), Some(_)) => {
             return Err(InputError::new(
                 "author",
                 "signed_in",
@@ -78,20 +82,22 @@ pub(crate) async fn create_post(
             )
             .into());
         }
-        (None, _) if !forum.policy.allow_guests => return Err(ApiError::GuestsNotAllowed),
-        (None, None) => {
+        (Actor::Guest, _) if !forum.policy.allow_guests => return Err(ApiError::GuestsNotAllowed),
+        (Actor::Guest, None) => {
             return Err(InputError::new("author", "required", "guests give a name (or sign in to post)").into());
         }
-        (None, Some(a)) => PostAuthor::Guest(guest(a, forum.policy.require_guest_email)?),
+        (Actor::Guest, Some(a)) => PostAuthor::Guest(guest(a, forum.policy.require_guest_email)?),
     };
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
     client.limit(&state, Key::PostsFromNetwork, limits.posts_per_network)?;
-    if let Some(me) = &viewer {
+    if let Some(voter) = actor.voter(forum.id) {
+        // The per-person key is the actor's derived voter key: one bucket per account
+        // or per SSO user, never shared across forums for SSO users.
         state
             .limiter
-            .check(Key::PostsByAccount(me.account.id), limits.posts_per_account, state.clock.now())
+            .check(Key::PostsByPerson(voter.0), limits.posts_per_account, state.clock.now())
             .map_err(ApiError::RateLimited)?;
     }
     state
@@ -137,20 +143,33 @@ pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) 
     Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
 
-/// Checks that the request comes from the post's author: their account's session (no
-/// time limit), or the post's edit token within the edit window. Returns the post.
+/// Checks that the request comes from the post's author: signed in as them (an
+/// account's session or the site's SSO payload; no time limit), or with the post's
+/// edit token within the edit window. Returns the post.
 async fn authorise_edit(
     state: &AppState,
     id: Id,
-    viewer: Option<&crate::auth::SignedIn>,
+    viewer: Option<crate::auth::SignedIn>,
     headers: &HeaderMap,
 ) -> Result<Post, ApiError> {
     let (post, stored) = state.store.post_for_edit(id).await?;
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
-    check_origin_of(state, post.forum_id, headers).await?;
-    if super::accounts::is_own(viewer, post.author_id) {
+    if headers.contains_key(SSO_HEADER) {
+        let forum = state.store.forum_get(post.forum_id).await?;
+        check_origin(&forum, headers)?;
+        if let Actor::Sso(user) = actor(state, &forum, None, headers).await? {
+            let authors = state.store.authors_get_many(&[post.author_id]).await?;
+            if authors.iter().any(|a| Actor::Sso(user.clone()).is_author(forum.id, a)) {
+                return Ok(post);
+            }
+            return Err(ApiError::InvalidEditToken);
+        }
+    } else {
+        check_origin_of(state, post.forum_id, headers).await?;
+    }
+    if viewer.is_some_and(|v| v.account.id == post.author_id) {
         return Ok(post);
     }
     let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
@@ -172,7 +191,7 @@ pub(crate) async fn edit_post(
     Json(body): Json<EditPost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let message = Message::parse(&body.message)?;
-    authorise_edit(&state, id, viewer.as_ref(), &headers).await?;
+    authorise_edit(&state, id, viewer, &headers).await?;
     let html = render_markdown(message.as_str());
     let post = state.store.post_edit(id, message, html, state.clock.now()).await?;
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
@@ -185,7 +204,7 @@ pub(crate) async fn delete_post(
     Viewer(viewer): Viewer,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorise_edit(&state, id, viewer.as_ref(), &headers).await?;
+    authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
     Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))

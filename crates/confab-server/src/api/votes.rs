@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, check_origin, header_token};
+use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, actor, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::Key;
@@ -40,18 +40,19 @@ pub(crate) async fn vote_post(
     let post = state.store.post_get(id).await?;
     let forum = state.store.forum_get(post.forum_id).await?;
     check_origin(&forum, &headers)?;
-    match (forum.policy.voting, &viewer) {
-        (VotePolicy::Off, _) => return Err(ApiError::VotingNotAllowed("this forum does not take votes")),
-        (VotePolicy::Accounts, None) => return Err(ApiError::LoginRequired),
+    let actor = actor(&state, &forum, viewer, &headers).await?;
+    match forum.policy.voting {
+        VotePolicy::Off => return Err(ApiError::VotingNotAllowed("this forum does not take votes")),
+        VotePolicy::Accounts if !actor.is_signed_in() => return Err(ApiError::LoginRequired),
         _ => {}
     }
-    let (voter, minted) = match (&viewer, headers.get(VOTER_TOKEN_HEADER)) {
-        (Some(me), _) => {
+    let (voter, minted) = match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
+        (Some(person), _) => {
             state
                 .limiter
-                .check(Key::VotesByAccount(me.account.id), limits.votes_per_account, state.clock.now())
+                .check(Key::VotesByPerson(person.0), limits.votes_per_account, state.clock.now())
                 .map_err(ApiError::RateLimited)?;
-            (me.voter(), None)
+            (person, None)
         }
         (None, None) => {
             let t = Token::generate();
