@@ -30,7 +30,11 @@ function withoutHarnessVars(env) {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CONFAB_E2E_')));
 }
 
-/** Starts `confab serve` (demo on) and resolves once it prints its listening line. */
+/**
+ * Starts `confab serve` (demo on) and resolves once it prints its listening line. Its
+ * public URL (where links in mails point) is where it listens; mails land in
+ * `<dir>/mail-outbox`.
+ */
 export async function startConfab(env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
   const port = await freePort();
@@ -38,6 +42,7 @@ export async function startConfab(env = {}) {
     // Confab reads every CONFAB_* variable as configuration: pass none of the harness's own.
     env: {
       ...withoutHarnessVars(process.env), CONFAB_LISTEN: `127.0.0.1:${port}`, CONFAB_LOG: 'warn',
+      CONFAB_PUBLIC_URL: `http://127.0.0.1:${port}`,
       // Every test reader shares 127.0.0.1: room for the suite, limits still on.
       CONFAB_RATE_LIMIT_POSTS_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_POSTS_BURST: '1000',
       CONFAB_RATE_LIMIT_VOTES_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_VOTES_BURST: '1000',
@@ -58,7 +63,7 @@ export async function startConfab(env = {}) {
   const token = (out.match(/\n\s{4}(\S{20,})\n/) || [])[1];
   const base = `http://127.0.0.1:${port}`;
   return {
-    base, port, adminToken: token,
+    base, port, adminToken: token, dir,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((ok) => (child.exitCode != null ? ok() : child.on('exit', ok)));

@@ -33,47 +33,12 @@
       net: "Can't reach the comment server. Check your connection and try again.", retry: 'Try again',
       rate: 'Too many attempts. Try again in {n} seconds.', server: 'Something went wrong on our side. Please try again.',
       noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
-      helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.'
-    },
-    de: {
-      comments: ['{n} Kommentar', '{n} Kommentare'], title: 'Kommentare', empty: 'Noch keine Kommentare. Schreiben Sie den ersten.',
-      sort: 'Sortieren', best: 'Beste', newest: 'Neueste', oldest: 'Älteste', hot: 'Beliebt',
-      join: 'Diskutieren Sie mit', replyTo: 'Antwort an {name}', message: 'Kommentar', name: 'Name',
-      email: 'E-Mail (freiwillig, wird nie angezeigt)', post: 'Kommentar senden', postReply: 'Antwort senden',
-      cancel: 'Abbrechen', reply: 'Antworten', edit: 'Bearbeiten', save: 'Speichern', del: 'Löschen',
-      sure: 'Diesen Kommentar löschen?', keep: 'Behalten', up: 'Positiv bewerten', down: 'Negativ bewerten',
-      collapse: 'Einklappen', expand: 'Ausklappen', more: 'Weitere Kommentare laden',
-      moreReplies: ['{n} weitere Antwort zeigen', '{n} weitere Antworten zeigen'],
-      hidden: ['{n} Antwort ausgeblendet', '{n} Antworten ausgeblendet'], loading: 'Kommentare werden geladen…',
-      posting: 'Wird gesendet…', posted: 'Ihr Kommentar wurde veröffentlicht.', saved: 'Gespeichert.',
-      removed: 'Kommentar gelöscht.', pending: 'Wartet auf Freigabe: vorerst nur für Sie sichtbar.', edited: 'bearbeitet',
-      deleted: 'Dieser Kommentar wurde gelöscht.', closed: 'Die Kommentarfunktion ist geschlossen.', now: 'gerade eben',
-      by: 'Kommentar von {name}', net: 'Der Kommentar-Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
-      retry: 'Erneut versuchen', rate: 'Zu viele Versuche. Bitte in {n} Sekunden erneut versuchen.',
-      server: 'Bei uns ist etwas schiefgegangen. Bitte erneut versuchen.', noText: 'Bitte schreiben Sie zuerst etwas.',
-      noName: 'Bitte geben Sie einen Namen an.', help: 'Formatierungshilfe',
-      helpRows: ['Fett', 'Kursiv', 'Code', 'Link', 'Zitat', 'Liste'], remember: 'Name und E-Mail werden in diesem Browser gespeichert.'
-    },
-    fr: {
-      comments: ['{n} commentaire', '{n} commentaires'], title: 'Commentaires',
-      empty: 'Aucun commentaire pour l’instant. Soyez le premier à réagir.',
-      sort: 'Trier par', best: 'Meilleurs', newest: 'Plus récents', oldest: 'Plus anciens', hot: 'Populaires',
-      join: 'Participer à la discussion', replyTo: 'Répondre à {name}', message: 'Commentaire', name: 'Nom',
-      email: 'E-mail (facultatif, jamais affiché)', post: 'Publier', postReply: 'Répondre', cancel: 'Annuler',
-      reply: 'Répondre', edit: 'Modifier', save: 'Enregistrer', del: 'Supprimer', sure: 'Supprimer ce commentaire ?',
-      keep: 'Garder', up: 'Voter pour', down: 'Voter contre', collapse: 'Replier', expand: 'Déplier',
-      more: 'Charger plus de commentaires', moreReplies: ['Afficher {n} autre réponse', 'Afficher {n} autres réponses'],
-      hidden: ['{n} réponse masquée', '{n} réponses masquées'], loading: 'Chargement des commentaires…',
-      posting: 'Publication…', posted: 'Votre commentaire a été publié.', saved: 'Enregistré.',
-      removed: 'Commentaire supprimé.', pending: 'En attente de modération : visible par vous seul pour l’instant.',
-      edited: 'modifié', deleted: 'Ce commentaire a été supprimé.', closed: 'Les commentaires sont fermés.',
-      now: 'à l’instant', by: 'Commentaire de {name}', net: 'Impossible de joindre le serveur de commentaires. Vérifiez votre connexion.',
-      retry: 'Réessayer', rate: 'Trop de tentatives. Réessayez dans {n} secondes.',
-      server: 'Une erreur est survenue de notre côté. Veuillez réessayer.', noText: 'Écrivez d’abord quelque chose.',
-      noName: 'Indiquez un nom.', help: 'Aide à la mise en forme',
-      helpRows: ['Gras', 'Italique', 'Code', 'Lien', 'Citation', 'Liste'], remember: 'Le nom et l’e-mail sont mémorisés dans ce navigateur.'
+      helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.',
+      login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}'
     }
   };
+  // Other languages are modules fetched only by pages in them (see loadLang).
+  var LANGS = ['en', 'de', 'fr'];
   var HELP = ['**…**', '_…_', '`…`', '[…](https://…)', '> …', '- …'];
 
   // ---- storage: the host page's own storage (first-party), else memory ----
@@ -133,8 +98,8 @@
       if (typeof c === 'function') {
         try { c.call(cfg); } catch (e) { /* a broken page config must not break the widget */ }
       } else if (c && typeof c === 'object') {
-        ['forum', 'language', 'theme', 'lazy'].forEach(function (k) { if (c[k] != null) cfg[k] = c[k]; });
-        ['identifier', 'url', 'title'].forEach(function (k) { if (c[k] != null) cfg.page[k] = String(c[k]); });
+        ['forum', 'language', 'theme', 'lazy', 'sso'].forEach(function (k) { if (c[k] != null) cfg[k] = c[k]; });
+        ['identifier', 'url', 'title', 'remote_auth_s3', 'api_key'].forEach(function (k) { if (c[k] != null) cfg.page[k] = String(c[k]); });
       }
     });
     if (!cfg.page.url) {
@@ -144,8 +109,13 @@
     if (!cfg.page.title && document.title) cfg.page.title = document.title.slice(0, 500);
     cfg.el = el;
     var lang = String(cfg.language || data.language || document.documentElement.lang || navigator.language || 'en');
-    cfg.lang = I18N[lang.toLowerCase().split(/[-_]/)[0]] ? lang.toLowerCase().split(/[-_]/)[0] : 'en';
+    lang = lang.toLowerCase().split(/[-_]/)[0];
+    cfg.lang = LANGS.indexOf(lang) < 0 ? 'en' : lang;
     cfg.eager = cfg.lazy === false || cfg.lazy === 'false';
+    // Disqus SSO: the page's signed payload and public key travel with every request.
+    cfg.auth = cfg.page.remote_auth_s3 || null;
+    cfg.key = cfg.page.api_key || null;
+    cfg.sso = cfg.sso || {};
     return cfg;
   }
 
@@ -201,8 +171,20 @@
     return s;
   }
 
+  // The reader's credentials: the site's SSO payload, else a Confab session kept here.
+  function session() { return load('session', null); }
+  function creds(x) {
+    var c = state && state.cfg, se = session();
+    x = Object.assign({}, x);
+    if (c && c.auth) {
+      x['X-Confab-SSO'] = c.auth;
+      if (c.key) x['X-Confab-Api-Key'] = c.key;
+    } else if (se) x.Authorization = 'Bearer ' + se.t;
+    return x;
+  }
+
   async function api(method, path, body, headers) {
-    var opts = { method: method, headers: Object.assign({}, headers), credentials: 'omit', mode: 'cors' };
+    var opts = { method: method, headers: creds(headers), credentials: 'omit', mode: 'cors' };
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
@@ -219,6 +201,7 @@
       var err = (json && json.error) || { code: 'http_' + resp.status };
       err.status = resp.status;
       err.retryAfter = parseInt(resp.headers.get('Retry-After') || '', 10) || null;
+      if (err.code === 'invalid_session') { keep('session', null); if (state) state.me = null; }
       throw err;
     }
     return json;
@@ -255,6 +238,12 @@
       if (W.console) console.warn('Confab: no #confab_thread element or no forum name; nothing to show.');
       return;
     }
+    if (!I18N[cfg.lang]) {
+      // One small module, cached like the widget; English if it cannot be had.
+      import(BASE + '/embed-i18n/' + cfg.lang + '.js').then(function (m) { I18N[cfg.lang] = m.default; },
+        function () { cfg.lang = 'en'; }).then(function () { start(cfg); });
+      return;
+    }
     var root = host.shadowRoot || host.attachShadow({ mode: 'open' });
     if (!sheet) {
       try { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); } catch (e) { sheet = null; }
@@ -287,8 +276,12 @@
     var key = cfg.page.identifier ? { identifier: cfg.page.identifier } : { url: cfg.page.url };
     s.box.setAttribute('aria-busy', 'true');
     try {
-      var page = await api('GET', '/api/v1/forums/' + encodeURIComponent(cfg.forum) + '/thread-page?' +
+      var f = '/api/v1/forums/' + encodeURIComponent(cfg.forum);
+      // Who is reading: asked only when there are credentials to check.
+      var me = cfg.auth || session() ? api('GET', f + '/me').catch(function () { return null; }) : null;
+      var page = await api('GET', f + '/thread-page?' +
         query(Object.assign(key, { sort: s.sort, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT })));
+      s.me = await me;
       if (gen !== state.generation) return;
       performance.mark('confab:fetched');
       render(page);
@@ -323,6 +316,7 @@
     box.append(h('div', { cls: 'cf-head' }, count, h('label', { cls: 'cf-sortl', for: 'cf-sort', text: t('sort') }), select));
     s.status = h('p', { cls: 'cf-status', role: 'status', 'aria-live': 'polite' });
     box.append(s.status);
+    box.append(bar());
     if (s.thread && s.thread.closed) box.append(h('p', { cls: 'cf-closed', text: t('closed') }));
     else box.append(form(null));
     s.tree = h('ul', { cls: 'cf-tree', 'aria-labelledby': 'cf-count' });
@@ -334,6 +328,43 @@
     page.posts.forEach(addRoot);
     s.tokens = null;
     refreshHead();
+  }
+
+  function signedIn() { return state.me && state.me.kind !== 'guest'; }
+  function bar() {
+    var c = state.cfg, sso = c.sso, b = h('div', { cls: 'cf-bar' });
+    var btn = function (act, text) { return h('button', { type: 'button', 'data-act': act, text: text }); };
+    if (signedIn()) {
+      b.append(h('span', { text: t('as', null, { name: state.me.name }) }));
+      if (state.me.kind === 'account') b.append(btn('logout', t('logout')));
+      else if (/^https?:/i.test(sso.logout || '')) b.append(h('a', { href: sso.logout, text: t('logout') }));
+    } else {
+      if (/^https?:/i.test(sso.url || '')) b.append(btn('sso', t('sso', null, { name: sso.name || '' })));
+      if (!c.auth) b.append(btn('login', t('login')));
+    }
+    return b;
+  }
+
+  // Log-in, sign-up and password reset live in a module loaded on first use.
+  function account() {
+    import(BASE + '/embed-account.js').then(function (m) {
+      m.default({ h: h, api: api, errorText: errorText, box: state.box, lang: state.cfg.lang, done: function (res) {
+        keep('session', { t: res.token });
+        loadPage();
+      } });
+    }, function () { announce(t('net')); });
+  }
+  // Disqus's SSO flow: the site's log-in page in a window; when it closes, the page's
+  // config (with a fresh payload) is read again.
+  function ssoLogin() {
+    var sso = state.cfg.sso;
+    var w = W.open(sso.url, 'confab_sso', 'width=' + (sso.width || 800) + ',height=' + (sso.height || 600));
+    var iv = setInterval(function () { if (!w || w.closed) { clearInterval(iv); boot(); } }, 500);
+  }
+  async function logout() {
+    try { await api('POST', '/api/v1/auth/logout'); } catch (e) { /* ended already */ }
+    keep('session', null);
+    loadPage();
   }
 
   function refreshHead() {
@@ -429,7 +460,9 @@
     var who = p.author.url
       ? h('a', { cls: 'cf-author', href: p.author.url, rel: 'nofollow ugc noopener', target: '_blank', text: name })
       : h('b', { cls: 'cf-author', text: name });
-    var av = h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(name) % 12), text: initials(name) });
+    // The site's own avatar for its SSO users; else initials (no third-party avatar service).
+    var av = /^https:/.test(p.author.avatar_url || '') ? h('img', { cls: 'cf-av', src: p.author.avatar_url, alt: '', loading: 'lazy' })
+      : h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(name) % 12), text: initials(name) });
     var meta = h('div', { cls: 'cf-meta' }, av, who, ' ', timeEl(p.created_at));
     if (p.edited_at) meta.append(' ', h('span', { cls: 'cf-badge', text: t('edited') }));
     if (p.state === 'pending') meta.append(' ', h('span', { cls: 'cf-badge cf-pending', text: t('pending') }));
@@ -492,14 +525,14 @@
     f.append(
       h('label', { cls: 'cf-label', for: 'cf-m' + i, text: label }), msg, h('p', { cls: 'cf-err', id: 'cf-me' + i, hidden: true }),
       help,
-      h('div', { cls: 'cf-who' },
+      h('div', { cls: 'cf-who', hidden: signedIn() },
         h('div', {}, h('label', { for: 'cf-n' + i, text: t('name') }), name, h('p', { cls: 'cf-err', id: 'cf-ne' + i, hidden: true })),
         h('div', {}, h('label', { for: 'cf-e' + i, text: t('email') }), email, h('p', { cls: 'cf-err', id: 'cf-ee' + i, hidden: true }))),
       h('p', { cls: 'cf-err cf-general', role: 'alert', hidden: true }),
       h('div', { cls: 'cf-buttons' },
         h('button', { type: 'submit', cls: 'cf-primary', text: parentId ? t('postReply') : t('post') }),
         parentId ? h('button', { type: 'button', 'data-act': 'cancel', text: t('cancel') }) : null,
-        h('small', { cls: 'cf-note', text: t('remember') })));
+        signedIn() ? null : h('small', { cls: 'cf-note', text: t('remember') })));
     return f;
   }
 
@@ -525,11 +558,12 @@
   async function submitPost(f) {
     var s = state, gen = s.generation;
     var parentId = f.getAttribute('data-parent') || null;
-    var message = f.message.value, name = f.name.value.trim(), email = f.email.value.trim();
+    var message = f.message.value, name = f.name.value.trim(), email = f.email.value.trim(), me = signedIn();
     clearErrors(f);
     if (!message.trim()) return showError(f, 'message', t('noText'));
-    if (!name) return showError(f, 'name', t('noName'));
-    keep('author', { name: name, email: email });
+    if (me) name = s.me.name;
+    else if (!name) return showError(f, 'name', t('noName'));
+    else keep('author', { name: name, email: email });
     var button = f.querySelector('[type=submit]');
     button.disabled = true;
     // Show the comment at once; the server's answer replaces it.
@@ -541,11 +575,12 @@
     tli.append(article(tn), h('p', { cls: 'cf-note', text: t('posting') }));
     if (parentId) s.nodes[parentId].children.append(tli); else s.tree.prepend(tli);
     s.empty.hidden = true;
-    var body = { thread: { url: s.cfg.page.url }, message: message, author: { name: name } };
+    var body = { thread: { url: s.cfg.page.url }, message: message };
+    if (!me) body.author = { name: name };
     if (s.cfg.page.identifier) body.thread.identifier = s.cfg.page.identifier;
     if (s.cfg.page.title) body.thread.title = s.cfg.page.title;
     if (parentId) body.parent = parentId;
-    if (email) body.author.email = email;
+    if (email && !me) body.author.email = email;
     try {
       var res = await api('POST', '/api/v1/forums/' + encodeURIComponent(s.cfg.forum) + '/posts', body);
       if (gen !== state.generation) return;
@@ -757,6 +792,9 @@
     } else if (act === 'toggle') toggle(btn);
     else if (act === 'more') moreRoots(btn);
     else if (act === 'replies') moreReplies(btn);
+    else if (act === 'login') account();
+    else if (act === 'logout') logout();
+    else if (act === 'sso') ssoLogin();
     else if (act === 'reload') { state.box.replaceChildren(h('p', { cls: 'cf-loading', text: t('loading') })); loadPage(); }
   }
 

@@ -17,6 +17,8 @@ use crate::error::ApiError;
 pub const EMBED_JS_SOURCE: &str = include_str!("../embed/embed.js");
 pub const EMBED_CSS: &str = include_str!("../embed/embed.css");
 pub const COUNT_JS: &str = include_str!("../embed/count.js");
+/// The account panel (log in, sign up, reset), an ES module the widget loads on use.
+pub const ACCOUNT_JS: &str = include_str!("../embed/embed-account.js");
 const DEMO_CSS: &str = include_str!("../embed/demo/demo.css");
 const DEMO_PAGE: &str = include_str!("../embed/demo/page.html");
 
@@ -68,6 +70,13 @@ pub static EMBED: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(EMBED_JS_SOURCE.replace(CSS_PLACEHOLDER, &css), "text/javascript; charset=utf-8")
 });
 static COUNT: LazyLock<Asset> = LazyLock::new(|| Asset::new(COUNT_JS.into(), "text/javascript; charset=utf-8"));
+/// The widget's other languages (English is built in), one ES module each.
+pub const WIDGET_LANGUAGES: [(&str, &str); 2] =
+    [("de", include_str!("../embed/i18n/de.js")), ("fr", include_str!("../embed/i18n/fr.js"))];
+static LANGUAGES: LazyLock<Vec<(&str, Asset)>> = LazyLock::new(|| {
+    WIDGET_LANGUAGES.iter().map(|(l, src)| (*l, Asset::new((*src).into(), "text/javascript; charset=utf-8"))).collect()
+});
+static ACCOUNT: LazyLock<Asset> = LazyLock::new(|| Asset::new(ACCOUNT_JS.into(), "text/javascript; charset=utf-8"));
 static DEMO_STYLE: LazyLock<Asset> = LazyLock::new(|| Asset::new(DEMO_CSS.into(), "text/css; charset=utf-8"));
 
 pub(crate) async fn embed_js(headers: HeaderMap) -> Response {
@@ -76,6 +85,19 @@ pub(crate) async fn embed_js(headers: HeaderMap) -> Response {
 
 pub(crate) async fn count_js(headers: HeaderMap) -> Response {
     COUNT.respond(&headers)
+}
+
+pub(crate) async fn account_js(headers: HeaderMap) -> Response {
+    ACCOUNT.respond(&headers)
+}
+
+/// `/embed-i18n/{lang}.js`: the widget's strings in one language.
+pub(crate) async fn language_js(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let lang = file.strip_suffix(".js").unwrap_or("");
+    match LANGUAGES.iter().find(|(l, _)| *l == lang) {
+        Some((_, asset)) => asset.respond(&headers),
+        None => ApiError::RouteNotFound.into_response(),
+    }
 }
 
 pub(crate) async fn demo_css(headers: HeaderMap) -> Response {

@@ -259,6 +259,8 @@ fn browser_routes() -> Router<AppState> {
     Router::new()
         .route("/embed.js", get(embed::embed_js))
         .route("/count.js", get(embed::count_js))
+        .route("/embed-account.js", get(embed::account_js))
+        .route("/embed-i18n/{file}", get(embed::language_js))
         .route("/demo/demo.css", get(embed::demo_css))
         .route("/demo/{slug}", get(embed::demo_article))
         .route("/account/account.css", get(pages::stylesheet))

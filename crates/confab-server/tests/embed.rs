@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use common::TestApp;
 use confab_server::Settings;
-use confab_server::embed::{COUNT_JS, EMBED};
+use confab_server::embed::{ACCOUNT_JS, COUNT_JS, EMBED};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -41,12 +41,58 @@ fn the_scripts_need_no_eval_and_define_one_namespace() {
         }
         assert!(src.trim_start().starts_with("/*!") && src.contains("(function () {\n  'use strict';"), "{name}");
     }
+    // The account module is an ES module (strict by definition) that defines no global.
+    for banned in ["eval(", "new Function", "document.write", "window.", "globalThis"] {
+        assert!(!ACCOUNT_JS.contains(banned), "embed-account.js uses {banned}");
+    }
+    assert!(ACCOUNT_JS.contains("export default function"));
+}
+
+/// Every language module has every English key, and nothing else.
+#[test]
+fn each_widget_language_has_every_string() {
+    fn keys(obj: &str) -> std::collections::BTreeSet<String> {
+        // Keys are `name:` at the start of an entry; values are strings or string arrays.
+        let mut out = std::collections::BTreeSet::new();
+        let mut depth = 0;
+        let mut in_str: Option<char> = None;
+        let mut word = String::new();
+        for c in obj.chars() {
+            if let Some(q) = in_str {
+                if c == q {
+                    in_str = None;
+                }
+                continue;
+            }
+            match c {
+                '\'' | '"' => in_str = Some(c),
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                ':' if depth == 0 && !word.is_empty() => {
+                    out.insert(std::mem::take(&mut word));
+                }
+                c if c.is_ascii_alphanumeric() || c == '_' => word.push(c),
+                _ => word.clear(),
+            }
+        }
+        out
+    }
+    let src = confab_server::embed::EMBED_JS_SOURCE;
+    let en_start = src.find("    en: {").unwrap() + "    en: {".len();
+    let en = &src[en_start..en_start + src[en_start..].find("\n    }").unwrap()];
+    let english = keys(en);
+    assert!(english.len() > 40, "{english:?}");
+    for (lang, module) in confab_server::embed::WIDGET_LANGUAGES {
+        let body = &module[module.find("export default {").unwrap() + 16..module.rfind('}').unwrap()];
+        assert_eq!(keys(body), english, "{lang}");
+        assert!(src.contains(&format!("'{lang}'")), "embed.js lists {lang}");
+    }
 }
 
 #[tokio::test]
 async fn scripts_are_served_cacheable_with_validators() {
     let app = TestApp::new().await;
-    for path in ["/embed.js", "/count.js"] {
+    for path in ["/embed.js", "/count.js", "/embed-account.js", "/embed-i18n/de.js", "/embed-i18n/fr.js"] {
         let r = app.get(path).await.expect(StatusCode::OK);
         assert_eq!(r.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
         assert_eq!(r.headers[header::CACHE_CONTROL], "public, max-age=300");

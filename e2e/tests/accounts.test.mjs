@@ -1,0 +1,174 @@
+// Signing in from inside the widget, on a host page of another origin: a Confab
+// account (sign up, confirm by the mailed link, log in, post, log out) and a site's
+// own users through Disqus-style SSO (remote_auth_s3, this.sso's log-in window).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { launch, screenshot, startConfab, watchedPage, widgetReady } from '../lib.mjs';
+
+let confab, browser, host, hostBase;
+const pages = new Map();
+
+before(async () => {
+  browser = await launch();
+  host = createServer((req, res) => {
+    const html = pages.get(req.url.split('?')[0]);
+    if (!html) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  await new Promise((ok) => host.listen(0, '127.0.0.1', ok));
+  hostBase = `http://localhost:${host.address().port}`;
+  confab = await startConfabAt();
+});
+after(async () => {
+  await browser?.close();
+  await confab?.stop();
+  await new Promise((ok) => host?.close(ok));
+});
+
+function startConfabAt() {
+  return startConfab({
+    CONFAB_RATE_LIMIT_SIGNUPS_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_SIGNUPS_BURST: '1000',
+    CONFAB_RATE_LIMIT_LOGINS_PER_MINUTE: '1000', CONFAB_RATE_LIMIT_LOGINS_BURST: '1000',
+  });
+}
+
+function hostPage(path, head, body) {
+  pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host ${path}</title>` +
+    `<link rel="icon" href="data:,">${head}</head><body>${body}</body></html>`);
+  return hostBase + path;
+}
+
+/** The newest mail in Confab's outbox addressed to `to`. */
+function lastMailTo(to) {
+  const dir = join(confab.dir, 'mail-outbox');
+  const mails = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8')).filter((m) => m.includes(`\r\nTo: ${to}\r\n`));
+  assert.ok(mails.length, `no mail to ${to}`);
+  return mails[mails.length - 1];
+}
+
+async function admin(path, method = 'GET') {
+  const r = await fetch(confab.base + path, { method, headers: { Authorization: `Bearer ${confab.adminToken}` } });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+
+test('a reader signs up, confirms the address, logs in, comments and logs out, all from the widget', async () => {
+  const url = hostPage('/article', '', '<h1>An article</h1><div id="confab_thread" data-identifier="accounts" data-lazy="false"></div>' +
+    `<script async src="${confab.base}/embed.js" data-forum="demo"></script>`);
+  const page = await watchedPage(browser);
+  await page.goto(url);
+  await widgetReady(page);
+  const w = page.locator('#confab_thread');
+  assert.equal(await w.locator('.cf-who').isVisible(), true, 'guests see name and email fields');
+
+  // Sign up: the account module loads on first use.
+  await w.getByRole('button', { name: 'Log in' }).click();
+  const acct = w.locator('.cf-acct');
+  await acct.getByRole('button', { name: 'New here? Create an account' }).click();
+  await acct.getByLabel('Username', { exact: true }).fill('ann_e2e');
+  await acct.getByLabel('Email', { exact: true }).fill('ann.e2e@example.com');
+  await acct.getByLabel('Password', { exact: true }).fill('short');
+  await acct.getByRole('button', { name: 'Create account' }).click();
+  await acct.getByText('must be at least 8 characters').waitFor();
+  await acct.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
+  await acct.getByRole('button', { name: 'Create account' }).click();
+  await acct.getByText('Almost done').waitFor();
+  assert.ok(!/null|undefined/.test(await acct.innerText()), await acct.innerText());
+  await screenshot(page, 'accounts-signed-up');
+
+  // Logging in before confirming is refused, with a new link.
+  await acct.getByLabel('Username or email').fill('ann.e2e@example.com');
+  await acct.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
+  await acct.getByRole('button', { name: 'Log in', exact: true }).click();
+  await acct.getByText('confirm your email address first').waitFor();
+
+  // The mailed link opens Confab's own page; one click confirms.
+  const mail = lastMailTo('ann.e2e@example.com');
+  const link = mail.match(/http:\/\/127\.0\.0\.1:\d+\/account\/verify\?token=[A-Za-z0-9_-]+/)[0];
+  const confirm = await watchedPage(browser);
+  await confirm.goto(link);
+  await confirm.getByRole('button', { name: 'Confirm my address' }).click();
+  await confirm.getByRole('heading', { name: 'Address confirmed' }).waitFor();
+  await screenshot(confirm, 'accounts-confirmed');
+  assert.deepEqual(confirm.problems, []);
+  await confirm.context().close();
+
+  await acct.getByRole('button', { name: 'Log in', exact: true }).click();
+  await w.getByText('Signed in as ann_e2e').waitFor();
+  assert.equal(await w.locator('.cf-who').isVisible(), false, 'no name fields when signed in');
+  await w.getByLabel('Join the discussion').fill('My first comment as a member');
+  await w.getByRole('button', { name: 'Post comment' }).click();
+  const mine = w.locator('.cf-post', { hasText: 'My first comment as a member' });
+  await mine.locator('.cf-author', { hasText: 'ann_e2e' }).waitFor();
+  await screenshot(page, 'accounts-signed-in');
+
+  // Still signed in after a reload (the token is kept in this site's storage, no cookie).
+  await page.reload();
+  await w.getByText('Signed in as ann_e2e').waitFor();
+  const token = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).t, `confab:${confab.base}:session`);
+  assert.deepEqual(await page.context().cookies(), []);
+
+  await w.getByRole('button', { name: 'Log out' }).click();
+  await w.getByRole('button', { name: 'Log in' }).waitFor();
+  assert.equal(await w.locator('.cf-who').isVisible(), true);
+  const me = await fetch(`${confab.base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 401, 'log-out ended the session on the server');
+  assert.deepEqual(page.problems.filter((p) => !/status of 4\d\d/.test(p)), []);
+});
+
+function remoteAuth(secret, user, at = Math.floor(Date.now() / 1000)) {
+  const message = Buffer.from(JSON.stringify(user)).toString('base64');
+  const sig = createHmac('sha1', secret).update(`${message} ${at}`).digest('hex');
+  return `${message} ${sig} ${at}`;
+}
+
+test("a site's own users comment through Disqus-style SSO, with the site's log-in window", async () => {
+  const keys = await admin('/api/v1/forums/demo/keys');
+  const signedIn = remoteAuth(keys.secret_key, { id: 'site-7', username: 'Sam from the site', email: 'sam@host.example' });
+  const loggedOut = remoteAuth(keys.secret_key, {});
+  // The site's log-in page (same origin as the article): "logs in", stores the payload
+  // its server would have rendered, and closes its window.
+  hostPage('/login', '', `<p>Site log-in</p><script>localStorage.setItem('sso', ${JSON.stringify(signedIn)}); window.close();</script>`);
+  const url = hostPage('/sso', '',
+    '<div id="disqus_thread"></div><script>' +
+    'var disqus_config = function () {' +
+    "  this.page.identifier = 'sso-thread'; this.page.url = location.href;" +
+    `  this.page.remote_auth_s3 = localStorage.getItem('sso') || ${JSON.stringify(loggedOut)};` +
+    `  this.page.api_key = ${JSON.stringify(keys.public_key)};` +
+    `  this.sso = { name: 'HostSite', url: '${hostBase}/login', logout: '${hostBase}/logout', width: 500, height: 400 };` +
+    '};</script>' +
+    `<script async src="${confab.base}/embed.js?forum=demo"></script>`);
+  const page = await watchedPage(browser);
+  await page.goto(url);
+  const w = page.locator('#disqus_thread');
+  await w.getByRole('button', { name: 'Log in with HostSite' }).waitFor();
+  assert.equal(await w.locator('.cf-who').isVisible(), true, 'the logged-out payload is a guest');
+
+  const popup = page.waitForEvent('popup');
+  await w.getByRole('button', { name: 'Log in with HostSite' }).click();
+  assert.equal(new URL((await popup).url()).pathname, '/login', "the site's log-in page opens in its own window");
+  // It closes itself; the widget notices and reads the page's config again.
+  await w.getByText('Signed in as Sam from the site').waitFor();
+  assert.equal(await w.getByRole('link', { name: 'Log out' }).getAttribute('href'), `${hostBase}/logout`);
+  await w.getByLabel('Join the discussion').fill('Signed in by my own site');
+  await w.getByRole('button', { name: 'Post comment' }).click();
+  const mine = w.locator('.cf-post', { hasText: 'Signed in by my own site' });
+  await mine.locator('.cf-author', { hasText: 'Sam from the site' }).waitFor();
+  await screenshot(page, 'accounts-sso');
+  assert.deepEqual(page.problems, []);
+
+  // A payload the site did not sign is refused, and the reader is told.
+  await page.evaluate((p) => localStorage.setItem('sso', p), remoteAuth('not-the-secret', { id: 'x', username: 'Mallory' }));
+  await page.reload();
+  await w.locator('.cf-head').waitFor();
+  await w.getByLabel('Join the discussion').fill('forged');
+  await w.getByLabel('Name').fill('Mallory');
+  await w.getByRole('button', { name: 'Post comment' }).click();
+  await w.getByText("signature does not match this forum's secret key").waitFor();
+});
