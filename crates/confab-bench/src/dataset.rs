@@ -187,6 +187,7 @@ pub async fn generate(
         let forum = store
             .forum_create(
                 NewForum {
+                    owner: None,
                     shortname: Shortname::parse(&format!("bench{i}"))?,
                     name: DisplayName::parse("name", &format!("Benchmark forum {i}"))?,
                     origins: vec![],

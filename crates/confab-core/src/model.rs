@@ -72,6 +72,51 @@ pub struct NewForum {
     pub name: DisplayName,
     pub origins: Vec<Origin>,
     pub policy: ForumPolicy,
+    /// An account that owns the forum from the start (written in the same transaction).
+    pub owner: Option<Id>,
+}
+
+/// Changes to a forum's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ForumUpdate {
+    pub name: Option<DisplayName>,
+    pub origins: Option<Vec<Origin>>,
+    pub policy: Option<ForumPolicy>,
+}
+
+/// What an account may do in one forum. Ordered: each role can do what the ones below it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A reader the forum recognises (for members-only policies).
+    Member,
+    /// Posts skip pre-moderation.
+    Trusted,
+    /// Moderates posts and threads.
+    Moderator,
+    /// Settings, keys, roles: everything in the forum.
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Trusted => "trusted",
+            Role::Moderator => "moderator",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "member" => Role::Member,
+            "trusted" => Role::Trusted,
+            "moderator" => Role::Moderator,
+            "owner" => Role::Owner,
+            _ => return None,
+        })
+    }
 }
 
 /// One discussion, attached to one page of a site.
@@ -206,6 +251,8 @@ pub struct Account {
     /// Private to the account holder; other users see only the avatar hash.
     pub email: Email,
     pub email_verified: bool,
+    /// A global administrator: every power in every forum.
+    pub is_admin: bool,
     pub created_at: UnixMs,
 }
 

@@ -91,25 +91,6 @@ pub async fn actor(
     }
 }
 
-/// Proof that the request carries the admin token.
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|t| Token::from_client(t.trim()))
-            .ok_or(ApiError::Unauthorized)?;
-        // Constant-time comparison of the hashes.
-        if state.admin_token.matches(&presented.hash()) { Ok(Admin) } else { Err(ApiError::Unauthorized) }
-    }
-}
-
 /// The bearer token of `Authorization: Bearer <token>`; `Err` when the header is there
 /// but is not a well-formed bearer token.
 fn bearer(parts: &Parts) -> Result<Option<Token>, ()> {
@@ -156,6 +137,92 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Viewer::from_request_parts(parts, state).await?.0.ok_or(ApiError::LoginRequired)
+    }
+}
+
+/// Who asks for power over forums: the admin token (bootstrap), an account (a global
+/// administrator, or by its role in the forum), a forum's secret key (the site's own
+/// server), or nobody. Unknown credentials are `401 unauthorized`.
+pub enum Principal {
+    Anonymous,
+    AdminToken,
+    Account(SignedIn),
+    SecretKey(Token),
+}
+
+/// What an action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    /// Create forums, list all of them: the admin token or a global administrator.
+    Global,
+    /// Create, close and reopen threads: moderators, and the forum's secret key.
+    ManageThreads,
+    /// Settings, keys and roles: owners.
+    ManageForum,
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts).map_err(|()| ApiError::Unauthorized)? else {
+            return Ok(Principal::Anonymous);
+        };
+        // Constant-time comparison of the hashes.
+        if state.admin_token.matches(&token.hash()) {
+            return Ok(Principal::AdminToken);
+        }
+        if token.expose().starts_with("sk_") {
+            return Ok(Principal::SecretKey(token));
+        }
+        match state.store.session_lookup(token.hash(), state.clock.now()).await? {
+            Some((session, account)) => Ok(Principal::Account(SignedIn { session, account })),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+impl Principal {
+    /// Ok if the principal may use `power` in `forum` (`None` for global actions).
+    pub async fn require(
+        &self,
+        state: &AppState,
+        forum: Option<&confab_core::model::Forum>,
+        power: Power,
+    ) -> Result<(), ApiError> {
+        use confab_core::model::Role;
+        match self {
+            Principal::Anonymous => Err(ApiError::Unauthorized),
+            Principal::AdminToken => Ok(()),
+            Principal::Account(me) if me.account.is_admin => Ok(()),
+            Principal::Account(me) => {
+                let needed = match power {
+                    Power::Global => return Err(ApiError::Forbidden),
+                    Power::ManageThreads => Role::Moderator,
+                    Power::ManageForum => Role::Owner,
+                };
+                let Some(forum) = forum else { return Err(ApiError::Forbidden) };
+                let role = state.store.role_get(forum.id, me.account.id).await?;
+                if role.is_some_and(|r| r >= needed) { Ok(()) } else { Err(ApiError::Forbidden) }
+            }
+            Principal::SecretKey(key) => {
+                let Some(forum) = forum else { return Err(ApiError::Unauthorized) };
+                let keys = state.store.forum_keys(forum.id).await?;
+                // Another forum's key is no key at all here.
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(key.expose().as_bytes(), keys.secret_key.as_bytes())) {
+                    return Err(ApiError::Unauthorized);
+                }
+                if power == Power::ManageThreads { Ok(()) } else { Err(ApiError::Forbidden) }
+            }
+        }
+    }
+
+    /// The account behind the request, if it is one.
+    pub fn account(&self) -> Option<&confab_core::model::Account> {
+        match self {
+            Principal::Account(me) => Some(&me.account),
+            _ => None,
+        }
     }
 }
 

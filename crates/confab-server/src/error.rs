@@ -40,9 +40,12 @@ pub enum ApiError {
     /// 400: a cursor that does not check out.
     #[error("invalid cursor: {0}")]
     InvalidCursor(CursorError),
-    /// 401: admin credentials missing or wrong.
-    #[error("a valid admin token is required (Authorization: Bearer <token>)")]
+    /// 401: credentials for this action missing or wrong.
+    #[error("valid credentials are required (Authorization: Bearer <admin token, session token or secret key>)")]
     Unauthorized,
+    /// 403: signed in, but without the role this needs in this forum.
+    #[error("your role does not allow this here")]
+    Forbidden,
     /// 403: edit token missing or wrong (and not the author's session either).
     #[error("only the author may change this post: send its edit token (X-Confab-Edit-Token) or sign in as the author")]
     InvalidEditToken,
@@ -107,9 +110,10 @@ impl ApiError {
             | ApiError::LoginRequired
             | ApiError::InvalidCredentials
             | ApiError::InvalidSso(_) => StatusCode::UNAUTHORIZED,
-            ApiError::EmailNotVerified | ApiError::VotingNotAllowed(_) | ApiError::InvalidApiKey => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::EmailNotVerified
+            | ApiError::VotingNotAllowed(_)
+            | ApiError::InvalidApiKey
+            | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::InvalidEditToken
             | ApiError::EditWindowClosed(_)
             | ApiError::GuestsNotAllowed
@@ -121,9 +125,12 @@ impl ApiError {
                 S::ForumNotFound | S::ThreadNotFound | S::PostNotFound | S::AccountNotFound | S::SessionNotFound => {
                     StatusCode::NOT_FOUND
                 }
-                S::ForumExists | S::ThreadExists | S::PostNotVotable | S::UsernameTaken | S::EmailTaken => {
-                    StatusCode::CONFLICT
-                }
+                S::ForumExists
+                | S::ThreadExists
+                | S::PostNotVotable
+                | S::UsernameTaken
+                | S::EmailTaken
+                | S::LastOwner => StatusCode::CONFLICT,
                 S::LinkInvalid => StatusCode::BAD_REQUEST,
                 S::ThreadClosed => StatusCode::FORBIDDEN,
                 S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
@@ -149,6 +156,7 @@ impl ApiError {
             ApiError::InvalidCursor(_) => "invalid_cursor",
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidEditToken => "invalid_edit_token",
+            ApiError::Forbidden => "forbidden",
             ApiError::InvalidSession => "invalid_session",
             ApiError::LoginRequired => "login_required",
             ApiError::InvalidCredentials => "invalid_credentials",
@@ -174,6 +182,7 @@ impl ApiError {
                 S::EmailTaken => "email_taken",
                 S::LinkInvalid => "invalid_link",
                 S::SessionNotFound => "session_not_found",
+                S::LastOwner => "last_owner",
                 S::ThreadClosed => "thread_closed",
                 S::ParentNotFound => "parent_not_found",
                 S::ParentNotInThread => "parent_not_in_thread",

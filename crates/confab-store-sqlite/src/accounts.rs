@@ -2,23 +2,24 @@
 
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::{Email, Username};
-use confab_core::model::{Account, Author, LinkPurpose, NewAccount, Session, UnixMs};
+use confab_core::model::{Account, Author, LinkPurpose, NewAccount, Role, Session, UnixMs};
 use confab_core::secret::TokenHash;
 use confab_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::rows::{self, AUTHOR_COLS, id_at, is_unique_violation, sql_err};
 
-const ACCOUNT_COLS: &str = "a.id, a.username, a.email, a.email_verified_at, a.created_at";
+pub(crate) const ACCOUNT_COLS: &str = "a.id, a.username, a.email, a.email_verified_at, a.created_at, a.is_admin";
 
 /// An account from `ACCOUNT_COLS` starting at column `o`.
-fn account_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Account> {
+pub(crate) fn account_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Account> {
     Ok(Account {
         id: id_at(row, o)?,
         username: Username::from_trusted(row.get(o + 1)?),
         email: Email::from_trusted(row.get(o + 2)?),
         email_verified: row.get::<_, Option<i64>>(o + 3)?.is_some(),
         created_at: row.get(o + 4)?,
+        is_admin: row.get::<_, i64>(o + 5)? != 0,
     })
 }
 
@@ -62,7 +63,14 @@ pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, new: NewAccount, now
     .and_then(|mut s| s.execute(params![id.as_i64(), new.username.as_str(), new.email.as_str(), now]))
     .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
-    Ok(Account { id, username: new.username, email: new.email, email_verified: false, created_at: now })
+    Ok(Account {
+        id,
+        username: new.username,
+        email: new.email,
+        email_verified: false,
+        is_admin: false,
+        created_at: now,
+    })
 }
 
 pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Account> {
@@ -85,8 +93,80 @@ pub(crate) fn for_login(c: &Connection, login_key: &str) -> StoreResult<Option<(
     c.prepare_cached(&format!(
         "SELECT {ACCOUNT_COLS}, a.password_hash FROM accounts a WHERE a.username_key = ?1 OR a.email = ?1"
     ))
-    .and_then(|mut s| s.query_row([login_key], |r| Ok((account(r)?, r.get(5)?))).optional())
+    .and_then(|mut s| s.query_row([login_key], |r| Ok((account(r)?, r.get(6)?))).optional())
     .map_err(sql_err)
+}
+
+pub(crate) fn by_username(c: &Connection, username: &Username) -> StoreResult<Option<Account>> {
+    c.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.username_key = ?1"))
+        .and_then(|mut s| s.query_row([username.key()], account).optional())
+        .map_err(sql_err)
+}
+
+pub(crate) fn set_admin(c: &Connection, id: Id, admin: bool) -> StoreResult<Account> {
+    let n = c
+        .prepare_cached("UPDATE accounts SET is_admin = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id.as_i64(), admin]))
+        .map_err(sql_err)?;
+    if n == 0 {
+        return Err(StoreError::AccountNotFound);
+    }
+    get(c, id)
+}
+
+pub(crate) fn role_get(c: &Connection, forum: Id, account: Id) -> StoreResult<Option<Role>> {
+    let role: Option<String> = c
+        .prepare_cached("SELECT role FROM forum_roles WHERE forum_id = ?1 AND account_id = ?2")
+        .and_then(|mut s| s.query_row(params![forum.as_i64(), account.as_i64()], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    role.map(|r| Role::parse(&r).ok_or_else(|| StoreError::Internal(format!("unknown role {r:?}")))).transpose()
+}
+
+pub(crate) fn roles_list(c: &Connection, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
+    let mut s = c
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLS}, r.role FROM forum_roles r JOIN accounts a ON a.id = r.account_id \
+             WHERE r.forum_id = ?1 ORDER BY a.username_key"
+        ))
+        .map_err(sql_err)?;
+    let rows: Vec<(Account, String)> =
+        s.query_map([forum.as_i64()], |r| Ok((account(r)?, r.get(6)?))).and_then(Iterator::collect).map_err(sql_err)?;
+    rows.into_iter()
+        .map(|(a, r)| {
+            Role::parse(&r).map(|r| (a, r)).ok_or_else(|| StoreError::Internal(format!("unknown role {r:?}")))
+        })
+        .collect()
+}
+
+/// Grants `role` (or, with `None`, removes the account's role). A forum that has owners
+/// keeps at least one: removing or demoting the last is `LastOwner`.
+pub(crate) fn role_set(c: &mut Connection, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    crate::forums::get(&tx, forum)?;
+    get(&tx, account)?;
+    let current = role_get(&tx, forum, account)?;
+    if current == Some(Role::Owner) && role != Some(Role::Owner) {
+        let owners: i64 = tx
+            .prepare_cached("SELECT count(*) FROM forum_roles WHERE forum_id = ?1 AND role = 'owner'")
+            .and_then(|mut s| s.query_row([forum.as_i64()], |r| r.get(0)))
+            .map_err(sql_err)?;
+        if owners <= 1 {
+            return Err(StoreError::LastOwner);
+        }
+    }
+    match role {
+        Some(role) => tx
+            .prepare_cached(
+                "INSERT INTO forum_roles (forum_id, account_id, role, granted_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (forum_id, account_id) DO UPDATE SET role = excluded.role, granted_at = excluded.granted_at",
+            )
+            .and_then(|mut s| s.execute(params![forum.as_i64(), account.as_i64(), role.as_str(), now])),
+        None => tx
+            .prepare_cached("DELETE FROM forum_roles WHERE forum_id = ?1 AND account_id = ?2")
+            .and_then(|mut s| s.execute(params![forum.as_i64(), account.as_i64()])),
+    }
+    .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)
 }
 
 pub(crate) fn by_email(c: &Connection, email: &Email) -> StoreResult<Option<Account>> {

@@ -1,7 +1,7 @@
 //! Forums (global data).
 
 use confab_core::id::{Id, IdGenerator, LogicalShard};
-use confab_core::model::{Forum, ForumKeys, NewForum, UnixMs};
+use confab_core::model::{Forum, ForumKeys, ForumUpdate, NewForum, UnixMs};
 use confab_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -41,6 +41,45 @@ pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, f: NewForum, now: Un
         Err(e) => return Err(sql_err(e)),
     }
     set_keys(&tx, forum.id, &ForumKeys::generate(now))?;
+    if let Some(owner) = f.owner {
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO forum_roles (forum_id, account_id, role, granted_at) \
+                 SELECT ?1, id, 'owner', ?3 FROM accounts WHERE id = ?2",
+            )
+            .and_then(|mut s| s.execute(params![forum.id.as_i64(), owner.as_i64(), now]))
+            .map_err(sql_err)?;
+        if inserted == 0 {
+            return Err(StoreError::AccountNotFound);
+        }
+    }
+    tx.commit().map_err(sql_err)?;
+    Ok(forum)
+}
+
+pub(crate) fn update(c: &mut Connection, id: Id, u: ForumUpdate) -> StoreResult<Forum> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let mut forum = get(&tx, id)?;
+    if let Some(name) = u.name {
+        forum.name = name;
+    }
+    if let Some(origins) = u.origins {
+        forum.origins = origins;
+    }
+    if let Some(policy) = u.policy {
+        forum.policy = policy;
+    }
+    let origins: Vec<&str> = forum.origins.iter().map(|o| o.as_str()).collect();
+    tx.prepare_cached("UPDATE forums SET name = ?2, origins = ?3, policy = ?4 WHERE id = ?1")
+        .and_then(|mut s| {
+            s.execute(params![
+                id.as_i64(),
+                forum.name.as_str(),
+                serde_json::to_string(&origins).expect("strings serialise"),
+                serde_json::to_string(&forum.policy).expect("policy serialises"),
+            ])
+        })
+        .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
     Ok(forum)
 }

@@ -23,10 +23,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
-use confab_core::input::{Email, Message};
+use confab_core::input::{Email, Message, Username};
 use confab_core::model::{
-    Account, Author, Forum, ForumKeys, LinkPurpose, NewAccount, NewForum, NewPost, Post, Session, Sort, Thread,
-    ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, NewAccount, NewForum, NewPost, Post, Role, Session,
+    Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
@@ -45,6 +45,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0001_init.sql")),
         M::up(include_str!("../migrations/0002_accounts.sql")),
         M::up(include_str!("../migrations/0003_sso_and_keys.sql")),
+        M::up(include_str!("../migrations/0004_roles.sql")),
     ])
 });
 
@@ -354,6 +355,31 @@ impl Store for SqliteStore {
 
     async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()> {
         self.write(move |c, _| accounts::session_revoke(c, account, session)).await
+    }
+
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>> {
+        let username = username.clone();
+        self.read(move |c| accounts::by_username(c, &username)).await
+    }
+
+    async fn account_set_admin(&self, account: Id, admin: bool) -> StoreResult<Account> {
+        self.write(move |c, _| accounts::set_admin(c, account, admin)).await
+    }
+
+    async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>> {
+        self.read(move |c| accounts::role_get(c, forum, account)).await
+    }
+
+    async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
+        self.read(move |c| accounts::roles_list(c, forum)).await
+    }
+
+    async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
+        self.write(move |c, _| accounts::role_set(c, forum, account, role, now)).await
+    }
+
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
+        self.write(move |c, _| forums::update(c, forum, update)).await
     }
 }
 

@@ -17,7 +17,7 @@ use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, Identifier, Message, Shortname, Title, Username, WebUrl};
 use confab_core::model::{
     Account, AuthorKind, Forum, ForumPolicy, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostAuthor,
-    PostState, Sort, ThreadKey, ThreadSpec, VoteValue,
+    PostState, Role, Sort, ThreadKey, ThreadSpec, VoteValue,
 };
 use confab_core::rank;
 use confab_core::render::render_markdown;
@@ -37,6 +37,7 @@ pub async fn forum(store: &dyn Store, shortname: &str) -> Forum {
     store
         .forum_create(
             NewForum {
+                owner: None,
                 shortname: Shortname::parse(shortname).unwrap(),
                 name: DisplayName::parse("name", shortname).unwrap(),
                 origins: vec![],
@@ -90,6 +91,7 @@ pub async fn forums_are_unique_by_shortname(store: &dyn Store) {
     let again = store
         .forum_create(
             NewForum {
+                owner: None,
                 shortname: f.shortname.clone(),
                 name: f.name.clone(),
                 origins: vec![],
@@ -607,6 +609,70 @@ pub async fn forum_keys_exist_from_creation_and_rotate(store: &dyn Store) {
     ));
 }
 
+pub async fn roles_are_per_forum_and_a_forum_keeps_an_owner(store: &dyn Store) {
+    let ann = account(store, "ann", "ann@example.com").await;
+    let bob = account(store, "bob", "bob@example.com").await;
+    let new = |name: &str, owner| NewForum {
+        shortname: Shortname::parse(name).unwrap(),
+        name: DisplayName::parse("name", name).unwrap(),
+        origins: vec![],
+        policy: ForumPolicy::default(),
+        owner,
+    };
+    let a = store.forum_create(new("site-a", Some(ann.id)), NOW).await.unwrap();
+    let b = forum(store, "site-b").await;
+    assert_eq!(store.role_get(a.id, ann.id).await.unwrap(), Some(Role::Owner));
+    assert_eq!(store.role_get(b.id, ann.id).await.unwrap(), None, "a role is one forum's");
+    // An owner that does not exist: no forum either.
+    let ghost = Id::from_i64(777).unwrap();
+    assert!(matches!(store.forum_create(new("site-c", Some(ghost)), NOW).await, Err(StoreError::AccountNotFound)));
+    assert!(matches!(store.forum_by_shortname("site-c").await, Err(StoreError::ForumNotFound)));
+
+    store.role_set(a.id, bob.id, Some(Role::Moderator), NOW).await.unwrap();
+    let list: Vec<(String, Role)> =
+        store.roles_list(a.id).await.unwrap().into_iter().map(|(acc, r)| (acc.username.into_string(), r)).collect();
+    assert_eq!(list, vec![("ann".to_owned(), Role::Owner), ("bob".to_owned(), Role::Moderator)]);
+    assert!(store.roles_list(b.id).await.unwrap().is_empty());
+    // The last owner stays.
+    assert!(matches!(store.role_set(a.id, ann.id, None, NOW).await, Err(StoreError::LastOwner)));
+    assert!(matches!(store.role_set(a.id, ann.id, Some(Role::Moderator), NOW).await, Err(StoreError::LastOwner)));
+    store.role_set(a.id, bob.id, Some(Role::Owner), NOW).await.unwrap();
+    store.role_set(a.id, ann.id, Some(Role::Trusted), NOW).await.unwrap();
+    assert_eq!(store.role_get(a.id, ann.id).await.unwrap(), Some(Role::Trusted));
+    store.role_set(a.id, ann.id, None, NOW).await.unwrap();
+    assert_eq!(store.role_get(a.id, ann.id).await.unwrap(), None);
+    assert!(matches!(store.role_set(ghost, ann.id, Some(Role::Member), NOW).await, Err(StoreError::ForumNotFound)));
+    assert!(matches!(store.role_set(a.id, ghost, Some(Role::Member), NOW).await, Err(StoreError::AccountNotFound)));
+
+    assert!(!ann.is_admin);
+    assert!(store.account_set_admin(ann.id, true).await.unwrap().is_admin);
+    assert!(store.account_by_username(&Username::parse("ANN").unwrap()).await.unwrap().unwrap().is_admin);
+    assert!(store.account_by_username(&Username::parse("nobody").unwrap()).await.unwrap().is_none());
+    assert!(matches!(store.account_set_admin(ghost, true).await, Err(StoreError::AccountNotFound)));
+}
+
+pub async fn forum_settings_change(store: &dyn Store) {
+    let f = forum(store, "site-a").await;
+    let policy = ForumPolicy { premoderate: true, ..ForumPolicy::default() };
+    let origin = confab_core::input::Origin::parse("https://a.example").unwrap();
+    let update = confab_core::model::ForumUpdate {
+        name: Some(DisplayName::parse("name", "Site A").unwrap()),
+        origins: Some(vec![origin.clone()]),
+        policy: Some(policy.clone()),
+    };
+    let changed = store.forum_update(f.id, update).await.unwrap();
+    assert_eq!((changed.name.as_str(), &changed.origins, &changed.policy), ("Site A", &vec![origin], &policy));
+    assert_eq!(store.forum_get(f.id).await.unwrap(), changed);
+    let only_name =
+        confab_core::model::ForumUpdate { name: Some(DisplayName::parse("name", "A").unwrap()), ..Default::default() };
+    let again = store.forum_update(f.id, only_name).await.unwrap();
+    assert_eq!((again.name.as_str(), again.policy), ("A", policy));
+    assert!(matches!(
+        store.forum_update(Id::from_i64(5).unwrap(), Default::default()).await,
+        Err(StoreError::ForumNotFound)
+    ));
+}
+
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
     let first = store.secret_get_or_init("cursor", vec![1, 2, 3]).await.unwrap();
     assert_eq!(first, vec![1, 2, 3]);
@@ -872,6 +938,8 @@ macro_rules! store_contract_tests {
             case!(sessions_expire_are_revocable_and_die_on_reset);
             case!(sso_authors_are_namespaced_per_forum);
             case!(forum_keys_exist_from_creation_and_rotate);
+            case!(roles_are_per_forum_and_a_forum_keeps_an_owner);
+            case!(forum_settings_change);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

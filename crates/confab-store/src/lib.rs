@@ -15,10 +15,10 @@ pub mod contract;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
-use confab_core::input::{Email, Identifier, Message, WebUrl};
+use confab_core::input::{Email, Identifier, Message, Username, WebUrl};
 use confab_core::model::{
-    Account, Author, Forum, ForumKeys, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState,
-    Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post,
+    PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::secret::TokenHash;
 
@@ -58,6 +58,8 @@ pub enum StoreError {
     LinkInvalid,
     #[error("session not found")]
     SessionNotFound,
+    #[error("a forum keeps at least one owner")]
+    LastOwner,
     #[error("the storage backend is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failure: {0}")]
@@ -288,6 +290,20 @@ pub trait Store: Send + Sync + 'static {
     async fn session_list(&self, account: Id, now: UnixMs) -> StoreResult<Vec<Session>>;
     /// Ends one session of the account; `SessionNotFound` if it is not theirs.
     async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()>;
+
+    // ---- administrators and roles (global) ----
+
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>>;
+    /// Makes an account a global administrator, or no longer one.
+    async fn account_set_admin(&self, account: Id, admin: bool) -> StoreResult<Account>;
+    async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>>;
+    /// The forum's accounts with a role, by username.
+    async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>>;
+    /// Grants a role, or removes it with `None`; `LastOwner` rather than leave a forum
+    /// that had owners without one.
+    async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()>;
+    /// Changes a forum's name, origins or policy.
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum>;
 
     // ---- votes (forum shard) ----
 

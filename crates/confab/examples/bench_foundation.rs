@@ -139,6 +139,7 @@ async fn main() {
     let forum = store
         .forum_create(
             NewForum {
+                owner: None,
                 shortname: Shortname::parse("bench").unwrap(),
                 name: DisplayName::parse("name", "Bench").unwrap(),
                 origins: vec![],

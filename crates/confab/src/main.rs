@@ -41,6 +41,21 @@ enum Command {
     /// Manage the admin token.
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Make an account a global administrator (every power in every forum), or with
+    /// --revoke no longer one.
+    Admin {
+        /// The account's username.
+        username: String,
+        #[arg(long)]
+        revoke: bool,
+    },
 }
 
 #[derive(Args)]
@@ -125,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
         }) => {
             let store = setup::open_store(&config)?;
             let forum = NewForum {
+                owner: None,
                 name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
                 shortname: Shortname::parse(&shortname)?,
                 origins: origins.iter().map(|o| Origin::parse(o)).collect::<Result<_, _>>()?,
@@ -146,6 +162,18 @@ async fn main() -> anyhow::Result<()> {
                 let origins: Vec<&str> = f.origins.iter().map(|o| o.as_str()).collect();
                 println!("{}\t{}\t{}", f.shortname, f.name, origins.join(","));
             }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Admin { username, revoke }) => {
+            let store = setup::open_store(&config)?;
+            let name = confab_core::input::Username::parse(&username)?;
+            let account = store
+                .account_by_username(&name)
+                .await?
+                .with_context(|| format!("no account is called {username:?}"))?;
+            let account = store.account_set_admin(account.id, !revoke).await?;
+            let what = if account.is_admin { "is now a global administrator" } else { "is no longer an administrator" };
+            println!("{} {what}", account.username);
             Ok(())
         }
         Command::AdminToken(AdminTokenCommand::Rotate) => {

@@ -52,6 +52,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
     let forum = store
         .forum_create(
             NewForum {
+                owner: None,
                 shortname: Shortname::parse("demo")?,
                 name: DisplayName::parse("name", "Confab demo")?,
                 origins: vec![],

@@ -26,7 +26,7 @@ fn help_is_everywhere() {
     let top = Command::new(env!("CARGO_BIN_EXE_confab")).arg("--help").output().unwrap();
     assert!(top.status.success());
     let text = stdout(&top);
-    for cmd in ["serve", "migrate", "forum", "admin-token"] {
+    for cmd in ["serve", "migrate", "forum", "admin-token", "account"] {
         assert!(text.contains(cmd), "{cmd} in --help: {text}");
     }
     for args in [
@@ -46,7 +46,7 @@ fn migrate_and_forum_commands() {
     let dir = tempfile::tempdir().unwrap();
     let m = confab(dir.path(), &["migrate"]);
     assert!(m.status.success(), "{m:?}");
-    assert!(stdout(&m).contains("schema version 3"));
+    assert!(stdout(&m).contains("schema version 4"));
     let c = confab(
         dir.path(),
         &["forum", "create", "my-site", "--name", "My site", "--origin", "https://My.Site", "--premoderate"],
@@ -339,5 +339,35 @@ fn account_mails_land_in_the_outbox_with_working_links() {
     let login = r#"{"login":"ann","password":"a long password"}"#;
     let (status, body) = server.request("POST", "/api/v1/auth/login", Some(login), &[]);
     assert_eq!(status, 200, "{body}");
+    server.stop();
+}
+
+#[test]
+fn an_account_is_made_a_global_administrator_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let signup = r#"{"username":"root_ann","email":"ann@example.com","password":"a long password"}"#;
+    assert_eq!(server.request("POST", "/api/v1/auth/signup", Some(signup), &[]).0, 202);
+    let outbox = dir.path().join("mail-outbox");
+    let eml = std::fs::read_to_string(std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path()).unwrap();
+    let token = eml[eml.find("token=").unwrap() + 6..].split_whitespace().next().unwrap().to_owned();
+    let (status, _) = server.request("POST", "/api/v1/auth/verify", Some(&format!(r#"{{"token":"{token}"}}"#)), &[]);
+    assert_eq!(status, 200);
+    let login = r#"{"login":"root_ann","password":"a long password"}"#;
+    let session =
+        server.request("POST", "/api/v1/auth/login", Some(login), &[]).1["token"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {session}");
+    assert_eq!(server.request("GET", "/api/v1/forums", None, &[("Authorization", &auth)]).0, 403);
+
+    let granted = confab(dir.path(), &["account", "admin", "ROOT_ANN"]);
+    assert!(granted.status.success(), "{granted:?}");
+    assert!(stdout(&granted).contains("root_ann is now a global administrator"));
+    assert_eq!(server.request("GET", "/api/v1/forums", None, &[("Authorization", &auth)]).0, 200);
+    let revoked = confab(dir.path(), &["account", "admin", "root_ann", "--revoke"]);
+    assert!(stdout(&revoked).contains("no longer"));
+    assert_eq!(server.request("GET", "/api/v1/forums", None, &[("Authorization", &auth)]).0, 403);
+    let unknown = confab(dir.path(), &["account", "admin", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account is called"), "{unknown:?}");
     server.stop();
 }

@@ -1,14 +1,15 @@
-//! Forums: create (admin), list (admin), details (public).
+//! Forums: create and list (the admin token or a global administrator), details
+//! (public), settings, keys and roles (the forum's owners).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use confab_core::input::{DisplayName, InputError, MAX_ORIGINS, Origin, Shortname};
-use confab_core::model::{ForumPolicy, NewForum};
+use confab_core::input::{DisplayName, InputError, MAX_ORIGINS, Origin, Shortname, Username};
+use confab_core::model::{ForumPolicy, ForumUpdate, NewForum, Role};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Admin;
+use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::ForumView;
@@ -23,25 +24,141 @@ pub(crate) struct CreateForum {
     origins: Vec<String>,
     #[serde(default)]
     policy: ForumPolicy,
+    /// The owning account's username; defaults to the creating account (none when the
+    /// admin token creates the forum).
+    owner: Option<String>,
+}
+
+fn parse_origins(origins: &[String]) -> Result<Vec<Origin>, ApiError> {
+    if origins.len() > MAX_ORIGINS {
+        return Err(InputError::new("origins", "too_many", format!("at most {MAX_ORIGINS} origins")).into());
+    }
+    Ok(origins.iter().map(|o| Origin::parse(o)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// An account named in a request body or path; unknown names are the caller's mistake.
+async fn named_account(
+    state: &AppState,
+    field: &'static str,
+    name: &str,
+) -> Result<confab_core::model::Account, ApiError> {
+    let username =
+        Username::parse(name).map_err(|_| InputError::new(field, "unknown_account", "no account has this username"))?;
+    state
+        .store
+        .account_by_username(&username)
+        .await?
+        .ok_or_else(|| InputError::new(field, "unknown_account", "no account has this username").into())
 }
 
 pub(crate) async fn create_forum(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     Json(body): Json<CreateForum>,
 ) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
     let shortname = Shortname::parse(&body.shortname)?;
     let name = DisplayName::parse("name", body.name.as_deref().unwrap_or(&body.shortname))?;
-    if body.origins.len() > MAX_ORIGINS {
-        return Err(InputError::new("origins", "too_many", format!("at most {MAX_ORIGINS} origins")).into());
-    }
-    let origins = body.origins.iter().map(|o| Origin::parse(o)).collect::<Result<Vec<_>, _>>()?;
-    let forum =
-        state.store.forum_create(NewForum { shortname, name, origins, policy: body.policy }, state.clock.now()).await?;
+    let origins = parse_origins(&body.origins)?;
+    let owner = match &body.owner {
+        Some(name) => Some(named_account(&state, "owner", name).await?.id),
+        None => who.account().map(|a| a.id),
+    };
+    let new = NewForum { shortname, name, origins, policy: body.policy, owner };
+    let forum = state.store.forum_create(new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, axum::Json(ForumView::from(&forum))))
 }
 
-pub(crate) async fn list_forums(State(state): State<AppState>, _: Admin) -> Result<impl IntoResponse, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateForum {
+    name: Option<String>,
+    origins: Option<Vec<String>>,
+    /// The policy fields to change; the others keep their values.
+    policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Changes a forum's name, trusted origins or policy (owners).
+pub(crate) async fn update_forum(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+    Json(body): Json<UpdateForum>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
+    let name = body.name.as_deref().map(|n| DisplayName::parse("name", n)).transpose()?;
+    let origins = body.origins.as_deref().map(parse_origins).transpose()?;
+    let policy = match body.policy {
+        None => None,
+        Some(changes) => {
+            let mut merged = serde_json::to_value(&forum.policy).expect("policy serialises");
+            for (k, v) in changes {
+                merged[k] = v;
+            }
+            Some(
+                serde_json::from_value::<ForumPolicy>(merged)
+                    .map_err(|e| ApiError::InvalidBody(format!("policy: {e}")))?,
+            )
+        }
+    };
+    let forum = state.store.forum_update(forum.id, ForumUpdate { name, origins, policy }).await?;
+    tracing::info!(forum = %forum.id, "forum settings changed");
+    Ok(axum::Json(ForumView::from(&forum)))
+}
+
+pub(crate) async fn list_roles(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
+    let roles = state.store.roles_list(forum.id).await?;
+    let roles: Vec<serde_json::Value> = roles
+        .iter()
+        .map(|(a, r)| serde_json::json!({ "username": a.username.as_str(), "account": a.id, "role": r }))
+        .collect();
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({ "roles": roles }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetRole {
+    role: Role,
+}
+
+pub(crate) async fn set_role(
+    State(state): State<AppState>,
+    who: Principal,
+    axum::extract::Path((forum, username)): axum::extract::Path<(String, String)>,
+    Json(body): Json<SetRole>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
+    let account = named_account(&state, "username", &username).await?;
+    state.store.role_set(forum.id, account.id, Some(body.role), state.clock.now()).await?;
+    tracing::info!(forum = %forum.id, account = %account.id, role = body.role.as_str(), "role granted");
+    Ok(axum::Json(
+        serde_json::json!({ "username": account.username.as_str(), "account": account.id, "role": body.role }),
+    ))
+}
+
+pub(crate) async fn remove_role(
+    State(state): State<AppState>,
+    who: Principal,
+    axum::extract::Path((forum, username)): axum::extract::Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
+    let account = named_account(&state, "username", &username).await?;
+    state.store.role_set(forum.id, account.id, None, state.clock.now()).await?;
+    tracing::info!(forum = %forum.id, account = %account.id, "role removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
     let forums = state.store.forum_list().await?;
     Ok(axum::Json(serde_json::json!({ "forums": forums.iter().map(ForumView::from).collect::<Vec<_>>() })))
 }
@@ -68,10 +185,11 @@ fn keys_view(k: &confab_core::model::ForumKeys) -> impl IntoResponse + use<> {
 
 pub(crate) async fn get_keys(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     PathForum(forum): PathForum,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
     Ok(keys_view(&state.store.forum_keys(forum.id).await?))
 }
 
@@ -79,10 +197,11 @@ pub(crate) async fn get_keys(
 /// working at once.
 pub(crate) async fn rotate_keys(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     PathForum(forum): PathForum,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
     let keys = confab_core::model::ForumKeys::generate(state.clock.now());
     let keys = state.store.forum_keys_rotate(forum.id, keys).await?;
     tracing::info!(forum = %forum.id, "forum keys rotated");

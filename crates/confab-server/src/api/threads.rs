@@ -9,7 +9,7 @@ use confab_core::model::{ThreadKey, ThreadSpec};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Admin;
+use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
 use crate::views::ThreadView;
@@ -69,10 +69,12 @@ pub(crate) async fn find_thread(
 
 pub(crate) async fn create_thread(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     PathForum(forum): PathForum,
     Json(body): Json<ThreadInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let spec = body.parse()?;
     if spec.url.is_none() {
         return Err(InputError::new("thread.url", "required", "an explicitly created thread needs its page url").into());
@@ -80,7 +82,6 @@ pub(crate) async fn create_thread(
     if spec.title.is_none() {
         return Err(InputError::new("thread.title", "required", "an explicitly created thread needs a title").into());
     }
-    let forum = state.store.forum_by_shortname(&forum).await?;
     let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
@@ -96,24 +97,35 @@ pub(crate) async fn get_thread(
 
 pub(crate) async fn close_thread(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     PathId(id): PathId,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_closed(state, id, true).await
+    set_closed(state, who, id, true).await
 }
 
 pub(crate) async fn open_thread(
     State(state): State<AppState>,
-    _: Admin,
+    who: Principal,
     PathId(id): PathId,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_closed(state, id, false).await
+    set_closed(state, who, id, false).await
 }
 
-async fn set_closed(state: AppState, id: confab_core::Id, closed: bool) -> Result<impl IntoResponse, ApiError> {
+async fn set_closed(
+    state: AppState,
+    who: Principal,
+    id: confab_core::Id,
+    closed: bool,
+) -> Result<impl IntoResponse, ApiError> {
+    // Anonymous callers learn nothing about which threads exist.
+    if matches!(who, Principal::Anonymous) {
+        return Err(ApiError::Unauthorized);
+    }
+    let thread = state.store.thread_get(id).await?;
+    let forum = state.store.forum_get(thread.forum_id).await?;
+    who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let thread = state.store.thread_set_closed(id, closed).await?;
-    let forum = forum_name(&state, thread.forum_id).await?;
-    Ok(axum::Json(ThreadView::new(&thread, &forum)))
+    Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }
 
 /// The shortname of a forum known by id (threads store the id only).
