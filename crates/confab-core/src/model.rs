@@ -24,6 +24,19 @@ pub struct ForumPolicy {
     pub voting: VotePolicy,
     /// How long a signed SSO payload is accepted after its timestamp, in seconds.
     pub sso_max_age_secs: u64,
+    /// What happens to an account's posts here when it is deleted.
+    pub on_account_delete: AccountDeletion,
+}
+
+/// A forum's choice for the posts of a deleted account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountDeletion {
+    /// The posts stay, signed "Deleted account" (the discussion keeps its sense).
+    #[default]
+    Anonymize,
+    /// The posts are removed: text erased, a placeholder where replies hang below.
+    Remove,
 }
 
 impl Default for ForumPolicy {
@@ -35,6 +48,7 @@ impl Default for ForumPolicy {
             voting: VotePolicy::Anyone,
             // Disqus accepts a remote_auth_s3 payload for two hours.
             sso_max_age_secs: 2 * 3600,
+            on_account_delete: AccountDeletion::Anonymize,
         }
     }
 }

@@ -16,6 +16,15 @@ pub const SSO_HEADER: &str = "x-confab-sso";
 /// The forum's public key (`this.page.api_key`), optional beside an SSO payload.
 pub const API_KEY_HEADER: &str = "x-confab-api-key";
 
+/// The voter key of an account (see [`Actor::voter`]).
+pub fn account_voter(account: confab_core::id::Id) -> confab_core::secret::TokenHash {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"confab account voter\0");
+    h.update(account.as_i64().to_be_bytes());
+    confab_core::secret::TokenHash(h.finalize().into())
+}
+
 /// Who acts in a forum: a guest, a local account, or the site's own user via SSO.
 #[derive(Debug, Clone)]
 pub enum Actor {
@@ -36,10 +45,7 @@ impl Actor {
         let mut h = Sha256::new();
         match self {
             Actor::Guest => return None,
-            Actor::Account(me) => {
-                h.update(b"confab account voter\0");
-                h.update(me.account.id.as_i64().to_be_bytes());
-            }
+            Actor::Account(me) => return Some(account_voter(me.account.id)),
             Actor::Sso(user) => {
                 h.update(b"confab sso voter\0");
                 h.update(forum.as_i64().to_be_bytes());

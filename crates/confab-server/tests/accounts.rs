@@ -431,3 +431,76 @@ async fn the_mailed_links_open_pages_that_act_only_when_asked() {
     let css = app.get("/account/account.css").await.expect(StatusCode::OK);
     assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
 }
+
+#[tokio::test]
+async fn an_account_downloads_its_data_and_deletes_itself() {
+    let app = TestApp::with_forum().await;
+    app.admin_post(
+        "/api/v1/forums",
+        Some(&json!({ "shortname": "strict", "policy": { "on_account_delete": "remove" } })),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let ann = account(&app, "ann", "ann@example.com").await;
+    let kept = as_user(&app, Method::POST, "/api/v1/forums/blog/posts", Some(&post_body("I was here")), &ann)
+        .await
+        .expect(StatusCode::CREATED);
+    let gone = as_user(&app, Method::POST, "/api/v1/forums/strict/posts", Some(&post_body("Erase me")), &ann)
+        .await
+        .expect(StatusCode::CREATED);
+    let other = app.comment("t", None, "someone else", "Gus").await;
+    let vote = format!("/api/v1/posts/{}/vote", id_of(&other["post"]));
+    as_user(&app, Method::POST, &vote, Some(&json!({ "value": -1 })), &ann).await.expect(StatusCode::OK);
+
+    let export = as_user(&app, Method::GET, "/api/v1/me/export", None, &ann).await.expect(StatusCode::OK);
+    assert_eq!(export.headers["cache-control"], "no-store");
+    assert!(export.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let data = &export.json;
+    assert_eq!(data["account"]["email"], "ann@example.com");
+    let mut messages: Vec<&str> =
+        data["posts"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap()).collect();
+    messages.sort();
+    assert_eq!(messages, ["Erase me", "I was here"]);
+    assert_eq!(data["votes"], json!([{ "post": id_of(&other["post"]), "value": -1, "at": data["votes"][0]["at"] }]));
+    assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
+
+    // Deleting asks for the password again; a wrong one changes nothing.
+    as_user(&app, Method::DELETE, "/api/v1/me", Some(&json!({ "password": "not it at all" })), &ann)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    as_user(&app, Method::GET, "/api/v1/me", None, &ann).await.expect(StatusCode::OK);
+    let done = as_user(&app, Method::DELETE, "/api/v1/me", Some(&json!({ "password": PASSWORD })), &ann)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!((done.json["posts_anonymized"].as_u64(), done.json["posts_removed"].as_u64()), (Some(1), Some(1)));
+    as_user(&app, Method::GET, "/api/v1/me", None, &ann)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_session");
+    log_in(&app, "ann", PASSWORD).await.expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+
+    let kept = app.get(&format!("/api/v1/posts/{}", id_of(&kept.json["post"]))).await.json;
+    assert_eq!((kept["message"].as_str().is_some(), kept["author"]["name"].as_str()), (true, Some("Deleted account")));
+    assert!(kept["author"]["avatar_hash"].is_null(), "nothing left to identify the author");
+    let strict_page = app.get("/api/v1/forums/strict/thread-page?identifier=t").await;
+    assert!(!strict_page.text.contains("Erase me"), "{}", strict_page.text);
+    let gone = app.get(&format!("/api/v1/posts/{}", id_of(&gone.json["post"]))).await.expect(StatusCode::OK).json;
+    assert_eq!(
+        (gone["state"].as_str(), gone["message"].is_null(), gone["author"].is_null()),
+        (Some("deleted"), true, true)
+    );
+    // The name and the address are free again.
+    sign_up(&app, "ann", "ann@example.com").await.expect(StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn the_only_owner_of_a_forum_hands_it_over_before_leaving() {
+    let app = TestApp::new().await;
+    let ann = account(&app, "ann", "ann@example.com").await;
+    app.admin_post("/api/v1/forums", Some(&json!({ "shortname": "anns", "owner": "ann" })))
+        .await
+        .expect(StatusCode::CREATED);
+    as_user(&app, Method::DELETE, "/api/v1/me", Some(&json!({ "password": PASSWORD })), &ann)
+        .await
+        .expect_error(StatusCode::CONFLICT, "last_owner");
+    as_user(&app, Method::GET, "/api/v1/me", None, &ann).await.expect(StatusCode::OK);
+}

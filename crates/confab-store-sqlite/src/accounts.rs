@@ -1,10 +1,14 @@
 //! Accounts, sessions and one-time links (global data).
 
 use confab_core::id::{Id, IdGenerator, LogicalShard};
+use confab_core::input::DisplayName;
 use confab_core::input::{Email, Username};
-use confab_core::model::{Account, Author, LinkPurpose, NewAccount, Role, Session, UnixMs};
+use confab_core::model::{
+    Account, AccountDeletion, Author, ForumPolicy, GuestAuthor, LinkPurpose, NewAccount, Role, Session, UnixMs,
+    VoteValue,
+};
 use confab_core::secret::TokenHash;
-use confab_store::{StoreError, StoreResult};
+use confab_store::{AccountData, AccountDeleted, ExportedPost, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::rows::{self, AUTHOR_COLS, id_at, is_unique_violation, sql_err};
@@ -167,6 +171,110 @@ pub(crate) fn role_set(c: &mut Connection, forum: Id, account: Id, role: Option<
     }
     .map_err(sql_err)?;
     tx.commit().map_err(sql_err)
+}
+
+pub(crate) fn data(c: &Connection, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
+    let mut s = c
+        .prepare_cached(&format!(
+            "SELECT f.shortname, t.identifier, t.url, {cols} FROM posts p \
+             JOIN threads t ON t.id = p.thread_id JOIN forums f ON f.id = p.forum_id \
+             WHERE p.author_id = ?1 ORDER BY p.id",
+            cols = crate::rows::POST_COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ")
+        ))
+        .map_err(sql_err)?;
+    let posts = s
+        .query_map([account.as_i64()], |r| {
+            Ok(ExportedPost {
+                forum: r.get(0)?,
+                thread_identifier: r.get(1)?,
+                thread_url: r.get(2)?,
+                post: crate::rows::post_at(r, 3)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
+    let mut s = c
+        .prepare_cached(
+            "SELECT f.shortname, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+             WHERE r.account_id = ?1 ORDER BY f.shortname",
+        )
+        .map_err(sql_err)?;
+    let roles: Vec<(String, String)> =
+        s.query_map([account.as_i64()], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(sql_err)?;
+    let roles = roles
+        .into_iter()
+        .map(|(f, r)| {
+            Role::parse(&r).map(|r| (f, r)).ok_or_else(|| StoreError::Internal(format!("unknown role {r:?}")))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut s = c
+        .prepare_cached("SELECT post_id, value, created_at FROM votes WHERE voter = ?1 ORDER BY created_at")
+        .map_err(sql_err)?;
+    let votes = s
+        .query_map([&voter.0[..]], |r| {
+            let value = VoteValue::from_i64(r.get(1)?).unwrap_or(VoteValue::Clear);
+            Ok((id_at(r, 0)?, value, r.get(2)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
+    Ok(AccountData { posts, roles, votes })
+}
+
+pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    get(&tx, account)?;
+    let sole_owner: Option<String> = tx
+        .prepare_cached(
+            "SELECT f.shortname FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+             WHERE r.account_id = ?1 AND r.role = 'owner' \
+             AND (SELECT count(*) FROM forum_roles o WHERE o.forum_id = r.forum_id AND o.role = 'owner') = 1 LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row([account.as_i64()], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    if sole_owner.is_some() {
+        return Err(StoreError::LastOwner);
+    }
+    // Each forum's policy decides for the posts there.
+    let mut s = tx
+        .prepare_cached("SELECT p.id, f.policy FROM posts p JOIN forums f ON f.id = p.forum_id WHERE p.author_id = ?1")
+        .map_err(sql_err)?;
+    let posts: Vec<(i64, String)> =
+        s.query_map([account.as_i64()], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(sql_err)?;
+    drop(s);
+    let anonymous = crate::posts::upsert_guest(
+        &tx,
+        ids,
+        GuestAuthor { name: DisplayName::from_trusted("Deleted account".into()), email: None, url: None },
+        now,
+    )?;
+    let mut done = AccountDeleted::default();
+    for (id, policy) in posts {
+        let policy: ForumPolicy = serde_json::from_str(&policy).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let id = Id::from_i64(id).ok_or_else(|| StoreError::Internal("invalid post id".into()))?;
+        match policy.on_account_delete {
+            AccountDeletion::Remove => {
+                crate::posts::delete_in(&tx, id)?;
+                tx.prepare_cached("UPDATE posts SET message = '', html = '' WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id.as_i64()]))
+                    .map_err(sql_err)?;
+                done.posts_removed += 1;
+            }
+            AccountDeletion::Anonymize => done.posts_anonymized += 1,
+        }
+        // Either way nothing links the post to the person any more.
+        tx.prepare_cached("UPDATE posts SET author_id = ?2, edit_token = NULL WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id.as_i64(), anonymous.id.as_i64()]))
+            .map_err(sql_err)?;
+    }
+    tx.prepare_cached("DELETE FROM authors WHERE id = ?1 AND kind = 'account'")
+        .and_then(|mut s| s.execute([account.as_i64()]))
+        .map_err(sql_err)?;
+    // Sessions, mailed links and roles go with it (ON DELETE CASCADE).
+    tx.prepare_cached("DELETE FROM accounts WHERE id = ?1")
+        .and_then(|mut s| s.execute([account.as_i64()]))
+        .map_err(sql_err)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(done)
 }
 
 pub(crate) fn by_email(c: &Connection, email: &Email) -> StoreResult<Option<Account>> {

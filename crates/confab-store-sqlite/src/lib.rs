@@ -31,8 +31,8 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootsPage, Store, StoreError,
-    StoreResult, ThreadCount, VoteOutcome,
+    AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage,
+    RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -46,6 +46,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0002_accounts.sql")),
         M::up(include_str!("../migrations/0003_sso_and_keys.sql")),
         M::up(include_str!("../migrations/0004_roles.sql")),
+        M::up(include_str!("../migrations/0005_votes_by_voter.sql")),
     ])
 });
 
@@ -380,6 +381,14 @@ impl Store for SqliteStore {
 
     async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
         self.write(move |c, _| forums::update(c, forum, update)).await
+    }
+
+    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
+        self.read(move |c| accounts::data(c, account, voter)).await
+    }
+
+    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
+        self.write(move |c, ids| accounts::delete(c, ids, account, now)).await
     }
 }
 

@@ -56,7 +56,7 @@ fn guest_key(a: &GuestAuthor) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn upsert_guest(c: &Connection, ids: &IdGenerator, a: GuestAuthor, now: UnixMs) -> StoreResult<Author> {
+pub(crate) fn upsert_guest(c: &Connection, ids: &IdGenerator, a: GuestAuthor, now: UnixMs) -> StoreResult<Author> {
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO authors (id, kind, name, email, url, guest_key, created_at) VALUES (?1, 'guest', ?2, ?3, ?4, ?5, ?6) \
@@ -362,9 +362,16 @@ pub(crate) fn edit(c: &mut Connection, id: Id, message: &Message, html: &str, no
 
 pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<DeletedPost> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-    let before = get(&tx, id)?;
+    let deleted = delete_in(&tx, id)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(deleted)
+}
+
+/// Soft-deletes a post inside the caller's transaction, counters included.
+pub(crate) fn delete_in(tx: &Connection, id: Id) -> StoreResult<DeletedPost> {
+    let before = get(tx, id)?;
     if before.state == PostState::Deleted {
-        let thread = threads::get(&tx, before.thread_id)?;
+        let thread = threads::get(tx, before.thread_id)?;
         return Ok(DeletedPost { post: before, thread });
     }
     let after = tx
@@ -372,12 +379,11 @@ pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<DeletedPost> {
         .and_then(|mut s| s.query_row([id.as_i64()], rows::post))
         .map_err(sql_err)?;
     let thread = if before.state == PostState::Approved {
-        add_descendants(&tx, &ancestors(&before.path), -1)?;
-        threads::add_posts(&tx, before.thread_id, -1)?
+        add_descendants(tx, &ancestors(&before.path), -1)?;
+        threads::add_posts(tx, before.thread_id, -1)?
     } else {
-        threads::get(&tx, before.thread_id)?
+        threads::get(tx, before.thread_id)?
     };
-    tx.commit().map_err(sql_err)?;
     Ok(DeletedPost { post: after, thread })
 }
 

@@ -78,23 +78,28 @@ pub(crate) const POST_COLS: &str = "id, forum_id, thread_id, parent_id, root_id,
      state, likes, dislikes, descendants, created_at, edited_at";
 
 pub(crate) fn post(row: &Row<'_>) -> rusqlite::Result<Post> {
+    post_at(row, 0)
+}
+
+/// A post from `POST_COLS` starting at column `o`.
+pub(crate) fn post_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Post> {
     Ok(Post {
-        id: id_at(row, 0)?,
-        forum_id: id_at(row, 1)?,
-        thread_id: id_at(row, 2)?,
-        parent_id: opt_id_at(row, 3)?,
-        root_id: id_at(row, 4)?,
-        depth: row.get(5)?,
-        path: row.get(6)?,
-        author_id: id_at(row, 7)?,
-        message: Message::from_trusted(row.get(8)?),
-        html: row.get(9)?,
-        state: PostState::from_code(row.get(10)?).ok_or_else(|| bad(10, "post state"))?,
-        likes: row.get(11)?,
-        dislikes: row.get(12)?,
-        descendants: row.get(13)?,
-        created_at: row.get(14)?,
-        edited_at: row.get(15)?,
+        id: id_at(row, o)?,
+        forum_id: id_at(row, o + 1)?,
+        thread_id: id_at(row, o + 2)?,
+        parent_id: opt_id_at(row, o + 3)?,
+        root_id: id_at(row, o + 4)?,
+        depth: row.get(o + 5)?,
+        path: row.get(o + 6)?,
+        author_id: id_at(row, o + 7)?,
+        message: Message::from_trusted(row.get(o + 8)?),
+        html: row.get(o + 9)?,
+        state: PostState::from_code(row.get(o + 10)?).ok_or_else(|| bad(o + 10, "post state"))?,
+        likes: row.get(o + 11)?,
+        dislikes: row.get(o + 12)?,
+        descendants: row.get(o + 13)?,
+        created_at: row.get(o + 14)?,
+        edited_at: row.get(o + 15)?,
     })
 }
 

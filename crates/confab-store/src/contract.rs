@@ -673,6 +673,68 @@ pub async fn forum_settings_change(store: &dyn Store) {
     ));
 }
 
+pub async fn an_account_exports_its_data_and_is_deleted_per_forum_policy(store: &dyn Store) {
+    use confab_core::model::AccountDeletion;
+    let ann = account(store, "ann", "ann@example.com").await;
+    let bob = account(store, "bob", "bob@example.com").await;
+    let mk = |name: &str, on_delete, owner| NewForum {
+        shortname: Shortname::parse(name).unwrap(),
+        name: DisplayName::parse("name", name).unwrap(),
+        origins: vec![],
+        policy: ForumPolicy { on_account_delete: on_delete, ..ForumPolicy::default() },
+        owner,
+    };
+    let keep = store.forum_create(mk("keeps", AccountDeletion::Anonymize, None), NOW).await.unwrap();
+    let wipe = store.forum_create(mk("wipes", AccountDeletion::Remove, None), NOW).await.unwrap();
+    let owned = store.forum_create(mk("owned", AccountDeletion::Anonymize, Some(ann.id)), NOW).await.unwrap();
+    let as_ann = |text: &str, parent| {
+        let mut p = new_post("t", parent, text, PostState::Approved);
+        p.author = PostAuthor::Account(ann.id);
+        p
+    };
+    let kept = store.post_create(&keep, as_ann("stays, anonymised", None), token(), NOW).await.unwrap().post;
+    let wiped = store.post_create(&wipe, as_ann("goes away", None), token(), NOW).await.unwrap();
+    let mut reply = new_post("t", Some(wiped.post.id), "bob's reply", PostState::Approved);
+    reply.author = PostAuthor::Account(bob.id);
+    let reply = store.post_create(&wipe, reply, token(), NOW).await.unwrap().post;
+    let voter = Token::generate().hash();
+    store.vote_set(reply.id, voter, VoteValue::Up, NOW).await.unwrap();
+
+    let data = store.account_data(ann.id, voter).await.unwrap();
+    let mut texts: Vec<(&str, &str)> = data.posts.iter().map(|p| (p.forum.as_str(), p.post.message.as_str())).collect();
+    texts.sort();
+    assert_eq!(texts, vec![("keeps", "stays, anonymised"), ("wipes", "goes away")]);
+    assert_eq!(data.posts[0].thread_identifier, "t");
+    assert_eq!(data.roles, vec![("owned".to_owned(), Role::Owner)]);
+    assert_eq!(data.votes, vec![(reply.id, VoteValue::Up, NOW)]);
+
+    // The only owner of a forum cannot leave it ownerless; nothing changes.
+    assert!(matches!(store.account_delete(ann.id, NOW).await, Err(StoreError::LastOwner)));
+    assert_eq!(store.post_get(kept.id).await.unwrap().author_id, ann.id);
+    store.role_set(owned.id, bob.id, Some(Role::Owner), NOW).await.unwrap();
+    let session = Token::generate();
+    store.session_create(ann.id, session.hash(), NOW, NOW + 1000).await.unwrap();
+
+    let done = store.account_delete(ann.id, NOW).await.unwrap();
+    assert_eq!((done.posts_anonymized, done.posts_removed), (1, 1));
+    assert!(matches!(store.account_get(ann.id).await, Err(StoreError::AccountNotFound)));
+    assert!(store.session_lookup(session.hash(), NOW).await.unwrap().is_none());
+    assert!(store.account_for_login("ann@example.com").await.unwrap().is_none(), "the address is free again");
+    assert!(store.authors_get_many(&[ann.id]).await.unwrap().is_empty());
+    let kept = store.post_get(kept.id).await.unwrap();
+    assert_eq!((kept.state, kept.message.as_str()), (PostState::Approved, "stays, anonymised"));
+    let anon = store.authors_get_many(&[kept.author_id]).await.unwrap().remove(0);
+    assert_eq!((anon.kind, anon.name.as_str(), anon.email.clone()), (AuthorKind::Guest, "Deleted account", None));
+    let (wiped_now, token_after) = store.post_for_edit(wiped.post.id).await.unwrap();
+    assert_eq!((wiped_now.state, wiped_now.message.as_str(), wiped_now.html.as_str()), (PostState::Deleted, "", ""));
+    assert!(token_after.is_none(), "no edit token survives");
+    assert_eq!(wiped_now.descendants, 1, "the reply still hangs below its placeholder");
+    assert_eq!(store.thread_get(wiped.thread.id).await.unwrap().posts, 1, "counts follow");
+    assert!(store.post_get(reply.id).await.unwrap().state == PostState::Approved);
+    assert_eq!(store.roles_list(owned.id).await.unwrap().len(), 1);
+    assert!(matches!(store.account_delete(ann.id, NOW).await, Err(StoreError::AccountNotFound)));
+}
+
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
     let first = store.secret_get_or_init("cursor", vec![1, 2, 3]).await.unwrap();
     assert_eq!(first, vec![1, 2, 3]);
@@ -940,6 +1002,7 @@ macro_rules! store_contract_tests {
             case!(forum_keys_exist_from_creation_and_rotate);
             case!(roles_are_per_forum_and_a_forum_keeps_an_owner);
             case!(forum_settings_change);
+            case!(an_account_exports_its_data_and_is_deleted_per_forum_policy);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

@@ -152,6 +152,32 @@ pub struct ImportedThread {
     pub post_ids: Vec<Id>,
 }
 
+/// One post in an account's data export, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedPost {
+    pub forum: String,
+    pub thread_identifier: String,
+    pub thread_url: Option<String>,
+    pub post: Post,
+}
+
+/// Everything stored about an account besides its account row and sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountData {
+    pub posts: Vec<ExportedPost>,
+    /// (forum shortname, role)
+    pub roles: Vec<(String, Role)>,
+    /// (post id, value, when)
+    pub votes: Vec<(Id, VoteValue, UnixMs)>,
+}
+
+/// What deleting an account did to its posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountDeleted {
+    pub posts_removed: u64,
+    pub posts_anonymized: u64,
+}
+
 /// Comment count of one thread, for a count request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadCount {
@@ -304,6 +330,16 @@ pub trait Store: Send + Sync + 'static {
     async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()>;
     /// Changes a forum's name, origins or policy.
     async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum>;
+
+    // ---- the account holder's data ----
+
+    /// The account's posts (every state, every forum), roles and votes (`voter` is the
+    /// account's voter key).
+    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData>;
+    /// Deletes the account in one transaction: its posts are anonymised or removed as
+    /// each forum's policy says, then the account, its author row, sessions, links and
+    /// roles go. `LastOwner` if it is the only owner of a forum.
+    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted>;
 
     // ---- votes (forum shard) ----
 

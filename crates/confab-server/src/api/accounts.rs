@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::mail::Mail;
 use crate::ratelimit::Key;
-use crate::views::{AccountView, SessionView};
+use crate::views::{AccountView, SessionView, rfc3339};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,6 +236,80 @@ pub(crate) async fn revoke_session(
 ) -> Result<impl IntoResponse, ApiError> {
     state.store.session_revoke(me.account.id, session).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything Confab stores about the account, as one JSON document to download.
+pub(crate) async fn export(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now();
+    let sessions = state.store.session_list(me.account.id, now).await?;
+    let data = state.store.account_data(me.account.id, crate::auth::account_voter(me.account.id)).await?;
+    let posts: Vec<serde_json::Value> = data
+        .posts
+        .iter()
+        .map(|p| {
+            json!({
+                "forum": p.forum,
+                "thread": { "identifier": p.thread_identifier, "url": p.thread_url },
+                "id": p.post.id,
+                "parent": p.post.parent_id,
+                "state": p.post.state,
+                "message": p.post.message.as_str(),
+                "created_at": rfc3339(p.post.created_at),
+                "edited_at": p.post.edited_at.map(rfc3339),
+            })
+        })
+        .collect();
+    let body = json!({
+        "exported_at": rfc3339(now),
+        "account": AccountView::from(&me.account),
+        "sessions": sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect::<Vec<_>>(),
+        "roles": data.roles.iter().map(|(f, r)| json!({ "forum": f, "role": r })).collect::<Vec<_>>(),
+        "posts": posts,
+        "votes": data.votes.iter().map(|(p, v, at)| json!({ "post": p, "value": v.as_i64(), "at": rfc3339(*at) })).collect::<Vec<_>>(),
+    });
+    tracing::info!(account = %me.account.id, "data exported");
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"confab-account.json\""),
+        ],
+        axum::Json(body),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteAccount {
+    /// The current password, again: a borrowed session alone cannot delete an account.
+    password: String,
+}
+
+/// Deletes the account: posts anonymised or removed as each forum decides, then the
+/// account itself with its sessions and roles.
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Json(body): Json<DeleteAccount>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .limiter
+        .check(
+            Key::LoginsForName(sha256(&me.account.username.key())),
+            state.settings.rate_limits.logins_per_name,
+            state.clock.now(),
+        )
+        .map_err(ApiError::RateLimited)?;
+    let stored = state.store.account_for_login(&me.account.username.key()).await?.map(|(_, h)| h);
+    let password = Password::presented(&body.password).ok_or(ApiError::InvalidCredentials)?;
+    if !state.passwords.verify(password, stored).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
+    tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");
+    Ok((
+        no_store(),
+        axum::Json(json!({ "posts_removed": done.posts_removed, "posts_anonymized": done.posts_anonymized })),
+    ))
 }
 
 /// A link token as pasted from a mail; anything malformed is simply an invalid link.

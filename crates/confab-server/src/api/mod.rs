@@ -45,7 +45,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/auth/verify", post(accounts::verify))
         .route("/api/v1/auth/reset-request", post(accounts::request_reset))
         .route("/api/v1/auth/reset", post(accounts::reset))
-        .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/me", get(accounts::me).delete(accounts::delete_account))
+        .route("/api/v1/me/export", get(accounts::export))
         .route("/api/v1/me/sessions", get(accounts::list_sessions))
         .route("/api/v1/me/sessions/{session}", delete(accounts::revoke_session))
 }
