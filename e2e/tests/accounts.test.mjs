@@ -172,3 +172,41 @@ test("a site's own users comment through Disqus-style SSO, with the site's log-i
   await w.getByRole('button', { name: 'Post comment' }).click();
   await w.getByText("signature does not match this forum's secret key").waitFor();
 });
+
+test("the account page on Confab's own origin: a locked-down cookie, sessions, export, log-out", async () => {
+  const email = 'page.user@example.com';
+  const signup = await fetch(`${confab.base}/api/v1/auth/signup`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'page_user', email, password: 'page user passphrase' }),
+  });
+  assert.equal(signup.status, 202);
+  const token = lastMailTo(email).match(/token=([A-Za-z0-9_-]+)/)[1];
+  const verify = await fetch(`${confab.base}/api/v1/auth/verify`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }),
+  });
+  assert.equal(verify.status, 200);
+
+  const page = await watchedPage(browser, { acceptDownloads: true });
+  await page.goto(`${confab.base}/account`);
+  await page.getByLabel('Username or email').fill('page_user');
+  await page.getByLabel('Password').fill('page user passphrase');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText('Signed in as page_user').waitFor();
+  const [cookie] = await page.context().cookies();
+  assert.equal(cookie.name, 'confab_session');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read it');
+  await screenshot(page, 'account-page');
+
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download everything stored about you' }).click();
+  const file = await (await download).path();
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(data.account.email, email);
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  assert.deepEqual(await page.context().cookies(), []);
+  assert.deepEqual(page.problems, []);
+});

@@ -5,6 +5,7 @@
 //! Handlers are short scripts: parse input into domain types, authorise, call the
 //! store, shape the response. SQL never appears here.
 
+mod account_site;
 mod api;
 pub mod auth;
 pub mod embed;
@@ -189,10 +190,14 @@ pub struct AppState {
     pub passwords: Arc<passwords::Passwords>,
     /// Where account mails go (verification, password reset).
     pub mailer: Arc<dyn mail::Mailer>,
+    /// Signs the account page's session cookie and derives its CSRF tokens.
+    pub(crate) page_key: [u8; 32],
 }
 
 /// Name of the store secret that keys cursor signatures.
 pub const CURSOR_KEY_SECRET: &str = "cursor_hmac_key";
+/// Name of the store secret that signs page cookies and CSRF tokens.
+pub const PAGE_KEY_SECRET: &str = "page_hmac_key";
 
 impl AppState {
     /// Builds the state, loading (or creating) the cursor key from the store.
@@ -206,6 +211,11 @@ impl AppState {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
+        let page_key: [u8; 32] = store
+            .secret_get_or_init(PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec())
+            .await?
+            .try_into()
+            .map_err(|_| confab_store::StoreError::Internal("stored page key has the wrong length".into()))?;
         let passwords = passwords::Passwords::new(settings.accounts.password_cost)
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
         Ok(AppState {
@@ -217,6 +227,7 @@ impl AppState {
             limiter: Arc::new(ratelimit::Limiter::default()),
             passwords: Arc::new(passwords),
             mailer: Arc::new(mail::DropMailer),
+            page_key,
         })
     }
 
@@ -264,6 +275,12 @@ fn browser_routes() -> Router<AppState> {
         .route("/demo/demo.css", get(embed::demo_css))
         .route("/demo/{slug}", get(embed::demo_article))
         .route("/account/account.css", get(pages::stylesheet))
+        .route("/account", get(account_site::home))
+        .route("/account/login", axum::routing::post(account_site::log_in))
+        .route("/account/logout", axum::routing::post(account_site::log_out))
+        .route("/account/sessions/revoke", axum::routing::post(account_site::revoke))
+        .route("/account/export", get(account_site::export))
+        .route("/account/delete", axum::routing::post(account_site::delete))
         .route("/account/verify", get(pages::verify_form).post(pages::verify_submit))
         .route("/account/reset", get(pages::reset_form).post(pages::reset_submit))
 }

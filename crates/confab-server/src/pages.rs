@@ -4,8 +4,10 @@
 //! Opening a link changes nothing: the page shows a button that POSTs the token, so a
 //! mail scanner that fetches every link cannot spend it. The token travels in the
 //! query string of the GET (never logged: the request log records the route, not the
-//! URI) and in the form body of the POST; `Referrer-Policy: no-referrer` keeps it from
-//! leaking to anything the page links to.
+//! URI) and in the form body of the POST; `Referrer-Policy: same-origin` keeps it from
+//! leaking to any other site (the pages load and link nothing outside Confab). Not
+//! `no-referrer`: with it, browsers send `Origin: null` on form posts, and the account
+//! page's writes are checked by their `Origin`.
 
 use std::sync::LazyLock;
 
@@ -43,7 +45,7 @@ pub(crate) struct ResetFormBody {
 }
 
 /// A whole page: title, then body HTML (already escaped by the caller).
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -59,7 +61,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
                 "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         ),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     ];

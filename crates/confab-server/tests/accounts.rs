@@ -399,7 +399,7 @@ async fn the_mailed_links_open_pages_that_act_only_when_asked() {
     // Opening the link (or a mail scanner fetching it) changes nothing.
     let page = app.get(&format!("/account/verify?token={token}")).await.expect(StatusCode::OK);
     assert!(page.text.contains(&format!("name=\"token\" value=\"{token}\"")), "{}", page.text);
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     assert_eq!(page.headers["cache-control"], "no-store");
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"), "{csp}");

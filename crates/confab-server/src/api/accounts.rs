@@ -179,14 +179,33 @@ pub(crate) async fn log_in(
     if key.is_empty() || key.chars().count() > confab_core::input::MAX_EMAIL_CHARS {
         return Err(InputError::new("login", "invalid_login", "give your username or email address").into());
     }
+    let (token, session, account) = authenticate(&state, &client, &key, &body.password).await?;
+    Ok((
+        no_store(),
+        axum::Json(json!({
+            "token": token.expose(),
+            "session": SessionView::new(&session, session.id),
+            "account": AccountView::from(&account),
+        })),
+    ))
+}
+
+/// Checks a log-in (limits, password, confirmed address) and opens a session; shared by
+/// the API and the account page.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    client: &ClientIp,
+    key: &str,
+    password: &str,
+) -> Result<(Token, confab_core::model::Session, Account), ApiError> {
     let limits = &state.settings.rate_limits;
-    client.limit(&state, Key::LoginsFromNetwork, limits.logins_per_network)?;
+    client.limit(state, Key::LoginsFromNetwork, limits.logins_per_network)?;
     state
         .limiter
-        .check(Key::LoginsForName(sha256(&key)), limits.logins_per_name, state.clock.now())
+        .check(Key::LoginsForName(sha256(key)), limits.logins_per_name, state.clock.now())
         .map_err(ApiError::RateLimited)?;
-    let password = Password::presented(&body.password).ok_or(ApiError::InvalidCredentials)?;
-    let found = state.store.account_for_login(&key).await?;
+    let password = Password::presented(password).ok_or(ApiError::InvalidCredentials)?;
+    let found = state.store.account_for_login(key).await?;
     let (account, stored) = match found {
         Some((a, h)) => (Some(a), Some(h)),
         None => (None, None),
@@ -196,7 +215,7 @@ pub(crate) async fn log_in(
     }
     let account = account.ok_or(ApiError::InvalidCredentials)?;
     if !account.email_verified {
-        send_link(&state, &account, LinkPurpose::Verify).await?;
+        send_link(state, &account, LinkPurpose::Verify).await?;
         return Err(ApiError::EmailNotVerified);
     }
     let token = Token::generate();
@@ -204,14 +223,7 @@ pub(crate) async fn log_in(
     let expires = now + state.settings.accounts.session_ttl.as_millis() as i64;
     let session = state.store.session_create(account.id, token.hash(), now, expires).await?;
     tracing::info!(account = %account.id, session = %session.id, "signed in");
-    Ok((
-        no_store(),
-        axum::Json(json!({
-            "token": token.expose(),
-            "session": SessionView::new(&session, session.id),
-            "account": AccountView::from(&account),
-        })),
-    ))
+    Ok((token, session, account))
 }
 
 pub(crate) async fn log_out(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
@@ -240,6 +252,19 @@ pub(crate) async fn revoke_session(
 
 /// Everything Confab stores about the account, as one JSON document to download.
 pub(crate) async fn export(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
+    let body = export_document(&state, &me).await?;
+    tracing::info!(account = %me.account.id, "data exported");
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"confab-account.json\""),
+        ],
+        axum::Json(body),
+    ))
+}
+
+/// The export document (shared with the account page's download).
+pub(crate) async fn export_document(state: &AppState, me: &SignedIn) -> Result<serde_json::Value, ApiError> {
     let now = state.clock.now();
     let sessions = state.store.session_list(me.account.id, now).await?;
     let data = state.store.account_data(me.account.id, crate::auth::account_voter(me.account.id)).await?;
@@ -267,14 +292,7 @@ pub(crate) async fn export(State(state): State<AppState>, me: SignedIn) -> Resul
         "posts": posts,
         "votes": data.votes.iter().map(|(p, v, at)| json!({ "post": p, "value": v.as_i64(), "at": rfc3339(*at) })).collect::<Vec<_>>(),
     });
-    tracing::info!(account = %me.account.id, "data exported");
-    Ok((
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"confab-account.json\""),
-        ],
-        axum::Json(body),
-    ))
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -291,6 +309,19 @@ pub(crate) async fn delete_account(
     me: SignedIn,
     Json(body): Json<DeleteAccount>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let done = delete_with_password(&state, &me, &body.password).await?;
+    Ok((
+        no_store(),
+        axum::Json(json!({ "posts_removed": done.posts_removed, "posts_anonymized": done.posts_anonymized })),
+    ))
+}
+
+/// Checks the password again and deletes the account (shared with the account page).
+pub(crate) async fn delete_with_password(
+    state: &AppState,
+    me: &SignedIn,
+    password: &str,
+) -> Result<confab_store::AccountDeleted, ApiError> {
     state
         .limiter
         .check(
@@ -300,16 +331,13 @@ pub(crate) async fn delete_account(
         )
         .map_err(ApiError::RateLimited)?;
     let stored = state.store.account_for_login(&me.account.username.key()).await?.map(|(_, h)| h);
-    let password = Password::presented(&body.password).ok_or(ApiError::InvalidCredentials)?;
+    let password = Password::presented(password).ok_or(ApiError::InvalidCredentials)?;
     if !state.passwords.verify(password, stored).await? {
         return Err(ApiError::InvalidCredentials);
     }
     let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
     tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");
-    Ok((
-        no_store(),
-        axum::Json(json!({ "posts_removed": done.posts_removed, "posts_anonymized": done.posts_anonymized })),
-    ))
+    Ok(done)
 }
 
 /// A link token as pasted from a mail; anything malformed is simply an invalid link.
