@@ -460,9 +460,10 @@
     var who = p.author.url
       ? h('a', { cls: 'cf-author', href: p.author.url, rel: 'nofollow ugc noopener', target: '_blank', text: name })
       : h('b', { cls: 'cf-author', text: name });
-    // The site's own avatar for its SSO users; else initials (no third-party avatar service).
+    // The site's own avatar for its SSO users; else initials coloured by the email's hash
+    // (the same person looks the same; no third-party avatar service is asked).
     var av = /^https:/.test(p.author.avatar_url || '') ? h('img', { cls: 'cf-av', src: p.author.avatar_url, alt: '', loading: 'lazy' })
-      : h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(name) % 12), text: initials(name) });
+      : h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(p.author.avatar_hash || name) % 12), text: initials(name) });
     var meta = h('div', { cls: 'cf-meta' }, av, who, ' ', timeEl(p.created_at));
     if (p.edited_at) meta.append(' ', h('span', { cls: 'cf-badge', text: t('edited') }));
     if (p.state === 'pending') meta.append(' ', h('span', { cls: 'cf-badge cf-pending', text: t('pending') }));

@@ -294,3 +294,36 @@ async fn an_account_creating_a_forum_owns_it() {
     r.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
     w.app.get("/api/v1/forums/nobodys").await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
 }
+
+#[tokio::test]
+async fn trusted_members_and_moderators_skip_pre_moderation_only_where_they_have_the_role() {
+    let w = world().await;
+    let auth = format!("Bearer {}", w.app.admin);
+    for forum in ["site-a", "site-b"] {
+        w.app
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/forums/{forum}"),
+                Some(&json!({ "policy": { "premoderate": true } })),
+                &[("authorization", &auth)],
+            )
+            .await
+            .expect(StatusCode::OK);
+    }
+    let body = json!({ "thread": { "identifier": "pm" }, "message": "hello" });
+    for (who, forum, state) in [
+        ("trusted in A", "site-a", "approved"),
+        ("moderator of A", "site-a", "approved"),
+        ("plain account", "site-a", "pending"),
+        ("trusted in A", "site-b", "pending"),
+        ("owner of B", "site-b", "approved"),
+    ] {
+        let cred = format!("Bearer {}", w.who.iter().find(|(n, _)| *n == who).unwrap().1.clone().unwrap());
+        let r = w
+            .app
+            .send(Method::POST, &format!("/api/v1/forums/{forum}/posts"), Some(&body), &[("authorization", &cred)])
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(r.json["post"]["state"], state, "{who} in {forum}");
+    }
+}

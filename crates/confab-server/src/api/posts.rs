@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
-use confab_core::model::{GuestAuthor, NewPost, Post, PostAuthor, PostState};
+use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState};
 use confab_core::render::render_markdown;
 use confab_core::secret::Token;
 use confab_store::StoreError;
@@ -104,7 +104,11 @@ pub(crate) async fn create_post(
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
         .map_err(ApiError::RateLimited)?;
-    let state_on_create = if forum.policy.premoderate { PostState::Pending } else { PostState::Approved };
+    let state_on_create = if forum.policy.premoderate && !skips_premoderation(&state, &forum, &actor).await? {
+        PostState::Pending
+    } else {
+        PostState::Approved
+    };
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
@@ -126,6 +130,17 @@ pub(crate) async fn create_post(
         [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())],
         axum::Json(body),
     ))
+}
+
+/// Trusted members, moderators and owners of the forum, and global administrators,
+/// post straight through a pre-moderated forum. Asked only when the forum pre-moderates.
+async fn skips_premoderation(state: &AppState, forum: &Forum, actor: &Actor) -> Result<bool, ApiError> {
+    let Actor::Account(me) = actor else { return Ok(false) };
+    if me.account.is_admin {
+        return Ok(true);
+    }
+    let role = state.store.role_get(forum.id, me.account.id).await?;
+    Ok(role.is_some_and(|r| r >= confab_core::model::Role::Trusted))
 }
 
 /// A post as the public may see it: pending and spam posts do not exist for them.
