@@ -504,3 +504,24 @@ async fn the_only_owner_of_a_forum_hands_it_over_before_leaving() {
         .expect_error(StatusCode::CONFLICT, "last_owner");
     as_user(&app, Method::GET, "/api/v1/me", None, &ann).await.expect(StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_guesses_at_one_name_pass_the_brake_exactly_burst_times() {
+    let limits = RateLimits { logins_per_name: Quota { per_minute: 1, burst: 5 }, ..RateLimits::off() };
+    let app = std::sync::Arc::new(TestApp::with_settings(test_settings(limits)).await);
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let app = std::sync::Arc::clone(&app);
+            tokio::spawn(async move { log_in(&app, "victim@example.com", &format!("guess number {i}")).await.status })
+        })
+        .collect();
+    let (mut tried, mut braked) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => tried += 1,
+            StatusCode::TOO_MANY_REQUESTS => braked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((tried, braked), (5, 25), "no over-admission under concurrency");
+}
