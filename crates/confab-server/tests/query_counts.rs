@@ -109,3 +109,55 @@ async fn an_edit_reads_the_post_and_its_token_at_once() {
         .expect(StatusCode::OK);
     assert_eq!(r.queries(), 3, "post with token + update + author");
 }
+
+/// What identity adds to a request, in statements: a session is one indexed look-up
+/// (joined with its account); an SSO payload is one read of the forum's keys.
+#[tokio::test]
+async fn identity_costs_a_fixed_number_of_statements() {
+    use axum::http::Method;
+    use serde_json::json;
+    let app = TestApp::with_forum().await;
+    app.post(
+        "/api/v1/auth/signup",
+        &json!({ "username": "ann", "email": "ann@example.com", "password": "a long password" }),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    let mail = app.mailer.to("ann@example.com").pop().unwrap().text;
+    let token = mail[mail.find("token=").unwrap() + 6..].split_whitespace().next().unwrap().to_owned();
+    app.post("/api/v1/auth/verify", &json!({ "token": token })).await.expect(StatusCode::OK);
+    let login = app.post("/api/v1/auth/login", &json!({ "login": "ann", "password": "a long password" })).await;
+    // account look-up + BEGIN + expired-session sweep + insert + COMMIT
+    assert_eq!(login.queries(), 5, "{}", login.text);
+    let auth = format!("Bearer {}", login.json["token"].as_str().unwrap());
+
+    let me = app.send(Method::GET, "/api/v1/me", None, &[("authorization", &auth)]).await.expect(StatusCode::OK);
+    assert_eq!(me.queries(), 1, "the session and its account in one statement");
+
+    let body = json!({ "thread": { "identifier": "t" }, "message": "m" });
+    let as_ann = app
+        .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("authorization", &auth)])
+        .await
+        .expect(StatusCode::CREATED);
+    // session + forum + BEGIN + thread look-up + thread insert + author read + post + counter + COMMIT
+    assert_eq!(as_ann.queries(), 9, "{}", as_ann.text);
+
+    let keys = app
+        .send(Method::GET, "/api/v1/forums/blog/keys", None, &[("authorization", &format!("Bearer {}", app.admin))])
+        .await;
+    let secret = keys.json["secret_key"].as_str().unwrap().to_owned();
+    let user = json!({ "id": "7", "username": "Sy" }).to_string();
+    let sso = confab_core::sso::sign_disqus(&user, secret.as_bytes(), common::START / 1000);
+    let as_sso = app
+        .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("x-confab-sso", &sso)])
+        .await
+        .expect(StatusCode::CREATED);
+    // forum + keys + BEGIN + thread look-up + author upsert + post + counter + COMMIT
+    assert_eq!(as_sso.queries(), 8, "{}", as_sso.text);
+
+    let vote = format!("/api/v1/posts/{}/vote", id_of(&as_sso.json["post"]));
+    let r = app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &auth)]).await;
+    // session + post + forum (policy, origins), then the vote's own transaction:
+    // BEGIN + post state + previous vote + upsert + counters + COMMIT
+    assert_eq!(r.expect(StatusCode::OK).queries(), 9);
+}
