@@ -114,6 +114,16 @@ test('a reader signs up, confirms the address, logs in, comments and logs out, a
   const token = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).t, `confab:${confab.base}:session`);
   assert.deepEqual(await page.context().cookies(), []);
 
+  // Without the post's edit token (another browser, or after the window) the account's
+  // session alone lets its author edit.
+  await page.evaluate((k) => localStorage.removeItem(k), `confab:${confab.base}:edit`);
+  await page.reload();
+  await w.getByText('Signed in as ann_e2e').waitFor();
+  await mine.getByRole('button', { name: 'Edit' }).click();
+  await mine.locator('textarea').fill('My first comment, edited as a member');
+  await mine.getByRole('button', { name: 'Save' }).click();
+  await w.getByText('My first comment, edited as a member').waitFor();
+
   await w.getByRole('button', { name: 'Log out' }).click();
   await w.getByRole('button', { name: 'Log in' }).waitFor();
   assert.equal(await w.locator('.cf-who').isVisible(), true);

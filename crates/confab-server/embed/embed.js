@@ -331,6 +331,9 @@
   }
 
   function signedIn() { return state.me && state.me.kind !== 'guest'; }
+  // A signed-in account's own posts stay editable after a guest's edit window.
+  function ownPost(p) { return !!(state.me && state.me.id && p.author && p.author.id === state.me.id); }
+  function editHeaders(tok) { return tok ? { 'X-Confab-Edit-Token': tok.t } : {}; }
   function bar() {
     var c = state.cfg, sso = c.sso, b = h('div', { cls: 'cf-bar' });
     var btn = function (act, text) { return h('button', { type: 'button', 'data-act': act, text: text }); };
@@ -493,7 +496,7 @@
     }
     if (open && p.state === 'approved') bar.append(h('button', { type: 'button', 'data-act': 'reply', 'data-id': id, text: t('reply') }));
     var tok = (s.tokens || editTokens())[id];
-    if (tok && p.state !== 'deleted') {
+    if ((tok || ownPost(p)) && p.state !== 'deleted') {
       bar.append(h('button', { type: 'button', 'data-act': 'edit', 'data-id': id, text: t('edit') }),
         h('button', { type: 'button', 'data-act': 'delete', 'data-id': id, text: t('del') }));
     }
@@ -646,9 +649,9 @@
     var s = state, id = f.getAttribute('data-edit'), n = s.nodes[id], tok = editTokens()[id];
     clearErrors(f);
     if (!f.message.value.trim()) return showError(f, 'message', t('noText'));
-    if (!tok) return showError(f, null, errorText({ status: 403, message: t('server') }));
+    if (!tok && !ownPost(n.p)) return showError(f, null, errorText({ status: 403, message: t('server') }));
     try {
-      var p = await api('PATCH', '/api/v1/posts/' + id, { message: f.message.value }, { 'X-Confab-Edit-Token': tok.t });
+      var p = await api('PATCH', '/api/v1/posts/' + id, { message: f.message.value }, editHeaders(tok));
       n.p = Object.assign(n.p, p);
       rerender(n);
       announce(t('saved'));
@@ -660,9 +663,9 @@
 
   async function removePost(id) {
     var s = state, n = s.nodes[id], tok = editTokens()[id];
-    if (!tok) return;
+    if (!tok && !ownPost(n.p)) return;
     try {
-      var res = await api('DELETE', '/api/v1/posts/' + id, undefined, { 'X-Confab-Edit-Token': tok.t });
+      var res = await api('DELETE', '/api/v1/posts/' + id, undefined, editHeaders(tok));
       s.thread = res.thread;
       var toks = editTokens();
       delete toks[id];

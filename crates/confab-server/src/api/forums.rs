@@ -223,6 +223,8 @@ pub(crate) async fn whoami(
         Actor::Guest => serde_json::json!({ "kind": "guest" }),
         Actor::Account(me) => serde_json::json!({
             "kind": "account",
+            // The author id of the account's posts: the widget offers edit and delete on them.
+            "id": me.account.id,
             "name": me.account.username.as_str(),
             "avatar_hash": me.account.email.avatar_hash(),
             "avatar_url": null,
