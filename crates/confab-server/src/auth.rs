@@ -178,7 +178,10 @@ impl FromRequestParts<AppState> for Principal {
         if state.admin_token.matches(&token.hash()) {
             return Ok(Principal::AdminToken);
         }
-        if token.expose().starts_with("sk_") {
+        // A secret key has its own shape (`sk_` and 64 hex digits); session tokens are 43
+        // base64url characters, so one can never be taken for the other.
+        let key = token.expose();
+        if key.len() == 67 && key.starts_with("sk_") && key[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Principal::SecretKey(token));
         }
         match state.store.session_lookup(token.hash(), state.clock.now()).await? {
