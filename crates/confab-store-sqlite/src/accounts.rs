@@ -3,6 +3,7 @@
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::DisplayName;
 use confab_core::input::{Email, Username};
+use confab_core::jobs::EventKind;
 use confab_core::model::{
     Account, AccountDeletion, Author, ForumPolicy, GuestAuthor, LinkPurpose, NewAccount, Role, Session, UnixMs,
     VoteValue,
@@ -236,10 +237,15 @@ pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: Un
     }
     // Each forum's policy decides for the posts there.
     let mut s = tx
-        .prepare_cached("SELECT p.id, f.policy FROM posts p JOIN forums f ON f.id = p.forum_id WHERE p.author_id = ?1")
+        .prepare_cached(
+            "SELECT p.id, f.policy, p.forum_id, p.thread_id FROM posts p JOIN forums f ON f.id = p.forum_id \
+             WHERE p.author_id = ?1",
+        )
         .map_err(sql_err)?;
-    let posts: Vec<(i64, String)> =
-        s.query_map([account.as_i64()], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(sql_err)?;
+    let posts: Vec<(Id, String, Id, Id)> = s
+        .query_map([account.as_i64()], |r| Ok((id_at(r, 0)?, r.get(1)?, id_at(r, 2)?, id_at(r, 3)?)))
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
     drop(s);
     let anonymous = crate::posts::upsert_guest(
         &tx,
@@ -248,18 +254,20 @@ pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: Un
         now,
     )?;
     let mut done = AccountDeleted::default();
-    for (id, policy) in posts {
+    for (id, policy, forum, thread) in posts {
         let policy: ForumPolicy = serde_json::from_str(&policy).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let id = Id::from_i64(id).ok_or_else(|| StoreError::Internal("invalid post id".into()))?;
         match policy.on_account_delete {
             AccountDeletion::Remove => {
-                crate::posts::delete_in(&tx, id)?;
+                crate::posts::delete_in(&tx, ids, id, now)?;
                 tx.prepare_cached("UPDATE posts SET message = '', html = '' WHERE id = ?1")
                     .and_then(|mut s| s.execute([id.as_i64()]))
                     .map_err(sql_err)?;
                 done.posts_removed += 1;
             }
-            AccountDeletion::Anonymize => done.posts_anonymized += 1,
+            AccountDeletion::Anonymize => {
+                crate::outbox::emit(&tx, ids, forum, EventKind::PostUpdated, thread, Some(id), now)?;
+                done.posts_anonymized += 1
+            }
         }
         // Either way nothing links the post to the person any more.
         tx.prepare_cached("UPDATE posts SET author_id = ?2, edit_token = NULL WHERE id = ?1")

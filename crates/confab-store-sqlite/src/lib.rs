@@ -9,6 +9,7 @@
 mod accounts;
 mod counting;
 mod forums;
+mod outbox;
 mod pool;
 mod posts;
 mod rows;
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
 use confab_core::input::{Email, Message, Username};
+use confab_core::jobs::JobState;
 use confab_core::model::{
     Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, NewAccount, NewForum, NewPost, Post, Role, Session,
     Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
@@ -31,8 +33,9 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage,
-    RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome,
+    AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
+    NewWebhook, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook,
+    WebhookAttempt,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -47,6 +50,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0003_sso_and_keys.sql")),
         M::up(include_str!("../migrations/0004_roles.sql")),
         M::up(include_str!("../migrations/0005_votes_by_voter.sql")),
+        M::up(include_str!("../migrations/0006_outbox.sql")),
     ])
 });
 
@@ -223,7 +227,7 @@ impl Store for SqliteStore {
 
     async fn thread_create(&self, forum: &Forum, spec: ThreadSpec, now: UnixMs) -> StoreResult<Thread> {
         let forum = forum.clone();
-        self.write(move |c, ids| threads::create(c, ids, &forum, &spec, now)).await
+        self.write(move |c, ids| threads::create_with_event(c, ids, &forum, &spec, now)).await
     }
 
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
@@ -266,11 +270,11 @@ impl Store for SqliteStore {
     }
 
     async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {
-        self.write(move |c, _| posts::edit(c, id, &message, &html, now)).await
+        self.write(move |c, ids| posts::edit(c, ids, id, &message, &html, now)).await
     }
 
-    async fn post_delete(&self, id: Id) -> StoreResult<DeletedPost> {
-        self.write(move |c, _| posts::delete(c, id)).await
+    async fn post_delete(&self, id: Id, now: UnixMs) -> StoreResult<DeletedPost> {
+        self.write(move |c, ids| posts::delete(c, ids, id, now)).await
     }
 
     async fn thread_roots(
@@ -389,6 +393,66 @@ impl Store for SqliteStore {
 
     async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
         self.write(move |c, ids| accounts::delete(c, ids, account, now)).await
+    }
+
+    async fn jobs_claim(&self, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>> {
+        self.write(move |c, _| outbox::claim(c, now, lease_until, limit)).await
+    }
+
+    async fn job_settle(&self, id: Id, attempt: u32, outcome: JobOutcome, now: UnixMs) -> StoreResult<bool> {
+        self.write(move |c, ids| outbox::settle(c, ids, id, attempt, outcome, now)).await
+    }
+
+    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
+        self.write(move |c, _| outbox::release(c, id, attempt, now)).await
+    }
+
+    async fn job_get(&self, id: Id) -> StoreResult<Job> {
+        self.read(move |c| outbox::get(c, id)).await
+    }
+
+    async fn jobs_list(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
+        self.read(move |c| outbox::list(c, filter)).await
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobState, u64)>> {
+        self.read(|c| outbox::counts(c)).await
+    }
+
+    async fn job_retry(&self, id: Id, now: UnixMs) -> StoreResult<Job> {
+        self.write(move |c, _| outbox::retry(c, id, now)).await
+    }
+
+    async fn job_discard(&self, id: Id) -> StoreResult<()> {
+        self.write(move |c, _| outbox::discard(c, id)).await
+    }
+
+    async fn jobs_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        self.write(move |c, _| outbox::prune(c, before)).await
+    }
+
+    async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook> {
+        self.write(move |c, ids| outbox::webhook_create(c, ids, forum, new, now)).await
+    }
+
+    async fn webhooks_list(&self, forum: Id) -> StoreResult<Vec<Webhook>> {
+        self.read(move |c| outbox::webhooks_list(c, forum)).await
+    }
+
+    async fn webhook_get(&self, id: Id) -> StoreResult<Webhook> {
+        self.read(move |c| outbox::webhook_get(c, id)).await
+    }
+
+    async fn webhook_delete(&self, forum: Id, id: Id) -> StoreResult<()> {
+        self.write(move |c, _| outbox::webhook_delete(c, forum, id)).await
+    }
+
+    async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()> {
+        self.write(move |c, _| outbox::attempt_log(c, attempt)).await
+    }
+
+    async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
+        self.read(move |c| outbox::attempts(c, webhook, before, limit)).await
     }
 }
 

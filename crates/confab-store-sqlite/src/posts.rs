@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
 use confab_core::input::Message;
+use confab_core::jobs::EventKind;
 use confab_core::model::{
     Author, AuthorKind, Forum, GuestAuthor, MAX_DEPTH, NewPost, Post, PostAuthor, PostState, Sort, ThreadKey,
     ThreadSpec, UnixMs,
@@ -20,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use sha2::{Digest, Sha256};
 
 use crate::rows::{self, AUTHOR_COLS, POST_COLS, sql_err};
-use crate::threads;
+use crate::{outbox, threads};
 
 /// The "listed" predicate, verbatim as in the partial indexes of the schema.
 const LISTED: &str = "(state = 1 OR (state = 3 AND descendants > 0))";
@@ -238,6 +239,10 @@ pub(crate) fn create(
         thread = threads::add_posts(&tx, thread.id, 1)?;
         add_descendants(&tx, &ancestors(&post.path), 1)?;
     }
+    if thread_created {
+        outbox::emit(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, None, now)?;
+    }
+    outbox::emit(&tx, ids, forum.id, EventKind::PostCreated, thread.id, Some(post.id), now)?;
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
 }
@@ -351,24 +356,36 @@ pub(crate) fn import(
     Ok(ImportedThread { thread, post_ids })
 }
 
-pub(crate) fn edit(c: &mut Connection, id: Id, message: &Message, html: &str, now: UnixMs) -> StoreResult<Post> {
-    c.prepare_cached(&format!(
-        "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1) RETURNING {POST_COLS}"
-    ))
-    .and_then(|mut s| s.query_row(params![id.as_i64(), message.as_str(), html, now], rows::post).optional())
-    .map_err(sql_err)?
-    .ok_or(StoreError::PostNotFound)
+pub(crate) fn edit(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    id: Id,
+    message: &Message,
+    html: &str,
+    now: UnixMs,
+) -> StoreResult<Post> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let post = tx
+        .prepare_cached(&format!(
+            "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1)              RETURNING {POST_COLS}"
+        ))
+        .and_then(|mut s| s.query_row(params![id.as_i64(), message.as_str(), html, now], rows::post).optional())
+        .map_err(sql_err)?
+        .ok_or(StoreError::PostNotFound)?;
+    outbox::emit(&tx, ids, post.forum_id, EventKind::PostUpdated, post.thread_id, Some(post.id), now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(post)
 }
 
-pub(crate) fn delete(c: &mut Connection, id: Id) -> StoreResult<DeletedPost> {
+pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, id: Id, now: UnixMs) -> StoreResult<DeletedPost> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-    let deleted = delete_in(&tx, id)?;
+    let deleted = delete_in(&tx, ids, id, now)?;
     tx.commit().map_err(sql_err)?;
     Ok(deleted)
 }
 
-/// Soft-deletes a post inside the caller's transaction, counters included.
-pub(crate) fn delete_in(tx: &Connection, id: Id) -> StoreResult<DeletedPost> {
+/// Soft-deletes a post inside the caller's transaction, counters and event included.
+pub(crate) fn delete_in(tx: &Connection, ids: &IdGenerator, id: Id, now: UnixMs) -> StoreResult<DeletedPost> {
     let before = get(tx, id)?;
     if before.state == PostState::Deleted {
         let thread = threads::get(tx, before.thread_id)?;
@@ -384,6 +401,7 @@ pub(crate) fn delete_in(tx: &Connection, id: Id) -> StoreResult<DeletedPost> {
     } else {
         threads::get(tx, before.thread_id)?
     };
+    outbox::emit(tx, ids, before.forum_id, EventKind::PostDeleted, before.thread_id, Some(id), now)?;
     Ok(DeletedPost { post: after, thread })
 }
 

@@ -107,3 +107,18 @@ pub(crate) fn counts(c: &Connection, forum_id: Id, keys: &[ThreadKey]) -> StoreR
     }
     Ok(out)
 }
+
+/// Creates a thread on its own (not by a first post), with its event, in one transaction.
+pub(crate) fn create_with_event(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    forum: &Forum,
+    spec: &ThreadSpec,
+    now: UnixMs,
+) -> StoreResult<Thread> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err)?;
+    let thread = create(&tx, ids, forum, spec, now)?;
+    crate::outbox::emit(&tx, ids, forum.id, confab_core::jobs::EventKind::ThreadCreated, thread.id, None, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(thread)
+}

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use confab_core::cursor::ReplyCursor;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, Identifier, Message, Shortname, Title, Username, WebUrl};
+use confab_core::jobs::{EventKind, JobState, Task};
 use confab_core::model::{
     Account, AuthorKind, Forum, ForumPolicy, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostAuthor,
     PostState, Role, Sort, ThreadKey, ThreadSpec, VoteValue,
@@ -23,7 +24,7 @@ use confab_core::rank;
 use confab_core::render::render_markdown;
 use confab_core::secret::{Token, TokenHash};
 
-use crate::{ImportPost, PageLimits, Store, StoreError};
+use crate::{ImportPost, JobOutcome, PageLimits, Store, StoreError};
 
 /// A fresh, empty store and the guard that keeps its storage alive.
 pub struct Fresh {
@@ -205,12 +206,12 @@ pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
     let child = post(store, &f, "t", Some(root.id), NOW).await;
     let lonely = post(store, &f, "t", None, NOW).await;
 
-    let deleted = store.post_delete(root.id).await.unwrap().post;
+    let deleted = store.post_delete(root.id, NOW).await.unwrap().post;
     assert_eq!(deleted.state, PostState::Deleted);
     assert!(deleted.is_listed(), "a deleted post with replies keeps its place");
-    store.post_delete(lonely.id).await.unwrap();
+    store.post_delete(lonely.id, NOW).await.unwrap();
     assert_eq!(
-        store.post_delete(lonely.id).await.unwrap().post.state,
+        store.post_delete(lonely.id, NOW).await.unwrap().post.state,
         PostState::Deleted,
         "deleting twice is harmless"
     );
@@ -224,14 +225,14 @@ pub async fn deleting_keeps_the_tree_whole(store: &dyn Store) {
     assert_eq!(ids, [root.id]);
     assert_eq!(page.roots[0].replies.iter().map(|p| p.id).collect::<Vec<_>>(), [child.id]);
 
-    store.post_delete(child.id).await.unwrap();
+    store.post_delete(child.id, NOW).await.unwrap();
     let page = store
         .thread_roots(root.thread_id, Sort::Oldest, None, PageLimits { roots: 10, replies_per_root: 5 })
         .await
         .unwrap();
     assert!(page.roots.is_empty(), "with its last reply gone, the placeholder goes too");
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 0);
-    assert!(matches!(store.post_delete(Id::from_raw(999).unwrap()).await, Err(StoreError::PostNotFound)));
+    assert!(matches!(store.post_delete(Id::from_raw(999).unwrap(), NOW).await, Err(StoreError::PostNotFound)));
 }
 
 fn import_post(parent: Option<usize>, text: &str, state: PostState, likes: i64) -> ImportPost {
@@ -316,7 +317,7 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
         (edited.created_at, edited.path.clone(), edited.state),
         (created.created_at, created.path.clone(), created.state)
     );
-    store.post_delete(created.id).await.unwrap();
+    store.post_delete(created.id, NOW).await.unwrap();
     assert!(matches!(
         store.post_edit(created.id, Message::parse("x").unwrap(), String::new(), NOW).await,
         Err(StoreError::PostNotFound)
@@ -846,7 +847,7 @@ pub async fn paging_yields_every_listed_post_once(store: &dyn Store, posts: Vec<
     }
     for (g, p) in posts.iter().zip(&created) {
         if g.delete {
-            store.post_delete(p.id).await.unwrap();
+            store.post_delete(p.id, NOW).await.unwrap();
         }
     }
     let thread = created[0].thread_id;
@@ -963,6 +964,213 @@ async fn get_each<T>(futs: impl Iterator<Item = impl std::future::Future<Output 
     out
 }
 
+fn event_of(job: &crate::Job) -> (EventKind, Option<Id>) {
+    match Task::from_json(&job.task).unwrap() {
+        Task::Event { event, post, .. } => (event, post),
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
+/// Claims everything due at `now` and returns the events, oldest first.
+async fn drain_events(store: &dyn Store, now: i64) -> Vec<(EventKind, Option<Id>)> {
+    let mut jobs = store.jobs_claim(now, now + 60_000, 100).await.unwrap();
+    jobs.sort_by_key(|j| j.id);
+    for j in &jobs {
+        assert_eq!(j.state, JobState::Running);
+        assert!(store.job_settle(j.id, j.attempts, JobOutcome::Done { follow_ups: vec![] }, now).await.unwrap());
+    }
+    jobs.iter().map(event_of).collect()
+}
+
+pub async fn writes_queue_their_events_in_the_same_transaction(store: &dyn Store) {
+    let f = forum(store, "blog").await;
+    let p = post(store, &f, "page", None, NOW).await;
+    let reply = post(store, &f, "page", Some(p.id), NOW).await;
+    assert_eq!(
+        drain_events(store, NOW).await,
+        vec![
+            (EventKind::ThreadCreated, None),
+            (EventKind::PostCreated, Some(p.id)),
+            (EventKind::PostCreated, Some(reply.id))
+        ]
+    );
+    store.post_edit(p.id, Message::parse("changed").unwrap(), "<p>changed</p>".into(), NOW).await.unwrap();
+    store.post_delete(reply.id, NOW).await.unwrap();
+    let t = store.thread_create(&f, spec("other"), NOW).await.unwrap();
+    let events = drain_events(store, NOW).await;
+    assert_eq!(
+        events,
+        vec![
+            (EventKind::PostUpdated, Some(p.id)),
+            (EventKind::PostDeleted, Some(reply.id)),
+            (EventKind::ThreadCreated, None)
+        ]
+    );
+    let all = store.jobs_list(crate::JobFilter { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(all.iter().all(|j| j.forum_id == f.id && j.id.shard() == f.shard), "jobs live in the forum's shard");
+    assert!(all.iter().any(|j| j.task.contains(&t.id.to_string())));
+
+    // A write that fails queues nothing.
+    store.thread_set_closed(t.id, true).await.unwrap();
+    let refused = store.post_create(&f, new_post("other", None, "x", PostState::Approved), token(), NOW).await;
+    assert!(matches!(refused, Err(StoreError::ThreadClosed)));
+    assert!(matches!(
+        store.post_edit(Id::from_raw(999).unwrap(), Message::parse("x").unwrap(), "x".into(), NOW).await,
+        Err(StoreError::PostNotFound)
+    ));
+    assert_eq!(drain_events(store, NOW).await, vec![]);
+    // An import is history, not news: it queues nothing.
+    let batch = vec![ImportPost {
+        parent: None,
+        author: GuestAuthor { name: DisplayName::parse("name", "Old").unwrap(), email: None, url: None },
+        message: Message::parse("old").unwrap(),
+        html: "<p>old</p>".into(),
+        state: PostState::Approved,
+        created_at: NOW - 1000,
+        likes: 0,
+        dislikes: 0,
+    }];
+    store.thread_import(&f, spec("imported"), batch, NOW).await.unwrap();
+    assert_eq!(drain_events(store, NOW).await, vec![]);
+}
+
+pub async fn jobs_are_claimed_once_retried_and_dead_lettered(store: &dyn Store) {
+    use crate::{JobFilter, NewJob};
+    let f = forum(store, "blog").await;
+    post(store, &f, "page", None, NOW).await; // thread.created + post.created
+    // Not due yet: nothing to claim.
+    assert!(store.jobs_claim(NOW - 1, NOW + 60_000, 10).await.unwrap().is_empty());
+    let first = store.jobs_claim(NOW, NOW + 60_000, 1).await.unwrap();
+    assert_eq!(first.len(), 1, "the limit holds");
+    assert_eq!(first[0].attempts, 1);
+    let rest = store.jobs_claim(NOW, NOW + 60_000, 10).await.unwrap();
+    assert_eq!(rest.len(), 1, "a held job is not claimed again");
+    assert_ne!(rest[0].id, first[0].id);
+    let (a, b) = (first[0].clone(), rest[0].clone());
+
+    // Retry later; a settle by a stale attempt changes nothing.
+    let retry = JobOutcome::Retry { at: NOW + 5_000, error: "receiver said 503".into() };
+    assert!(store.job_settle(a.id, 1, retry, NOW).await.unwrap());
+    assert!(!store.job_settle(a.id, 1, JobOutcome::Done { follow_ups: vec![] }, NOW).await.unwrap(), "not held");
+    let got = store.job_get(a.id).await.unwrap();
+    assert_eq!((got.state, got.attempts, got.run_at), (JobState::Ready, 1, NOW + 5_000));
+    assert_eq!(got.last_error.as_deref(), Some("receiver said 503"));
+    assert!(store.jobs_claim(NOW + 4_999, NOW + 60_000, 10).await.unwrap().is_empty());
+
+    // A worker that dies holding a job: once the lease ends another claims it, and the
+    // first one's late settle is refused.
+    let again = store.jobs_claim(NOW + 5_000, NOW + 6_000, 10).await.unwrap();
+    assert_eq!(again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(a.id, 2)]);
+    let stolen = store.jobs_claim(NOW + 6_000, NOW + 70_000, 10).await.unwrap();
+    assert_eq!(stolen.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(a.id, 3)]);
+    let follow = NewJob {
+        forum_id: f.id,
+        task: Task::Webhook { webhook: a.id, event: EventKind::PostCreated, body: "{}".into() },
+        run_at: NOW + 6_000,
+    };
+    let done = JobOutcome::Done { follow_ups: vec![follow.clone()] };
+    assert!(!store.job_settle(a.id, 2, done.clone(), NOW + 6_000).await.unwrap(), "the lapsed attempt");
+    assert!(store.job_settle(a.id, 3, done, NOW + 6_000).await.unwrap());
+    assert_eq!(store.job_get(a.id).await.unwrap().state, JobState::Done);
+    let queued = store.jobs_claim(NOW + 6_000, NOW + 70_000, 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "the follow-up was queued exactly once");
+    assert_eq!(Task::from_json(&queued[0].task).unwrap(), follow.task);
+    assert!(store.job_release(queued[0].id, 1, NOW + 6_000).await.unwrap());
+    let released = store.job_get(queued[0].id).await.unwrap();
+    assert_eq!((released.state, released.attempts), (JobState::Ready, 0), "a release does not count");
+
+    // Dead letters: listed, retried, discarded; only dead ones.
+    assert!(store.job_settle(b.id, 1, JobOutcome::Dead { error: "x".repeat(5_000) }, NOW).await.unwrap());
+    let dead =
+        store.jobs_list(JobFilter { state: Some(JobState::Dead), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(dead.iter().map(|j| j.id).collect::<Vec<_>>(), vec![b.id]);
+    assert!(dead[0].last_error.as_ref().unwrap().len() <= 500, "errors are clipped");
+    assert!(matches!(store.job_retry(a.id, NOW).await, Err(StoreError::JobNotDead)));
+    assert!(matches!(store.job_discard(a.id).await, Err(StoreError::JobNotDead)));
+    assert!(matches!(store.job_retry(Id::from_raw(12345).unwrap(), NOW).await, Err(StoreError::JobNotFound)));
+    let retried = store.job_retry(b.id, NOW + 7_000).await.unwrap();
+    assert_eq!((retried.state, retried.attempts, retried.run_at), (JobState::Ready, 0, NOW + 7_000));
+    let b2 = store.jobs_claim(NOW + 7_000, NOW + 70_000, 10).await.unwrap();
+    assert!(b2.iter().any(|j| j.id == b.id));
+    assert!(store.job_settle(b.id, 1, JobOutcome::Dead { error: "again".into() }, NOW + 7_000).await.unwrap());
+    store.job_discard(b.id).await.unwrap();
+    assert!(matches!(store.job_get(b.id).await, Err(StoreError::JobNotFound)));
+
+    let counts: HashMap<JobState, u64> = store.job_counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts.get(&JobState::Done), Some(&1));
+    assert_eq!(store.jobs_prune(NOW + 6_001).await.unwrap(), 1);
+    assert_eq!(store.jobs_prune(NOW + 6_001).await.unwrap(), 0);
+    assert!(matches!(store.job_get(a.id).await, Err(StoreError::JobNotFound)));
+}
+
+pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
+    let f = forum(&*store, "blog").await;
+    for _ in 0..30 {
+        post(&*store, &f, "busy", None, NOW).await;
+    }
+    let claimers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = store.jobs_claim(NOW, NOW + 60_000, 3).await.unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got.into_iter().map(|j| j.id));
+                }
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for c in claimers {
+        for id in c.await.unwrap() {
+            assert!(seen.insert(id), "job {id} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 31, "30 posts and the thread");
+}
+
+pub async fn webhooks_belong_to_their_forum(store: &dyn Store) {
+    use crate::{NewWebhook, WebhookAttempt};
+    let (a, b) = (forum(store, "blog").await, forum(store, "other").await);
+    let new = |u: &str| NewWebhook {
+        url: WebUrl::parse("url", u).unwrap(),
+        secret: "whsec_x".into(),
+        events: vec![EventKind::PostCreated, EventKind::PostDeleted],
+        hub_signature: true,
+    };
+    let h1 = store.webhook_create(a.id, new("https://a.example/hook"), NOW).await.unwrap();
+    let h2 = store.webhook_create(b.id, new("https://b.example/hook"), NOW).await.unwrap();
+    assert_eq!(store.webhooks_list(a.id).await.unwrap(), vec![h1.clone()]);
+    assert_eq!(store.webhook_get(h2.id).await.unwrap().events, vec![EventKind::PostCreated, EventKind::PostDeleted]);
+    assert!(matches!(store.webhook_delete(a.id, h2.id).await, Err(StoreError::WebhookNotFound)), "not A's");
+    for attempt in 1..=3 {
+        let log = WebhookAttempt {
+            seq: 0,
+            webhook_id: h1.id,
+            delivery_id: Id::from_raw(77).unwrap(),
+            event: EventKind::PostCreated,
+            attempt,
+            at: NOW + attempt as i64,
+            status: (attempt == 3).then_some(200),
+            error: (attempt < 3).then(|| "connection refused".into()),
+            duration_ms: 12,
+        };
+        store.webhook_attempt_log(log).await.unwrap();
+    }
+    let log = store.webhook_attempts(h1.id, None, 2).await.unwrap();
+    assert_eq!(log.iter().map(|l| l.attempt).collect::<Vec<_>>(), vec![3, 2], "newest first");
+    let older = store.webhook_attempts(h1.id, Some(log[1].seq), 10).await.unwrap();
+    assert_eq!(older.iter().map(|l| l.attempt).collect::<Vec<_>>(), vec![1]);
+    assert!(store.webhook_attempts(h2.id, None, 10).await.unwrap().is_empty());
+    store.webhook_delete(a.id, h1.id).await.unwrap();
+    assert!(matches!(store.webhook_get(h1.id).await, Err(StoreError::WebhookNotFound)));
+    assert!(store.webhook_attempts(h1.id, None, 10).await.unwrap().is_empty(), "its log went with it");
+    assert_eq!(store.webhooks_list(b.id).await.unwrap().len(), 1);
+}
+
 /// Generates one test per contract item for a backend. `$fresh` is an async closure
 /// returning a [`Fresh`] store.
 #[macro_export]
@@ -1003,6 +1211,15 @@ macro_rules! store_contract_tests {
             case!(roles_are_per_forum_and_a_forum_keeps_an_owner);
             case!(forum_settings_change);
             case!(an_account_exports_its_data_and_is_deleted_per_forum_policy);
+            case!(writes_queue_their_events_in_the_same_transaction);
+            case!(jobs_are_claimed_once_retried_and_dead_lettered);
+            case!(webhooks_belong_to_their_forum);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_claims_never_share_a_job() {
+                let fresh: $crate::contract::Fresh = ($fresh)().await;
+                c::concurrent_claims_never_share_a_job(fresh.store.clone()).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_posts_are_all_written() {

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
 use confab_core::input::{Email, Identifier, Message, Username, WebUrl};
+use confab_core::jobs::{EventKind, JobState, Task};
 use confab_core::model::{
     Account, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post,
     PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
@@ -60,6 +61,12 @@ pub enum StoreError {
     SessionNotFound,
     #[error("a forum keeps at least one owner")]
     LastOwner,
+    #[error("job not found")]
+    JobNotFound,
+    #[error("only a dead job can be retried or discarded")]
+    JobNotDead,
+    #[error("webhook not found")]
+    WebhookNotFound,
     #[error("the storage backend is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failure: {0}")]
@@ -187,6 +194,100 @@ pub struct ThreadCount {
     pub posts: i64,
 }
 
+/// One outbox row: a task, where it is in its life, and how its attempts went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: Id,
+    pub forum_id: Id,
+    /// The task as JSON (see [`Task`]); kept raw so that a row no worker can read
+    /// still lists, and dies visibly instead of vanishing.
+    pub task: String,
+    pub state: JobState,
+    /// Attempts started so far (a claim starts one).
+    pub attempts: u32,
+    /// When it may run next (ready), or ran last.
+    pub run_at: UnixMs,
+    pub last_error: Option<String>,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+/// A task to queue, due at `run_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub forum_id: Id,
+    pub task: Task,
+    pub run_at: UnixMs,
+}
+
+/// How a claimed attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    /// It took effect; `follow_ups` are queued in the same transaction.
+    Done { follow_ups: Vec<NewJob> },
+    /// It failed and runs again at `at`.
+    Retry { at: UnixMs, error: String },
+    /// It failed for good: kept, visible, for an operator to retry or discard.
+    Dead { error: String },
+}
+
+/// Which outbox rows to list: newest first, before `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobFilter {
+    pub state: Option<JobState>,
+    pub forum: Option<Id>,
+    pub before: Option<Id>,
+    pub limit: u32,
+}
+
+/// A forum's webhook endpoint.
+#[derive(Clone, PartialEq)]
+pub struct Webhook {
+    pub id: Id,
+    pub forum_id: Id,
+    pub url: WebUrl,
+    /// Signs every delivery (HMAC-SHA256); shown to the forum's owners only.
+    pub secret: String,
+    pub events: Vec<EventKind>,
+    /// Also sign the Disqus way: `X-Hub-Signature: sha512=…`.
+    pub hub_signature: bool,
+    pub created_at: UnixMs,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("id", &self.id).field("events", &self.events).finish_non_exhaustive()
+    }
+}
+
+/// A webhook to register.
+#[derive(Clone, PartialEq)]
+pub struct NewWebhook {
+    pub url: WebUrl,
+    pub secret: String,
+    pub events: Vec<EventKind>,
+    pub hub_signature: bool,
+}
+
+/// One attempt to deliver an event to a webhook, for the forum's delivery log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    /// Position in the log (assigned by the store; 0 when recording).
+    pub seq: i64,
+    pub webhook_id: Id,
+    /// The delivery's outbox id: the same for every attempt of one delivery, and the
+    /// receiver's key to recognise a repeat.
+    pub delivery_id: Id,
+    pub event: EventKind,
+    pub attempt: u32,
+    pub at: UnixMs,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed, if it did (never the response body).
+    pub error: Option<String>,
+    pub duration_ms: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // ---- settings (global) ----
@@ -245,7 +346,7 @@ pub trait Store: Send + Sync + 'static {
     async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post>;
     /// Soft-deletes a post (its replies keep their place); returns the post and its
     /// thread as the same transaction left them.
-    async fn post_delete(&self, id: Id) -> StoreResult<DeletedPost>;
+    async fn post_delete(&self, id: Id, now: UnixMs) -> StoreResult<DeletedPost>;
     /// The bulk path: appends a batch of posts to a thread (created from `thread` if
     /// needed) in one transaction, with paths, scores and counters computed once for the
     /// batch instead of per post. All or nothing: a bad parent index or a tree too deep
@@ -345,4 +446,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets the voter's vote on a post and moves the post's counters by the difference.
     async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome>;
+
+    // ---- the outbox (forum shard) ----
+
+    /// Claims up to `limit` due jobs, oldest due first: ready ones whose `run_at` has
+    /// come, and running ones whose lease ended (their worker died). Each claim starts
+    /// an attempt and holds the job until `lease_until`.
+    async fn jobs_claim(&self, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>>;
+    /// Records how attempt `attempt` of a claimed job ended, in one transaction with
+    /// its follow-ups. `false`, changing nothing, when the job is no longer held by
+    /// that attempt (its lease ended and another worker claimed it).
+    async fn job_settle(&self, id: Id, attempt: u32, outcome: JobOutcome, now: UnixMs) -> StoreResult<bool>;
+    /// Gives a claimed job back unstarted (graceful shutdown): ready at once, the
+    /// attempt not counted.
+    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool>;
+    async fn job_get(&self, id: Id) -> StoreResult<Job>;
+    async fn jobs_list(&self, filter: JobFilter) -> StoreResult<Vec<Job>>;
+    /// Jobs per state.
+    async fn job_counts(&self) -> StoreResult<Vec<(JobState, u64)>>;
+    /// A dead job, ready again with its attempts reset. `JobNotDead` otherwise.
+    async fn job_retry(&self, id: Id, now: UnixMs) -> StoreResult<Job>;
+    /// Deletes a dead job. `JobNotDead` otherwise.
+    async fn job_discard(&self, id: Id) -> StoreResult<()>;
+    /// Deletes done jobs finished before `before`; returns how many.
+    async fn jobs_prune(&self, before: UnixMs) -> StoreResult<u64>;
+
+    // ---- webhooks (forum shard) ----
+
+    async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook>;
+    async fn webhooks_list(&self, forum: Id) -> StoreResult<Vec<Webhook>>;
+    async fn webhook_get(&self, id: Id) -> StoreResult<Webhook>;
+    /// Deletes a webhook of the forum and its delivery log; deliveries still queued
+    /// find it gone and end.
+    async fn webhook_delete(&self, forum: Id, id: Id) -> StoreResult<()>;
+    async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()>;
+    /// The webhook's delivery log, newest first, before log position `before`.
+    async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>>;
 }

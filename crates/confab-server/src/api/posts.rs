@@ -220,7 +220,7 @@ pub(crate) async fn delete_post(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     authorise_edit(&state, id, viewer, &headers).await?;
-    let confab_store::DeletedPost { post, thread } = state.store.post_delete(id).await?;
+    let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
     let forum = forum_name(&state, thread.forum_id).await?;
     Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))
 }
