@@ -13,6 +13,7 @@ pub mod model;
 pub mod rank;
 pub mod render;
 pub mod secret;
+pub mod signature;
 pub mod sso;
 
 pub use id::{Id, IdGenerator, LogicalShard};

@@ -122,15 +122,20 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(e) => match e {
-                S::ForumNotFound | S::ThreadNotFound | S::PostNotFound | S::AccountNotFound | S::SessionNotFound => {
-                    StatusCode::NOT_FOUND
-                }
+                S::ForumNotFound
+                | S::ThreadNotFound
+                | S::PostNotFound
+                | S::AccountNotFound
+                | S::SessionNotFound
+                | S::JobNotFound
+                | S::WebhookNotFound => StatusCode::NOT_FOUND,
                 S::ForumExists
                 | S::ThreadExists
                 | S::PostNotVotable
                 | S::UsernameTaken
                 | S::EmailTaken
-                | S::LastOwner => StatusCode::CONFLICT,
+                | S::LastOwner
+                | S::JobNotDead => StatusCode::CONFLICT,
                 S::LinkInvalid => StatusCode::BAD_REQUEST,
                 S::ThreadClosed => StatusCode::FORBIDDEN,
                 S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
@@ -183,6 +188,9 @@ impl ApiError {
                 S::LinkInvalid => "invalid_link",
                 S::SessionNotFound => "session_not_found",
                 S::LastOwner => "last_owner",
+                S::JobNotFound => "job_not_found",
+                S::JobNotDead => "job_not_dead",
+                S::WebhookNotFound => "webhook_not_found",
                 S::ThreadClosed => "thread_closed",
                 S::ParentNotFound => "parent_not_found",
                 S::ParentNotInThread => "parent_not_in_thread",

@@ -6,13 +6,15 @@
 //! store, shape the response. SQL never appears here.
 
 mod account_site;
-mod api;
+pub(crate) mod api;
 pub mod auth;
 pub mod embed;
 mod error;
 mod extract;
+pub mod jobs;
 pub mod mail;
 mod middleware;
+pub mod outbound;
 mod pages;
 pub mod passwords;
 pub mod ratelimit;
@@ -28,6 +30,7 @@ use confab_core::model::UnixMs;
 use confab_core::secret::TokenHash;
 use confab_store::Store;
 
+pub use api::jobs::job_view;
 pub use error::ApiError;
 
 /// Where the current time comes from: the system clock, or a test's hand.
@@ -192,6 +195,11 @@ pub struct AppState {
     pub mailer: Arc<dyn mail::Mailer>,
     /// Signs the account page's session cookie and derives its CSRF tokens.
     pub(crate) page_key: [u8; 32],
+    /// The guarded client for outbound HTTP (webhooks); its policy also checks the
+    /// URLs owners register.
+    pub outbound: outbound::Outbound,
+    /// Wakes this process's workers after a write queued jobs.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -228,7 +236,32 @@ impl AppState {
             passwords: Arc::new(passwords),
             mailer: Arc::new(mail::DropMailer),
             page_key,
+            outbound: outbound::Outbound::new(outbound::OutboundPolicy::default())
+                .map_err(confab_store::StoreError::Internal)?,
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// The same state with outbound requests under `policy`.
+    pub fn with_outbound(mut self, policy: outbound::OutboundPolicy) -> Result<Self, String> {
+        self.outbound = outbound::Outbound::new(policy)?;
+        Ok(self)
+    }
+
+    /// The same state waking `wake` after writes (a worker's [`confab_jobs::Worker::waker`]).
+    pub fn with_jobs_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.jobs_wake = wake;
+        self
+    }
+
+    /// Tells this process's workers that a write queued jobs.
+    pub(crate) fn wake_workers(&self) {
+        self.jobs_wake.notify_one();
+    }
+
+    /// The task handler workers of this server run.
+    pub fn effects(&self) -> jobs::Effects {
+        jobs::Effects { store: Arc::clone(&self.store), outbound: self.outbound.clone(), clock: self.clock.clone() }
     }
 
     /// The same state sending mail through `mailer`.

@@ -73,8 +73,9 @@ async fn writes_are_one_transaction_of_bounded_size() {
             &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" } }),
         )
         .await;
-    // forum + BEGIN + thread look-up + thread insert + author + post + thread counter + COMMIT
-    assert_eq!(first.queries(), 8, "{}", first.text);
+    // forum + BEGIN + thread look-up + thread insert + author + post + thread counter
+    // + the thread.created and post.created events + COMMIT
+    assert_eq!(first.queries(), 10, "{}", first.text);
     let mut parent = id_of(&first.json["post"]);
     let mut last = 0;
     for depth in 0..30 {
@@ -107,7 +108,7 @@ async fn an_edit_reads_the_post_and_its_token_at_once() {
         )
         .await
         .expect(StatusCode::OK);
-    assert_eq!(r.queries(), 3, "post with token + update + author");
+    assert_eq!(r.queries(), 6, "post with token + BEGIN + update + post.updated event + COMMIT + author");
 }
 
 /// What identity adds to a request, in statements: a session is one indexed look-up
@@ -139,8 +140,9 @@ async fn identity_costs_a_fixed_number_of_statements() {
         .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("authorization", &auth)])
         .await
         .expect(StatusCode::CREATED);
-    // session + forum + BEGIN + thread look-up + thread insert + author read + post + counter + COMMIT
-    assert_eq!(as_ann.queries(), 9, "{}", as_ann.text);
+    // session + forum + BEGIN + thread look-up + thread insert + author read + post + counter
+    // + two events + COMMIT
+    assert_eq!(as_ann.queries(), 11, "{}", as_ann.text);
 
     let keys = app
         .send(Method::GET, "/api/v1/forums/blog/keys", None, &[("authorization", &format!("Bearer {}", app.admin))])
@@ -152,8 +154,8 @@ async fn identity_costs_a_fixed_number_of_statements() {
         .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("x-confab-sso", &sso)])
         .await
         .expect(StatusCode::CREATED);
-    // forum + keys + BEGIN + thread look-up + author upsert + post + counter + COMMIT
-    assert_eq!(as_sso.queries(), 8, "{}", as_sso.text);
+    // forum + keys + BEGIN + thread look-up + author upsert + post + counter + event + COMMIT
+    assert_eq!(as_sso.queries(), 9, "{}", as_sso.text);
 
     let vote = format!("/api/v1/posts/{}/vote", id_of(&as_sso.json["post"]));
     let r = app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &auth)]).await;

@@ -94,6 +94,30 @@ pub struct Config {
     pub mail_dir: Option<PathBuf>,
     /// The From address of those mails. Default `Confab <confab@localhost>`.
     pub mail_from: String,
+    /// Run background workers inside `confab serve`. Default true; set false when
+    /// `confab worker` processes do the work.
+    pub workers: bool,
+    /// Jobs a worker process runs at once. Default 8.
+    pub worker_concurrency: usize,
+    /// Attempts before a job is dead-lettered. Default 12.
+    pub job_max_attempts: u32,
+    /// First retry after about this many seconds, doubling up to `job_backoff_max_secs`
+    /// (with jitter). Defaults 10 and 3600.
+    pub job_backoff_base_secs: u64,
+    pub job_backoff_max_secs: u64,
+    /// Seconds a claimed job is held before another worker may take it over (after a
+    /// crash). Default 120.
+    pub job_lease_secs: u64,
+    /// Milliseconds between looks for due jobs when idle. Default 500.
+    pub job_poll_ms: u64,
+    /// Let webhooks reach loopback (127.0.0.0/8, ::1). Default false.
+    pub outbound_allow_loopback: bool,
+    /// Let webhooks reach private networks (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7). Link-local and metadata addresses are never allowed. Default false.
+    pub outbound_allow_private: bool,
+    /// Seconds to connect, and for a whole outbound request. Defaults 5 and 15.
+    pub outbound_connect_timeout_secs: u64,
+    pub outbound_timeout_secs: u64,
     /// Log filter, in `RUST_LOG` syntax. Default `info`.
     pub log: String,
     /// `text` or `json`. Default `text`.
@@ -130,6 +154,17 @@ impl Default for Config {
             session_days: 30,
             mail_dir: None,
             mail_from: "Confab <confab@localhost>".into(),
+            workers: true,
+            worker_concurrency: 8,
+            job_max_attempts: 12,
+            job_backoff_base_secs: 10,
+            job_backoff_max_secs: 3600,
+            job_lease_secs: 120,
+            job_poll_ms: 500,
+            outbound_allow_loopback: false,
+            outbound_allow_private: false,
+            outbound_connect_timeout_secs: 5,
+            outbound_timeout_secs: 15,
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -202,6 +237,41 @@ impl Config {
             session_ttl: Duration::from_secs(self.session_days * 24 * 3600),
             ..confab_server::AccountSettings::default()
         })
+    }
+
+    /// The worker settings; refuses values that would stop work.
+    pub fn worker(&self) -> anyhow::Result<confab_jobs::WorkerConfig> {
+        if self.worker_concurrency == 0 || self.job_max_attempts == 0 {
+            anyhow::bail!("worker_concurrency and job_max_attempts must be at least 1");
+        }
+        if self.job_backoff_base_secs == 0 || self.job_backoff_max_secs < self.job_backoff_base_secs {
+            anyhow::bail!("job_backoff_base_secs must be at least 1 and at most job_backoff_max_secs");
+        }
+        if self.job_lease_secs <= self.outbound_timeout_secs {
+            anyhow::bail!("job_lease_secs must be longer than outbound_timeout_secs, or jobs would run twice");
+        }
+        Ok(confab_jobs::WorkerConfig {
+            concurrency: self.worker_concurrency,
+            batch: (self.worker_concurrency * 4).min(256) as u32,
+            lease: Duration::from_secs(self.job_lease_secs),
+            max_attempts: self.job_max_attempts,
+            backoff: confab_core::jobs::Backoff {
+                base: Duration::from_secs(self.job_backoff_base_secs),
+                max: Duration::from_secs(self.job_backoff_max_secs),
+            },
+            idle_poll: Duration::from_millis(self.job_poll_ms.max(10)),
+            ..confab_jobs::WorkerConfig::default()
+        })
+    }
+
+    pub fn outbound(&self) -> confab_server::outbound::OutboundPolicy {
+        confab_server::outbound::OutboundPolicy {
+            allow_loopback: self.outbound_allow_loopback,
+            allow_private: self.outbound_allow_private,
+            connect_timeout: Duration::from_secs(self.outbound_connect_timeout_secs.max(1)),
+            total_timeout: Duration::from_secs(self.outbound_timeout_secs.max(1)),
+            ..confab_server::outbound::OutboundPolicy::default()
+        }
     }
 
     pub fn mail_dir(&self) -> PathBuf {

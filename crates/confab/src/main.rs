@@ -44,6 +44,31 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Run background workers only (no HTTP server); any number may share one store.
+    Worker {
+        /// Run what is due now, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Inspect the outbox: list jobs, retry or discard dead ones.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Jobs per state, then the newest jobs (dead ones by default).
+    List {
+        /// ready, running, done, dead or all.
+        #[arg(long, default_value = "dead")]
+        state: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Make a dead job ready again, its attempts reset.
+    Retry { id: String },
+    /// Delete a dead job.
+    Discard { id: String },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +201,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{} {what}", account.username);
             Ok(())
         }
+        Command::Worker { once } => setup::worker(config, once).await,
+        Command::Jobs(cmd) => jobs_command(&config, cmd).await,
         Command::AdminToken(AdminTokenCommand::Rotate) => {
             let store: Arc<dyn confab_store::Store> = Arc::new(setup::open_store(&config)?);
             let token = confab_core::secret::Token::generate();
@@ -184,6 +211,47 @@ async fn main() -> anyhow::Result<()> {
             if config.admin_token.is_some() {
                 println!("note: admin_token is set in the configuration, which takes precedence over this one");
             }
+            Ok(())
+        }
+    }
+}
+
+async fn jobs_command(config: &Config, cmd: JobsCommand) -> anyhow::Result<()> {
+    use confab_core::jobs::JobState;
+    let store = setup::open_store(config)?;
+    let parse_id = |id: &str| id.parse::<confab_core::id::Id>().map_err(|_| anyhow::anyhow!("{id:?} is not a job id"));
+    match cmd {
+        JobsCommand::List { state, limit } => {
+            let state = match state.as_str() {
+                "all" => None,
+                s => Some(JobState::parse(s).context("--state: ready, running, done, dead or all")?),
+            };
+            let counts = store.job_counts().await?;
+            let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+            println!("jobs: {}", if counts.is_empty() { "none".to_owned() } else { counts.join(", ") });
+            let filter = confab_store::JobFilter { state, limit: limit.clamp(1, 1000), ..Default::default() };
+            for j in store.jobs_list(filter).await? {
+                let v = confab_server::job_view(&j);
+                println!(
+                    "{}\t{}\t{}\tattempts {}\t{}\t{}",
+                    j.id,
+                    j.state.as_str(),
+                    v["task"],
+                    j.attempts,
+                    v["run_at"].as_str().unwrap_or(""),
+                    j.last_error.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Retry { id } => {
+            let job = store.job_retry(parse_id(&id)?, confab_server::Clock::system().now()).await?;
+            println!("job {} is ready again", job.id);
+            Ok(())
+        }
+        JobsCommand::Discard { id } => {
+            store.job_discard(parse_id(&id)?).await?;
+            println!("job {id} discarded");
             Ok(())
         }
     }

@@ -126,7 +126,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mail_dir = config.mail_dir();
     let mailer = confab_server::mail::DirMailer::new(mail_dir.clone(), config.mail_from.clone())
         .with_context(|| format!("cannot create the mail directory {}", mail_dir.display()))?;
-    let state = AppState::new(store, admin, settings, clock).await?.with_mailer(Arc::new(mailer));
+    let state = AppState::new(Arc::clone(&store), admin, settings, clock.clone())
+        .await?
+        .with_mailer(Arc::new(mailer))
+        .with_outbound(config.outbound())
+        .map_err(anyhow::Error::msg)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if config.workers {
+        let worker = confab_jobs::Worker::new(store, Arc::new(state.effects()), config.worker()?, now_fn(&clock));
+        let state_wake = worker.waker();
+        let run = {
+            let w = worker.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move { w.run(wait_for(stopped)).await })
+        };
+        Some((state_wake, run))
+    } else {
+        None
+    };
+    let state = match &worker {
+        Some((wake, _)) => state.with_jobs_wake(Arc::clone(wake)),
+        None => state,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -135,6 +156,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");
     println!("  account mails: {}  (until SMTP is configured)", mail_dir.display());
+    println!("  workers:       {}", if worker.is_some() { "in this process" } else { "off (run `confab worker`)" });
     if has_demo {
         println!("  demo site:     {base}/  (open it in a browser)");
         println!("  demo thread:   {base}/api/v1/forums/demo/thread-page?identifier=welcome");
@@ -143,9 +165,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
     // Connection info gives rate limits the client's address.
     let app = confab_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    axum::serve(listener, app).with_graceful_shutdown(wait_for(stopped)).await?;
+    if let Some((_, run)) = worker {
+        // The server has drained its requests; now the worker finishes or gives back
+        // its jobs.
+        run.await.context("the worker task failed")?;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `confab worker`: workers alone, no HTTP server. Several may run against one store.
+pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let clock = Clock::system();
+    let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
+    let effects = confab_server::jobs::Effects { store: Arc::clone(&store), outbound, clock: clock.clone() };
+    let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
+    if once {
+        let ran = worker.run_until_idle().await;
+        println!("ran {ran} job attempts; nothing else is due");
+        return Ok(());
+    }
+    println!("Confab worker running (Ctrl-C to stop)");
+    worker.run(shutdown_signal()).await;
+    Ok(())
+}
+
+fn now_fn(clock: &Clock) -> confab_jobs::Now {
+    let clock = clock.clone();
+    Arc::new(move || clock.now())
+}
+
+async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 async fn shutdown_signal() {

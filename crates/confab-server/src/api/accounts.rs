@@ -336,6 +336,7 @@ pub(crate) async fn delete_with_password(
         return Err(ApiError::InvalidCredentials);
     }
     let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
+    state.wake_workers();
     tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");
     Ok(done)
 }

@@ -4,10 +4,12 @@ pub(crate) mod accounts;
 mod counts;
 mod docs;
 mod forums;
+pub mod jobs;
 mod page;
 mod posts;
 mod threads;
 mod votes;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
@@ -28,6 +30,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/forums/{forum}/keys", get(forums::get_keys))
         .route("/api/v1/forums/{forum}/keys/rotate", post(forums::rotate_keys))
         .route("/api/v1/forums/{forum}/me", get(forums::whoami))
+        .route("/api/v1/forums/{forum}/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
+        .route("/api/v1/forums/{forum}/webhooks/{webhook}", delete(webhooks::delete_webhook))
+        .route("/api/v1/forums/{forum}/webhooks/{webhook}/deliveries", get(webhooks::list_deliveries))
+        .route("/api/v1/jobs", get(jobs::list_jobs))
+        .route("/api/v1/jobs/{job}", get(jobs::get_job).delete(jobs::discard_job))
+        .route("/api/v1/jobs/{job}/retry", post(jobs::retry_job))
         .route("/api/v1/forums/{forum}/threads", get(threads::find_thread).post(threads::create_thread))
         .route("/api/v1/forums/{forum}/thread-page", get(page::thread_page))
         .route("/api/v1/forums/{forum}/posts", post(posts::create_post))

@@ -114,6 +114,7 @@ pub(crate) async fn create_post(
     let now = state.clock.now();
     let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
+    state.wake_workers();
     tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
 
     let window_ms = state.settings.edit_window.as_millis() as i64;
@@ -209,6 +210,7 @@ pub(crate) async fn edit_post(
     authorise_edit(&state, id, viewer, &headers).await?;
     let html = render_markdown(message.as_str());
     let post = state.store.post_edit(id, message, html, state.clock.now()).await?;
+    state.wake_workers();
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
     Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
@@ -221,6 +223,7 @@ pub(crate) async fn delete_post(
 ) -> Result<impl IntoResponse, ApiError> {
     authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
+    state.wake_workers();
     let forum = forum_name(&state, thread.forum_id).await?;
     Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))
 }

@@ -83,6 +83,7 @@ pub(crate) async fn create_thread(
         return Err(InputError::new("thread.title", "required", "an explicitly created thread needs a title").into());
     }
     let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
+    state.wake_workers();
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 

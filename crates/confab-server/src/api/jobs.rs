@@ -1,0 +1,116 @@
+//! The outbox for operators: counts, listings (dead letters above all), retry and
+//! discard. Global administrators only. Task bodies are not shown (a webhook body
+//! quotes a comment).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use confab_core::id::Id;
+use confab_core::jobs::{JobState, Task};
+use confab_store::{Job, JobFilter};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Power, Principal};
+use crate::error::ApiError;
+use crate::extract::{PathId, Query};
+use crate::views::rfc3339;
+
+const MAX_PAGE: u32 = 100;
+
+/// A job as operators see it: what it is about, not its payload.
+pub fn job_view(j: &Job) -> serde_json::Value {
+    let about = match Task::from_json(&j.task) {
+        Ok(Task::Event { event, thread, post }) => {
+            json!({ "type": "event", "event": event, "thread": thread, "post": post })
+        }
+        Ok(Task::Webhook { webhook, event, .. }) => json!({ "type": "webhook", "event": event, "webhook": webhook }),
+        Err(_) => json!({ "type": "unreadable" }),
+    };
+    json!({
+        "id": j.id,
+        "forum_id": j.forum_id,
+        "task": about,
+        "state": j.state,
+        "attempts": j.attempts,
+        "run_at": rfc3339(j.run_at),
+        "last_error": j.last_error,
+        "created_at": rfc3339(j.created_at),
+        "updated_at": rfc3339(j.updated_at),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    state: Option<String>,
+    forum: Option<String>,
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+fn no_store(body: serde_json::Value) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body))
+}
+
+pub(crate) async fn list_jobs(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
+    let job_state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            JobState::parse(s)
+                .ok_or_else(|| ApiError::InvalidQuery("state: one of ready, running, done, dead".into()))?,
+        ),
+    };
+    let forum = match q.forum.as_deref() {
+        None => None,
+        Some(f) => Some(state.store.forum_by_shortname(f).await?.id),
+    };
+    let before = match q.before {
+        None => None,
+        Some(b) => Some(b.parse::<Id>().map_err(|_| ApiError::InvalidQuery("before: a job id".into()))?),
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let jobs = state.store.jobs_list(JobFilter { state: job_state, forum, before, limit }).await?;
+    let next = (jobs.len() as u32 == limit).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
+    let counts: serde_json::Map<String, serde_json::Value> =
+        state.store.job_counts().await?.into_iter().map(|(s, n)| (s.as_str().to_owned(), json!(n))).collect();
+    Ok(no_store(json!({ "jobs": jobs.iter().map(job_view).collect::<Vec<_>>(), "before": next, "counts": counts })))
+}
+
+pub(crate) async fn get_job(
+    State(state): State<AppState>,
+    who: Principal,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
+    Ok(no_store(job_view(&state.store.job_get(id).await?)))
+}
+
+pub(crate) async fn retry_job(
+    State(state): State<AppState>,
+    who: Principal,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
+    let job = state.store.job_retry(id, state.clock.now()).await?;
+    state.wake_workers();
+    tracing::info!(job = %id, "dead job retried");
+    Ok(no_store(job_view(&job)))
+}
+
+pub(crate) async fn discard_job(
+    State(state): State<AppState>,
+    who: Principal,
+    PathId(id): PathId,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
+    state.store.job_discard(id).await?;
+    tracing::info!(job = %id, "dead job discarded");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,156 @@
+//! A forum's webhooks and their delivery log: the forum's owners only.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use confab_core::id::Id;
+use confab_core::input::{InputError, WebUrl};
+use confab_core::jobs::EventKind;
+use confab_store::{NewWebhook, Webhook, WebhookAttempt};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Power, Principal};
+use crate::error::ApiError;
+use crate::extract::{Json, PathForum, Query};
+use crate::views::rfc3339;
+
+/// Most webhooks one forum may have.
+pub(crate) const MAX_WEBHOOKS: usize = 10;
+const MAX_LOG_PAGE: u32 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateWebhook {
+    url: String,
+    /// Event names; all of them when left out.
+    events: Option<Vec<String>>,
+    /// Also sign with Disqus's `X-Hub-Signature: sha512=…`.
+    #[serde(default)]
+    hub_signature: bool,
+}
+
+fn view(h: &Webhook) -> serde_json::Value {
+    json!({
+        "id": h.id,
+        "url": h.url.as_str(),
+        "events": h.events,
+        "hub_signature": h.hub_signature,
+        "secret": h.secret,
+        "created_at": rfc3339(h.created_at),
+    })
+}
+
+fn attempt_view(a: &WebhookAttempt) -> serde_json::Value {
+    json!({
+        "delivery": a.delivery_id,
+        "event": a.event,
+        "attempt": a.attempt,
+        "at": rfc3339(a.at),
+        "status": a.status,
+        "error": a.error,
+        "duration_ms": a.duration_ms,
+    })
+}
+
+async fn owned_forum(state: &AppState, who: &Principal, forum: &str) -> Result<confab_core::model::Forum, ApiError> {
+    let forum = state.store.forum_by_shortname(forum).await?;
+    who.require(state, Some(&forum), Power::ManageForum).await?;
+    Ok(forum)
+}
+
+pub(crate) async fn create_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+    Json(body): Json<CreateWebhook>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = owned_forum(&state, &who, &forum).await?;
+    let url = WebUrl::parse("url", &body.url)?;
+    let parsed = url::Url::parse(url.as_str()).map_err(|_| InputError::new("url", "invalid_url", "not a URL"))?;
+    state.outbound.policy().check_url(&parsed).map_err(|b| InputError::new("url", "forbidden_address", b.0))?;
+    let events = match body.events {
+        None => EventKind::ALL.to_vec(),
+        Some(names) => {
+            let mut events = names
+                .iter()
+                .map(|n| {
+                    EventKind::parse(n).ok_or_else(|| {
+                        let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                        InputError::new("events", "unknown_event", format!("events are: {}", all.join(", ")))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            events.sort();
+            events.dedup();
+            if events.is_empty() {
+                return Err(InputError::new("events", "empty", "name at least one event").into());
+            }
+            events
+        }
+    };
+    if state.store.webhooks_list(forum.id).await?.len() >= MAX_WEBHOOKS {
+        return Err(InputError::new("url", "too_many", format!("a forum has at most {MAX_WEBHOOKS} webhooks")).into());
+    }
+    let secret = format!("whsec_{}", confab_core::secret::Token::generate().expose());
+    let new = NewWebhook { url, secret, events, hub_signature: body.hub_signature };
+    let hook = state.store.webhook_create(forum.id, new, state.clock.now()).await?;
+    tracing::info!(forum = %forum.id, webhook = %hook.id, "webhook created");
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&hook))))
+}
+
+pub(crate) async fn list_webhooks(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = owned_forum(&state, &who, &forum).await?;
+    let hooks = state.store.webhooks_list(forum.id).await?;
+    let body = json!({ "webhooks": hooks.iter().map(view).collect::<Vec<_>>() });
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
+
+/// The webhook `id` of `forum`, or 404 (also for another forum's webhook).
+async fn forum_webhook(state: &AppState, forum: &confab_core::model::Forum, id: Id) -> Result<Webhook, ApiError> {
+    let hook = state.store.webhook_get(id).await?;
+    if hook.forum_id != forum.id {
+        return Err(confab_store::StoreError::WebhookNotFound.into());
+    }
+    Ok(hook)
+}
+
+pub(crate) async fn delete_webhook(
+    State(state): State<AppState>,
+    who: Principal,
+    axum::extract::Path((forum, id)): axum::extract::Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = owned_forum(&state, &who, &forum).await?;
+    let id: Id = id.parse().map_err(|_| ApiError::InvalidId(id))?;
+    state.store.webhook_delete(forum.id, id).await?;
+    tracing::info!(forum = %forum.id, webhook = %id, "webhook deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub(crate) async fn list_deliveries(
+    State(state): State<AppState>,
+    who: Principal,
+    axum::extract::Path((forum, id)): axum::extract::Path<(String, String)>,
+    Query(q): Query<LogQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = owned_forum(&state, &who, &forum).await?;
+    let id: Id = id.parse().map_err(|_| ApiError::InvalidId(id))?;
+    let hook = forum_webhook(&state, &forum, id).await?;
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_LOG_PAGE);
+    let log = state.store.webhook_attempts(hook.id, q.before, limit).await?;
+    let next = (log.len() as u32 == limit).then(|| log.last().map(|a| a.seq)).flatten();
+    let body = json!({ "attempts": log.iter().map(attempt_view).collect::<Vec<_>>(), "before": next });
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
