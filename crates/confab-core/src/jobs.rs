@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::id::Id;
+use crate::model::{Post, PostState, UnixMs};
 
 /// What happened, as webhooks name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -61,10 +62,47 @@ impl EventKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Task {
     /// A change committed: fan it out to everything that follows the forum.
-    Event { event: EventKind, thread: Id, post: Option<Id> },
+    Event {
+        event: EventKind,
+        thread: Id,
+        post: Option<Id>,
+        /// The post's changeable fields as this change left them, so that an event
+        /// delivered after later changes still says what this one did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<PostSnapshot>,
+    },
     /// One webhook delivery of a body fixed when the event fanned out, so every retry
     /// sends the same bytes (the signature covers them with each attempt's timestamp).
     Webhook { webhook: Id, event: EventKind, body: String },
+}
+
+/// What a post event changed: the fields an edit, a moderation or a deletion sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostSnapshot {
+    pub state: PostState,
+    pub message: String,
+    pub html: String,
+    pub edited_at: Option<UnixMs>,
+}
+
+impl PostSnapshot {
+    pub fn of(p: &Post) -> Self {
+        PostSnapshot {
+            state: p.state,
+            message: p.message.as_str().to_owned(),
+            html: p.html.clone(),
+            edited_at: p.edited_at,
+        }
+    }
+
+    /// The post with this snapshot's fields.
+    pub fn apply(&self, mut p: Post) -> Post {
+        p.state = self.state;
+        p.message = crate::input::Message::from_trusted(self.message.clone());
+        p.html = self.html.clone();
+        p.edited_at = self.edited_at;
+        p
+    }
 }
 
 impl Task {
@@ -171,8 +209,19 @@ mod tests {
                 event: EventKind::PostCreated,
                 thread: Id::from_i64(5).unwrap(),
                 post: Some(Id::from_i64(9).unwrap()),
+                snapshot: Some(PostSnapshot {
+                    state: PostState::Approved,
+                    message: "hi".into(),
+                    html: "<p>hi</p>".into(),
+                    edited_at: None,
+                }),
             },
-            Task::Event { event: EventKind::ThreadCreated, thread: Id::from_i64(5).unwrap(), post: None },
+            Task::Event {
+                event: EventKind::ThreadCreated,
+                thread: Id::from_i64(5).unwrap(),
+                post: None,
+                snapshot: None,
+            },
             Task::Webhook {
                 webhook: Id::from_i64(3).unwrap(),
                 event: EventKind::PostDeleted,
@@ -183,7 +232,8 @@ mod tests {
             assert_eq!(Task::from_json(&t.to_json()).unwrap(), t);
         }
         assert_eq!(
-            Task::Event { event: EventKind::PostSpam, thread: Id::from_i64(1).unwrap(), post: None }.to_json(),
+            Task::Event { event: EventKind::PostSpam, thread: Id::from_i64(1).unwrap(), post: None, snapshot: None }
+                .to_json(),
             r#"{"type":"event","event":"post.spam","thread":"1","post":null}"#
         );
         assert!(Task::from_json(r#"{"type":"launch_missiles"}"#).is_err());

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use confab_core::id::Id;
-use confab_core::jobs::{EventKind, Task};
+use confab_core::jobs::{EventKind, PostSnapshot, Task};
 use confab_core::signature;
 use confab_jobs::{Failure, Handler};
 use confab_store::{Job, NewJob, Store, StoreError, WebhookAttempt};
@@ -31,7 +31,7 @@ pub struct Effects {
 impl Handler for Effects {
     async fn run(&self, job: &Job, task: Task) -> Result<Vec<NewJob>, Failure> {
         match task {
-            Task::Event { event, thread, post } => self.fan_out(job, event, thread, post).await,
+            Task::Event { event, thread, post, snapshot } => self.fan_out(job, event, thread, post, snapshot).await,
             Task::Webhook { webhook, event, body } => self.deliver(job, webhook, event, body).await.map(|()| vec![]),
         }
     }
@@ -39,7 +39,14 @@ impl Handler for Effects {
 
 impl Effects {
     /// One delivery job per webhook of the forum that listens to the event.
-    async fn fan_out(&self, job: &Job, event: EventKind, thread: Id, post: Option<Id>) -> Result<Vec<NewJob>, Failure> {
+    async fn fan_out(
+        &self,
+        job: &Job,
+        event: EventKind,
+        thread: Id,
+        post: Option<Id>,
+        snapshot: Option<PostSnapshot>,
+    ) -> Result<Vec<NewJob>, Failure> {
         let hooks: Vec<_> =
             self.store.webhooks_list(job.forum_id).await?.into_iter().filter(|h| h.events.contains(&event)).collect();
         if hooks.is_empty() {
@@ -49,7 +56,11 @@ impl Effects {
         let thread = self.store.thread_get(thread).await?;
         let post = match post {
             Some(id) => match self.store.post_get(id).await {
-                Ok(p) => Some(p),
+                // As this change left it, whatever happened since.
+                Ok(p) => Some(match &snapshot {
+                    Some(s) => s.apply(p),
+                    None => p,
+                }),
                 Err(StoreError::PostNotFound) => None,
                 Err(e) => return Err(e.into()),
             },

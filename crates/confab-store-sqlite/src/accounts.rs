@@ -258,14 +258,29 @@ pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: Un
         let policy: ForumPolicy = serde_json::from_str(&policy).map_err(|e| StoreError::Internal(e.to_string()))?;
         match policy.on_account_delete {
             AccountDeletion::Remove => {
-                crate::posts::delete_in(&tx, ids, id, now)?;
+                // Erased first, so the post.deleted event carries no trace of the text.
                 tx.prepare_cached("UPDATE posts SET message = '', html = '' WHERE id = ?1")
                     .and_then(|mut s| s.execute([id.as_i64()]))
                     .map_err(sql_err)?;
+                // Queued and finished work about the post quotes its text (event
+                // snapshots, webhook bodies): it goes too, before the erasure's own event.
+                tx.prepare_cached(
+                    "DELETE FROM outbox WHERE json_extract(task, '$.post') = ?1 \
+                     OR json_extract(json_extract(task, '$.body'), '$.post.id') = ?1",
+                )
+                .and_then(|mut s| s.execute([id.to_string()]))
+                .map_err(sql_err)?;
+                crate::posts::delete_in(&tx, ids, id, now)?;
                 done.posts_removed += 1;
             }
             AccountDeletion::Anonymize => {
-                crate::outbox::emit(&tx, ids, forum, EventKind::PostUpdated, thread, Some(id), now)?;
+                let task = confab_core::jobs::Task::Event {
+                    event: EventKind::PostUpdated,
+                    thread,
+                    post: Some(id),
+                    snapshot: None,
+                };
+                crate::outbox::enqueue(&tx, ids, &confab_store::NewJob { forum_id: forum, task, run_at: now }, now)?;
                 done.posts_anonymized += 1
             }
         }

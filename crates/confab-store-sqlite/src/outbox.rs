@@ -7,7 +7,8 @@
 
 use confab_core::id::{Id, IdGenerator};
 use confab_core::input::WebUrl;
-use confab_core::jobs::{EventKind, JobState, Task};
+use confab_core::jobs::{EventKind, JobState, PostSnapshot, Task};
+use confab_core::model::Post;
 use confab_core::model::UnixMs;
 use confab_store::{Job, JobFilter, JobOutcome, NewJob, NewWebhook, StoreError, StoreResult, Webhook, WebhookAttempt};
 use rusqlite::types::Type;
@@ -54,18 +55,30 @@ pub(crate) fn enqueue(c: &Connection, ids: &IdGenerator, job: &NewJob, now: Unix
     Ok(id)
 }
 
-/// Queues the event `kind` about a thread (and post) of `forum`, due at once.
-pub(crate) fn emit(
+/// Queues the event `kind` about a thread of `forum`, due at once.
+pub(crate) fn emit_thread(
     c: &Connection,
     ids: &IdGenerator,
     forum: Id,
     event: EventKind,
     thread: Id,
-    post: Option<Id>,
     now: UnixMs,
 ) -> StoreResult<()> {
-    let job = NewJob { forum_id: forum, task: Task::Event { event, thread, post }, run_at: now };
-    enqueue(c, ids, &job, now).map(drop)
+    let task = Task::Event { event, thread, post: None, snapshot: None };
+    enqueue(c, ids, &NewJob { forum_id: forum, task, run_at: now }, now).map(drop)
+}
+
+/// Queues the event `kind` about a post as this change left it, due at once.
+pub(crate) fn emit_post(
+    c: &Connection,
+    ids: &IdGenerator,
+    event: EventKind,
+    post: &Post,
+    now: UnixMs,
+) -> StoreResult<()> {
+    let task =
+        Task::Event { event, thread: post.thread_id, post: Some(post.id), snapshot: Some(PostSnapshot::of(post)) };
+    enqueue(c, ids, &NewJob { forum_id: post.forum_id, task, run_at: now }, now).map(drop)
 }
 
 pub(crate) fn claim(c: &Connection, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>> {

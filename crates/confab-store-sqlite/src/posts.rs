@@ -240,9 +240,9 @@ pub(crate) fn create(
         add_descendants(&tx, &ancestors(&post.path), 1)?;
     }
     if thread_created {
-        outbox::emit(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, None, now)?;
+        outbox::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now)?;
     }
-    outbox::emit(&tx, ids, forum.id, EventKind::PostCreated, thread.id, Some(post.id), now)?;
+    outbox::emit_post(&tx, ids, EventKind::PostCreated, &post, now)?;
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
 }
@@ -372,7 +372,7 @@ pub(crate) fn edit(
         .and_then(|mut s| s.query_row(params![id.as_i64(), message.as_str(), html, now], rows::post).optional())
         .map_err(sql_err)?
         .ok_or(StoreError::PostNotFound)?;
-    outbox::emit(&tx, ids, post.forum_id, EventKind::PostUpdated, post.thread_id, Some(post.id), now)?;
+    outbox::emit_post(&tx, ids, EventKind::PostUpdated, &post, now)?;
     tx.commit().map_err(sql_err)?;
     Ok(post)
 }
@@ -401,7 +401,7 @@ pub(crate) fn delete_in(tx: &Connection, ids: &IdGenerator, id: Id, now: UnixMs)
     } else {
         threads::get(tx, before.thread_id)?
     };
-    outbox::emit(tx, ids, before.forum_id, EventKind::PostDeleted, before.thread_id, Some(id), now)?;
+    outbox::emit_post(tx, ids, EventKind::PostDeleted, &after, now)?;
     Ok(DeletedPost { post: after, thread })
 }
 

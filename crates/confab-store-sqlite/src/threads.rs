@@ -118,7 +118,7 @@ pub(crate) fn create_with_event(
 ) -> StoreResult<Thread> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err)?;
     let thread = create(&tx, ids, forum, spec, now)?;
-    crate::outbox::emit(&tx, ids, forum.id, confab_core::jobs::EventKind::ThreadCreated, thread.id, None, now)?;
+    crate::outbox::emit_thread(&tx, ids, forum.id, confab_core::jobs::EventKind::ThreadCreated, thread.id, now)?;
     tx.commit().map_err(sql_err)?;
     Ok(thread)
 }

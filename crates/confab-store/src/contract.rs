@@ -730,6 +730,11 @@ pub async fn an_account_exports_its_data_and_is_deleted_per_forum_policy(store: 
     assert_eq!((wiped_now.state, wiped_now.message.as_str(), wiped_now.html.as_str()), (PostState::Deleted, "", ""));
     assert!(token_after.is_none(), "no edit token survives");
     assert_eq!(wiped_now.descendants, 1, "the reply still hangs below its placeholder");
+    // The erasure's events name the posts without carrying their text.
+    let mut events = store.jobs_claim(NOW, NOW + 1, 1000).await.unwrap();
+    events.retain(|j| j.updated_at == NOW && j.task.contains(&wiped.post.id.to_string()));
+    assert!(events.iter().any(|j| j.task.contains("post.deleted")), "the removal is an event");
+    assert!(events.iter().all(|j| !j.task.contains("goes away")), "no trace of the erased text");
     assert_eq!(store.thread_get(wiped.thread.id).await.unwrap().posts, 1, "counts follow");
     assert!(store.post_get(reply.id).await.unwrap().state == PostState::Approved);
     assert_eq!(store.roles_list(owned.id).await.unwrap().len(), 1);

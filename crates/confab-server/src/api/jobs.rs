@@ -22,7 +22,7 @@ const MAX_PAGE: u32 = 100;
 /// A job as operators see it: what it is about, not its payload.
 pub fn job_view(j: &Job) -> serde_json::Value {
     let about = match Task::from_json(&j.task) {
-        Ok(Task::Event { event, thread, post }) => {
+        Ok(Task::Event { event, thread, post, .. }) => {
             json!({ "type": "event", "event": event, "thread": thread, "post": post })
         }
         Ok(Task::Webhook { webhook, event, .. }) => json!({ "type": "webhook", "event": event, "webhook": webhook }),

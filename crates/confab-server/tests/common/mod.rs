@@ -45,6 +45,9 @@ pub struct TestApp {
     pub now: Arc<AtomicI64>,
     /// Every mail the app sent.
     pub mailer: Arc<MemoryMailer>,
+    /// A worker over the app's store and clock (not running: `run_jobs` drives it).
+    /// Outbound requests may reach loopback, where tests run their receivers.
+    pub worker: confab_jobs::Worker,
     _dir: tempfile::TempDir,
 }
 
@@ -98,11 +101,30 @@ impl TestApp {
         let clock_now = Arc::clone(&now);
         let clock = Clock::from_fn(move || clock_now.load(Ordering::SeqCst));
         let mailer = Arc::new(MemoryMailer::default());
-        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock)
+        let policy = confab_server::outbound::OutboundPolicy {
+            allow_loopback: true,
+            total_timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock.clone())
             .await
             .unwrap()
-            .with_mailer(Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>);
-        TestApp { router: confab_server::app(state), store, admin: admin.expose().to_owned(), now, mailer, _dir: dir }
+            .with_mailer(Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>)
+            .with_outbound(policy)
+            .unwrap();
+        let worker_config = confab_jobs::WorkerConfig {
+            max_attempts: 4,
+            backoff: confab_core::jobs::Backoff { base: Duration::from_secs(10), max: Duration::from_secs(60) },
+            ..Default::default()
+        };
+        let worker = confab_jobs::Worker::new(
+            Arc::clone(&store),
+            Arc::new(state.effects()),
+            worker_config,
+            Arc::new(move || clock.now()),
+        );
+        let router = confab_server::app(state);
+        TestApp { router, store, admin: admin.expose().to_owned(), now, mailer, worker, _dir: dir }
     }
 
     /// A test app with the forum `blog`.
@@ -110,6 +132,11 @@ impl TestApp {
         let app = Self::new().await;
         app.create_forum("blog").await;
         app
+    }
+
+    /// Runs every job due now (and the jobs they lead to) until none is due.
+    pub async fn run_jobs(&self) -> usize {
+        self.worker.run_until_idle().await
     }
 
     pub fn advance(&self, d: Duration) {
