@@ -49,7 +49,9 @@ function lastMailTo(to) {
   const mails = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort()
     .map((f) => readFileSync(join(dir, f), 'utf8')).filter((m) => m.includes(`\r\nTo: ${to}\r\n`));
   assert.ok(mails.length, `no mail to ${to}`);
-  return mails[mails.length - 1];
+  // Long lines (links) come quoted-printable: undo the soft breaks and escapes.
+  return mails[mails.length - 1].replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
 }
 
 async function admin(path, method = 'GET') {

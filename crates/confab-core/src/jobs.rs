@@ -74,6 +74,22 @@ pub enum Task {
     /// One webhook delivery of a body fixed when the event fanned out, so every retry
     /// sends the same bytes (the signature covers them with each attempt's timestamp).
     Webhook { webhook: Id, event: EventKind, body: String },
+    /// Tell one address about one post (through the throttle).
+    Notify { email: String, thread: Id, post: Id, reason: NotifyReason },
+    /// Send one address the posts of a thread that waited out its quiet interval.
+    Digest { email: String, thread: Id },
+}
+
+/// Why an address hears about a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyReason {
+    /// A reply to the recipient's post.
+    Reply,
+    /// A new comment in a thread the recipient subscribed to.
+    Subscription,
+    /// A post held for review, to the forum's moderators.
+    Held,
 }
 
 /// What a post event changed: the fields an edit, a moderation or a deletion sets.
@@ -119,6 +135,8 @@ impl Task {
         match self {
             Task::Event { .. } => "event",
             Task::Webhook { .. } => "webhook",
+            Task::Notify { .. } => "notify",
+            Task::Digest { .. } => "digest",
         }
     }
 }

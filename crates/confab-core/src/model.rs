@@ -437,4 +437,6 @@ pub struct NewPost {
     pub message: Message,
     pub html: String,
     pub state: PostState,
+    /// Mail the author about replies to this post.
+    pub notify: bool,
 }

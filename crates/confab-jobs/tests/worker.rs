@@ -43,7 +43,7 @@ impl Handler for Script {
         let act = match task {
             Task::Event { post: Some(p), .. } => self.acts.lock().unwrap().get(&p).copied().unwrap_or(Act::Ok),
             Task::Event { .. } => Act::Ok,
-            Task::Webhook { .. } => Act::Ok,
+            _ => Act::Ok,
         };
         match act {
             Act::Ok => Ok(vec![]),
@@ -268,7 +268,7 @@ async fn follow_ups_are_queued_when_their_job_is_done() {
                         run_at: job.run_at,
                     })
                     .collect(),
-                Task::Webhook { .. } => vec![],
+                _ => vec![],
             })
         }
     }

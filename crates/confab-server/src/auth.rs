@@ -38,6 +38,16 @@ impl Actor {
         !matches!(self, Actor::Guest)
     }
 
+    /// The address mail for this person goes to: an account's verified address, or the
+    /// address the site vouches for in its SSO payload.
+    pub fn email(&self) -> Option<confab_core::input::Email> {
+        match self {
+            Actor::Guest => None,
+            Actor::Account(me) => me.account.email_verified.then(|| me.account.email.clone()),
+            Actor::Sso(user) => user.email.clone(),
+        }
+    }
+
     /// The voter key of a signed-in actor: one vote per person whatever the device.
     /// Derived (no storage) and domain-separated from hashes of random voter tokens.
     pub fn voter(&self, forum: confab_core::id::Id) -> Option<confab_core::secret::TokenHash> {

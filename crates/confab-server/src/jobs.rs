@@ -16,7 +16,11 @@ use confab_jobs::{Failure, Handler};
 use confab_store::{Job, NewJob, Store, StoreError, WebhookAttempt};
 use serde_json::json;
 
+use std::time::Duration;
+
 use crate::Clock;
+use crate::mail::Mailer;
+use crate::notify;
 use crate::outbound::{Outbound, SendError};
 use crate::views::{PostView, ThreadView, rfc3339};
 
@@ -25,6 +29,30 @@ pub struct Effects {
     pub store: Arc<dyn Store>,
     pub outbound: Outbound,
     pub clock: Clock,
+    pub mailer: Arc<dyn Mailer>,
+    /// Confab's public base URL, for links in mails.
+    pub public_url: String,
+    /// Signs unsubscribe links (the store's page key).
+    pub link_key: [u8; 32],
+    /// At most one mail per recipient per thread in this interval; then a digest.
+    pub notify_interval: Duration,
+}
+
+impl Effects {
+    /// For a worker process: the link key comes from the store, as the server's does.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        outbound: Outbound,
+        clock: Clock,
+        mailer: Arc<dyn Mailer>,
+        public_url: String,
+        notify_interval: Duration,
+    ) -> Result<Self, StoreError> {
+        let key = store.secret_get_or_init(crate::PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
+        let link_key: [u8; 32] =
+            key.try_into().map_err(|_| StoreError::Internal("stored page key has the wrong length".into()))?;
+        Ok(Effects { store, outbound, clock, mailer, public_url, link_key, notify_interval })
+    }
 }
 
 #[async_trait]
@@ -33,6 +61,10 @@ impl Handler for Effects {
         match task {
             Task::Event { event, thread, post, snapshot } => self.fan_out(job, event, thread, post, snapshot).await,
             Task::Webhook { webhook, event, body } => self.deliver(job, webhook, event, body).await.map(|()| vec![]),
+            Task::Notify { email, thread, post, reason } => {
+                notify::notify(self, job, parse_email(&email)?, thread, post, reason).await
+            }
+            Task::Digest { email, thread } => notify::digest(self, job, parse_email(&email)?, thread).await,
         }
     }
 }
@@ -49,7 +81,8 @@ impl Effects {
     ) -> Result<Vec<NewJob>, Failure> {
         let hooks: Vec<_> =
             self.store.webhooks_list(job.forum_id).await?.into_iter().filter(|h| h.events.contains(&event)).collect();
-        if hooks.is_empty() {
+        let mails = matches!(event, EventKind::PostCreated | EventKind::PostApproved);
+        if hooks.is_empty() && !mails {
             return Ok(vec![]);
         }
         let forum = self.store.forum_get(job.forum_id).await?;
@@ -70,6 +103,30 @@ impl Effects {
             Some(p) => self.store.authors_get_many(&[p.author_id]).await?.into_iter().next(),
             None => None,
         };
+        let mut follow_ups = Vec::new();
+        if mails && let Some(p) = &post {
+            let author_email = match &author {
+                Some(a) if a.kind == confab_core::model::AuthorKind::Account => {
+                    match self.store.account_get(a.id).await {
+                        Ok(acc) => Some(acc.email),
+                        Err(StoreError::AccountNotFound) => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(a) => a.email.clone(),
+                None => None,
+            };
+            for (email, reason) in notify::recipients(self, p, author_email.as_ref()).await? {
+                follow_ups.push(NewJob {
+                    forum_id: job.forum_id,
+                    task: Task::Notify { email: email.as_str().to_owned(), thread: thread.id, post: p.id, reason },
+                    run_at: self.clock.now(),
+                });
+            }
+        }
+        if hooks.is_empty() {
+            return Ok(follow_ups);
+        }
         let body = json!({
             "id": job.id,
             "event": event,
@@ -79,14 +136,12 @@ impl Effects {
             "post": post.as_ref().map(|p| PostView::new(p, author.as_ref())),
         })
         .to_string();
-        Ok(hooks
-            .into_iter()
-            .map(|h| NewJob {
-                forum_id: job.forum_id,
-                task: Task::Webhook { webhook: h.id, event, body: body.clone() },
-                run_at: self.clock.now(),
-            })
-            .collect())
+        follow_ups.extend(hooks.into_iter().map(|h| NewJob {
+            forum_id: job.forum_id,
+            task: Task::Webhook { webhook: h.id, event, body: body.clone() },
+            run_at: self.clock.now(),
+        }));
+        Ok(follow_ups)
     }
 
     async fn deliver(&self, job: &Job, webhook: Id, event: EventKind, body: String) -> Result<(), Failure> {
@@ -134,4 +189,8 @@ impl Effects {
         tracing::info!(webhook = %hook.id, delivery = %job.id, status, duration_ms, "webhook delivery attempted");
         result
     }
+}
+
+fn parse_email(s: &str) -> Result<confab_core::input::Email, Failure> {
+    confab_core::input::Email::parse(s).map_err(|_| Failure::Permanent("the recipient address is invalid".into()))
 }

@@ -14,6 +14,7 @@ mod extract;
 pub mod jobs;
 pub mod mail;
 mod middleware;
+pub mod notify;
 pub mod outbound;
 mod pages;
 pub mod passwords;
@@ -73,6 +74,8 @@ pub struct Settings {
     pub demo: bool,
     pub rate_limits: RateLimits,
     pub accounts: AccountSettings,
+    /// At most one notification mail per recipient per thread in this interval.
+    pub notify_interval: Duration,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             demo: false,
             rate_limits: RateLimits::default(),
             accounts: AccountSettings::default(),
+            notify_interval: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -261,7 +265,15 @@ impl AppState {
 
     /// The task handler workers of this server run.
     pub fn effects(&self) -> jobs::Effects {
-        jobs::Effects { store: Arc::clone(&self.store), outbound: self.outbound.clone(), clock: self.clock.clone() }
+        jobs::Effects {
+            store: Arc::clone(&self.store),
+            outbound: self.outbound.clone(),
+            clock: self.clock.clone(),
+            mailer: Arc::clone(&self.mailer),
+            public_url: self.settings.accounts.public_url.clone(),
+            link_key: self.page_key,
+            notify_interval: self.settings.notify_interval,
+        }
     }
 
     /// The same state sending mail through `mailer`.
@@ -316,6 +328,7 @@ fn browser_routes() -> Router<AppState> {
         .route("/account/delete", axum::routing::post(account_site::delete))
         .route("/account/verify", get(pages::verify_form).post(pages::verify_submit))
         .route("/account/reset", get(pages::reset_form).post(pages::reset_submit))
+        .route("/unsubscribe", get(pages::unsubscribe_form).post(pages::unsubscribe_submit))
 }
 
 /// The widget runs inside other sites' pages and calls the API across origins. No

@@ -1,24 +1,160 @@
-//! Outgoing mail behind one trait, [`Mailer`]. This release has three senders: a
-//! directory drop (the embedded default: one `.eml` file per message, for the operator
-//! to read or hand to a local MTA), a memory sink (tests), and a sender that drops
-//! mail when none is configured. SMTP arrives with the delayed-signals work and slots
-//! in behind the same trait.
+//! Outgoing mail behind one trait, [`Mailer`], with four senders: SMTP (lettre, when
+//! `smtp_url` is configured), a directory drop (the embedded default: one `.eml` file
+//! per message, for the operator to read or hand to a local MTA), a memory sink
+//! (tests), and a sender that drops mail.
 //!
-//! A mail carries secrets (verification and reset links): its recipient and body are
-//! never logged, and a failure to send is logged without them.
+//! Messages are built by lettre's MIME builder (multipart text and HTML, encoded
+//! headers, no header injection), the same bytes whichever sender takes them.
+//!
+//! A mail carries secrets (verification, reset and unsubscribe links): its recipient
+//! and body are never logged, and a failure to send is logged without them.
 
 use std::path::PathBuf;
+
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use confab_core::input::Email;
 
-/// One plain-text message.
+/// One message: a text body, optionally an HTML alternative.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Mail {
     pub to: Email,
     pub subject: String,
     pub text: String,
+    pub html: Option<String>,
+    /// A one-click unsubscribe URL (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub unsubscribe: Option<String>,
+    /// A stable identity (the outbox job's id) for the `Message-ID`, so that a repeat
+    /// after a crash is recognisably the same message.
+    pub key: Option<String>,
+}
+
+impl Mail {
+    /// A plain-text message.
+    pub fn plain(to: Email, subject: impl Into<String>, text: impl Into<String>) -> Self {
+        Mail { to, subject: subject.into(), text: text.into(), html: None, unsubscribe: None, key: None }
+    }
+}
+
+/// Why a message was not sent, without the recipient or the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    /// Trying again later may work (a 4xx reply, a connection failure).
+    pub transient: bool,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl From<String> for SendFailure {
+    fn from(reason: String) -> Self {
+        SendFailure { transient: true, reason }
+    }
+}
+
+/// The message as lettre builds it. `from` is a mailbox (`Name <addr>` or `addr`).
+pub fn build_message(from: &str, mail: &Mail, message_id: &str) -> Result<lettre::Message, String> {
+    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+    use lettre::message::{Mailbox, MultiPart, SinglePart};
+    let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address: {e}"))?;
+    let to: Mailbox = mail.to.as_str().parse().map_err(|_| "invalid recipient address".to_owned())?;
+    let builder = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(header_value(&mail.subject))
+        .message_id(Some(format!("<{}>", header_value(message_id))));
+    let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body(&mail.text));
+    let mut message = match &mail.html {
+        Some(html) => builder.multipart(
+            MultiPart::alternative()
+                .singlepart(text)
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(body(html))),
+        ),
+        None => builder.singlepart(text),
+    }
+    .map_err(|e| format!("cannot build the message: {e}"))?;
+    if let Some(url) = &mail.unsubscribe {
+        let headers = message.headers_mut();
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{}>", header_value(url)),
+        ));
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ));
+    }
+    Ok(message)
+}
+
+/// A body sent as 8-bit text when lettre allows it (short lines), so that a raw
+/// message stays readable; quoted-printable or base64 otherwise, which every mail
+/// reader decodes (long links are the usual reason).
+fn body(s: &str) -> lettre::message::Body {
+    use lettre::message::Body;
+    use lettre::message::header::ContentTransferEncoding;
+    let s = s.replace("\r\n", "\n");
+    Body::new_with_encoding(s.clone(), ContentTransferEncoding::EightBit).unwrap_or_else(|_| Body::new(s))
+}
+
+/// A Message-ID for `mail` in the sender's domain.
+fn message_id(from: &str, mail: &Mail) -> String {
+    use rand::Rng;
+    let domain = from.rsplit_once('@').map_or("confab.invalid", |(_, d)| d.trim_end_matches('>'));
+    let local = match &mail.key {
+        Some(k) => format!("confab.{k}"),
+        None => format!("confab.{:016x}", rand::rng().random::<u64>()),
+    };
+    format!("{local}@{domain}")
+}
+
+/// Sends through an SMTP server (lettre's pooled async transport).
+pub struct SmtpMailer {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: String,
+}
+
+impl SmtpMailer {
+    /// `url` as lettre reads it: `smtp://host:port` (plain, for a local relay),
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS).
+    pub fn new(url: &str, from: String, timeout: std::time::Duration) -> Result<Self, String> {
+        build_message(&from, &Mail::plain(Email::parse("check@example.com").expect("valid"), "", ""), "x@y")
+            .map_err(|e| format!("mail_from: {e}"))?;
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("smtp_url: {e}"))?
+            .timeout(Some(timeout))
+            .build();
+        Ok(SmtpMailer { transport, from })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: Mail) -> Result<(), SendFailure> {
+        use lettre::AsyncTransport;
+        let message = build_message(&self.from, &mail, &message_id(&self.from, &mail))?;
+        self.transport.send(message).await.map(drop).map_err(|e| {
+            // lettre's messages can quote the server's reply, which may name the
+            // recipient: keep only the class and the code.
+            let code = e.status().map(|c| format!(" (reply {c})")).unwrap_or_default();
+            let (transient, what) = if e.is_permanent() {
+                (false, "the SMTP server refused the message")
+            } else if e.is_transient() {
+                (true, "the SMTP server deferred the message")
+            } else if e.is_timeout() {
+                (true, "the SMTP server timed out")
+            } else {
+                (true, "could not talk to the SMTP server")
+            };
+            SendFailure { transient, reason: format!("{what}{code}") }
+        })
+    }
 }
 
 impl std::fmt::Debug for Mail {
@@ -31,7 +167,7 @@ impl std::fmt::Debug for Mail {
 pub trait Mailer: Send + Sync + 'static {
     /// Hands the message on. Errors are for the log (without addresses), never for the
     /// client: whether a mail went out must not tell anyone whether an account exists.
-    async fn send(&self, mail: Mail) -> Result<(), String>;
+    async fn send(&self, mail: Mail) -> Result<(), SendFailure>;
 }
 
 /// Keeps every message in memory, for tests to read.
@@ -54,7 +190,7 @@ impl MemoryMailer {
 
 #[async_trait]
 impl Mailer for MemoryMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), SendFailure> {
         self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(mail);
         Ok(())
     }
@@ -79,31 +215,18 @@ fn header_value(s: &str) -> String {
     s.chars().filter(|c| *c != '\r' && *c != '\n').collect()
 }
 
-pub fn render_eml(from: &str, mail: &Mail, date: &str, message_id: &str) -> String {
-    let body = mail.text.replace("\r\n", "\n").replace('\n', "\r\n");
-    format!(
-        "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
-        header_value(from),
-        header_value(mail.to.as_str()),
-        header_value(&mail.subject),
-    )
-}
-
 #[async_trait]
 impl Mailer for DirMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), SendFailure> {
         use rand::Rng;
         let now = time::OffsetDateTime::now_utc();
-        let date = now.format(&time::format_description::well_known::Rfc2822).map_err(|e| e.to_string())?;
         let unique: u64 = rand::rng().random();
         let name = format!("{}-{unique:016x}", now.unix_timestamp_nanos() / 1_000_000);
-        let domain = self.from.rsplit_once('@').map_or("confab.invalid", |(_, d)| d.trim_end_matches('>'));
-        let eml = render_eml(&self.from, &mail, &date, &format!("{name}@{domain}"));
+        let eml = build_message(&self.from, &mail, &message_id(&self.from, &mail))?.formatted();
         let (tmp, path) = (self.dir.join(format!(".{name}.tmp")), self.dir.join(format!("{name}.eml")));
         // Written whole, then renamed: a reader never sees half a message.
         tokio::fs::write(&tmp, eml).await.map_err(|e| e.to_string())?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| e.to_string())
+        tokio::fs::rename(&tmp, &path).await.map_err(|e| SendFailure::from(e.to_string()))
     }
 }
 
@@ -112,7 +235,7 @@ pub struct DropMailer;
 
 #[async_trait]
 impl Mailer for DropMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), SendFailure> {
         tracing::warn!(subject = %mail.subject, "no mailer configured: message dropped");
         Ok(())
     }
@@ -126,25 +249,27 @@ mod tests {
     async fn the_directory_mailer_writes_whole_rfc5322_files() {
         let dir = tempfile::tempdir().unwrap();
         let m = DirMailer::new(dir.path().join("outbox"), "Confab <confab@example.com>".into()).unwrap();
-        let mail = Mail {
-            to: Email::parse("ann@example.com").unwrap(),
-            subject: "Hello\r\nBcc: evil@example.com".into(),
-            text: "line one\nline two".into(),
-        };
+        let mail = Mail::plain(
+            Email::parse("ann@example.com").unwrap(),
+            "Hello\r\nBcc: evil@example.com",
+            "line one\nline two",
+        );
         m.send(mail.clone()).await.unwrap();
         m.send(mail).await.unwrap();
         let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(files.len(), 2, "one file per message, no temporary files left");
         let eml = std::fs::read_to_string(&files[0]).unwrap();
-        assert!(eml.starts_with("From: Confab <confab@example.com>\r\nTo: ann@example.com\r\n"), "{eml}");
+        assert!(eml.contains("From: Confab <confab@example.com>\r\n"), "{eml}");
+        assert!(eml.contains("To: ann@example.com\r\n"), "{eml}");
         assert!(eml.contains("Subject: HelloBcc: evil@example.com\r\n"), "no header injection: {eml}");
-        assert!(eml.ends_with("\r\n\r\nline one\r\nline two\r\n"), "{eml}");
+        assert!(!eml.contains("\r\nBcc:"), "{eml}");
+        assert!(eml.ends_with("\r\n\r\nline one\r\nline two\r\n") || eml.contains("line one\r\nline two"), "{eml}");
         assert!(eml.contains("@example.com>\r\n"), "message id in the sender's domain");
     }
 
     #[test]
     fn debug_never_shows_recipient_or_body() {
-        let mail = Mail { to: Email::parse("ann@example.com").unwrap(), subject: "s".into(), text: "secret".into() };
+        let mail = Mail::plain(Email::parse("ann@example.com").unwrap(), "s", "secret");
         let s = format!("{mail:?}");
         assert!(!s.contains("ann@") && !s.contains("secret"), "{s}");
     }

@@ -169,3 +169,78 @@ pub(crate) async fn reset_submit(
         Err(e) => failure(&e),
     }
 }
+
+/// An unsubscribe link: the address, the thread (0: every discussion) and the signature.
+#[derive(Deserialize)]
+pub(crate) struct UnsubscribeQuery {
+    #[serde(default)]
+    e: String,
+    #[serde(default)]
+    t: String,
+    #[serde(default)]
+    s: String,
+}
+
+/// The address and thread of a correctly signed link.
+fn unsubscribe_target(
+    state: &AppState,
+    q: &UnsubscribeQuery,
+) -> Option<(confab_core::input::Email, Option<confab_core::id::Id>)> {
+    let email = confab_core::input::Email::parse(&q.e).ok()?;
+    let thread = match q.t.as_str() {
+        "0" => None,
+        t => Some(t.parse::<confab_core::id::Id>().ok()?),
+    };
+    crate::notify::unsubscribe_signature_ok(&state.page_key, &email, thread, &q.s).then_some((email, thread))
+}
+
+fn invalid_unsubscribe() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        "<p>It is incomplete or was changed. Use the unsubscribe link at the bottom of the mail itself.</p>",
+    )
+}
+
+async fn discussion_name(state: &AppState, thread: Option<confab_core::id::Id>) -> String {
+    match thread {
+        None => "any discussion".into(),
+        Some(t) => match state.store.thread_get(t).await {
+            Ok(t) => format!("“{}”", t.title.as_ref().map_or(t.identifier.as_str(), |x| x.as_str())),
+            Err(_) => "this discussion".into(),
+        },
+    }
+}
+
+/// Opening the link asks first (mail scanners fetch links); the button, or a mail
+/// client's one-click POST (RFC 8058), does it.
+pub(crate) async fn unsubscribe_form(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> Response {
+    let Some((email, thread)) = unsubscribe_target(&state, &q) else { return invalid_unsubscribe() };
+    let name = discussion_name(&state, thread).await;
+    page(
+        StatusCode::OK,
+        "Unsubscribe",
+        &format!(
+            "<p>Stop mail to {} about {}?</p>\n<form method=\"post\">\n<button type=\"submit\">Unsubscribe</button>\n</form>",
+            escape(email.as_str()),
+            escape(&name)
+        ),
+    )
+}
+
+pub(crate) async fn unsubscribe_submit(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> Response {
+    let Some((email, thread)) = unsubscribe_target(&state, &q) else { return invalid_unsubscribe() };
+    if let Err(e) = state.store.mute(&email, thread, state.clock.now()).await {
+        return failure(&e.into());
+    }
+    tracing::info!(thread = ?thread.map(|t| t.to_string()), "unsubscribed by link");
+    let name = discussion_name(&state, thread).await;
+    let everything = match thread {
+        Some(_) => format!(
+            "<form method=\"post\" action=\"{}\">\n<button type=\"submit\">Stop mail about every discussion</button>\n</form>",
+            escape(&crate::notify::unsubscribe_url("", &state.page_key, &email, None))
+        ),
+        None => String::new(),
+    };
+    page(StatusCode::OK, "Unsubscribed", &format!("<p>No more mail about {}.</p>\n{everything}", escape(&name)))
+}

@@ -9,6 +9,7 @@
 mod accounts;
 mod counting;
 mod forums;
+mod notify;
 mod outbox;
 mod pool;
 mod posts;
@@ -34,8 +35,8 @@ use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
-    NewWebhook, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook,
-    WebhookAttempt,
+    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
+    VoteOutcome, Webhook, WebhookAttempt,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -51,6 +52,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0004_roles.sql")),
         M::up(include_str!("../migrations/0005_votes_by_voter.sql")),
         M::up(include_str!("../migrations/0006_outbox.sql")),
+        M::up(include_str!("../migrations/0007_notifications.sql")),
     ])
 });
 
@@ -453,6 +455,65 @@ impl Store for SqliteStore {
 
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
         self.read(move |c| outbox::attempts(c, webhook, before, limit)).await
+    }
+
+    async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
+        let (thread, email) = (thread.clone(), email.clone());
+        self.write(move |c, _| notify::subscription_add(c, &thread, &email, now)).await
+    }
+
+    async fn subscription_remove(&self, thread: Id, email: &Email) -> StoreResult<bool> {
+        let email = email.clone();
+        self.write(move |c, _| notify::subscription_remove(c, thread, &email)).await
+    }
+
+    async fn subscription_exists(&self, thread: Id, email: &Email) -> StoreResult<bool> {
+        let email = email.clone();
+        self.read(move |c| notify::subscription_exists(c, thread, &email)).await
+    }
+
+    async fn subscribers(&self, thread: Id) -> StoreResult<Vec<Email>> {
+        self.read(move |c| notify::subscribers(c, thread)).await
+    }
+
+    async fn reply_recipient(&self, post: Id) -> StoreResult<Option<Email>> {
+        self.read(move |c| notify::reply_recipient(c, post)).await
+    }
+
+    async fn moderator_emails(&self, forum: Id) -> StoreResult<Vec<Email>> {
+        self.read(move |c| notify::moderator_emails(c, forum)).await
+    }
+
+    async fn mute(&self, email: &Email, thread: Option<Id>, now: UnixMs) -> StoreResult<()> {
+        let email = email.clone();
+        self.write(move |c, _| notify::mute(c, &email, thread, now)).await
+    }
+
+    async fn is_muted(&self, email: &Email, thread: Id) -> StoreResult<bool> {
+        let email = email.clone();
+        self.read(move |c| notify::is_muted(c, &email, thread)).await
+    }
+
+    async fn notify_gate(
+        &self,
+        email: &Email,
+        thread: Id,
+        post: Id,
+        now: UnixMs,
+        interval_ms: i64,
+    ) -> StoreResult<NotifyGate> {
+        let email = email.clone();
+        self.write(move |c, _| notify::gate(c, &email, thread, post, now, interval_ms)).await
+    }
+
+    async fn notify_release(&self, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool> {
+        let email = email.clone();
+        self.write(move |c, _| notify::release(c, &email, thread, post, sent_at)).await
+    }
+
+    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
+        let email = email.clone();
+        self.write(move |c, _| notify::digest_take(c, &email, thread, now)).await
     }
 }
 

@@ -211,8 +211,8 @@ pub(crate) fn create(
     };
     tx.prepare_cached(
         "INSERT INTO posts (id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, state, \
-         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15)",
+         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token, notify) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15, ?16)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -231,6 +231,7 @@ pub(crate) fn create(
             rank::hot_score(0, now),
             now,
             &edit_token.0[..],
+            new.notify,
         ])
     })
     .map_err(sql_err)?;

@@ -288,6 +288,16 @@ pub struct WebhookAttempt {
     pub duration_ms: u32,
 }
 
+/// What the notification throttle decided for one post and recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyGate {
+    /// Mail now; the recipient's quiet interval for the thread starts.
+    Send,
+    /// Wait: the post joins the digest, due at `due`; `schedule` says whether this
+    /// call opened the digest (and so must queue the job that sends it).
+    Digest { due: UnixMs, schedule: bool },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // ---- settings (global) ----
@@ -482,4 +492,41 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()>;
     /// The webhook's delivery log, newest first, before log position `before`.
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>>;
+
+    // ---- notifications (forum shard) ----
+
+    /// Subscribes an address to a thread's new comments; `false` if it already was.
+    /// Subscribing again lifts an earlier unsubscribe from that thread.
+    async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool>;
+    /// `false` if it was not subscribed.
+    async fn subscription_remove(&self, thread: Id, email: &Email) -> StoreResult<bool>;
+    async fn subscription_exists(&self, thread: Id, email: &Email) -> StoreResult<bool>;
+    /// The thread's subscribers, less those who unsubscribed from everything.
+    async fn subscribers(&self, thread: Id) -> StoreResult<Vec<Email>>;
+    /// Where replies to the post are announced: its author's address, if the post
+    /// asked for it (and an account's address is verified).
+    async fn reply_recipient(&self, post: Id) -> StoreResult<Option<Email>>;
+    /// Addresses of the forum's moderators and owners (verified accounts).
+    async fn moderator_emails(&self, forum: Id) -> StoreResult<Vec<Email>>;
+    /// An unsubscribe link used: no more mail about the thread (its subscription goes),
+    /// or with `None` about anything.
+    async fn mute(&self, email: &Email, thread: Option<Id>, now: UnixMs) -> StoreResult<()>;
+    async fn is_muted(&self, email: &Email, thread: Id) -> StoreResult<bool>;
+    /// The throttle, in one transaction: at most one mail per recipient per thread per
+    /// `interval_ms`; posts in between wait for a digest.
+    async fn notify_gate(
+        &self,
+        email: &Email,
+        thread: Id,
+        post: Id,
+        now: UnixMs,
+        interval_ms: i64,
+    ) -> StoreResult<NotifyGate>;
+    /// A mail the throttle let through at `sent_at` failed: forget that it was sent
+    /// (`true`: the next attempt may send it), or, if a digest has opened since,
+    /// hand the post to that digest (`false`).
+    async fn notify_release(&self, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool>;
+    /// Takes the posts waiting for the recipient's digest of the thread (oldest first)
+    /// and starts a new quiet interval.
+    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>>;
 }

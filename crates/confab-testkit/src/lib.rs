@@ -1,6 +1,9 @@
 //! Test support shared by the test suites and the fuzz targets. Never a runtime
 //! dependency: it parses HTML with a browser-grade parser (html5ever, via scraper).
 
+mod smtp;
+pub use smtp::{SmtpSink, decode_qp, header};
+
 /// Checks rendered comment HTML as a browser would parse it: every element is one of
 /// `allowed_tags` (or the parser's own html/head/body wrapper), the only attributes are
 /// `href` (http, https or mailto), `rel` (exactly `link_rel`, and present on every link)

@@ -54,6 +54,7 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
         html: render_markdown(&text),
         message: Message::parse(&text).unwrap(),
         state: PostState::Approved,
+        notify: false,
     }
 }
 

@@ -92,8 +92,17 @@ pub struct Config {
     /// Directory where account mails (address confirmation, password reset) are
     /// written as `.eml` files until SMTP is configured. Default `<data_dir>/mail-outbox`.
     pub mail_dir: Option<PathBuf>,
-    /// The From address of those mails. Default `Confab <confab@localhost>`.
+    /// The From address of every mail. Default `Confab <confab@localhost>`.
     pub mail_from: String,
+    /// Send mail through this SMTP server instead of writing files to `mail_dir`:
+    /// `smtp://host:25` (plain, a local relay), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465` (TLS). Default unset.
+    pub smtp_url: Option<Secret>,
+    /// Seconds an SMTP exchange may take. Default 15.
+    pub smtp_timeout_secs: u64,
+    /// At most one notification mail per recipient per thread in this many seconds;
+    /// the rest wait for a digest. Default 900.
+    pub notify_interval_secs: u64,
     /// Run background workers inside `confab serve`. Default true; set false when
     /// `confab worker` processes do the work.
     pub workers: bool,
@@ -154,6 +163,9 @@ impl Default for Config {
             session_days: 30,
             mail_dir: None,
             mail_from: "Confab <confab@localhost>".into(),
+            smtp_url: None,
+            smtp_timeout_secs: 15,
+            notify_interval_secs: 900,
             workers: true,
             worker_concurrency: 8,
             job_max_attempts: 12,
@@ -271,6 +283,25 @@ impl Config {
             connect_timeout: Duration::from_secs(self.outbound_connect_timeout_secs.max(1)),
             total_timeout: Duration::from_secs(self.outbound_timeout_secs.max(1)),
             ..confab_server::outbound::OutboundPolicy::default()
+        }
+    }
+
+    /// The mail sender in force: SMTP when `smtp_url` is set, else `.eml` files in
+    /// `mail_dir`. Returns it with a line for the start-up banner.
+    pub fn mailer(&self) -> anyhow::Result<(std::sync::Arc<dyn confab_server::mail::Mailer>, String)> {
+        use confab_server::mail::{DirMailer, SmtpMailer};
+        match &self.smtp_url {
+            Some(url) => {
+                let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));
+                let m = SmtpMailer::new(url.expose(), self.mail_from.clone(), timeout).map_err(anyhow::Error::msg)?;
+                Ok((std::sync::Arc::new(m), "SMTP (smtp_url)".into()))
+            }
+            None => {
+                let dir = self.mail_dir();
+                let m = DirMailer::new(dir.clone(), self.mail_from.clone())
+                    .map_err(|e| anyhow::anyhow!("cannot create the mail directory {}: {e}", dir.display()))?;
+                Ok((std::sync::Arc::new(m), format!("{}  (set smtp_url to send)", dir.display())))
+            }
         }
     }
 

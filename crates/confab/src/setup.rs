@@ -76,6 +76,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
             message: Message::parse(text)?,
             html: render_markdown(text),
             state: PostState::Approved,
+            notify: false,
         })
     };
     // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.
@@ -122,13 +123,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         demo: has_demo,
         rate_limits: config.rate_limits()?,
         accounts: config.accounts()?,
+        notify_interval: std::time::Duration::from_secs(config.notify_interval_secs),
     };
-    let mail_dir = config.mail_dir();
-    let mailer = confab_server::mail::DirMailer::new(mail_dir.clone(), config.mail_from.clone())
-        .with_context(|| format!("cannot create the mail directory {}", mail_dir.display()))?;
+    let (mailer, mail_banner) = config.mailer()?;
     let state = AppState::new(Arc::clone(&store), admin, settings, clock.clone())
         .await?
-        .with_mailer(Arc::new(mailer))
+        .with_mailer(mailer)
         .with_outbound(config.outbound())
         .map_err(anyhow::Error::msg)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -155,7 +155,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");
-    println!("  account mails: {}  (until SMTP is configured)", mail_dir.display());
+    println!("  mail:          {mail_banner}");
     println!("  workers:       {}", if worker.is_some() { "in this process" } else { "off (run `confab worker`)" });
     if has_demo {
         println!("  demo site:     {base}/  (open it in a browser)");
@@ -184,7 +184,16 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
     let clock = Clock::system();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
-    let effects = confab_server::jobs::Effects { store: Arc::clone(&store), outbound, clock: clock.clone() };
+    let (mailer, _) = config.mailer()?;
+    let effects = confab_server::jobs::Effects::load(
+        Arc::clone(&store),
+        outbound,
+        clock.clone(),
+        mailer,
+        config.accounts()?.public_url,
+        std::time::Duration::from_secs(config.notify_interval_secs),
+    )
+    .await?;
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
     if once {
         let ran = worker.run_until_idle().await;

@@ -204,7 +204,7 @@ fn account_mails_land_in_the_outbox_with_working_links() {
     let outbox = dir.path().join("mail-outbox");
     let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1, "{files:?}");
-    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    let eml = common::decode_qp(&std::fs::read_to_string(&files[0]).unwrap());
     assert!(eml.starts_with("From: Comments <c@example.com>\r\nTo: ann@example.com\r\n"), "{eml}");
     let prefix = "https://comments.example.com/account/verify?token=";
     let start = eml.find(prefix).expect("the link uses the public URL") + prefix.len();
@@ -224,7 +224,9 @@ fn an_account_is_made_a_global_administrator_from_the_command_line() {
     let signup = r#"{"username":"root_ann","email":"ann@example.com","password":"a long password"}"#;
     assert_eq!(server.request("POST", "/api/v1/auth/signup", Some(signup), &[]).0, 202);
     let outbox = dir.path().join("mail-outbox");
-    let eml = std::fs::read_to_string(std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path()).unwrap();
+    let eml = common::decode_qp(
+        &std::fs::read_to_string(std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path()).unwrap(),
+    );
     let token = eml[eml.find("token=").unwrap() + 6..].split_whitespace().next().unwrap().to_owned();
     let (status, _) = server.request("POST", "/api/v1/auth/verify", Some(&format!(r#"{{"token":"{token}"}}"#)), &[]);
     assert_eq!(status, 200);

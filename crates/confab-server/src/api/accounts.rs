@@ -104,7 +104,7 @@ async fn send_link(state: &AppState, account: &Account, purpose: LinkPurpose) ->
             ),
         ),
     };
-    deliver(state, Mail { to: account.email.clone(), subject, text }).await;
+    deliver(state, Mail::plain(account.email.clone(), subject, text)).await;
     Ok(())
 }
 
@@ -140,17 +140,17 @@ pub(crate) async fn sign_up(
                 if existing.email_verified {
                     deliver(
                         &state,
-                        Mail {
-                            to: existing.email.clone(),
-                            subject: "You already have an account".into(),
-                            text: format!(
+                        Mail::plain(
+                            existing.email.clone(),
+                            "You already have an account",
+                            format!(
                                 "Hello {name},\n\nsomeone (perhaps you) tried to sign up with this address, which \
                              already has an account: {name}. To log in without your password, ask for a reset \
                              link from any comment section's log-in form. If it was not you, nothing has \
                              changed.\n",
                                 name = existing.username
                             ),
-                        },
+                        ),
                     )
                     .await;
                 } else {

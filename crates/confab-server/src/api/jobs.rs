@@ -26,6 +26,11 @@ pub fn job_view(j: &Job) -> serde_json::Value {
             json!({ "type": "event", "event": event, "thread": thread, "post": post })
         }
         Ok(Task::Webhook { webhook, event, .. }) => json!({ "type": "webhook", "event": event, "webhook": webhook }),
+        // The recipient's address stays out of listings.
+        Ok(Task::Notify { thread, post, reason, .. }) => {
+            json!({ "type": "notify", "reason": reason, "thread": thread, "post": post })
+        }
+        Ok(Task::Digest { thread, .. }) => json!({ "type": "digest", "thread": thread }),
         Err(_) => json!({ "type": "unreadable" }),
     };
     json!({

@@ -7,6 +7,7 @@ mod forums;
 pub mod jobs;
 mod page;
 mod posts;
+mod subscriptions;
 mod threads;
 mod votes;
 mod webhooks;
@@ -44,6 +45,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/threads/{thread}/close", post(threads::close_thread))
         .route("/api/v1/threads/{thread}/open", post(threads::open_thread))
         .route("/api/v1/threads/{thread}/posts", get(page::thread_roots))
+        .route(
+            "/api/v1/threads/{thread}/subscription",
+            get(subscriptions::get_subscription).put(subscriptions::subscribe).delete(subscriptions::unsubscribe),
+        )
         .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
         .route("/api/v1/posts/{post}/replies", get(page::post_replies))
         .route("/api/v1/posts/{post}/vote", post(votes::vote_post))

@@ -41,6 +41,12 @@ pub(crate) struct CreatePost {
     message: String,
     /// A guest's details; left out when signed in.
     author: Option<AuthorInput>,
+    /// Mail the author about replies to this post. Default: yes for accounts, no for
+    /// guests and SSO users (who need an email address for it).
+    notify: Option<bool>,
+    /// Also subscribe the author to every new comment in the thread (signed in only).
+    #[serde(default)]
+    subscribe: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +94,31 @@ pub(crate) async fn create_post(
         }
         (Actor::Guest, Some(a)) => PostAuthor::Guest(guest(a, forum.policy.require_guest_email)?),
     };
+    let notify = match (&actor, &author) {
+        (Actor::Account(_), _) => body.notify.unwrap_or(true),
+        (Actor::Sso(user), _) => body.notify.unwrap_or(false) && user.email.is_some(),
+        (Actor::Guest, PostAuthor::Guest(g)) => match body.notify {
+            Some(true) if g.email.is_none() => {
+                return Err(
+                    InputError::new("notify", "email_required", "give an email address to hear about replies").into()
+                );
+            }
+            n => n.unwrap_or(false),
+        },
+        (Actor::Guest, _) => false,
+    };
+    let subscriber = match (body.subscribe, actor.email()) {
+        (false, _) => None,
+        (true, Some(email)) => Some(email),
+        (true, None) => {
+            return Err(InputError::new(
+                "subscribe",
+                "sign_in_required",
+                "subscribing to a thread needs an account with a confirmed address (guests can ask for replies with notify)",
+            )
+            .into());
+        }
+    };
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
@@ -112,9 +143,12 @@ pub(crate) async fn create_post(
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
-    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create };
+    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create, notify };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
+    if let Some(email) = subscriber {
+        state.store.subscription_add(&created.thread, &email, now).await?;
+    }
     tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
 
     let window_ms = state.settings.edit_window.as_millis() as i64;

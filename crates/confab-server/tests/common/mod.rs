@@ -92,6 +92,18 @@ impl TestApp {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
+        Self::build(settings, None).await
+    }
+
+    /// A test app whose mail goes to a real SMTP server at `smtp_url`.
+    pub async fn with_smtp(settings: Settings, smtp_url: &str) -> Self {
+        let smtp =
+            confab_server::mail::SmtpMailer::new(smtp_url, "Comments <c@example.com>".into(), Duration::from_secs(5))
+                .unwrap();
+        Self::build(settings, Some(Arc::new(smtp))).await
+    }
+
+    async fn build(settings: Settings, mail: Option<Arc<dyn confab_server::mail::Mailer>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
         opts.readers = 4;
@@ -109,7 +121,7 @@ impl TestApp {
         let state = AppState::new(Arc::clone(&store), admin.hash(), settings, clock.clone())
             .await
             .unwrap()
-            .with_mailer(Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>)
+            .with_mailer(mail.unwrap_or_else(|| Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>))
             .with_outbound(policy)
             .unwrap();
         let worker_config = confab_jobs::WorkerConfig {

@@ -139,3 +139,6 @@ fn dechunk(mut s: &str) -> String {
         s = &rest[n + 2..];
     }
 }
+
+#[allow(unused_imports)]
+pub use confab_testkit::decode_qp;

@@ -1,0 +1,289 @@
+//! Notification mails: who hears about a new post, the throttle that turns a busy
+//! thread into digests, the mails themselves (text and HTML), and the signed
+//! one-click unsubscribe links every one of them carries.
+//!
+//! A post fans out (in `jobs`) into one `notify` job per recipient. That job asks the
+//! store's throttle: the first post in a quiet interval is mailed at once; later ones
+//! wait, and the first of them queues a `digest` job for the end of the interval,
+//! which mails them all together. So a thread with a hundred replies in an hour sends
+//! each subscriber about five mails, not a hundred.
+
+use std::collections::HashMap;
+
+use confab_core::id::Id;
+use confab_core::input::Email;
+use confab_core::jobs::{NotifyReason, Task};
+use confab_core::model::{Author, Post, PostState, Thread};
+use confab_jobs::Failure;
+use confab_store::{NewJob, NotifyGate, StoreError};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::embed::escape;
+use crate::jobs::Effects;
+use crate::mail::Mail;
+
+/// The signature of an unsubscribe link: HMAC-SHA256 under the server's page key over
+/// the address and the thread (0: everything).
+pub fn unsubscribe_signature(key: &[u8; 32], email: &Email, thread: Option<Id>) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(b"confab unsubscribe\0");
+    m.update(email.as_str().as_bytes());
+    m.update(b"\0");
+    m.update(thread.map_or(0, Id::as_i64).to_be_bytes().as_slice());
+    m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a link's signature in constant time.
+pub fn unsubscribe_signature_ok(key: &[u8; 32], email: &Email, thread: Option<Id>, sig: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let want = unsubscribe_signature(key, email, thread);
+    want.len() == sig.len() && bool::from(want.as_bytes().ct_eq(sig.as_bytes()))
+}
+
+/// The link that stops mail about `thread` (or about everything) to `email`.
+/// `public_url` may be empty for a link relative to Confab's own origin.
+pub fn unsubscribe_url(public_url: &str, key: &[u8; 32], email: &Email, thread: Option<Id>) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("e", email.as_str())
+        .append_pair("t", &thread.map_or(0, Id::as_i64).to_string())
+        .append_pair("s", &unsubscribe_signature(key, email, thread))
+        .finish();
+    format!("{public_url}/unsubscribe?{query}")
+}
+
+/// Everyone a new post should reach, each once, with the strongest reason: the parent's
+/// author (a reply), then the thread's subscribers; the post's own author never.
+/// Held posts reach the forum's moderators only.
+pub(crate) async fn recipients(
+    effects: &Effects,
+    post: &Post,
+    author_email: Option<&Email>,
+) -> Result<Vec<(Email, NotifyReason)>, Failure> {
+    let store = &effects.store;
+    let mut out: Vec<(Email, NotifyReason)> = Vec::new();
+    let mut add = |e: Email, why: NotifyReason| {
+        if Some(&e) != author_email && !out.iter().any(|(x, _)| *x == e) {
+            out.push((e, why));
+        }
+    };
+    match post.state {
+        PostState::Approved => {
+            if let Some(parent) = post.parent_id
+                && let Some(e) = store.reply_recipient(parent).await?
+            {
+                add(e, NotifyReason::Reply);
+            }
+            for e in store.subscribers(post.thread_id).await? {
+                add(e, NotifyReason::Subscription);
+            }
+        }
+        PostState::Pending => {
+            for e in store.moderator_emails(post.forum_id).await? {
+                add(e, NotifyReason::Held);
+            }
+        }
+        PostState::Spam | PostState::Deleted => {}
+    }
+    Ok(out)
+}
+
+/// The `notify` job: through the throttle, then mail now or leave it to the digest.
+pub(crate) async fn notify(
+    effects: &Effects,
+    job: &confab_store::Job,
+    email: Email,
+    thread: Id,
+    post: Id,
+    reason: NotifyReason,
+) -> Result<Vec<NewJob>, Failure> {
+    let store = &effects.store;
+    if store.is_muted(&email, thread).await? {
+        return Ok(vec![]);
+    }
+    let interval = effects.notify_interval.as_millis() as i64;
+    let now = effects.clock.now();
+    match store.notify_gate(&email, thread, post, now, interval).await? {
+        NotifyGate::Send => {
+            let Some((loaded, author, t)) = load(effects, post, thread).await? else { return Ok(vec![]) };
+            let mail = single_mail(effects, &email, &t, &loaded, author.as_ref(), reason, job.id);
+            match send(effects, mail).await {
+                Ok(()) => Ok(vec![]),
+                // Not sent: the throttle must not count it. If a digest opened
+                // meanwhile, the post went into it and this job is done.
+                Err(e) => match store.notify_release(&email, thread, post, now).await? {
+                    true => Err(e),
+                    false => Ok(vec![]),
+                },
+            }
+        }
+        NotifyGate::Digest { due, schedule: true } => Ok(vec![NewJob {
+            forum_id: job.forum_id,
+            task: Task::Digest { email: email.as_str().to_owned(), thread },
+            run_at: due,
+        }]),
+        NotifyGate::Digest { schedule: false, .. } => Ok(vec![]),
+    }
+}
+
+/// The `digest` job: every post that waited, in one mail.
+pub(crate) async fn digest(
+    effects: &Effects,
+    job: &confab_store::Job,
+    email: Email,
+    thread: Id,
+) -> Result<Vec<NewJob>, Failure> {
+    let store = &effects.store;
+    if store.is_muted(&email, thread).await? {
+        store.digest_take(&email, thread, effects.clock.now()).await?;
+        return Ok(vec![]);
+    }
+    let ids = store.digest_take(&email, thread, effects.clock.now()).await?;
+    let thread = match store.thread_get(thread).await {
+        Ok(t) => t,
+        Err(StoreError::ThreadNotFound) => return Ok(vec![]),
+        Err(e) => return Err(e.into()),
+    };
+    let mut posts = Vec::new();
+    for id in ids {
+        match store.post_get(id).await {
+            // Only what is still public (a post removed meanwhile is not news).
+            Ok(p) if p.state == PostState::Approved || p.state == PostState::Pending => posts.push(p),
+            Ok(_) | Err(StoreError::PostNotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if posts.is_empty() {
+        return Ok(vec![]);
+    }
+    let author_ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
+    let authors: HashMap<Id, Author> =
+        store.authors_get_many(&author_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+    let mail = digest_mail(effects, &email, &thread, &posts, &authors, job.id);
+    send(effects, mail).await?;
+    Ok(vec![])
+}
+
+async fn load(effects: &Effects, post: Id, thread: Id) -> Result<Option<(Post, Option<Author>, Thread)>, Failure> {
+    let store = &effects.store;
+    let post = match store.post_get(post).await {
+        Ok(p) if p.state == PostState::Approved || p.state == PostState::Pending => p,
+        Ok(_) | Err(StoreError::PostNotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let author = store.authors_get_many(&[post.author_id]).await?.into_iter().next();
+    let thread = store.thread_get(thread).await?;
+    Ok(Some((post, author, thread)))
+}
+
+async fn send(effects: &Effects, mail: Mail) -> Result<(), Failure> {
+    effects
+        .mailer
+        .send(mail)
+        .await
+        .map_err(|e| if e.transient { Failure::Retry(e.reason) } else { Failure::Permanent(e.reason) })
+}
+
+fn thread_name(t: &Thread) -> String {
+    t.title.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_else(|| t.identifier.as_str().to_owned())
+}
+
+fn author_name(a: Option<&Author>) -> String {
+    a.map(|a| a.name.as_str().to_owned()).unwrap_or_else(|| "Someone".into())
+}
+
+/// Where a reader sees the post: the page with the comment's anchor, when the thread
+/// has a URL.
+fn post_link(t: &Thread, p: &Post) -> Option<String> {
+    t.url.as_ref().map(|u| format!("{}#comment-{}", u.as_str().split('#').next().unwrap_or(""), p.id))
+}
+
+const FOOTER_TEXT: &str = "You get this mail because of your comment or subscription.";
+
+fn wrap_html(title: &str, inner: &str, unsubscribe: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body style=\"font-family:sans-serif;line-height:1.5;max-width:40em\">{inner}\
+         <hr><p style=\"color:#666;font-size:small\">{FOOTER_TEXT} \
+         <a href=\"{u}\">Unsubscribe from this discussion</a>.</p></body></html>",
+        t = escape(title),
+        u = escape(unsubscribe)
+    )
+}
+
+fn single_mail(
+    effects: &Effects,
+    to: &Email,
+    thread: &Thread,
+    post: &Post,
+    author: Option<&Author>,
+    reason: NotifyReason,
+    key: Id,
+) -> Mail {
+    let (name, title) = (author_name(author), thread_name(thread));
+    let subject = match reason {
+        NotifyReason::Reply => format!("{name} replied to your comment on “{title}”"),
+        NotifyReason::Subscription => format!("New comment by {name} on “{title}”"),
+        NotifyReason::Held => format!("A comment by {name} awaits review on “{title}”"),
+    };
+    let unsubscribe = unsubscribe_url(&effects.public_url, &effects.link_key, to, Some(thread.id));
+    let link = post_link(thread, post);
+    let mut text = format!("{name} wrote:\n\n{}\n", post.message.as_str());
+    if let Some(l) = &link {
+        text.push_str(&format!("\nRead and reply: {l}\n"));
+    }
+    if reason == NotifyReason::Held {
+        text.push_str("\nThe comment is held until a moderator approves it.\n");
+    }
+    text.push_str(&format!("\n--\n{FOOTER_TEXT}\nUnsubscribe from this discussion: {unsubscribe}\n"));
+    let mut inner = format!("<p><strong>{}</strong> wrote:</p><blockquote>{}</blockquote>", escape(&name), post.html);
+    if let Some(l) = &link {
+        inner.push_str(&format!("<p><a href=\"{}\">Read and reply</a></p>", escape(l)));
+    }
+    Mail {
+        to: to.clone(),
+        html: Some(wrap_html(&subject, &inner, &unsubscribe)),
+        subject,
+        text,
+        unsubscribe: Some(unsubscribe),
+        key: Some(key.to_string()),
+    }
+}
+
+fn digest_mail(
+    effects: &Effects,
+    to: &Email,
+    thread: &Thread,
+    posts: &[Post],
+    authors: &HashMap<Id, Author>,
+    key: Id,
+) -> Mail {
+    let title = thread_name(thread);
+    let subject = if posts.len() == 1 {
+        format!("1 new comment on “{title}”")
+    } else {
+        format!("{} new comments on “{title}”", posts.len())
+    };
+    let unsubscribe = unsubscribe_url(&effects.public_url, &effects.link_key, to, Some(thread.id));
+    let mut text = String::new();
+    let mut inner = String::new();
+    for p in posts {
+        let name = author_name(authors.get(&p.author_id));
+        text.push_str(&format!("{name} wrote:\n\n{}\n", p.message.as_str()));
+        inner.push_str(&format!("<p><strong>{}</strong> wrote:</p><blockquote>{}</blockquote>", escape(&name), p.html));
+        if let Some(l) = post_link(thread, p) {
+            text.push_str(&format!("{l}\n"));
+            inner.push_str(&format!("<p><a href=\"{}\">Read and reply</a></p>", escape(&l)));
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!("--\n{FOOTER_TEXT}\nUnsubscribe from this discussion: {unsubscribe}\n"));
+    Mail {
+        to: to.clone(),
+        html: Some(wrap_html(&subject, &inner, &unsubscribe)),
+        subject,
+        text,
+        unsubscribe: Some(unsubscribe),
+        key: Some(key.to_string()),
+    }
+}
