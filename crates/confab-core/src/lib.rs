@@ -14,6 +14,7 @@ pub mod rank;
 pub mod render;
 pub mod secret;
 pub mod signature;
+pub mod spam;
 pub mod sso;
 
 pub use id::{Id, IdGenerator, LogicalShard};
