@@ -14,7 +14,8 @@ const TRAIN_TOKENS: usize = 25;
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let corpora = confab_core::spam::corpus::load(&root.join(".cache/corpora")).expect("run scripts/spam-corpora first");
+    let corpora =
+        confab_core::spam::corpus::load(&root.join(".cache/corpora")).expect("run scripts/spam-corpora first");
     let (train, test): (Vec<_>, Vec<_>) = corpora.into_iter().partition(|d| !d.held_out());
     let mut model = Model::default();
     for d in &train {
@@ -53,4 +54,3 @@ fn main() {
         }
     }
 }
-

@@ -78,6 +78,34 @@ pub enum Task {
     Notify { email: String, thread: Id, post: Id, reason: NotifyReason },
     /// Send one address the posts of a thread that waited out its quiet interval.
     Digest { email: String, thread: Id },
+    /// Judge a new post (spam filter), move it to the state the verdict gives, then
+    /// announce it (notifications).
+    Screen { post: Id, order: Screen },
+}
+
+/// How to screen a new post: the state it gets if judged clean (approved, or pending
+/// in a pre-moderated forum) and, when an outside spam service is asked, what it
+/// wants to know about the client. The client details live only in the outbox row,
+/// which is deleted a day after the job is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Screen {
+    pub clean: PostState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientInfo>,
+}
+
+/// The request behind a post, for Akismet-compatible services.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+    pub referrer: String,
+}
+
+impl std::fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientInfo(<redacted>)")
+    }
 }
 
 /// Why an address hears about a post.
@@ -137,6 +165,7 @@ impl Task {
             Task::Webhook { .. } => "webhook",
             Task::Notify { .. } => "notify",
             Task::Digest { .. } => "digest",
+            Task::Screen { .. } => "screen",
         }
     }
 }

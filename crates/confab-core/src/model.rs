@@ -26,6 +26,24 @@ pub struct ForumPolicy {
     pub sso_max_age_secs: u64,
     /// What happens to an account's posts here when it is deleted.
     pub on_account_delete: AccountDeletion,
+    /// When the spam filter runs: after a post is published (it leaves the page if
+    /// judged spam), before (it shows once judged clean), or never.
+    pub spam_filter: SpamFilter,
+    /// Also ask the operator's Akismet-compatible service (when one is configured).
+    pub akismet: bool,
+}
+
+/// When a forum's spam filter runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpamFilter {
+    /// Posts show at once; within seconds the filter may hold them or mark them spam.
+    #[default]
+    After,
+    /// Posts wait (pending) until the filter has judged them clean.
+    Before,
+    /// No filtering.
+    Off,
 }
 
 /// A forum's choice for the posts of a deleted account.
@@ -49,6 +67,8 @@ impl Default for ForumPolicy {
             // Disqus accepts a remote_auth_s3 payload for two hours.
             sso_max_age_secs: 2 * 3600,
             on_account_delete: AccountDeletion::Anonymize,
+            spam_filter: SpamFilter::After,
+            akismet: false,
         }
     }
 }
@@ -439,4 +459,7 @@ pub struct NewPost {
     pub state: PostState,
     /// Mail the author about replies to this post.
     pub notify: bool,
+    /// Screen the post after it is written (spam filter, then notifications); `None`
+    /// for posts that need no screening (imports, the demo).
+    pub screen: Option<crate::jobs::Screen>,
 }

@@ -56,7 +56,8 @@ pub fn tokens(text: &str) -> Vec<String> {
             push("__longnum__".into(), &mut out);
             continue;
         }
-        let word: String = raw.chars().filter(|c| c.is_alphanumeric() || *c == '\'').flat_map(char::to_lowercase).collect();
+        let word: String =
+            raw.chars().filter(|c| c.is_alphanumeric() || *c == '\'').flat_map(char::to_lowercase).collect();
         let n = word.chars().count();
         if (2..=24).contains(&n) {
             push(word, &mut out);
@@ -211,7 +212,8 @@ pub struct Verdict {
 }
 
 /// Link shorteners, whose targets spammers hide behind.
-const SHORTENERS: &[&str] = &["bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly"];
+const SHORTENERS: &[&str] =
+    &["bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly"];
 
 /// Judges a text given the classifier's probability and the signals.
 pub fn judge(text: &str, tokens: &[String], score: f64, s: Signals) -> Verdict {
@@ -328,9 +330,15 @@ mod tests {
         let fast = judge(plain, &t, 0.1, Signals { author_recent: 9, author_posts: 8, ..Signals::default() });
         assert_eq!(fast.action, Action::Hold);
         let short = "see https://bit.ly/abc";
-        assert_eq!(judge(short, &tokens(short), 0.1, Signals { author_posts: 3, ..Signals::default() }).action, Action::Hold);
+        assert_eq!(
+            judge(short, &tokens(short), 0.1, Signals { author_posts: 3, ..Signals::default() }).action,
+            Action::Hold
+        );
         let hidden = "nice\u{200B}post";
-        assert_eq!(judge(hidden, &tokens(hidden), 0.1, Signals { author_posts: 3, ..Signals::default() }).action, Action::Hold);
+        assert_eq!(
+            judge(hidden, &tokens(hidden), 0.1, Signals { author_posts: 3, ..Signals::default() }).action,
+            Action::Hold
+        );
         let linked = "my site https://example.com/shop";
         let new = Signals { author_posts: 0, ..Signals::default() };
         assert_eq!(judge(linked, &tokens(linked), 0.6, new).action, Action::Hold);
@@ -358,7 +366,7 @@ pub mod corpus {
             for b in self.text.as_bytes() {
                 h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
             }
-            h % 5 == 0
+            h.is_multiple_of(5)
         }
     }
 
@@ -381,8 +389,8 @@ pub mod corpus {
                 .collect();
             files.sort();
             for f in files {
-                let json: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&f).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+                let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
                 let raw = json["text"].as_str().unwrap_or("");
                 let body = raw.split_once("\n\n").map_or(raw, |(_, b)| b);
                 docs.push(Doc { source: "spam-assassin", spam, text: body.to_owned() });

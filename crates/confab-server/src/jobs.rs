@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use confab_core::id::Id;
-use confab_core::jobs::{EventKind, PostSnapshot, Task};
+use confab_core::jobs::{EventKind, PostSnapshot, Screen, Task};
+use confab_core::model::{Author, AuthorKind, Post, PostState, SpamFilter};
 use confab_core::signature;
+use confab_core::spam::{self, Action};
 use confab_jobs::{Failure, Handler};
-use confab_store::{Job, NewJob, Store, StoreError, WebhookAttempt};
+use confab_store::{Job, NewJob, SpamRecord, Store, StoreError, WebhookAttempt};
 use serde_json::json;
 
 use std::time::Duration;
@@ -36,6 +38,8 @@ pub struct Effects {
     pub link_key: [u8; 32],
     /// At most one mail per recipient per thread in this interval; then a digest.
     pub notify_interval: Duration,
+    /// The operator's Akismet-compatible service, for forums that use it.
+    pub akismet: Option<crate::akismet::Akismet>,
 }
 
 impl Effects {
@@ -51,7 +55,7 @@ impl Effects {
         let key = store.secret_get_or_init(crate::PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
         let link_key: [u8; 32] =
             key.try_into().map_err(|_| StoreError::Internal("stored page key has the wrong length".into()))?;
-        Ok(Effects { store, outbound, clock, mailer, public_url, link_key, notify_interval })
+        Ok(Effects { store, outbound, clock, mailer, public_url, link_key, notify_interval, akismet: None })
     }
 }
 
@@ -65,6 +69,7 @@ impl Handler for Effects {
                 notify::notify(self, job, parse_email(&email)?, thread, post, reason).await
             }
             Task::Digest { email, thread } => notify::digest(self, job, parse_email(&email)?, thread).await,
+            Task::Screen { post, order } => self.screen(job, post, order).await,
         }
     }
 }
@@ -81,7 +86,9 @@ impl Effects {
     ) -> Result<Vec<NewJob>, Failure> {
         let hooks: Vec<_> =
             self.store.webhooks_list(job.forum_id).await?.into_iter().filter(|h| h.events.contains(&event)).collect();
-        let mails = matches!(event, EventKind::PostCreated | EventKind::PostApproved);
+        // A new post is announced once screened (`screen`); a post approved later
+        // (by the filter or a moderator) is announced here.
+        let mails = event == EventKind::PostApproved;
         if hooks.is_empty() && !mails {
             return Ok(vec![]);
         }
@@ -142,6 +149,109 @@ impl Effects {
             run_at: self.clock.now(),
         }));
         Ok(follow_ups)
+    }
+
+    /// The notify jobs for a post in its current state: replies and subscribers for an
+    /// approved post, moderators for a pending one.
+    async fn announce(&self, job: &Job, p: &Post, author: Option<&Author>) -> Result<Vec<NewJob>, Failure> {
+        let author_email = match author {
+            Some(a) if a.kind == AuthorKind::Account => match self.store.account_get(a.id).await {
+                Ok(acc) => Some(acc.email),
+                Err(StoreError::AccountNotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Some(a) => a.email.clone(),
+            None => None,
+        };
+        Ok(notify::recipients(self, p, author_email.as_ref())
+            .await?
+            .into_iter()
+            .map(|(email, reason)| NewJob {
+                forum_id: job.forum_id,
+                task: Task::Notify { email: email.as_str().to_owned(), thread: p.thread_id, post: p.id, reason },
+                run_at: self.clock.now(),
+            })
+            .collect())
+    }
+
+    /// Judges a new post, moves it to the verdict's state, and announces it.
+    async fn screen(&self, job: &Job, id: Id, order: Screen) -> Result<Vec<NewJob>, Failure> {
+        let post = match self.store.post_get(id).await {
+            Ok(p) if matches!(p.state, PostState::Approved | PostState::Pending) => p,
+            // Deleted or marked spam before the filter ran: nothing to judge or announce.
+            Ok(_) | Err(StoreError::PostNotFound) => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let forum = self.store.forum_get(post.forum_id).await?;
+        let author = self.store.authors_get_many(&[post.author_id]).await?.into_iter().next();
+        let action = match forum.policy.spam_filter {
+            SpamFilter::Off => Action::Approve,
+            SpamFilter::After | SpamFilter::Before => {
+                let verdict = self.judge(&forum, &post, author.as_ref(), order.client.as_ref()).await?;
+                let record = SpamRecord {
+                    action: verdict.action,
+                    score: verdict.score,
+                    reasons: verdict.reasons.iter().map(|r| r.to_string()).collect(),
+                    at: self.clock.now(),
+                };
+                self.store.spam_verdict_set(post.id, record).await?;
+                tracing::info!(post = %post.id, action = ?verdict.action, score = verdict.score, reasons = ?verdict.reasons, "post screened");
+                verdict.action
+            }
+        };
+        let target = match action {
+            Action::Approve => order.clean,
+            Action::Hold => PostState::Pending,
+            Action::Spam => PostState::Spam,
+        };
+        if target == post.state {
+            return self.announce(job, &post, author.as_ref()).await;
+        }
+        let change = self.store.post_set_state(post.id, target, self.clock.now()).await?;
+        if change.after.state == PostState::Approved {
+            // Its post.approved event announces it.
+            return Ok(vec![]);
+        }
+        self.announce(job, &change.after, author.as_ref()).await
+    }
+
+    /// The built-in filter's verdict, then the outside service's opinion if the forum
+    /// asks for it (its failure is logged, not fatal: the built-in verdict stands).
+    async fn judge(
+        &self,
+        forum: &confab_core::model::Forum,
+        post: &Post,
+        author: Option<&Author>,
+        client: Option<&confab_core::jobs::ClientInfo>,
+    ) -> Result<spam::Verdict, Failure> {
+        let tokens = spam::tokens(post.message.as_str());
+        let learnt = self.store.spam_model(forum.id, &tokens).await?;
+        let score = spam::spam_probability(spam::Model::seed(), Some(&learnt), &tokens);
+        let now = self.clock.now();
+        let ctx = self.store.spam_context(post, now, 24 * 3600 * 1000, 10 * 60 * 1000).await?;
+        let signals = spam::Signals {
+            duplicates: ctx.duplicates,
+            author_posts: ctx.author_posts,
+            author_recent: ctx.author_recent,
+            signed_in: author.is_some_and(|a| a.kind != AuthorKind::Guest),
+        };
+        let mut verdict = spam::judge(post.message.as_str(), &tokens, score, signals);
+        if let (true, Some(service), Some(client)) = (forum.policy.akismet, &self.akismet, client)
+            && verdict.action != Action::Spam
+        {
+            let thread = self.store.thread_get(post.thread_id).await?;
+            match service.check(&self.outbound, post, author, &thread, client).await {
+                Ok(crate::akismet::Opinion::Ham) => {}
+                Ok(crate::akismet::Opinion::Spam | crate::akismet::Opinion::Blatant) => {
+                    verdict.action = Action::Spam;
+                    verdict.reasons.push("akismet");
+                }
+                Err(e) => {
+                    tracing::warn!(post = %post.id, error = %e, "the spam service failed; the built-in verdict stands")
+                }
+            }
+        }
+        Ok(verdict)
     }
 
     async fn deliver(&self, job: &Job, webhook: Id, event: EventKind, body: String) -> Result<(), Failure> {

@@ -6,6 +6,7 @@
 //! store, shape the response. SQL never appears here.
 
 mod account_site;
+pub mod akismet;
 pub(crate) mod api;
 pub mod auth;
 pub mod embed;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// At most one notification mail per recipient per thread in this interval.
     pub notify_interval: Duration,
+    /// The operator's Akismet-compatible service, if any.
+    pub akismet: Option<akismet::Akismet>,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             accounts: AccountSettings::default(),
             notify_interval: Duration::from_secs(15 * 60),
+            akismet: None,
         }
     }
 }
@@ -273,6 +277,7 @@ impl AppState {
             public_url: self.settings.accounts.public_url.clone(),
             link_key: self.page_key,
             notify_interval: self.settings.notify_interval,
+            akismet: self.settings.akismet.clone(),
         }
     }
 

@@ -189,6 +189,14 @@ pub enum SendError {
     Transport(String),
 }
 
+/// A response, its body capped.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
 /// The guarded HTTP client.
 #[derive(Clone)]
 pub struct Outbound {
@@ -234,6 +242,17 @@ impl Outbound {
         headers: Vec<(&'static str, String)>,
         body: String,
     ) -> Result<u16, SendError> {
+        self.exchange(url, headers, body).await.map(|r| r.status)
+    }
+
+    /// POSTs and returns the status, the response headers and at most the policy's
+    /// response cap of its body.
+    pub async fn exchange(
+        &self,
+        url: &url::Url,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    ) -> Result<Reply, SendError> {
         self.policy.check_url(url).map_err(SendError::Blocked)?;
         let mut req = self.client.post(url.clone()).body(body);
         for (k, v) in headers {
@@ -241,16 +260,20 @@ impl Outbound {
         }
         let mut resp = req.send().await.map_err(classify_error)?;
         let status = resp.status().as_u16();
-        let mut read = 0usize;
-        while read < self.policy.max_response_bytes {
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        while body.len() < self.policy.max_response_bytes {
             match resp.chunk().await {
-                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(Some(chunk)) => {
+                    let room = self.policy.max_response_bytes - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
                 Ok(None) => break,
-                // The status is what counts; a body cut short does not change it.
+                // What arrived is what counts; a body cut short does not change the status.
                 Err(_) => break,
             }
         }
-        Ok(status)
+        Ok(Reply { status, headers, body })
     }
 }
 

@@ -22,7 +22,7 @@ async fn forums_are_created_by_the_admin_and_readable_by_all() {
     assert_eq!(created["origins"], json!(["https://blog.example"]));
     assert_eq!(
         created["policy"],
-        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true, "voting": "anyone", "sso_max_age_secs": 7200, "on_account_delete": "anonymize" })
+        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true, "voting": "anyone", "sso_max_age_secs": 7200, "on_account_delete": "anonymize", "spam_filter": "after", "akismet": false })
     );
     let got = app.get("/api/v1/forums/my-blog").await.expect(StatusCode::OK).json;
     assert_eq!(got, created);

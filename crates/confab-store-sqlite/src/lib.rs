@@ -15,6 +15,7 @@ mod pool;
 mod posts;
 mod rows;
 mod settings;
+mod spam;
 mod threads;
 mod votes;
 
@@ -28,15 +29,15 @@ use confab_core::id::{Id, IdGenerator};
 use confab_core::input::{Email, Message, Username};
 use confab_core::jobs::JobState;
 use confab_core::model::{
-    Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, NewAccount, NewForum, NewPost, Post, Role, Session,
-    Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState, Role,
+    Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
-    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, Store, StoreError, StoreResult, ThreadCount,
-    VoteOutcome, Webhook, WebhookAttempt,
+    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
+    StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -53,6 +54,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0005_votes_by_voter.sql")),
         M::up(include_str!("../migrations/0006_outbox.sql")),
         M::up(include_str!("../migrations/0007_notifications.sql")),
+        M::up(include_str!("../migrations/0008_spam.sql")),
     ])
 });
 
@@ -514,6 +516,39 @@ impl Store for SqliteStore {
     async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
         let email = email.clone();
         self.write(move |c, _| notify::digest_take(c, &email, thread, now)).await
+    }
+
+    async fn post_set_state(&self, id: Id, state: PostState, now: UnixMs) -> StoreResult<StateChange> {
+        self.write(move |c, ids| spam::set_state(c, ids, id, state, now)).await
+    }
+
+    async fn spam_context(
+        &self,
+        post: &Post,
+        now: UnixMs,
+        duplicate_window_ms: i64,
+        recent_window_ms: i64,
+    ) -> StoreResult<SpamContext> {
+        let post = post.clone();
+        self.read(move |c| spam::context(c, &post, now, duplicate_window_ms, recent_window_ms)).await
+    }
+
+    async fn spam_model(&self, forum: Id, tokens: &[String]) -> StoreResult<confab_core::spam::Model> {
+        let tokens = tokens.to_vec();
+        self.read(move |c| spam::model(c, forum, &tokens)).await
+    }
+
+    async fn spam_learn(&self, forum: Id, tokens: &[String], is_spam: bool) -> StoreResult<()> {
+        let tokens = tokens.to_vec();
+        self.write(move |c, _| spam::learn(c, forum, &tokens, is_spam)).await
+    }
+
+    async fn spam_verdict_set(&self, post: Id, record: SpamRecord) -> StoreResult<()> {
+        self.write(move |c, _| spam::verdict_set(c, post, record)).await
+    }
+
+    async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>> {
+        self.read(move |c| spam::verdict(c, post)).await
     }
 }
 

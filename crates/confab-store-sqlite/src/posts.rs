@@ -46,6 +46,19 @@ pub(crate) fn for_edit(c: &Connection, id: Id) -> StoreResult<(Post, Option<Toke
         .ok_or(StoreError::PostNotFound)
 }
 
+/// SHA-256 of the text lowercased with its whitespace collapsed: the same comment
+/// posted again, whatever its spacing or case, has the same hash.
+pub(crate) fn text_hash(text: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(word.to_lowercase().as_bytes());
+    }
+    h.finalize().into()
+}
+
 /// The same guest details always map to the same author row.
 fn guest_key(a: &GuestAuthor) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -127,7 +140,7 @@ fn upsert_sso(c: &Connection, ids: &IdGenerator, forum: Id, u: SsoUser, now: Uni
 }
 
 /// The ids of a post's ancestors, read off its path (every segment but the last).
-fn ancestors(path: &[u8]) -> Vec<i64> {
+pub(crate) fn ancestors(path: &[u8]) -> Vec<i64> {
     let segments = path.len() / 8;
     path.chunks_exact(8)
         .take(segments.saturating_sub(1))
@@ -136,7 +149,7 @@ fn ancestors(path: &[u8]) -> Vec<i64> {
 }
 
 /// Adds `delta` to the descendant counters of the given posts, in one statement.
-fn add_descendants(c: &Connection, ids: &[i64], delta: i64) -> StoreResult<()> {
+pub(crate) fn add_descendants(c: &Connection, ids: &[i64], delta: i64) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -211,8 +224,8 @@ pub(crate) fn create(
     };
     tx.prepare_cached(
         "INSERT INTO posts (id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, state, \
-         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token, notify) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15, ?16)",
+         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token, notify, text_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -232,6 +245,7 @@ pub(crate) fn create(
             now,
             &edit_token.0[..],
             new.notify,
+            &text_hash(post.message.as_str())[..],
         ])
     })
     .map_err(sql_err)?;
@@ -244,6 +258,14 @@ pub(crate) fn create(
         outbox::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now)?;
     }
     outbox::emit_post(&tx, ids, EventKind::PostCreated, &post, now)?;
+    if let Some(order) = new.screen {
+        let job = confab_store::NewJob {
+            forum_id: forum.id,
+            task: confab_core::jobs::Task::Screen { post: post.id, order },
+            run_at: now,
+        };
+        outbox::enqueue(&tx, ids, &job, now)?;
+    }
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
 }

@@ -71,6 +71,7 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
         html: render_markdown(text),
         state,
         notify: false,
+        screen: None,
     }
 }
 
@@ -1275,6 +1276,70 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     assert_eq!(store.digest_take(&ann, thread.id, NOW + 62 * min).await.unwrap(), vec![ids[0], ids[1]]);
 }
 
+pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dyn Store) {
+    use crate::SpamRecord;
+    use confab_core::spam::{Action, tokens};
+    let f = forum(store, "blog").await;
+    let root = post(store, &f, "t", None, NOW).await;
+    let reply = post(store, &f, "t", Some(root.id), NOW).await;
+    drain_events(store, NOW).await;
+    let ch = store.post_set_state(reply.id, PostState::Spam, NOW).await.unwrap();
+    assert_eq!((ch.before.state, ch.after.state, ch.thread.posts), (PostState::Approved, PostState::Spam, 1));
+    assert_eq!(store.post_get(root.id).await.unwrap().descendants, 0, "ancestors' counts follow");
+    let again = store.post_set_state(reply.id, PostState::Spam, NOW).await.unwrap();
+    assert_eq!(again.thread.posts, 1, "no change, no double count");
+    store.post_set_state(reply.id, PostState::Pending, NOW).await.unwrap();
+    let back = store.post_set_state(reply.id, PostState::Approved, NOW).await.unwrap();
+    assert_eq!(back.thread.posts, 2);
+    assert_eq!(store.post_get(root.id).await.unwrap().descendants, 1);
+    assert_eq!(
+        drain_events(store, NOW).await,
+        vec![
+            (EventKind::PostSpam, Some(reply.id)),
+            (EventKind::PostUpdated, Some(reply.id)),
+            (EventKind::PostApproved, Some(reply.id))
+        ],
+        "one event per real change"
+    );
+    store.post_delete(reply.id, NOW).await.unwrap();
+    assert!(matches!(store.post_set_state(reply.id, PostState::Approved, NOW).await, Err(StoreError::PostNotFound)));
+
+    // Context: the same text again (whatever its case and spacing), the author's history.
+    let same = |text: &str, name: &str| {
+        let mut p = new_post("t", None, text, PostState::Approved);
+        p.author =
+            PostAuthor::Guest(GuestAuthor { name: DisplayName::parse("name", name).unwrap(), email: None, url: None });
+        p
+    };
+    let a = store.post_create(&f, same("Buy  cheap pills", "Spammer"), token(), NOW).await.unwrap().post;
+    let b = store.post_create(&f, same("buy cheap PILLS", "Spammer"), token(), NOW + 1000).await.unwrap().post;
+    let c = store.post_create(&f, same("buy cheap pills", "Other"), token(), NOW + 2000).await.unwrap().post;
+    let ctx = store.spam_context(&c, NOW + 2000, 86_400_000, 600_000).await.unwrap();
+    assert_eq!((ctx.duplicates, ctx.author_posts, ctx.author_recent), (2, 0, 1));
+    let ctx = store.spam_context(&b, NOW + 2000, 86_400_000, 600_000).await.unwrap();
+    assert_eq!((ctx.duplicates, ctx.author_posts, ctx.author_recent), (2, 1, 2));
+    let late = store.spam_context(&a, NOW + 86_400_000 + 5000, 86_400_000, 600_000).await.unwrap();
+    assert_eq!((late.duplicates, late.author_recent), (0, 0), "windows end");
+
+    // Learning is per forum.
+    let other = forum(store, "other").await;
+    let t = tokens("buy cheap pills");
+    store.spam_learn(f.id, &t, true).await.unwrap();
+    store.spam_learn(f.id, &t, true).await.unwrap();
+    store.spam_learn(f.id, &tokens("cheap flights are nice"), false).await.unwrap();
+    let m = store.spam_model(f.id, &t).await.unwrap();
+    assert_eq!((m.docs.ham, m.docs.spam), (1, 2));
+    assert_eq!(m.tokens["cheap"], confab_core::spam::Counts { ham: 1, spam: 2 });
+    assert_eq!(m.tokens["pills"], confab_core::spam::Counts { ham: 0, spam: 2 });
+    assert!(!m.tokens.contains_key("flights"), "only the tokens asked for");
+    assert_eq!(store.spam_model(other.id, &t).await.unwrap(), confab_core::spam::Model::default());
+
+    let rec = SpamRecord { action: Action::Hold, score: 0.93, reasons: vec!["classifier".into()], at: NOW };
+    store.spam_verdict_set(c.id, rec.clone()).await.unwrap();
+    assert_eq!(store.spam_verdict(c.id).await.unwrap(), Some(rec));
+    assert_eq!(store.spam_verdict(a.id).await.unwrap(), None);
+}
+
 /// Generates one test per contract item for a backend. `$fresh` is an async closure
 /// returning a [`Fresh`] store.
 #[macro_export]
@@ -1319,6 +1384,7 @@ macro_rules! store_contract_tests {
             case!(jobs_are_claimed_once_retried_and_dead_lettered);
             case!(webhooks_belong_to_their_forum);
             case!(notifications_follow_subscriptions_mutes_and_the_throttle);
+            case!(spam_state_changes_keep_counts_and_learning_is_per_forum);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_claims_never_share_a_job() {

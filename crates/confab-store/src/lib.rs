@@ -298,6 +298,34 @@ pub enum NotifyGate {
     Digest { due: UnixMs, schedule: bool },
 }
 
+/// A post moved between states by a verdict or a moderator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub before: Post,
+    pub after: Post,
+    pub thread: Thread,
+}
+
+/// What the store knows about a post's context, for the spam filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpamContext {
+    /// Posts in the forum with the same text in the window, this one excluded.
+    pub duplicates: u32,
+    /// The author's posts in the forum before this one.
+    pub author_posts: u32,
+    /// The author's posts in the forum in the recent window, this one included.
+    pub author_recent: u32,
+}
+
+/// The spam filter's last verdict on a post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamRecord {
+    pub action: confab_core::spam::Action,
+    pub score: f64,
+    pub reasons: Vec<String>,
+    pub at: UnixMs,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // ---- settings (global) ----
@@ -529,4 +557,26 @@ pub trait Store: Send + Sync + 'static {
     /// Takes the posts waiting for the recipient's digest of the thread (oldest first)
     /// and starts a new quiet interval.
     async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>>;
+
+    // ---- spam (forum shard) ----
+
+    /// Moves a post between approved, pending and spam, counters and event included
+    /// (`post.approved`, `post.spam`, or `post.updated` when held). `PostNotFound` for
+    /// a deleted post; no change (and no event) when it is already in `state`.
+    async fn post_set_state(&self, id: Id, state: PostState, now: UnixMs) -> StoreResult<StateChange>;
+    /// Duplicates within `duplicate_window_ms`, the author's posts before, and within
+    /// `recent_window_ms`.
+    async fn spam_context(
+        &self,
+        post: &Post,
+        now: UnixMs,
+        duplicate_window_ms: i64,
+        recent_window_ms: i64,
+    ) -> StoreResult<SpamContext>;
+    /// The forum's learnt counts for these tokens (and its document counts).
+    async fn spam_model(&self, forum: Id, tokens: &[String]) -> StoreResult<confab_core::spam::Model>;
+    /// Teaches the forum's classifier one judged text.
+    async fn spam_learn(&self, forum: Id, tokens: &[String], spam: bool) -> StoreResult<()>;
+    async fn spam_verdict_set(&self, post: Id, record: SpamRecord) -> StoreResult<()>;
+    async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>>;
 }

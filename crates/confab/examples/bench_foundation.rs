@@ -55,6 +55,7 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
         message: Message::parse(&text).unwrap(),
         state: PostState::Approved,
         notify: false,
+        screen: None,
     }
 }
 

@@ -127,6 +127,11 @@ pub struct Config {
     /// Seconds to connect, and for a whole outbound request. Defaults 5 and 15.
     pub outbound_connect_timeout_secs: u64,
     pub outbound_timeout_secs: u64,
+    /// An Akismet-compatible spam service, used by forums whose policy sets `akismet`:
+    /// its API key (unset: no service) and its address.
+    pub akismet_key: Option<Secret>,
+    /// Default `https://rest.akismet.com/`.
+    pub akismet_url: String,
     /// Log filter, in `RUST_LOG` syntax. Default `info`.
     pub log: String,
     /// `text` or `json`. Default `text`.
@@ -177,6 +182,8 @@ impl Default for Config {
             outbound_allow_private: false,
             outbound_connect_timeout_secs: 5,
             outbound_timeout_secs: 15,
+            akismet_key: None,
+            akismet_url: "https://rest.akismet.com/".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -303,6 +310,21 @@ impl Config {
                 Ok((std::sync::Arc::new(m), format!("{}  (set smtp_url to send)", dir.display())))
             }
         }
+    }
+
+    /// The Akismet-compatible service, when a key is configured.
+    pub fn akismet(&self) -> anyhow::Result<Option<confab_server::akismet::Akismet>> {
+        let Some(key) = &self.akismet_key else { return Ok(None) };
+        let mut endpoint = url::Url::parse(&self.akismet_url)
+            .map_err(|e| anyhow::anyhow!("akismet_url {:?}: {e}", self.akismet_url))?;
+        if !endpoint.path().ends_with('/') {
+            endpoint.set_path(&format!("{}/", endpoint.path()));
+        }
+        Ok(Some(confab_server::akismet::Akismet {
+            endpoint,
+            key: key.expose().to_owned(),
+            blog: self.accounts()?.public_url,
+        }))
     }
 
     pub fn mail_dir(&self) -> PathBuf {

@@ -77,6 +77,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
             html: render_markdown(text),
             state: PostState::Approved,
             notify: false,
+            screen: None,
         })
     };
     // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.
@@ -124,6 +125,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         rate_limits: config.rate_limits()?,
         accounts: config.accounts()?,
         notify_interval: std::time::Duration::from_secs(config.notify_interval_secs),
+        akismet: config.akismet()?,
     };
     let (mailer, mail_banner) = config.mailer()?;
     let state = AppState::new(Arc::clone(&store), admin, settings, clock.clone())
@@ -185,7 +187,7 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let clock = Clock::system();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
-    let effects = confab_server::jobs::Effects::load(
+    let mut effects = confab_server::jobs::Effects::load(
         Arc::clone(&store),
         outbound,
         clock.clone(),
@@ -194,6 +196,7 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.notify_interval_secs),
     )
     .await?;
+    effects.akismet = config.akismet()?;
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
     if once {
         let ran = worker.run_until_idle().await;

@@ -47,7 +47,7 @@ fn migrate_and_forum_commands() {
     let dir = tempfile::tempdir().unwrap();
     let m = confab(dir.path(), &["migrate"]);
     assert!(m.status.success(), "{m:?}");
-    assert!(stdout(&m).contains("schema version 7"));
+    assert!(stdout(&m).contains("schema version 8"));
     let c = confab(
         dir.path(),
         &["forum", "create", "my-site", "--name", "My site", "--origin", "https://My.Site", "--premoderate"],

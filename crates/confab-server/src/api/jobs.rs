@@ -31,6 +31,8 @@ pub fn job_view(j: &Job) -> serde_json::Value {
             json!({ "type": "notify", "reason": reason, "thread": thread, "post": post })
         }
         Ok(Task::Digest { thread, .. }) => json!({ "type": "digest", "thread": thread }),
+        // The client's address stays out too.
+        Ok(Task::Screen { post, .. }) => json!({ "type": "screen", "post": post }),
         Err(_) => json!({ "type": "unreadable" }),
     };
     json!({

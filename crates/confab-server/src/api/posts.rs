@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
-use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState};
+use confab_core::jobs::{ClientInfo, Screen};
+use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState, SpamFilter};
 use confab_core::render::render_markdown;
 use confab_core::secret::Token;
 use confab_store::StoreError;
@@ -135,15 +136,33 @@ pub(crate) async fn create_post(
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
         .map_err(ApiError::RateLimited)?;
-    let state_on_create = if forum.policy.premoderate && !skips_premoderation(&state, &forum, &actor).await? {
+    // The state a clean post gets; the spam filter runs after the write (`screen`),
+    // and in a forum that filters first the post waits for it.
+    let clean = if forum.policy.premoderate && !skips_premoderation(&state, &forum, &actor).await? {
         PostState::Pending
     } else {
         PostState::Approved
     };
+    let state_on_create = match forum.policy.spam_filter {
+        SpamFilter::Before => PostState::Pending,
+        SpamFilter::After | SpamFilter::Off => clean,
+    };
+    // What an outside spam service needs about the request, only when one is asked.
+    let client_info = (forum.policy.akismet && state.settings.akismet.is_some()).then(|| {
+        let h = |name: header::HeaderName| {
+            headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(500).collect::<String>()
+        };
+        ClientInfo {
+            ip: client.0.map(|ip| ip.to_string()).unwrap_or_default(),
+            user_agent: h(header::USER_AGENT),
+            referrer: h(header::REFERER),
+        }
+    });
+    let screen = Some(Screen { clean, client: client_info });
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
-    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create, notify };
+    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create, notify, screen };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
     if let Some(email) = subscriber {

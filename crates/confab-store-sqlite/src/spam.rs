@@ -1,0 +1,185 @@
+//! The spam filter's data (forum shard): state changes with their counters and events,
+//! a post's context (duplicates, the author's history), a forum's learnt counts, and
+//! verdicts.
+
+use confab_core::id::{Id, IdGenerator};
+use confab_core::jobs::EventKind;
+use confab_core::model::{Post, PostState, UnixMs};
+use confab_core::spam::{Action, Counts, Model};
+use confab_store::{SpamContext, SpamRecord, StateChange, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+
+use crate::rows::{self, POST_COLS, sql_err};
+use crate::{outbox, posts, threads};
+
+pub(crate) fn set_state(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    id: Id,
+    state: PostState,
+    now: UnixMs,
+) -> StoreResult<StateChange> {
+    if state == PostState::Deleted {
+        return Err(StoreError::Internal("use post_delete to delete".into()));
+    }
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let before = posts::get(&tx, id)?;
+    if before.state == PostState::Deleted {
+        return Err(StoreError::PostNotFound);
+    }
+    if before.state == state {
+        let thread = threads::get(&tx, before.thread_id)?;
+        return Ok(StateChange { after: before.clone(), before, thread });
+    }
+    let after = tx
+        .prepare_cached(&format!("UPDATE posts SET state = ?2 WHERE id = ?1 RETURNING {POST_COLS}"))
+        .and_then(|mut s| s.query_row(params![id.as_i64(), state.code()], rows::post))
+        .map_err(sql_err)?;
+    // Only approved posts count; a change in or out of approved moves the counters.
+    let delta = match (before.state == PostState::Approved, state == PostState::Approved) {
+        (false, true) => 1,
+        (true, false) => -1,
+        _ => 0,
+    };
+    let thread = if delta != 0 {
+        posts::add_descendants(&tx, &posts::ancestors(&before.path), delta)?;
+        threads::add_posts(&tx, before.thread_id, delta)?
+    } else {
+        threads::get(&tx, before.thread_id)?
+    };
+    let event = match state {
+        PostState::Approved => EventKind::PostApproved,
+        PostState::Spam => EventKind::PostSpam,
+        _ => EventKind::PostUpdated,
+    };
+    outbox::emit_post(&tx, ids, event, &after, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(StateChange { before, after, thread })
+}
+
+pub(crate) fn context(
+    c: &Connection,
+    post: &Post,
+    now: UnixMs,
+    duplicate_window_ms: i64,
+    recent_window_ms: i64,
+) -> StoreResult<SpamContext> {
+    let duplicates: u32 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM posts WHERE forum_id = ?1 AND text_hash = ?2 AND created_at >= ?3 AND id != ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    post.forum_id.as_i64(),
+                    &posts::text_hash(post.message.as_str())[..],
+                    now - duplicate_window_ms,
+                    post.id.as_i64()
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql_err)?;
+    let (author_posts, author_recent): (u32, u32) = c
+        .prepare_cached(
+            "SELECT COUNT(*) FILTER (WHERE id < ?3), COUNT(*) FILTER (WHERE created_at >= ?4) \
+             FROM posts WHERE author_id = ?1 AND forum_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![post.author_id.as_i64(), post.forum_id.as_i64(), post.id.as_i64(), now - recent_window_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .map_err(sql_err)?;
+    Ok(SpamContext { duplicates, author_posts, author_recent })
+}
+
+fn counts(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
+    Ok(Counts { ham: r.get::<_, i64>(at)?.max(0) as u64, spam: r.get::<_, i64>(at + 1)?.max(0) as u64 })
+}
+
+pub(crate) fn model(c: &Connection, forum: Id, tokens: &[String]) -> StoreResult<Model> {
+    let docs: Counts = c
+        .prepare_cached("SELECT ham, spam FROM spam_docs WHERE forum_id = ?1")
+        .and_then(|mut s| s.query_row([forum.as_i64()], |r| counts(r, 0)).optional())
+        .map_err(sql_err)?
+        .unwrap_or_default();
+    let mut model = Model { docs, ..Model::default() };
+    if docs == Counts::default() || tokens.is_empty() {
+        return Ok(model);
+    }
+    // One statement for the text's tokens (at most 400, under SQLite's variable limit).
+    let marks = vec!["?"; tokens.len()].join(", ");
+    let mut stmt = c
+        .prepare(&format!("SELECT token, ham, spam FROM spam_tokens WHERE forum_id = ? AND token IN ({marks})"))
+        .map_err(sql_err)?;
+    let args = std::iter::once(rusqlite::types::Value::Integer(forum.as_i64()))
+        .chain(tokens.iter().map(|t| rusqlite::types::Value::Text(t.clone())));
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, counts(r, 1)?)))
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(sql_err)?;
+    model.tokens.extend(rows);
+    Ok(model)
+}
+
+pub(crate) fn learn(c: &mut Connection, forum: Id, tokens: &[String], spam: bool) -> StoreResult<()> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let (h, s) = if spam { (0, 1) } else { (1, 0) };
+    tx.execute(
+        "INSERT INTO spam_docs (forum_id, ham, spam) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (forum_id) DO UPDATE SET ham = ham + ?2, spam = spam + ?3",
+        params![forum.as_i64(), h, s],
+    )
+    .map_err(sql_err)?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO spam_tokens (forum_id, token, ham, spam) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (forum_id, token) DO UPDATE SET ham = ham + ?3, spam = spam + ?4",
+            )
+            .map_err(sql_err)?;
+        for t in tokens {
+            stmt.execute(params![forum.as_i64(), t, h, s]).map_err(sql_err)?;
+        }
+    }
+    tx.commit().map_err(sql_err)
+}
+
+fn action_str(a: Action) -> &'static str {
+    match a {
+        Action::Approve => "approve",
+        Action::Hold => "hold",
+        Action::Spam => "spam",
+    }
+}
+
+pub(crate) fn verdict_set(c: &Connection, post: Id, r: SpamRecord) -> StoreResult<()> {
+    let reasons = serde_json::to_string(&r.reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
+    c.execute(
+        "INSERT INTO spam_verdicts (post_id, action, score, reasons, at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (post_id) DO UPDATE SET action = ?2, score = ?3, reasons = ?4, at = ?5",
+        params![post.as_i64(), action_str(r.action), r.score, reasons, r.at],
+    )
+    .map(drop)
+    .map_err(sql_err)
+}
+
+pub(crate) fn verdict(c: &Connection, post: Id) -> StoreResult<Option<SpamRecord>> {
+    let row: Option<(String, f64, String, i64)> = c
+        .prepare_cached("SELECT action, score, reasons, at FROM spam_verdicts WHERE post_id = ?1")
+        .and_then(|mut s| s.query_row([post.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+        .map_err(sql_err)?;
+    row.map(|(a, score, reasons, at)| {
+        let action = match a.as_str() {
+            "approve" => Action::Approve,
+            "hold" => Action::Hold,
+            "spam" => Action::Spam,
+            _ => return Err(StoreError::Internal("bad verdict action".into())),
+        };
+        let reasons = serde_json::from_str(&reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(SpamRecord { action, score, reasons, at })
+    })
+    .transpose()
+}
