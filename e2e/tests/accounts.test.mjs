@@ -4,10 +4,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { launch, screenshot, startConfab, watchedPage, widgetReady } from '../lib.mjs';
+import { launch, mailsTo, screenshot, startConfab, watchedPage, widgetReady } from '../lib.mjs';
 
 let confab, browser, host, hostBase;
 const pages = new Map();
@@ -45,13 +45,9 @@ function hostPage(path, head, body) {
 
 /** The newest mail in Confab's outbox addressed to `to`. */
 function lastMailTo(to) {
-  const dir = join(confab.dir, 'mail-outbox');
-  const mails = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort()
-    .map((f) => readFileSync(join(dir, f), 'utf8')).filter((m) => m.includes(`\r\nTo: ${to}\r\n`));
+  const mails = mailsTo(confab, to);
   assert.ok(mails.length, `no mail to ${to}`);
-  // Long lines (links) come quoted-printable: undo the soft breaks and escapes.
-  return mails[mails.length - 1].replace(/=\r?\n/g, '')
-    .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  return mails[mails.length - 1];
 }
 
 async function admin(path, method = 'GET') {

@@ -253,7 +253,7 @@ pub fn judge(text: &str, tokens: &[String], score: f64, s: Signals) -> Verdict {
         reasons.push("new_author_with_links");
         hold = true;
     }
-    if s.author_recent > 5 {
+    if s.author_recent > 10 {
         reasons.push("posting_speed");
         hold = true;
     }
@@ -327,7 +327,8 @@ mod tests {
         assert_eq!(judge(plain, &t, 0.1, Signals::default()).action, Action::Approve);
         let dup = judge(plain, &t, 0.1, Signals { duplicates: 2, ..Signals::default() });
         assert_eq!((dup.action, dup.reasons.as_slice()), (Action::Spam, ["duplicate_text"].as_slice()));
-        let fast = judge(plain, &t, 0.1, Signals { author_recent: 9, author_posts: 8, ..Signals::default() });
+        let fast = judge(plain, &t, 0.1, Signals { author_recent: 11, author_posts: 10, ..Signals::default() });
+        assert_eq!(judge(plain, &t, 0.1, Signals { author_recent: 10, author_posts: 9, ..Signals::default() }).action, Action::Approve, "a lively debate is not a flood");
         assert_eq!(fast.action, Action::Hold);
         let short = "see https://bit.ly/abc";
         assert_eq!(

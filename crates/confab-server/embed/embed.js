@@ -34,7 +34,8 @@
       rate: 'Too many attempts. Try again in {n} seconds.', server: 'Something went wrong on our side. Please try again.',
       noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
       helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.',
-      login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}'
+      login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}',
+      notify: 'Email me replies', sub: 'Email me new comments', unsub: 'Stop emails'
     }
   };
   // Other languages are modules fetched only by pages in them (see loadLang).
@@ -282,6 +283,9 @@
       var page = await api('GET', f + '/thread-page?' +
         query(Object.assign(key, { sort: s.sort, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT })));
       s.me = await me;
+      // A signed-in reader with an address may subscribe to the thread.
+      s.sub = s.me && s.me.kind !== 'guest' && page.thread ? await api('GET', '/api/v1/threads/' + page.thread.id +
+        '/subscription').then(function (r) { return r.subscribed; }, function () { return null; }) : null;
       if (gen !== state.generation) return;
       performance.mark('confab:fetched');
       render(page);
@@ -339,6 +343,7 @@
     var btn = function (act, text) { return h('button', { type: 'button', 'data-act': act, text: text }); };
     if (signedIn()) {
       b.append(h('span', { text: t('as', null, { name: state.me.name }) }));
+      if (state.sub != null) b.append(h('button', { type: 'button', 'data-act': 'sub', 'aria-pressed': '' + state.sub, text: t(state.sub ? 'unsub' : 'sub') }));
       if (state.me.kind === 'account') b.append(btn('logout', t('logout')));
       else if (/^https?:/i.test(sso.logout || '')) b.append(h('a', { href: sso.logout, text: t('logout') }));
     } else {
@@ -363,6 +368,14 @@
     var sso = state.cfg.sso;
     var w = W.open(sso.url, 'confab_sso', 'width=' + (sso.width || 800) + ',height=' + (sso.height || 600));
     var iv = setInterval(function () { if (!w || w.closed) { clearInterval(iv); boot(); } }, 500);
+  }
+  async function subscribe(b) {
+    try {
+      var r = await api(state.sub ? 'DELETE' : 'PUT', '/api/v1/threads/' + state.thread.id + '/subscription');
+      state.sub = r.subscribed;
+      b.textContent = t(r.subscribed ? 'unsub' : 'sub');
+      b.setAttribute('aria-pressed', '' + r.subscribed);
+    } catch (e) { announce(errorText(e)); }
   }
   async function logout() {
     try { await api('POST', '/api/v1/auth/logout'); } catch (e) { /* ended already */ }
@@ -532,6 +545,7 @@
       h('div', { cls: 'cf-who', hidden: signedIn() },
         h('div', {}, h('label', { for: 'cf-n' + i, text: t('name') }), name, h('p', { cls: 'cf-err', id: 'cf-ne' + i, hidden: true })),
         h('div', {}, h('label', { for: 'cf-e' + i, text: t('email') }), email, h('p', { cls: 'cf-err', id: 'cf-ee' + i, hidden: true }))),
+      h('label', { cls: 'cf-check' }, h('input', { type: 'checkbox', name: 'notify', checked: signedIn() || !!who.notify }), ' ' + t('notify')),
       h('p', { cls: 'cf-err cf-general', role: 'alert', hidden: true }),
       h('div', { cls: 'cf-buttons' },
         h('button', { type: 'submit', cls: 'cf-primary', text: parentId ? t('postReply') : t('post') }),
@@ -555,7 +569,7 @@
     var f = String(err.field || '');
     if (f === 'message') return 'message';
     if (/(^|\.)name$/.test(f)) return 'name';
-    if (/email$/.test(f)) return 'email';
+    if (/email$|^notify$/.test(f)) return 'email';
     return null;
   }
 
@@ -567,7 +581,7 @@
     if (!message.trim()) return showError(f, 'message', t('noText'));
     if (me) name = s.me.name;
     else if (!name) return showError(f, 'name', t('noName'));
-    else keep('author', { name: name, email: email });
+    else keep('author', { name: name, email: email, notify: f.notify.checked });
     var button = f.querySelector('[type=submit]');
     button.disabled = true;
     // Show the comment at once; the server's answer replaces it.
@@ -579,7 +593,7 @@
     tli.append(article(tn), h('p', { cls: 'cf-note', text: t('posting') }));
     if (parentId) s.nodes[parentId].children.append(tli); else s.tree.prepend(tli);
     s.empty.hidden = true;
-    var body = { thread: { url: s.cfg.page.url }, message: message };
+    var body = { thread: { url: s.cfg.page.url }, message: message, notify: f.notify.checked };
     if (!me) body.author = { name: name };
     if (s.cfg.page.identifier) body.thread.identifier = s.cfg.page.identifier;
     if (s.cfg.page.title) body.thread.title = s.cfg.page.title;
@@ -799,6 +813,7 @@
     else if (act === 'login') account();
     else if (act === 'logout') logout();
     else if (act === 'sso') ssoLogin();
+    else if (act === 'sub') subscribe(btn);
     else if (act === 'reload') { state.box.replaceChildren(h('p', { cls: 'cf-loading', text: t('loading') })); loadPage(); }
   }
 

@@ -18,5 +18,6 @@ export default {
   server: 'Bei uns ist etwas schiefgegangen. Bitte erneut versuchen.', noText: 'Bitte schreiben Sie zuerst etwas.',
   noName: 'Bitte geben Sie einen Namen an.', help: 'Formatierungshilfe',
   helpRows: ['Fett', 'Kursiv', 'Code', 'Link', 'Zitat', 'Liste'], remember: 'Name und E-Mail werden in diesem Browser gespeichert.',
-  login: 'Anmelden', logout: 'Abmelden', as: 'Angemeldet als {name}', sso: 'Anmelden mit {name}'
+  login: 'Anmelden', logout: 'Abmelden', as: 'Angemeldet als {name}', sso: 'Anmelden mit {name}',
+  notify: 'Antworten per E-Mail', sub: 'Neue Kommentare per E-Mail', unsub: 'Keine E-Mails mehr'
 };

@@ -18,5 +18,6 @@ export default {
   server: 'Une erreur est survenue de notre côté. Veuillez réessayer.', noText: 'Écrivez d’abord quelque chose.',
   noName: 'Indiquez un nom.', help: 'Aide à la mise en forme',
   helpRows: ['Gras', 'Italique', 'Code', 'Lien', 'Citation', 'Liste'], remember: 'Le nom et l’e-mail sont mémorisés dans ce navigateur.',
-  login: 'Se connecter', logout: 'Se déconnecter', as: 'Connecté : {name}', sso: 'Se connecter avec {name}'
+  login: 'Se connecter', logout: 'Se déconnecter', as: 'Connecté : {name}', sso: 'Se connecter avec {name}',
+  notify: 'M’avertir des réponses par e-mail', sub: 'Recevoir les nouveaux commentaires', unsub: 'Ne plus recevoir d’e-mails'
 };
