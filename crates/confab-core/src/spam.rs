@@ -328,7 +328,11 @@ mod tests {
         let dup = judge(plain, &t, 0.1, Signals { duplicates: 2, ..Signals::default() });
         assert_eq!((dup.action, dup.reasons.as_slice()), (Action::Spam, ["duplicate_text"].as_slice()));
         let fast = judge(plain, &t, 0.1, Signals { author_recent: 11, author_posts: 10, ..Signals::default() });
-        assert_eq!(judge(plain, &t, 0.1, Signals { author_recent: 10, author_posts: 9, ..Signals::default() }).action, Action::Approve, "a lively debate is not a flood");
+        assert_eq!(
+            judge(plain, &t, 0.1, Signals { author_recent: 10, author_posts: 9, ..Signals::default() }).action,
+            Action::Approve,
+            "a lively debate is not a flood"
+        );
         assert_eq!(fast.action, Action::Hold);
         let short = "see https://bit.ly/abc";
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Kill -9 in the middle of a write load. After a restart every acknowledged post
-//! exists, and each post's webhook delivery took effect exactly once at a real
-//! receiver (which de-duplicates by `X-Confab-Delivery`, as receivers should).
+//! exists, and each post's webhook delivery and reply mail took effect exactly once at
+//! real receivers (a webhook receiver and an SMTP server, which recognise a repeat by
+//! `X-Confab-Delivery` and `Message-ID`, as receivers do).
 
 mod common;
 
@@ -59,6 +60,8 @@ fn receiver() -> (String, Log) {
 }
 
 const ENV: &[(&str, &str)] = &[
+    // Every reply is mailed at once (no digest), so mails can be counted per reply.
+    ("CONFAB_NOTIFY_INTERVAL_SECS", "0"),
     ("CONFAB_DEMO", "false"),
     ("CONFAB_ADMIN_TOKEN", "crash-test-admin-token-0123456789"),
     ("CONFAB_OUTBOUND_ALLOW_LOOPBACK", "true"),
@@ -74,32 +77,48 @@ const ENV: &[(&str, &str)] = &[
 fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (hook_url, log) = receiver();
-    let mut server = Server::start_with(dir.path(), ENV);
-    let auth = format!("Bearer {}", ENV[1].1);
-    let (status, _) =
-        // A flood from four authors is what the spam filter exists to stop: off here.
-        server.request("POST", "/api/v1/forums", Some(r#"{"shortname":"news","policy":{"spam_filter":"off"}}"#), &[("Authorization", &auth)]);
+    let smtp = confab_testkit::SmtpSink::start();
+    let mut env = ENV.to_vec();
+    let smtp_url = smtp.url();
+    env.push(("CONFAB_SMTP_URL", &smtp_url));
+    let mut server = Server::start_with(dir.path(), &env);
+    let auth = format!("Bearer {}", ENV[2].1);
+    // A flood from four authors is what the spam filter exists to stop: off here.
+    let (status, _) = server.request(
+        "POST",
+        "/api/v1/forums",
+        Some(r#"{"shortname":"news","policy":{"spam_filter":"off"}}"#),
+        &[("Authorization", &auth)],
+    );
     assert_eq!(status, 201);
     let hook = format!(r#"{{"url":"{hook_url}","events":["post.created"]}}"#);
     let (status, body) =
         server.request("POST", "/api/v1/forums/news/webhooks", Some(&hook), &[("Authorization", &auth)]);
     assert_eq!(status, 201, "{body}");
+    // The comment everyone replies to; its author asked for mail about replies.
+    let root = r#"{"thread":{"identifier":"t","url":"https://news.example/t"},"message":"What do you think?","author":{"name":"Rory","email":"rory@example.com"},"notify":true}"#;
+    let (status, body) = server.request("POST", "/api/v1/forums/news/posts", Some(root), &[]);
+    assert_eq!(status, 201, "{body}");
+    let root_id = body["post"]["id"].as_str().unwrap().to_owned();
 
-    // Four writers post as fast as they can; the server dies under them.
+    // Four writers reply as fast as they can; the server dies under them.
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let base = server.base.clone();
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let (acknowledged, stop, base) = (Arc::clone(&acknowledged), Arc::clone(&stop), base.clone());
+            let (acknowledged, stop, base, root_id) =
+                (Arc::clone(&acknowledged), Arc::clone(&stop), base.clone(), root_id.clone());
             std::thread::spawn(move || {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
                     i += 1;
                     let body = format!(
-                        r#"{{"thread":{{"identifier":"t{}"}},"message":"writer {w} post {i}","author":{{"name":"W{w}"}}}}"#,
-                        i % 5
+                        r#"{{"thread":{{"identifier":"t"}},"parent":"{root_id}","message":"writer {w} post {i}","author":{{"name":"W{w}"}}}}"#
                     );
+                    // About 150 posts a second in all: enough to be mid-load at the kill,
+                    // few enough to count every mail.
+                    std::thread::sleep(Duration::from_millis(20));
                     match post_once(&base, &body) {
                         Some(id) => acknowledged.lock().unwrap().push(id),
                         None => return, // the server is gone
@@ -119,7 +138,7 @@ fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
     assert!(acknowledged.len() > 20, "the load ran ({} posts)", acknowledged.len());
     let before_restart = log.lock().unwrap().len();
 
-    let mut again = Server::start_with(dir.path(), ENV);
+    let mut again = Server::start_with(dir.path(), &env);
     // Every acknowledged post exists.
     for id in &acknowledged {
         let (status, _) = again.request("GET", &format!("/api/v1/posts/{id}"), None, &[]);
@@ -153,21 +172,60 @@ fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
         ids_per_post.entry(post).or_default().insert(delivery);
     }
     for (post, ids) in &ids_per_post {
+        if *post == root_id {
+            continue;
+        }
         assert_eq!(ids.len(), 1, "post {post} had {} deliveries", ids.len());
         let (status, _) = again.request("GET", &format!("/api/v1/posts/{post}"), None, &[]);
         assert_eq!(status, 200, "a delivery exists only for a committed post");
     }
+    // Mail: every acknowledged reply reached the root's author under exactly one
+    // Message-ID.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mails = loop {
+        let mails = mails_by_post(&smtp.to("rory@example.com"));
+        if acknowledged.iter().all(|id| mails.contains_key(id)) {
+            break mails;
+        }
+        assert!(Instant::now() < deadline, "{} of {} replies mailed", mails.len(), acknowledged.len());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let mut mail_repeats = 0;
+    for (post, ids) in &mails {
+        assert_eq!(ids.len(), 1, "reply {post} was mailed under {ids:?}");
+        assert!(
+            acknowledged.contains(post) || again.request("GET", &format!("/api/v1/posts/{post}"), None, &[]).0 == 200
+        );
+        mail_repeats += ids.values().sum::<usize>() - 1;
+    }
+    // A repeat happens only for a job that was running at the kill (its effect done,
+    // its completion not yet recorded): at most the worker's concurrency, 8, in all.
+    assert!(repeats + mail_repeats <= 8, "{repeats} webhook and {mail_repeats} mail repeats");
     // A repeat of the same delivery id happens only for requests cut off by the kill
     // (sent, but not yet recorded as done): at most one per job then running.
     let repeats = log.len() - ids_per_post.len();
-    assert!(repeats <= 8, "{repeats} repeats (worker concurrency is 8)");
     eprintln!(
-        "acknowledged {} posts, {} delivered before the kill, {} deliveries in all, {repeats} repeated after it",
+        "acknowledged {} posts, {} delivered before the kill, {} deliveries in all, {repeats} repeated after it; \
+         {} reply mails, {mail_repeats} repeated",
         acknowledged.len(),
         before_restart,
-        log.len()
+        log.len(),
+        mails.len()
     );
     again.stop();
+}
+
+/// Reply mails by the reply they announce (its `#comment-<id>` link): Message-ID → copies.
+fn mails_by_post(raw: &[String]) -> HashMap<String, HashMap<String, usize>> {
+    let mut out: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    for m in raw {
+        let text = confab_testkit::decode_qp(m);
+        let Some(at) = text.find("#comment-") else { continue };
+        let post: String = text[at + 9..].chars().take_while(char::is_ascii_digit).collect();
+        let id = confab_testkit::header(m, "Message-ID").unwrap_or_default();
+        *out.entry(post).or_default().entry(id).or_default() += 1;
+    }
+    out
 }
 
 /// One post over a fresh connection; the new post's id, or None if the server is gone.
