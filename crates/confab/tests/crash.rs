@@ -179,6 +179,9 @@ fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
         let (status, _) = again.request("GET", &format!("/api/v1/posts/{post}"), None, &[]);
         assert_eq!(status, 200, "a delivery exists only for a committed post");
     }
+    // A repeat of the same delivery id happens only for requests cut off by the kill
+    // (sent, but not yet recorded as done): at most one per job then running.
+    let repeats = log.len() - ids_per_post.len();
     // Mail: every acknowledged reply reached the root's author under exactly one
     // Message-ID.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -201,9 +204,6 @@ fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
     // A repeat happens only for a job that was running at the kill (its effect done,
     // its completion not yet recorded): at most the worker's concurrency, 8, in all.
     assert!(repeats + mail_repeats <= 8, "{repeats} webhook and {mail_repeats} mail repeats");
-    // A repeat of the same delivery id happens only for requests cut off by the kill
-    // (sent, but not yet recorded as done): at most one per job then running.
-    let repeats = log.len() - ids_per_post.len();
     eprintln!(
         "acknowledged {} posts, {} delivered before the kill, {} deliveries in all, {repeats} repeated after it; \
          {} reply mails, {mail_repeats} repeated",
