@@ -144,8 +144,38 @@ async fn no_secret_reaches_the_log() {
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "invalid_sso");
 
+    // Workers: notification mails (the recipient, the unsubscribe link's signature),
+    // webhook deliveries (the secret, the body) and spam screening.
+    const NOTIFY_EMAIL: &str = "nell.notify@example.net";
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+        axum::serve(receiver, app).await.unwrap()
+    });
+    let hook = app
+        .send(
+            Method::POST,
+            "/api/v1/forums/blog/webhooks",
+            Some(&json!({ "url": hook_url, "hub_signature": true })),
+            &[("authorization", &auth)],
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .json;
+    let hook_secret = hook["secret"].as_str().unwrap().to_owned();
+    // (Fresh texts: the sentinel posted over and over is, rightly, judged spam.)
+    let root = json!({ "thread": { "identifier": "t" }, "message": "NOTIFY-ROOT-SENTINEL-4b1", "author": { "name": "Nell", "email": NOTIFY_EMAIL }, "notify": true });
+    let root = app.post("/api/v1/forums/blog/posts", &root).await.expect(StatusCode::CREATED).json;
+    let reply = json!({ "thread": { "identifier": "t" }, "parent": root["post"]["id"], "message": "NOTIFY-REPLY-SENTINEL-9d0", "author": { "name": "Rex" } });
+    app.post("/api/v1/forums/blog/posts", &reply).await.expect(StatusCode::CREATED);
+    app.run_jobs().await;
+    let notice = app.mailer.to(NOTIFY_EMAIL).pop().expect("the reply was mailed");
+    let unsubscribe_sig = notice.unsubscribe.unwrap().rsplit("s=").next().unwrap().to_owned();
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("post created"), "the capture works: {text}");
+    assert!(text.contains("webhook delivery attempted") && text.contains("post screened"), "worker logs are captured");
     assert!(text.contains("password reset; sessions ended"), "the account flow is captured");
     assert!(text.contains("confab::request"), "request lines are captured");
     assert!(text.contains("\"level\":\"TRACE\""), "trace events are captured");
@@ -173,6 +203,11 @@ async fn no_secret_reaches_the_log() {
         &sso_secret,
         sso.split(' ').next().unwrap(),
         forged.split(' ').nth(1).unwrap(),
+        NOTIFY_EMAIL,
+        "NOTIFY-ROOT-SENTINEL",
+        "NOTIFY-REPLY-SENTINEL",
+        &hook_secret,
+        &unsubscribe_sig,
     ] {
         assert!(!text.contains(secret), "{secret:?} appears in the log:\n{text}");
     }
