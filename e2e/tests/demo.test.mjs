@@ -288,6 +288,7 @@ test('keyboard alone: reach Reply, write, post, and land on the new comment', as
   await page.keyboard.press('Tab'); // name
   await page.keyboard.type('Kim');
   await page.keyboard.press('Tab'); // email
+  await page.keyboard.press('Tab'); // "Email me replies"
   await page.keyboard.press('Tab'); // submit
   assert.match((await focused(page)).text, /Post reply/);
   await page.keyboard.press('Enter');

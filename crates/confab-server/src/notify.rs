@@ -16,10 +16,11 @@ use confab_core::jobs::{NotifyReason, Task};
 use confab_core::model::{Author, Post, PostState, Thread};
 use confab_jobs::Failure;
 use confab_store::{NewJob, NotifyGate, StoreError};
+use std::sync::LazyLock;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::embed::escape;
 use crate::jobs::Effects;
 use crate::mail::Mail;
 
@@ -200,15 +201,25 @@ fn post_link(t: &Thread, p: &Post) -> Option<String> {
 
 const FOOTER_TEXT: &str = "You get this mail because of your comment or subscription.";
 
-fn wrap_html(title: &str, inner: &str, unsubscribe: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body style=\"font-family:sans-serif;line-height:1.5;max-width:40em\">{inner}\
-         <hr><p style=\"color:#666;font-size:small\">{FOOTER_TEXT} \
-         <a href=\"{u}\">Unsubscribe from this discussion</a>.</p></body></html>",
-        t = escape(title),
-        u = escape(unsubscribe)
-    )
+/// The mail templates (`crates/confab-server/mail/`): minijinja, HTML ones escaped
+/// automatically; a post's HTML is the sanitised rendering, passed as safe.
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    env.set_trim_blocks(true);
+    for (name, source) in [
+        ("notify.txt", include_str!("../mail/notify.txt")),
+        ("notify.html", include_str!("../mail/notify.html")),
+        ("digest.txt", include_str!("../mail/digest.txt")),
+        ("digest.html", include_str!("../mail/digest.html")),
+    ] {
+        env.add_template(name, source).expect("the mail templates parse");
+    }
+    env
+});
+
+fn render(name: &str, ctx: &minijinja::Value) -> String {
+    // The templates are ours and tested; a failure is a bug, shown rather than hidden.
+    TEMPLATES.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| format!("(template error: {e})"))
 }
 
 fn single_mail(
@@ -227,24 +238,21 @@ fn single_mail(
         NotifyReason::Held => format!("A comment by {name} awaits review on “{title}”"),
     };
     let unsubscribe = unsubscribe_url(&effects.public_url, &effects.link_key, to, Some(thread.id));
-    let link = post_link(thread, post);
-    let mut text = format!("{name} wrote:\n\n{}\n", post.message.as_str());
-    if let Some(l) = &link {
-        text.push_str(&format!("\nRead and reply: {l}\n"));
-    }
-    if reason == NotifyReason::Held {
-        text.push_str("\nThe comment is held until a moderator approves it.\n");
-    }
-    text.push_str(&format!("\n--\n{FOOTER_TEXT}\nUnsubscribe from this discussion: {unsubscribe}\n"));
-    let mut inner = format!("<p><strong>{}</strong> wrote:</p><blockquote>{}</blockquote>", escape(&name), post.html);
-    if let Some(l) = &link {
-        inner.push_str(&format!("<p><a href=\"{}\">Read and reply</a></p>", escape(l)));
-    }
+    let ctx = minijinja::context! {
+        subject => &subject,
+        name => &name,
+        text => post.message.as_str(),
+        html => minijinja::Value::from_safe_string(post.html.clone()),
+        link => post_link(thread, post),
+        held => reason == NotifyReason::Held,
+        footer => FOOTER_TEXT,
+        unsubscribe => &unsubscribe,
+    };
     Mail {
         to: to.clone(),
-        html: Some(wrap_html(&subject, &inner, &unsubscribe)),
+        text: render("notify.txt", &ctx),
+        html: Some(render("notify.html", &ctx)),
         subject,
-        text,
         unsubscribe: Some(unsubscribe),
         key: Some(key.to_string()),
     }
@@ -265,25 +273,60 @@ fn digest_mail(
         format!("{} new comments on “{title}”", posts.len())
     };
     let unsubscribe = unsubscribe_url(&effects.public_url, &effects.link_key, to, Some(thread.id));
-    let mut text = String::new();
-    let mut inner = String::new();
-    for p in posts {
-        let name = author_name(authors.get(&p.author_id));
-        text.push_str(&format!("{name} wrote:\n\n{}\n", p.message.as_str()));
-        inner.push_str(&format!("<p><strong>{}</strong> wrote:</p><blockquote>{}</blockquote>", escape(&name), p.html));
-        if let Some(l) = post_link(thread, p) {
-            text.push_str(&format!("{l}\n"));
-            inner.push_str(&format!("<p><a href=\"{}\">Read and reply</a></p>", escape(&l)));
-        }
-        text.push('\n');
-    }
-    text.push_str(&format!("--\n{FOOTER_TEXT}\nUnsubscribe from this discussion: {unsubscribe}\n"));
+    let items: Vec<minijinja::Value> = posts
+        .iter()
+        .map(|p| {
+            minijinja::context! {
+                name => author_name(authors.get(&p.author_id)),
+                text => p.message.as_str(),
+                html => minijinja::Value::from_safe_string(p.html.clone()),
+                link => post_link(thread, p),
+            }
+        })
+        .collect();
+    let ctx = minijinja::context! {
+        subject => &subject,
+        posts => items,
+        footer => FOOTER_TEXT,
+        unsubscribe => &unsubscribe,
+    };
     Mail {
         to: to.clone(),
-        html: Some(wrap_html(&subject, &inner, &unsubscribe)),
+        text: render("digest.txt", &ctx),
+        html: Some(render("digest.html", &ctx)),
         subject,
-        text,
         unsubscribe: Some(unsubscribe),
         key: Some(key.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_templates_escape_names_and_links_but_keep_the_sanitised_post() {
+        let ctx = minijinja::context! {
+            subject => "s",
+            name => "<script>x</script>",
+            text => "a < b",
+            html => minijinja::Value::from_safe_string("<p><em>fine</em></p>".into()),
+            link => "https://e.example/?a=1&b=\"2\"",
+            held => true,
+            footer => FOOTER_TEXT,
+            unsubscribe => "https://c.example/unsubscribe?e=a%40b&t=1&s=f",
+        };
+        let html = render("notify.html", &ctx);
+        assert!(html.contains("&lt;script&gt;x&lt;&#x2f;script&gt;") && !html.contains("<script>"), "{html}");
+        assert!(html.contains("<blockquote><p><em>fine</em></p></blockquote>"), "{html}");
+        assert!(html.contains("&amp;b=&quot;2&quot;"), "{html}");
+        assert!(html.contains("held until a moderator"), "{html}");
+        let text = render("notify.txt", &ctx);
+        assert!(text.starts_with("<script>x</script> wrote:\n\na < b\n"), "text is not escaped: {text}");
+        assert!(text.contains("Read and reply: https://e.example/?a=1&b=\"2\""), "{text}");
+        assert!(
+            text.ends_with("Unsubscribe from this discussion: https://c.example/unsubscribe?e=a%40b&t=1&s=f"),
+            "{text}"
+        );
     }
 }
