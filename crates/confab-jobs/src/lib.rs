@@ -68,6 +68,8 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// Done jobs are deleted after this long.
     pub keep_done: Duration,
+    /// Webhook delivery-log rows are deleted after this long.
+    pub keep_delivery_log: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -81,6 +83,7 @@ impl Default for WorkerConfig {
             idle_poll: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
             keep_done: Duration::from_secs(24 * 3600),
+            keep_delivery_log: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -225,6 +228,10 @@ impl Worker {
             Ok(0) => {}
             Ok(n) => tracing::debug!(pruned = n, "done jobs pruned"),
             Err(e) => tracing::warn!(error = %e, "pruning done jobs failed"),
+        }
+        let before = now - self.config.keep_delivery_log.as_millis() as i64;
+        if let Err(e) = self.store.webhook_attempts_prune(before).await {
+            tracing::warn!(error = %e, "pruning the delivery log failed");
         }
     }
 

@@ -217,6 +217,35 @@ async fn a_job_that_kills_every_worker_ends_dead() {
 async fn the_concurrency_limit_holds() {
     let r = rig(WorkerConfig { concurrency: 3, batch: 50, ..config() }).await;
     futures_join(&r, 20).await;
+    // An old delivery-log row, which a running worker prunes (30 days by default).
+    let hook = r
+        .store
+        .webhook_create(
+            r.forum.id,
+            confab_store::NewWebhook {
+                url: confab_core::input::WebUrl::parse("url", "https://example.com/h").unwrap(),
+                secret: "s".into(),
+                events: vec![EventKind::PostDeleted],
+                hub_signature: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    for at in [NOW - 31 * 24 * 3600 * 1000, NOW - 1000] {
+        let attempt = confab_store::WebhookAttempt {
+            seq: 0,
+            webhook_id: hook.id,
+            delivery_id: hook.id,
+            event: EventKind::PostDeleted,
+            attempt: 1,
+            at,
+            status: Some(200),
+            error: None,
+            duration_ms: 1,
+        };
+        r.store.webhook_attempt_log(attempt).await.unwrap();
+    }
     let w = r.worker.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move { w.run(async { rx.await.unwrap_or(()) }).await });
@@ -231,6 +260,8 @@ async fn the_concurrency_limit_holds() {
     task.await.unwrap();
     assert_eq!(r.worker.stats.done.load(Ordering::SeqCst), 21);
     assert_eq!(r.script.most_at_once.load(Ordering::SeqCst), 3);
+    let log = r.store.webhook_attempts(hook.id, None, 10).await.unwrap();
+    assert_eq!(log.iter().map(|a| a.at).collect::<Vec<_>>(), vec![NOW - 1000], "the month-old row went");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

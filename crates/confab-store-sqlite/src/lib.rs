@@ -455,6 +455,10 @@ impl Store for SqliteStore {
         self.write(move |c, _| outbox::attempt_log(c, attempt)).await
     }
 
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        self.write(move |c, _| outbox::attempts_prune(c, before)).await
+    }
+
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
         self.read(move |c| outbox::attempts(c, webhook, before, limit)).await
     }

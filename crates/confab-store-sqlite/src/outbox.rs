@@ -317,3 +317,7 @@ pub(crate) fn attempts(
     .and_then(|mut s| s.query_map(params![webhook.as_i64(), before, limit], attempt)?.collect())
     .map_err(sql_err)
 }
+
+pub(crate) fn attempts_prune(c: &Connection, before: UnixMs) -> StoreResult<u64> {
+    c.execute("DELETE FROM webhook_attempts WHERE at < ?1", [before]).map(|n| n as u64).map_err(sql_err)
+}

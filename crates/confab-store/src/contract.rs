@@ -1172,6 +1172,8 @@ pub async fn webhooks_belong_to_their_forum(store: &dyn Store) {
     let older = store.webhook_attempts(h1.id, Some(log[1].seq), 10).await.unwrap();
     assert_eq!(older.iter().map(|l| l.attempt).collect::<Vec<_>>(), vec![1]);
     assert!(store.webhook_attempts(h2.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.webhook_attempts_prune(NOW + 2).await.unwrap(), 1, "attempt 1 is older");
+    assert_eq!(store.webhook_attempts(h1.id, None, 10).await.unwrap().len(), 2);
     store.webhook_delete(a.id, h1.id).await.unwrap();
     assert!(matches!(store.webhook_get(h1.id).await, Err(StoreError::WebhookNotFound)));
     assert!(store.webhook_attempts(h1.id, None, 10).await.unwrap().is_empty(), "its log went with it");

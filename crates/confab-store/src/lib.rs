@@ -518,6 +518,8 @@ pub trait Store: Send + Sync + 'static {
     /// find it gone and end.
     async fn webhook_delete(&self, forum: Id, id: Id) -> StoreResult<()>;
     async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()>;
+    /// Deletes delivery-log rows recorded before `before`; returns how many.
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64>;
     /// The webhook's delivery log, newest first, before log position `before`.
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>>;
 
