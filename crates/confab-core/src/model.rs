@@ -463,3 +463,62 @@ pub struct NewPost {
     /// for posts that need no screening (imports, the demo).
     pub screen: Option<crate::jobs::Screen>,
 }
+
+/// Who changed a post's state, for the moderation log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Moderator {
+    /// A moderator, owner or global administrator account.
+    Account(Id),
+    /// The admin token.
+    AdminToken,
+    /// The forum's secret key (the site's own server).
+    SecretKey,
+    /// The spam filter.
+    Filter,
+    /// The post's author (deleting their own post), or their account's deletion.
+    Author,
+}
+
+impl Moderator {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Moderator::Account(_) => "account",
+            Moderator::AdminToken => "admin_token",
+            Moderator::SecretKey => "secret_key",
+            Moderator::Filter => "filter",
+            Moderator::Author => "author",
+        }
+    }
+
+    pub fn from_parts(kind: &str, id: Option<Id>) -> Option<Self> {
+        Some(match (kind, id) {
+            ("account", Some(id)) => Moderator::Account(id),
+            ("admin_token", _) => Moderator::AdminToken,
+            ("secret_key", _) => Moderator::SecretKey,
+            ("filter", _) => Moderator::Filter,
+            ("author", _) => Moderator::Author,
+            _ => return None,
+        })
+    }
+
+    pub fn account(self) -> Option<Id> {
+        match self {
+            Moderator::Account(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// One change of a post's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModerationEntry {
+    pub id: Id,
+    pub forum_id: Id,
+    pub post_id: Id,
+    pub by: Moderator,
+    pub from: PostState,
+    pub to: PostState,
+    pub reason: Option<String>,
+    pub at: UnixMs,
+}

@@ -175,6 +175,9 @@ pub enum Power {
     ManageThreads,
     /// Settings, keys and roles: owners.
     ManageForum,
+    /// Approve, hold, mark spam, delete and restore posts; read the queues: moderators,
+    /// and the forum's secret key.
+    Moderate,
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -202,6 +205,17 @@ impl FromRequestParts<AppState> for Principal {
 }
 
 impl Principal {
+    /// Who the principal is in the moderation log (`None` for anonymous).
+    pub fn moderator(&self) -> Option<confab_core::model::Moderator> {
+        use confab_core::model::Moderator;
+        Some(match self {
+            Principal::Anonymous => return None,
+            Principal::AdminToken => Moderator::AdminToken,
+            Principal::Account(me) => Moderator::Account(me.account.id),
+            Principal::SecretKey(_) => Moderator::SecretKey,
+        })
+    }
+
     /// Ok if the principal may use `power` in `forum` (`None` for global actions).
     pub async fn require(
         &self,
@@ -217,7 +231,7 @@ impl Principal {
             Principal::Account(me) => {
                 let needed = match power {
                     Power::Global => return Err(ApiError::Forbidden),
-                    Power::ManageThreads => Role::Moderator,
+                    Power::ManageThreads | Power::Moderate => Role::Moderator,
                     Power::ManageForum => Role::Owner,
                 };
                 let Some(forum) = forum else { return Err(ApiError::Forbidden) };
@@ -231,7 +245,7 @@ impl Principal {
                 if !bool::from(subtle::ConstantTimeEq::ct_eq(key.expose().as_bytes(), keys.secret_key.as_bytes())) {
                     return Err(ApiError::Unauthorized);
                 }
-                if power == Power::ManageThreads { Ok(()) } else { Err(ApiError::Forbidden) }
+                if matches!(power, Power::ManageThreads | Power::Moderate) { Ok(()) } else { Err(ApiError::Forbidden) }
             }
         }
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use confab_core::id::Id;
 use confab_core::jobs::{EventKind, PostSnapshot, Screen, Task};
-use confab_core::model::{Author, AuthorKind, Post, PostState, SpamFilter};
+use confab_core::model::{Author, AuthorKind, Moderator, Post, PostState, SpamFilter};
 use confab_core::signature;
 use confab_core::spam::{self, Action};
 use confab_jobs::{Failure, Handler};
@@ -184,6 +184,7 @@ impl Effects {
         };
         let forum = self.store.forum_get(post.forum_id).await?;
         let author = self.store.authors_get_many(&[post.author_id]).await?.into_iter().next();
+        let mut verdict_reasons: Option<Vec<&str>> = None;
         let action = match forum.policy.spam_filter {
             SpamFilter::Off => Action::Approve,
             SpamFilter::After | SpamFilter::Before => {
@@ -196,6 +197,7 @@ impl Effects {
                 };
                 self.store.spam_verdict_set(post.id, record).await?;
                 tracing::info!(post = %post.id, action = ?verdict.action, score = verdict.score, reasons = ?verdict.reasons, "post screened");
+                verdict_reasons = Some(verdict.reasons.clone());
                 verdict.action
             }
         };
@@ -207,7 +209,8 @@ impl Effects {
         if target == post.state {
             return self.announce(job, &post, author.as_ref()).await;
         }
-        let change = self.store.post_set_state(post.id, target, self.clock.now()).await?;
+        let why = verdict_reasons.filter(|r| !r.is_empty()).map(|r| r.join(", "));
+        let change = self.store.post_set_state(post.id, target, Moderator::Filter, why, self.clock.now()).await?;
         if change.after.state == PostState::Approved {
             // Its post.approved event announces it.
             return Ok(vec![]);

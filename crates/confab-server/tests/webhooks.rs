@@ -253,7 +253,7 @@ async fn webhooks_are_the_forum_owners_business_only() {
     let rx = Receiver::start().await;
     let theirs = register(&app, "other", json!({ "url": rx.url })).await;
     // Ann owns blog only.
-    let ann = accounts_owner(&app, "blog").await;
+    let ann = app.member("ann", "blog", "owner").await;
     let as_ann = |m: Method, uri: String, body: Option<Value>| {
         let ann = ann.clone();
         let app = &app;
@@ -287,34 +287,6 @@ async fn webhooks_are_the_forum_owners_business_only() {
         .expect(StatusCode::NO_CONTENT);
     let list = app.send(Method::GET, "/api/v1/forums/other/webhooks", None, &[("authorization", &auth)]).await.json;
     assert_eq!(list["webhooks"], json!([]));
-}
-
-/// Signs up an account that owns `forum`; returns its bearer header value.
-async fn accounts_owner(app: &TestApp, forum: &str) -> String {
-    app.post(
-        "/api/v1/auth/signup",
-        &json!({ "username": "ann", "email": "ann@example.com", "password": "correct horse battery" }),
-    )
-    .await
-    .expect(StatusCode::ACCEPTED);
-    let mail = app.mailer.to("ann@example.com").pop().unwrap();
-    let token = mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    app.post("/api/v1/auth/verify", &json!({ "token": token })).await.expect(StatusCode::OK);
-    let login = app
-        .post("/api/v1/auth/login", &json!({ "login": "ann", "password": "correct horse battery" }))
-        .await
-        .expect(StatusCode::OK);
-    let bearer = format!("Bearer {}", login.json["token"].as_str().unwrap());
-    let auth = owner(app);
-    app.send(
-        Method::PUT,
-        &format!("/api/v1/forums/{forum}/roles/ann"),
-        Some(&json!({ "role": "owner" })),
-        &[("authorization", &auth)],
-    )
-    .await
-    .expect(StatusCode::OK);
-    bearer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

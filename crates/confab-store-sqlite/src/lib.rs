@@ -55,6 +55,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0006_outbox.sql")),
         M::up(include_str!("../migrations/0007_notifications.sql")),
         M::up(include_str!("../migrations/0008_spam.sql")),
+        M::up(include_str!("../migrations/0009_moderation.sql")),
     ])
 });
 
@@ -522,8 +523,29 @@ impl Store for SqliteStore {
         self.write(move |c, _| notify::digest_take(c, &email, thread, now)).await
     }
 
-    async fn post_set_state(&self, id: Id, state: PostState, now: UnixMs) -> StoreResult<StateChange> {
-        self.write(move |c, ids| spam::set_state(c, ids, id, state, now)).await
+    async fn post_set_state(
+        &self,
+        id: Id,
+        state: PostState,
+        by: confab_core::model::Moderator,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<StateChange> {
+        self.write(move |c, ids| spam::set_state(c, ids, id, state, by, reason.as_deref(), now)).await
+    }
+
+    async fn moderation_queue(
+        &self,
+        forum: Id,
+        state: Option<PostState>,
+        before: Option<Id>,
+        limit: u32,
+    ) -> StoreResult<Vec<Post>> {
+        self.read(move |c| spam::queue(c, forum, state, before, limit)).await
+    }
+
+    async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
+        self.read(move |c| spam::history(c, post)).await
     }
 
     async fn spam_context(

@@ -414,6 +414,7 @@ pub(crate) fn delete_in(tx: &Connection, ids: &IdGenerator, id: Id, now: UnixMs)
         let thread = threads::get(tx, before.thread_id)?;
         return Ok(DeletedPost { post: before, thread });
     }
+    crate::spam::log(tx, ids, &before, PostState::Deleted, confab_core::model::Moderator::Author, None, now)?;
     let after = tx
         .prepare_cached(&format!("UPDATE posts SET state = 3 WHERE id = ?1 RETURNING {POST_COLS}"))
         .and_then(|mut s| s.query_row([id.as_i64()], rows::post))

@@ -4,7 +4,7 @@
 
 use confab_core::id::{Id, IdGenerator};
 use confab_core::jobs::EventKind;
-use confab_core::model::{Post, PostState, UnixMs};
+use confab_core::model::{ModerationEntry, Moderator, Post, PostState, UnixMs};
 use confab_core::spam::{Action, Counts, Model};
 use confab_store::{SpamContext, SpamRecord, StateChange, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
@@ -12,25 +12,71 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use crate::rows::{self, POST_COLS, sql_err};
 use crate::{outbox, posts, threads};
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn set_state(
     c: &mut Connection,
     ids: &IdGenerator,
     id: Id,
     state: PostState,
+    by: Moderator,
+    reason: Option<&str>,
     now: UnixMs,
 ) -> StoreResult<StateChange> {
-    if state == PostState::Deleted {
-        return Err(StoreError::Internal("use post_delete to delete".into()));
-    }
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-    let before = posts::get(&tx, id)?;
-    if before.state == PostState::Deleted {
-        return Err(StoreError::PostNotFound);
-    }
+    let change = set_state_in(&tx, ids, id, state, by, reason, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(change)
+}
+
+/// Records one state change in the moderation log (inside the caller's transaction).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log(
+    tx: &Connection,
+    ids: &IdGenerator,
+    post: &Post,
+    to: PostState,
+    by: Moderator,
+    reason: Option<&str>,
+    now: UnixMs,
+) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO moderation_log (id, forum_id, post_id, actor_kind, actor_id, from_state, to_state, reason, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            ids.next(post.forum_id.shard()).as_i64(),
+            post.forum_id.as_i64(),
+            post.id.as_i64(),
+            by.kind(),
+            by.account().map(Id::as_i64),
+            post.state.code(),
+            to.code(),
+            reason,
+            now
+        ])
+    })
+    .map(drop)
+    .map_err(sql_err)
+}
+
+/// A state change inside the caller's transaction: counters, event, log entry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn set_state_in(
+    tx: &Connection,
+    ids: &IdGenerator,
+    id: Id,
+    state: PostState,
+    by: Moderator,
+    reason: Option<&str>,
+    now: UnixMs,
+) -> StoreResult<StateChange> {
+    let before = posts::get(tx, id)?;
     if before.state == state {
-        let thread = threads::get(&tx, before.thread_id)?;
+        let thread = threads::get(tx, before.thread_id)?;
         return Ok(StateChange { after: before.clone(), before, thread });
     }
+    log(tx, ids, &before, state, by, reason, now)?;
     let after = tx
         .prepare_cached(&format!("UPDATE posts SET state = ?2 WHERE id = ?1 RETURNING {POST_COLS}"))
         .and_then(|mut s| s.query_row(params![id.as_i64(), state.code()], rows::post))
@@ -42,18 +88,18 @@ pub(crate) fn set_state(
         _ => 0,
     };
     let thread = if delta != 0 {
-        posts::add_descendants(&tx, &posts::ancestors(&before.path), delta)?;
-        threads::add_posts(&tx, before.thread_id, delta)?
+        posts::add_descendants(tx, &posts::ancestors(&before.path), delta)?;
+        threads::add_posts(tx, before.thread_id, delta)?
     } else {
-        threads::get(&tx, before.thread_id)?
+        threads::get(tx, before.thread_id)?
     };
     let event = match state {
         PostState::Approved => EventKind::PostApproved,
         PostState::Spam => EventKind::PostSpam,
-        _ => EventKind::PostUpdated,
+        PostState::Deleted => EventKind::PostDeleted,
+        PostState::Pending => EventKind::PostUpdated,
     };
-    outbox::emit_post(&tx, ids, event, &after, now)?;
-    tx.commit().map_err(sql_err)?;
+    outbox::emit_post(tx, ids, event, &after, now)?;
     Ok(StateChange { before, after, thread })
 }
 
@@ -182,4 +228,51 @@ pub(crate) fn verdict(c: &Connection, post: Id) -> StoreResult<Option<SpamRecord
         Ok(SpamRecord { action, score, reasons, at })
     })
     .transpose()
+}
+
+pub(crate) fn queue(
+    c: &Connection,
+    forum: Id,
+    state: Option<PostState>,
+    before: Option<Id>,
+    limit: u32,
+) -> StoreResult<Vec<Post>> {
+    c.prepare_cached(&format!(
+        "SELECT {POST_COLS} FROM posts WHERE forum_id = ?1 AND (?2 IS NULL OR state = ?2) \
+         AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
+    ))
+    .and_then(|mut s| {
+        s.query_map(params![forum.as_i64(), state.map(PostState::code), before.map(Id::as_i64), limit], rows::post)?
+            .collect()
+    })
+    .map_err(sql_err)
+}
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModerationEntry> {
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, what.to_owned().into())
+    };
+    let state =
+        |i: usize| -> rusqlite::Result<PostState> { PostState::from_code(r.get(i)?).ok_or_else(|| bad(i, "state")) };
+    let kind: String = r.get(3)?;
+    Ok(ModerationEntry {
+        id: rows::id_at(r, 0)?,
+        forum_id: rows::id_at(r, 1)?,
+        post_id: rows::id_at(r, 2)?,
+        by: Moderator::from_parts(&kind, r.get::<_, Option<i64>>(4)?.and_then(Id::from_i64))
+            .ok_or_else(|| bad(3, "actor"))?,
+        from: state(5)?,
+        to: state(6)?,
+        reason: r.get(7)?,
+        at: r.get(8)?,
+    })
+}
+
+pub(crate) fn history(c: &Connection, post: Id) -> StoreResult<Vec<ModerationEntry>> {
+    c.prepare_cached(
+        "SELECT id, forum_id, post_id, actor_kind, actor_id, from_state, to_state, reason, at \
+         FROM moderation_log WHERE post_id = ?1 ORDER BY id",
+    )
+    .and_then(|mut s| s.query_map([post.as_i64()], entry)?.collect())
+    .map_err(sql_err)
 }

@@ -57,17 +57,41 @@ async fn counters_equal_a_recount_after_concurrent_writes_and_decisions() {
                         }
                         7 => {
                             if let Some(id) = mine.first() {
-                                let _ = store.post_set_state(*id, PostState::Spam, NOW).await;
+                                let _ = store
+                                    .post_set_state(
+                                        *id,
+                                        PostState::Spam,
+                                        confab_core::model::Moderator::Filter,
+                                        None,
+                                        NOW,
+                                    )
+                                    .await;
                             }
                         }
                         8 => {
                             if let Some(id) = mine.first() {
-                                let _ = store.post_set_state(*id, PostState::Approved, NOW).await;
+                                let _ = store
+                                    .post_set_state(
+                                        *id,
+                                        PostState::Approved,
+                                        confab_core::model::Moderator::Filter,
+                                        None,
+                                        NOW,
+                                    )
+                                    .await;
                             }
                         }
                         _ => {
                             if let Some(id) = mine.get(1) {
-                                let _ = store.post_set_state(*id, PostState::Pending, NOW).await;
+                                let _ = store
+                                    .post_set_state(
+                                        *id,
+                                        PostState::Pending,
+                                        confab_core::model::Moderator::Filter,
+                                        None,
+                                        NOW,
+                                    )
+                                    .await;
                             }
                         }
                     }
@@ -75,7 +99,8 @@ async fn counters_equal_a_recount_after_concurrent_writes_and_decisions() {
                 // Leave some of each state behind, while the other workers still write.
                 for (at, state) in [(2, PostState::Spam), (3, PostState::Pending)] {
                     if let Some(id) = mine.get(at) {
-                        let _ = store.post_set_state(*id, state, NOW).await;
+                        let _ =
+                            store.post_set_state(*id, state, confab_core::model::Moderator::Filter, None, NOW).await;
                     }
                 }
             })

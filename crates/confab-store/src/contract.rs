@@ -1285,13 +1285,22 @@ pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dy
     let root = post(store, &f, "t", None, NOW).await;
     let reply = post(store, &f, "t", Some(root.id), NOW).await;
     drain_events(store, NOW).await;
-    let ch = store.post_set_state(reply.id, PostState::Spam, NOW).await.unwrap();
+    let ch = store
+        .post_set_state(reply.id, PostState::Spam, confab_core::model::Moderator::Filter, None, NOW)
+        .await
+        .unwrap();
     assert_eq!((ch.before.state, ch.after.state, ch.thread.posts), (PostState::Approved, PostState::Spam, 1));
     assert_eq!(store.post_get(root.id).await.unwrap().descendants, 0, "ancestors' counts follow");
-    let again = store.post_set_state(reply.id, PostState::Spam, NOW).await.unwrap();
+    let again = store
+        .post_set_state(reply.id, PostState::Spam, confab_core::model::Moderator::Filter, None, NOW)
+        .await
+        .unwrap();
     assert_eq!(again.thread.posts, 1, "no change, no double count");
-    store.post_set_state(reply.id, PostState::Pending, NOW).await.unwrap();
-    let back = store.post_set_state(reply.id, PostState::Approved, NOW).await.unwrap();
+    store.post_set_state(reply.id, PostState::Pending, confab_core::model::Moderator::Filter, None, NOW).await.unwrap();
+    let back = store
+        .post_set_state(reply.id, PostState::Approved, confab_core::model::Moderator::Filter, None, NOW)
+        .await
+        .unwrap();
     assert_eq!(back.thread.posts, 2);
     assert_eq!(store.post_get(root.id).await.unwrap().descendants, 1);
     assert_eq!(
@@ -1304,7 +1313,33 @@ pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dy
         "one event per real change"
     );
     store.post_delete(reply.id, NOW).await.unwrap();
-    assert!(matches!(store.post_set_state(reply.id, PostState::Approved, NOW).await, Err(StoreError::PostNotFound)));
+    // A moderator restores a deleted post: it counts again. Every change is logged with
+    // who and why; a change to the same state is none.
+    let mia = confab_core::model::Moderator::Account(Id::from_raw(4242).unwrap());
+    let restored =
+        store.post_set_state(reply.id, PostState::Approved, mia, Some("mistake".into()), NOW + 5).await.unwrap();
+    assert_eq!((restored.after.state, restored.thread.posts), (PostState::Approved, 2));
+    store.post_set_state(reply.id, PostState::Approved, mia, None, NOW + 6).await.unwrap();
+    let log = store.moderation_log(reply.id).await.unwrap();
+    let steps: Vec<_> = log.iter().map(|e| (e.by, e.from, e.to)).collect();
+    use confab_core::model::Moderator::{Author, Filter};
+    assert_eq!(
+        steps,
+        vec![
+            (Filter, PostState::Approved, PostState::Spam),
+            (Filter, PostState::Spam, PostState::Pending),
+            (Filter, PostState::Pending, PostState::Approved),
+            (Author, PostState::Approved, PostState::Deleted),
+            (mia, PostState::Deleted, PostState::Approved),
+        ]
+    );
+    assert_eq!((log[4].reason.as_deref(), log[4].at, log[4].forum_id), (Some("mistake"), NOW + 5, f.id));
+    let queue = store.moderation_queue(f.id, Some(PostState::Approved), None, 10).await.unwrap();
+    assert_eq!(queue.iter().map(|p| p.id).collect::<Vec<_>>(), vec![reply.id, root.id], "newest first");
+    let page = store.moderation_queue(f.id, None, Some(reply.id), 10).await.unwrap();
+    assert_eq!(page.iter().map(|p| p.id).collect::<Vec<_>>(), vec![root.id]);
+    assert!(store.moderation_queue(f.id, Some(PostState::Spam), None, 10).await.unwrap().is_empty());
+    drain_events(store, NOW).await;
 
     // Context: the same text again (whatever its case and spacing), the author's history.
     let same = |text: &str, name: &str| {

@@ -562,10 +562,28 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- spam (forum shard) ----
 
-    /// Moves a post between approved, pending and spam, counters and event included
-    /// (`post.approved`, `post.spam`, or `post.updated` when held). `PostNotFound` for
-    /// a deleted post; no change (and no event) when it is already in `state`.
-    async fn post_set_state(&self, id: Id, state: PostState, now: UnixMs) -> StoreResult<StateChange>;
+    /// Moves a post to `state` — approved, pending, spam, or deleted (soft; restorable)
+    /// — with its counters, its event (`post.approved`, `post.spam`, `post.deleted`, or
+    /// `post.updated` when held) and a moderation-log entry (who, why), in one
+    /// transaction. No change, no event and no entry when it is already in `state`.
+    async fn post_set_state(
+        &self,
+        id: Id,
+        state: PostState,
+        by: confab_core::model::Moderator,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<StateChange>;
+    /// A forum's posts, newest first: in `state`, or all of them, before `before`.
+    async fn moderation_queue(
+        &self,
+        forum: Id,
+        state: Option<PostState>,
+        before: Option<Id>,
+        limit: u32,
+    ) -> StoreResult<Vec<Post>>;
+    /// A post's moderation history, oldest first.
+    async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>>;
     /// Duplicates within `duplicate_window_ms`, the author's posts before, and within
     /// `recent_window_ms`.
     async fn spam_context(

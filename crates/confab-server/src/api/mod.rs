@@ -5,6 +5,7 @@ mod counts;
 mod docs;
 mod forums;
 pub mod jobs;
+mod moderation;
 mod page;
 mod posts;
 mod subscriptions;
@@ -52,6 +53,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
         .route("/api/v1/posts/{post}/replies", get(page::post_replies))
         .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
+        .route("/api/v1/posts/{post}/moderation", get(moderation::history).post(moderation::moderate_post))
+        .route("/api/v1/forums/{forum}/moderation", post(moderation::moderate_many))
+        .route("/api/v1/forums/{forum}/queue", get(moderation::queue))
         .route("/api/v1/auth/signup", post(accounts::sign_up))
         .route("/api/v1/auth/login", post(accounts::log_in))
         .route("/api/v1/auth/logout", post(accounts::log_out))

@@ -213,6 +213,31 @@ impl TestApp {
         self.post("/api/v1/forums/blog/posts", &body).await.expect(StatusCode::CREATED).json
     }
 
+    /// A confirmed account, signed in, with `role` in `forum` (granted by the admin
+    /// token); returns its `Authorization` header value. Mail goes to the memory mailer.
+    pub async fn member(&self, name: &str, forum: &str, role: &str) -> String {
+        let email = format!("{name}@example.com");
+        let password = "correct horse battery";
+        self.post("/api/v1/auth/signup", &json!({ "username": name, "email": email, "password": password }))
+            .await
+            .expect(StatusCode::ACCEPTED);
+        let mail = self.mailer.to(&email).pop().expect("a confirmation mail");
+        let token = mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        self.post("/api/v1/auth/verify", &json!({ "token": token })).await.expect(StatusCode::OK);
+        let login = self.post("/api/v1/auth/login", &json!({ "login": name, "password": password })).await;
+        let bearer = format!("Bearer {}", login.expect(StatusCode::OK).json["token"].as_str().unwrap());
+        let admin = format!("Bearer {}", self.admin);
+        self.send(
+            Method::PUT,
+            &format!("/api/v1/forums/{forum}/roles/{name}"),
+            Some(&json!({ "role": role })),
+            &[("authorization", &admin)],
+        )
+        .await
+        .expect(StatusCode::OK);
+        bearer
+    }
+
     pub fn page_uri(identifier: &str, query: &str) -> String {
         format!("/api/v1/forums/blog/thread-page?identifier={}&{query}", urlencode(identifier))
     }
