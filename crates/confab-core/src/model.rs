@@ -522,3 +522,63 @@ pub struct ModerationEntry {
     pub reason: Option<String>,
     pub at: UnixMs,
 }
+
+/// What a ban matches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum BanTarget {
+    Account(Id),
+    /// A lowercased address.
+    Email(String),
+    /// A lowercased domain: every address at it.
+    Domain(String),
+    /// A network in CIDR notation (a single address is /32 or /128).
+    Ip(String),
+}
+
+impl BanTarget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BanTarget::Account(_) => "account",
+            BanTarget::Email(_) => "email",
+            BanTarget::Domain(_) => "domain",
+            BanTarget::Ip(_) => "ip",
+        }
+    }
+
+    pub fn value(&self) -> String {
+        match self {
+            BanTarget::Account(id) => id.to_string(),
+            BanTarget::Email(v) | BanTarget::Domain(v) | BanTarget::Ip(v) => v.clone(),
+        }
+    }
+
+    pub fn from_parts(kind: &str, value: String) -> Option<Self> {
+        Some(match kind {
+            "account" => BanTarget::Account(value.parse().ok()?),
+            "email" => BanTarget::Email(value),
+            "domain" => BanTarget::Domain(value),
+            "ip" => BanTarget::Ip(value),
+            _ => return None,
+        })
+    }
+}
+
+/// A ban (or, with an expiry, a timeout) in one forum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ban {
+    pub id: Id,
+    pub forum_id: Id,
+    pub target: BanTarget,
+    pub reason: Option<String>,
+    pub by: Moderator,
+    pub expires_at: Option<UnixMs>,
+    pub created_at: UnixMs,
+}
+
+/// Who is posting, as bans see them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BanProbe {
+    pub account: Option<Id>,
+    pub email: Option<String>,
+}

@@ -77,6 +77,9 @@ pub enum ApiError {
     /// 403: the forum does not accept guest posts.
     #[error("this forum does not accept posts from guests")]
     GuestsNotAllowed,
+    /// 403: the poster is banned from the forum (or timed out); the message says until when.
+    #[error("{0}")]
+    Banned(String),
     /// 403: a browser write from a site the forum does not list.
     #[error("this forum accepts comments only from its own sites (Origin not in the forum's origins)")]
     OriginNotAllowed,
@@ -117,7 +120,8 @@ impl ApiError {
             ApiError::InvalidEditToken
             | ApiError::EditWindowClosed(_)
             | ApiError::GuestsNotAllowed
-            | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            | ApiError::OriginNotAllowed
+            | ApiError::Banned(_) => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -128,7 +132,8 @@ impl ApiError {
                 | S::AccountNotFound
                 | S::SessionNotFound
                 | S::JobNotFound
-                | S::WebhookNotFound => StatusCode::NOT_FOUND,
+                | S::WebhookNotFound
+                | S::BanNotFound => StatusCode::NOT_FOUND,
                 S::ForumExists
                 | S::ThreadExists
                 | S::PostNotVotable
@@ -173,6 +178,7 @@ impl ApiError {
             ApiError::GuestsNotAllowed => "guests_not_allowed",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::OriginNotAllowed => "origin_not_allowed",
+            ApiError::Banned(_) => "banned",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Store(e) => match e {
@@ -191,6 +197,7 @@ impl ApiError {
                 S::JobNotFound => "job_not_found",
                 S::JobNotDead => "job_not_dead",
                 S::WebhookNotFound => "webhook_not_found",
+                S::BanNotFound => "ban_not_found",
                 S::ThreadClosed => "thread_closed",
                 S::ParentNotFound => "parent_not_found",
                 S::ParentNotInThread => "parent_not_in_thread",

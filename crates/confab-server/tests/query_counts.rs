@@ -73,9 +73,9 @@ async fn writes_are_one_transaction_of_bounded_size() {
             &serde_json::json!({ "thread": { "identifier": "t" }, "message": "m", "author": { "name": "A" } }),
         )
         .await;
-    // forum + BEGIN + thread look-up + thread insert + author + post + thread counter
+    // forum + bans + BEGIN + thread look-up + thread insert + author + post + thread counter
     // + the thread.created and post.created events + the screening job + COMMIT
-    assert_eq!(first.queries(), 11, "{}", first.text);
+    assert_eq!(first.queries(), 12, "{}", first.text);
     let mut parent = id_of(&first.json["post"]);
     let mut last = 0;
     for depth in 0..30 {
@@ -140,9 +140,9 @@ async fn identity_costs_a_fixed_number_of_statements() {
         .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("authorization", &auth)])
         .await
         .expect(StatusCode::CREATED);
-    // session + forum + BEGIN + thread look-up + thread insert + author read + post + counter
-    // + two events + the screening job + COMMIT
-    assert_eq!(as_ann.queries(), 12, "{}", as_ann.text);
+    // session + forum + bans + BEGIN + thread look-up + thread insert + author read + post
+    // + counter + two events + the screening job + COMMIT
+    assert_eq!(as_ann.queries(), 13, "{}", as_ann.text);
 
     let keys = app
         .send(Method::GET, "/api/v1/forums/blog/keys", None, &[("authorization", &format!("Bearer {}", app.admin))])
@@ -154,9 +154,9 @@ async fn identity_costs_a_fixed_number_of_statements() {
         .send(Method::POST, "/api/v1/forums/blog/posts", Some(&body), &[("x-confab-sso", &sso)])
         .await
         .expect(StatusCode::CREATED);
-    // forum + keys + BEGIN + thread look-up + author upsert + post + counter + event
+    // forum + keys + bans + BEGIN + thread look-up + author upsert + post + counter + event
     // + the screening job + COMMIT
-    assert_eq!(as_sso.queries(), 10, "{}", as_sso.text);
+    assert_eq!(as_sso.queries(), 11, "{}", as_sso.text);
 
     let vote = format!("/api/v1/posts/{}/vote", id_of(&as_sso.json["post"]));
     let r = app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &auth)]).await;

@@ -7,6 +7,7 @@
 //! [`Store`] impl below runs them on the right pool.
 
 mod accounts;
+mod bans;
 mod counting;
 mod forums;
 mod notify;
@@ -56,6 +57,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0007_notifications.sql")),
         M::up(include_str!("../migrations/0008_spam.sql")),
         M::up(include_str!("../migrations/0009_moderation.sql")),
+        M::up(include_str!("../migrations/0010_bans.sql")),
     ])
 });
 
@@ -575,6 +577,36 @@ impl Store for SqliteStore {
 
     async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>> {
         self.read(move |c| spam::verdict(c, post)).await
+    }
+
+    async fn ban_create(
+        &self,
+        forum: Id,
+        target: confab_core::model::BanTarget,
+        reason: Option<String>,
+        by: confab_core::model::Moderator,
+        expires_at: Option<UnixMs>,
+        now: UnixMs,
+    ) -> StoreResult<confab_core::model::Ban> {
+        self.write(move |c, ids| bans::create(c, ids, forum, target, reason, by, expires_at, now)).await
+    }
+
+    async fn bans_list(&self, forum: Id, now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>> {
+        self.read(move |c| bans::list(c, forum, now)).await
+    }
+
+    async fn ban_delete(&self, forum: Id, id: Id) -> StoreResult<()> {
+        self.write(move |c, _| bans::delete(c, forum, id)).await
+    }
+
+    async fn bans_matching(
+        &self,
+        forum: Id,
+        probe: &confab_core::model::BanProbe,
+        now: UnixMs,
+    ) -> StoreResult<Vec<confab_core::model::Ban>> {
+        let probe = probe.clone();
+        self.read(move |c| bans::matching(c, forum, &probe, now)).await
     }
 }
 

@@ -1377,6 +1377,51 @@ pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dy
     assert_eq!(store.spam_verdict(a.id).await.unwrap(), None);
 }
 
+pub async fn bans_match_their_forum_and_lapse(store: &dyn Store) {
+    use confab_core::model::{BanProbe, BanTarget, Moderator};
+    let (a, b) = (forum(store, "blog").await, forum(store, "other").await);
+    let acc = Id::from_raw(777).unwrap();
+    let by = Moderator::Account(Id::from_raw(1).unwrap());
+    let email = store
+        .ban_create(a.id, BanTarget::Email("x@spam.example".into()), Some("spam".into()), by, None, NOW)
+        .await
+        .unwrap();
+    store.ban_create(a.id, BanTarget::Domain("junk.example".into()), None, by, Some(NOW + 1000), NOW).await.unwrap();
+    store.ban_create(a.id, BanTarget::Account(acc), None, Moderator::SecretKey, None, NOW).await.unwrap();
+    store.ban_create(a.id, BanTarget::Ip("203.0.113.0/24".into()), None, by, None, NOW).await.unwrap();
+    store.ban_create(b.id, BanTarget::Email("y@example.com".into()), None, by, None, NOW).await.unwrap();
+    let kinds = |bans: Vec<confab_core::model::Ban>| {
+        let mut k: Vec<&'static str> = bans.iter().map(|b| b.target.kind()).collect();
+        k.sort();
+        k
+    };
+    let probe = |account: Option<Id>, email: Option<&str>| BanProbe { account, email: email.map(str::to_owned) };
+    assert_eq!(
+        kinds(store.bans_matching(a.id, &probe(None, Some("x@spam.example")), NOW).await.unwrap()),
+        ["email", "ip"]
+    );
+    assert_eq!(
+        kinds(store.bans_matching(a.id, &probe(None, Some("z@junk.example")), NOW).await.unwrap()),
+        ["domain", "ip"]
+    );
+    assert_eq!(
+        kinds(store.bans_matching(a.id, &probe(None, Some("z@junk.example")), NOW + 1000).await.unwrap()),
+        ["ip"],
+        "the timeout lapsed"
+    );
+    assert_eq!(kinds(store.bans_matching(a.id, &probe(Some(acc), None), NOW).await.unwrap()), ["account", "ip"]);
+    assert_eq!(
+        kinds(store.bans_matching(b.id, &probe(Some(acc), Some("x@spam.example")), NOW).await.unwrap()),
+        Vec::<&str>::new()
+    );
+    let listed = store.bans_list(a.id, NOW).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert_eq!(listed.iter().find(|b| b.id == email.id).unwrap(), &email);
+    assert!(matches!(store.ban_delete(b.id, email.id).await, Err(StoreError::BanNotFound)), "not B's");
+    store.ban_delete(a.id, email.id).await.unwrap();
+    assert_eq!(store.bans_list(a.id, NOW + 1000).await.unwrap().len(), 2, "lifted and lapsed ones are gone");
+}
+
 /// Generates one test per contract item for a backend. `$fresh` is an async closure
 /// returning a [`Fresh`] store.
 #[macro_export]
@@ -1422,6 +1467,7 @@ macro_rules! store_contract_tests {
             case!(webhooks_belong_to_their_forum);
             case!(notifications_follow_subscriptions_mutes_and_the_throttle);
             case!(spam_state_changes_keep_counts_and_learning_is_per_forum);
+            case!(bans_match_their_forum_and_lapse);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_claims_never_share_a_job() {

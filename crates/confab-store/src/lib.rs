@@ -67,6 +67,8 @@ pub enum StoreError {
     JobNotDead,
     #[error("webhook not found")]
     WebhookNotFound,
+    #[error("ban not found")]
+    BanNotFound,
     #[error("the storage backend is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failure: {0}")]
@@ -599,4 +601,29 @@ pub trait Store: Send + Sync + 'static {
     async fn spam_learn(&self, forum: Id, tokens: &[String], spam: bool) -> StoreResult<()>;
     async fn spam_verdict_set(&self, post: Id, record: SpamRecord) -> StoreResult<()>;
     async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>>;
+
+    // ---- bans (forum shard) ----
+
+    #[allow(clippy::too_many_arguments)]
+    async fn ban_create(
+        &self,
+        forum: Id,
+        target: confab_core::model::BanTarget,
+        reason: Option<String>,
+        by: confab_core::model::Moderator,
+        expires_at: Option<UnixMs>,
+        now: UnixMs,
+    ) -> StoreResult<confab_core::model::Ban>;
+    /// The forum's bans in force at `now`, newest first.
+    async fn bans_list(&self, forum: Id, now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>>;
+    /// Lifts a ban of the forum. `BanNotFound` if it is not one of the forum's.
+    async fn ban_delete(&self, forum: Id, id: Id) -> StoreResult<()>;
+    /// The bans in force that could match a poster: the account's, the address's and
+    /// its domain's, and every IP ban (the caller matches networks).
+    async fn bans_matching(
+        &self,
+        forum: Id,
+        probe: &confab_core::model::BanProbe,
+        now: UnixMs,
+    ) -> StoreResult<Vec<confab_core::model::Ban>>;
 }

@@ -1,6 +1,7 @@
 //! API v1 routes: one module per resource, one function per action.
 
 pub(crate) mod accounts;
+mod bans;
 mod counts;
 mod docs;
 mod forums;
@@ -56,6 +57,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/posts/{post}/moderation", get(moderation::history).post(moderation::moderate_post))
         .route("/api/v1/forums/{forum}/moderation", post(moderation::moderate_many))
         .route("/api/v1/forums/{forum}/queue", get(moderation::queue))
+        .route("/api/v1/forums/{forum}/bans", get(bans::list_bans).post(bans::create_ban))
+        .route("/api/v1/forums/{forum}/bans/{ban}", delete(bans::delete_ban))
         .route("/api/v1/auth/signup", post(accounts::sign_up))
         .route("/api/v1/auth/login", post(accounts::log_in))
         .route("/api/v1/auth/logout", post(accounts::log_out))

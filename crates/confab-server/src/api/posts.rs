@@ -120,6 +120,17 @@ pub(crate) async fn create_post(
             .into());
         }
     };
+    let probe = confab_core::model::BanProbe {
+        account: match &actor {
+            Actor::Account(me) => Some(me.account.id),
+            _ => None,
+        },
+        email: match &author {
+            PostAuthor::Guest(g) => g.email.as_ref().map(|e| e.as_str().to_owned()),
+            _ => actor.email().map(|e| e.as_str().to_owned()),
+        },
+    };
+    super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
