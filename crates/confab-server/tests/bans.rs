@@ -54,6 +54,22 @@ async fn bans_by_address_domain_network_and_account_stop_the_next_post() {
     app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&mine), &[("authorization", &troll)])
         .await
         .expect_error(StatusCode::FORBIDDEN, "banned");
+    // Nor do they vote: the account, and a guest from the banned network.
+    let target =
+        id_of(&post_from(&app, "blog", "Ok", None, [198, 51, 100, 9]).await.expect(StatusCode::CREATED).json["post"]);
+    let vote = format!("/api/v1/posts/{target}/vote");
+    app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &troll)])
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "banned");
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(&vote)
+        .header("content-type", "application/json")
+        .extension(ConnectInfo(SocketAddr::from(([203, 0, 113, 5], 4000))))
+        .body(Body::from(json!({ "value": 1 }).to_string()))
+        .unwrap();
+    app.raw(req).await.expect_error(StatusCode::FORBIDDEN, "banned");
+    app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[]).await.expect(StatusCode::OK);
     // Everyone else, and the same people elsewhere, post as before.
     post_from(&app, "blog", "Fine", Some("fine@example.com"), [198, 51, 100, 1]).await.expect(StatusCode::CREATED);
     post_from(&app, "other", "S", Some("spammy@example.com"), [203, 0, 113, 77]).await.expect(StatusCode::CREATED);
@@ -61,7 +77,7 @@ async fn bans_by_address_domain_network_and_account_stop_the_next_post() {
         .await
         .expect(StatusCode::CREATED);
     let count = app.get("/api/v1/forums/blog/counts?identifier=t").await.json["counts"][0]["posts"].clone();
-    assert_eq!(count, 1, "nothing half-written by the refused posts");
+    assert_eq!(count, 2, "nothing half-written by the refused posts");
 
     // Lifted: posting works again.
     let list = app

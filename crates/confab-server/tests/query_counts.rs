@@ -160,7 +160,7 @@ async fn identity_costs_a_fixed_number_of_statements() {
 
     let vote = format!("/api/v1/posts/{}/vote", id_of(&as_sso.json["post"]));
     let r = app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &auth)]).await;
-    // session + post + forum (policy, origins), then the vote's own transaction:
+    // session + post + forum (policy, origins) + bans, then the vote's own transaction:
     // BEGIN + post state + previous vote + upsert + counters + COMMIT
-    assert_eq!(r.expect(StatusCode::OK).queries(), 9);
+    assert_eq!(r.expect(StatusCode::OK).queries(), 10);
 }

@@ -143,6 +143,18 @@ pub(crate) async fn delete_ban(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The ban probe of an actor: its account and its address (a guest's, when posting).
+pub(crate) fn probe(actor: &crate::auth::Actor, guest_email: Option<&Email>) -> BanProbe {
+    use crate::auth::Actor;
+    BanProbe {
+        account: match actor {
+            Actor::Account(me) => Some(me.account.id),
+            _ => None,
+        },
+        email: guest_email.cloned().or_else(|| actor.email()).map(|e| e.as_str().to_owned()),
+    }
+}
+
 /// Refuses a poster the forum has banned: by account, address, domain, or network.
 pub(crate) async fn check(
     state: &AppState,

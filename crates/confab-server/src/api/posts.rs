@@ -120,16 +120,11 @@ pub(crate) async fn create_post(
             .into());
         }
     };
-    let probe = confab_core::model::BanProbe {
-        account: match &actor {
-            Actor::Account(me) => Some(me.account.id),
-            _ => None,
-        },
-        email: match &author {
-            PostAuthor::Guest(g) => g.email.as_ref().map(|e| e.as_str().to_owned()),
-            _ => actor.email().map(|e| e.as_str().to_owned()),
-        },
+    let guest_email = match &author {
+        PostAuthor::Guest(g) => g.email.as_ref(),
+        _ => None,
     };
+    let probe = super::bans::probe(&actor, guest_email);
     super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.

@@ -46,6 +46,8 @@ pub(crate) async fn vote_post(
         VotePolicy::Accounts if !actor.is_signed_in() => return Err(ApiError::LoginRequired),
         _ => {}
     }
+    // A banned reader does not vote either (a guest is known here by network only).
+    super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
     let (voter, minted) = match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
         (Some(person), _) => {
             state
