@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod model;
 pub mod rank;
 pub mod render;
+pub mod rules;
 pub mod secret;
 pub mod signature;
 pub mod spam;

@@ -31,6 +31,36 @@ pub struct ForumPolicy {
     pub spam_filter: SpamFilter,
     /// Also ask the operator's Akismet-compatible service (when one is configured).
     pub akismet: bool,
+    /// Guests' posts wait for a moderator (signed-in readers post at once).
+    pub premoderate_guests: bool,
+    /// An author's posts wait until a moderator has approved one of theirs in this forum.
+    pub premoderate_first_posts: bool,
+    /// Posts with a link in them wait for a moderator.
+    pub premoderate_links: bool,
+    /// Words and phrases not wanted here; `*` stands for any letters (`spam*`,
+    /// `*casino*`, `buy * now`). Matched case-insensitively on whole words.
+    pub restricted_words: Vec<String>,
+    /// Author names not wanted here, with the same wildcards.
+    pub restricted_names: Vec<String>,
+    /// What a post with a restricted word or name gets: held for review, or refused.
+    pub restricted_action: RestrictedAction,
+    /// Distinct readers' flags that send an approved post to review (0: flags never hide).
+    pub flag_threshold: u32,
+    /// Threads stop taking posts this many days after they were created (0: never).
+    pub auto_close_days: u32,
+    /// The whole forum takes no posts, edits, votes or flags (reading goes on).
+    pub read_only: bool,
+}
+
+/// What a forum does with a post that uses a restricted word or name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestrictedAction {
+    /// The post waits for a moderator, who sees why.
+    #[default]
+    Hold,
+    /// The post is refused with an error that names the rule.
+    Reject,
 }
 
 /// When a forum's spam filter runs.
@@ -69,7 +99,33 @@ impl Default for ForumPolicy {
             on_account_delete: AccountDeletion::Anonymize,
             spam_filter: SpamFilter::After,
             akismet: false,
+            premoderate_guests: false,
+            premoderate_first_posts: false,
+            premoderate_links: false,
+            restricted_words: Vec::new(),
+            restricted_names: Vec::new(),
+            restricted_action: RestrictedAction::Hold,
+            flag_threshold: 3,
+            auto_close_days: 0,
+            read_only: false,
         }
+    }
+}
+
+impl ForumPolicy {
+    /// Whether any rule may hold or refuse a post (so whether the poster's role matters).
+    pub fn has_rules(&self) -> bool {
+        self.premoderate
+            || self.premoderate_guests
+            || self.premoderate_first_posts
+            || self.premoderate_links
+            || !self.restricted_words.is_empty()
+            || !self.restricted_names.is_empty()
+    }
+
+    /// Whether a thread created at `created_at` still takes posts at `now`.
+    pub fn auto_closed(&self, created_at: UnixMs, now: UnixMs) -> bool {
+        self.auto_close_days > 0 && now - created_at >= i64::from(self.auto_close_days) * 86_400_000
     }
 }
 
@@ -164,6 +220,8 @@ pub struct Thread {
     pub closed: bool,
     /// Approved posts in the thread (what a comment count shows).
     pub posts: i64,
+    /// A post moderators pinned to the top of the thread.
+    pub pinned: Option<Id>,
     pub created_at: UnixMs,
 }
 
@@ -189,6 +247,9 @@ pub enum PostState {
     Approved,
     Spam,
     Deleted,
+    /// Written by a shadow-banned author: their own reads show it as approved, nobody
+    /// else sees it, and it counts nowhere.
+    Shadow,
 }
 
 impl PostState {
@@ -198,6 +259,7 @@ impl PostState {
             PostState::Approved => 1,
             PostState::Spam => 2,
             PostState::Deleted => 3,
+            PostState::Shadow => 4,
         }
     }
 
@@ -207,6 +269,7 @@ impl PostState {
             1 => PostState::Approved,
             2 => PostState::Spam,
             3 => PostState::Deleted,
+            4 => PostState::Shadow,
             _ => return None,
         })
     }
@@ -361,6 +424,10 @@ pub struct Post {
     pub dislikes: i64,
     /// Approved posts below this one, at any depth.
     pub descendants: i64,
+    /// Moderators marked it as a comment worth reading.
+    pub highlighted: bool,
+    /// Readers' flags since a moderator last approved it.
+    pub flags: i64,
     pub created_at: UnixMs,
     pub edited_at: Option<UnixMs>,
 }
@@ -462,6 +529,11 @@ pub struct NewPost {
     /// Screen the post after it is written (spam filter, then notifications); `None`
     /// for posts that need no screening (imports, the demo).
     pub screen: Option<crate::jobs::Screen>,
+    /// Why the forum's rules hold the post (`state` is then pending), for the log.
+    pub held: Option<String>,
+    /// Hold the post (pending) unless one of its author's posts in the forum is
+    /// already approved: the "first posts wait" rule, decided in the write.
+    pub hold_first_post: bool,
 }
 
 /// Who changed a post's state, for the moderation log.
@@ -478,6 +550,10 @@ pub enum Moderator {
     Filter,
     /// The post's author (deleting their own post), or their account's deletion.
     Author,
+    /// The forum's rules (restricted words, links, first posts).
+    Rules,
+    /// Readers' flags reaching the forum's threshold.
+    Flags,
 }
 
 impl Moderator {
@@ -488,6 +564,8 @@ impl Moderator {
             Moderator::SecretKey => "secret_key",
             Moderator::Filter => "filter",
             Moderator::Author => "author",
+            Moderator::Rules => "rules",
+            Moderator::Flags => "flags",
         }
     }
 
@@ -498,6 +576,8 @@ impl Moderator {
             ("secret_key", _) => Moderator::SecretKey,
             ("filter", _) => Moderator::Filter,
             ("author", _) => Moderator::Author,
+            ("rules", _) => Moderator::Rules,
+            ("flags", _) => Moderator::Flags,
             _ => return None,
         })
     }
@@ -507,6 +587,12 @@ impl Moderator {
             Moderator::Account(id) => Some(id),
             _ => None,
         }
+    }
+
+    /// A moderator's own decision (an account, the admin token or the site's secret
+    /// key), as opposed to the filter, the rules, the readers or the author.
+    pub fn is_person_or_key(self) -> bool {
+        matches!(self, Moderator::Account(_) | Moderator::AdminToken | Moderator::SecretKey)
     }
 }
 
@@ -573,7 +659,59 @@ pub struct Ban {
     pub reason: Option<String>,
     pub by: Moderator,
     pub expires_at: Option<UnixMs>,
+    /// A shadow ban: posts are taken but shown only to their author.
+    pub shadow: bool,
     pub created_at: UnixMs,
+}
+
+/// A ban to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBan {
+    pub target: BanTarget,
+    pub reason: Option<String>,
+    pub by: Moderator,
+    /// `None`: until lifted; else a timeout.
+    pub expires_at: Option<UnixMs>,
+    pub shadow: bool,
+}
+
+/// Why a reader flags a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagReason {
+    Spam,
+    Abuse,
+    OffTopic,
+    Other,
+}
+
+impl FlagReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagReason::Spam => "spam",
+            FlagReason::Abuse => "abuse",
+            FlagReason::OffTopic => "off_topic",
+            FlagReason::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "spam" => FlagReason::Spam,
+            "abuse" => FlagReason::Abuse,
+            "off_topic" => FlagReason::OffTopic,
+            "other" => FlagReason::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// One reader's flag on a post (the reader is not named: moderators see reasons).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    pub reason: FlagReason,
+    pub note: Option<String>,
+    pub at: UnixMs,
 }
 
 /// Who is posting, as bans see them.

@@ -313,17 +313,3 @@ pub fn check_origin(forum: &confab_core::model::Forum, headers: &HeaderMap) -> R
         .is_some_and(|o| forum.origins.contains(&o));
     if allowed { Ok(()) } else { Err(ApiError::OriginNotAllowed) }
 }
-
-/// The same check for a write that names a post: the forum is read only when the
-/// request carries an `Origin`, so non-browser writes cost no extra statement.
-pub async fn check_origin_of(
-    state: &AppState,
-    forum_id: confab_core::id::Id,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
-    if headers.contains_key(axum::http::header::ORIGIN) {
-        let forum = state.store.forum_get(forum_id).await?;
-        check_origin(&forum, headers)?;
-    }
-    Ok(())
-}

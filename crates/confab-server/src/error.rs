@@ -80,6 +80,9 @@ pub enum ApiError {
     /// 403: the poster is banned from the forum (or timed out); the message says until when.
     #[error("{0}")]
     Banned(String),
+    /// 403: the forum is read-only for now (no posts, edits, votes or flags).
+    #[error("this forum is read-only: comments are closed for now")]
+    ReadOnly,
     /// 403: a browser write from a site the forum does not list.
     #[error("this forum accepts comments only from its own sites (Origin not in the forum's origins)")]
     OriginNotAllowed,
@@ -121,7 +124,8 @@ impl ApiError {
             | ApiError::EditWindowClosed(_)
             | ApiError::GuestsNotAllowed
             | ApiError::OriginNotAllowed
-            | ApiError::Banned(_) => StatusCode::FORBIDDEN,
+            | ApiError::Banned(_)
+            | ApiError::ReadOnly => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -179,6 +183,7 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::Banned(_) => "banned",
+            ApiError::ReadOnly => "read_only",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Store(e) => match e {

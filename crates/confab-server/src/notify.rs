@@ -84,7 +84,7 @@ pub(crate) async fn recipients(
                 add(e, NotifyReason::Held);
             }
         }
-        PostState::Spam | PostState::Deleted => {}
+        PostState::Spam | PostState::Deleted | PostState::Shadow => {}
     }
     Ok(out)
 }

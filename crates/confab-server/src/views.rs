@@ -45,8 +45,12 @@ pub struct ThreadView {
     pub identifier: String,
     pub url: Option<String>,
     pub title: Option<String>,
+    /// Takes no posts: closed by a moderator, past the forum's auto-close age, or the
+    /// forum is read-only.
     pub closed: bool,
     pub posts: i64,
+    /// The post moderators pinned to the top; null when none.
+    pub pinned: Option<Id>,
     pub created_at: String,
 }
 
@@ -60,8 +64,16 @@ impl ThreadView {
             title: t.title.as_ref().map(ToString::to_string),
             closed: t.closed,
             posts: t.posts,
+            pinned: t.pinned,
             created_at: rfc3339(t.created_at),
         }
+    }
+
+    /// The view with the forum's policy applied to `closed` (read-only, auto-close).
+    pub fn in_forum(t: &Thread, forum: &Forum, now: UnixMs) -> Self {
+        let mut v = ThreadView::new(t, forum.shortname.as_str());
+        v.closed = t.closed || forum.policy.read_only || forum.policy.auto_closed(t.created_at, now);
+        v
     }
 }
 
@@ -153,6 +165,8 @@ pub struct PostView {
     pub points: i64,
     /// Approved replies below this post, at any depth.
     pub descendants: i64,
+    /// Moderators marked it as worth reading.
+    pub highlighted: bool,
     pub created_at: String,
     pub edited_at: Option<String>,
 }
@@ -173,6 +187,7 @@ impl PostView {
             dislikes: p.dislikes,
             points: p.points(),
             descendants: p.descendants,
+            highlighted: p.highlighted && shown,
             created_at: rfc3339(p.created_at),
             edited_at: p.edited_at.map(rfc3339),
         }

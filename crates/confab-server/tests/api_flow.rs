@@ -22,10 +22,23 @@ async fn forums_are_created_by_the_admin_and_readable_by_all() {
     assert_eq!(created["origins"], json!(["https://blog.example"]));
     assert_eq!(
         created["policy"],
-        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true, "voting": "anyone", "sso_max_age_secs": 7200, "on_account_delete": "anonymize", "spam_filter": "after", "akismet": false })
+        json!({ "allow_guests": true, "require_guest_email": false, "premoderate": true, "voting": "anyone", "sso_max_age_secs": 7200, "on_account_delete": "anonymize", "spam_filter": "after", "akismet": false,
+                "premoderate_guests": false, "premoderate_first_posts": false, "premoderate_links": false, "restricted_words": [], "restricted_names": [],
+                "restricted_action": "hold", "flag_threshold": 3, "auto_close_days": 0, "read_only": false })
     );
-    let got = app.get("/api/v1/forums/my-blog").await.expect(StatusCode::OK).json;
-    assert_eq!(got, created);
+    let mut got = app.get("/api/v1/forums/my-blog").await.expect(StatusCode::OK).json;
+    // The public does not see the restricted lists; the rest is the same.
+    let policy = got["policy"].as_object_mut().unwrap();
+    assert!(policy.remove("restricted_words").is_none() && policy.remove("restricted_names").is_none());
+    let mut expected = created.clone();
+    expected["policy"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.starts_with("restricted_") || k == "restricted_action");
+    assert_eq!(got, expected);
+    let admin = format!("Bearer {}", app.admin);
+    let full = app.send(Method::GET, "/api/v1/forums/my-blog", None, &[("authorization", &admin)]).await;
+    assert_eq!(full.json, created, "moderators see the whole policy");
     app.admin_post("/api/v1/forums", Some(&body)).await.expect_error(StatusCode::CONFLICT, "forum_exists");
     app.get("/api/v1/forums/nope").await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
     let auth = format!("Bearer {}", app.admin);

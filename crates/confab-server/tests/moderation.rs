@@ -80,13 +80,14 @@ async fn a_moderator_approves_holds_spams_deletes_and_restores_with_reasons() {
     assert_eq!(
         steps,
         vec![
+            ("pending".into(), "pending".into(), json!("the forum pre-moderates every post")),
             ("pending".into(), "approved".into(), json!("fine")),
             ("approved".into(), "deleted".into(), json!("off topic")),
             ("deleted".into(), "approved".into(), json!("restored on appeal")),
             ("approved".into(), "spam".into(), Value::Null),
         ]
     );
-    assert_eq!(log[0]["by"]["kind"], "account");
+    assert_eq!((log[0]["by"]["kind"].clone(), log[1]["by"]["kind"].clone()), (json!("rules"), json!("account")));
 
     // Decisions about spam taught the forum's classifier: one ham (the approval of a
     // held post), one spam.
@@ -129,7 +130,9 @@ async fn moderation_is_held_to_the_moderators_own_forum() {
     decide(&app, &sk, &theirs, "approve", None).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
     let log =
         app.send(Method::GET, &format!("/api/v1/posts/{ours}/moderation"), None, &[("authorization", &sk)]).await.json;
-    assert_eq!(log["log"][0]["by"]["kind"], "secret_key");
+    // First the rules that held it, then the site's decision.
+    assert_eq!(log["log"][0]["by"]["kind"], "rules");
+    assert_eq!(log["log"][1]["by"]["kind"], "secret_key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,7 +108,11 @@ async fn an_edit_reads_the_post_and_its_token_at_once() {
         )
         .await
         .expect(StatusCode::OK);
-    assert_eq!(r.queries(), 6, "post with token + BEGIN + update + post.updated event + COMMIT + author");
+    assert_eq!(
+        r.queries(),
+        7,
+        "post with token + forum (origins, read-only, word rules) + BEGIN + update + post.updated event + COMMIT + author"
+    );
 }
 
 /// What identity adds to a request, in statements: a session is one indexed look-up

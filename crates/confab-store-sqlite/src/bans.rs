@@ -1,13 +1,13 @@
 //! Bans and timeouts (forum shard).
 
 use confab_core::id::{Id, IdGenerator};
-use confab_core::model::{Ban, BanProbe, BanTarget, Moderator, UnixMs};
+use confab_core::model::{Ban, BanProbe, BanTarget, Moderator, NewBan, UnixMs};
 use confab_store::{StoreError, StoreResult};
 use rusqlite::{Connection, Row, params};
 
 use crate::rows::{id_at, sql_err};
 
-const COLS: &str = "id, forum_id, kind, value, reason, by_kind, by_id, expires_at, created_at";
+const COLS: &str = "id, forum_id, kind, value, reason, by_kind, by_id, expires_at, created_at, shadow";
 
 fn ban(r: &Row<'_>) -> rusqlite::Result<Ban> {
     let bad =
@@ -23,22 +23,15 @@ fn ban(r: &Row<'_>) -> rusqlite::Result<Ban> {
             .ok_or_else(|| bad(5))?,
         expires_at: r.get(7)?,
         created_at: r.get(8)?,
+        shadow: r.get(9)?,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn create(
-    c: &Connection,
-    ids: &IdGenerator,
-    forum: Id,
-    target: BanTarget,
-    reason: Option<String>,
-    by: Moderator,
-    expires_at: Option<UnixMs>,
-    now: UnixMs,
-) -> StoreResult<Ban> {
-    let b = Ban { id: ids.next(forum.shard()), forum_id: forum, target, reason, by, expires_at, created_at: now };
-    c.prepare_cached(&format!("INSERT INTO bans ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
+pub(crate) fn create(c: &Connection, ids: &IdGenerator, forum: Id, new: NewBan, now: UnixMs) -> StoreResult<Ban> {
+    let NewBan { target, reason, by, expires_at, shadow } = new;
+    let b =
+        Ban { id: ids.next(forum.shard()), forum_id: forum, target, reason, by, expires_at, shadow, created_at: now };
+    c.prepare_cached(&format!("INSERT INTO bans ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
         .and_then(|mut s| {
             s.execute(params![
                 b.id.as_i64(),
@@ -49,7 +42,8 @@ pub(crate) fn create(
                 b.by.kind(),
                 b.by.account().map(Id::as_i64),
                 b.expires_at,
-                now
+                now,
+                b.shadow
             ])
         })
         .map_err(sql_err)?;

@@ -10,6 +10,7 @@ mod accounts;
 mod bans;
 mod counting;
 mod forums;
+mod moderation;
 mod notify;
 mod outbox;
 mod pool;
@@ -58,6 +59,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0008_spam.sql")),
         M::up(include_str!("../migrations/0009_moderation.sql")),
         M::up(include_str!("../migrations/0010_bans.sql")),
+        M::up(include_str!("../migrations/0011_rules.sql")),
     ])
 });
 
@@ -536,14 +538,49 @@ impl Store for SqliteStore {
         self.write(move |c, ids| spam::set_state(c, ids, id, state, by, reason.as_deref(), now)).await
     }
 
-    async fn moderation_queue(
+    async fn moderation_queue(&self, forum: Id, search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {
+        let search = search.clone();
+        self.read(move |c| moderation::search(c, forum, &search)).await
+    }
+
+    async fn queue_sizes(&self, forum: Id) -> StoreResult<confab_store::QueueSizes> {
+        self.read(move |c| moderation::sizes(c, forum)).await
+    }
+
+    async fn posts_per_day(&self, forum: Id, since: UnixMs) -> StoreResult<Vec<(UnixMs, u64, u64)>> {
+        self.read(move |c| moderation::per_day(c, forum, since)).await
+    }
+
+    async fn flag_add(
         &self,
-        forum: Id,
-        state: Option<PostState>,
-        before: Option<Id>,
-        limit: u32,
+        post: Id,
+        voter: TokenHash,
+        flag: confab_core::model::Flag,
+        threshold: u32,
+        now: UnixMs,
+    ) -> StoreResult<confab_store::FlagOutcome> {
+        self.write(move |c, ids| moderation::flag_add(c, ids, post, voter, flag, threshold, now)).await
+    }
+
+    async fn flags_of(&self, post: Id) -> StoreResult<Vec<confab_core::model::Flag>> {
+        self.read(move |c| moderation::flags_of(c, post)).await
+    }
+
+    async fn post_set_highlighted(&self, post: Id, on: bool, now: UnixMs) -> StoreResult<Post> {
+        self.write(move |c, ids| moderation::set_highlighted(c, ids, post, on, now)).await
+    }
+
+    async fn thread_set_pinned(&self, thread: Id, post: Option<Id>) -> StoreResult<Thread> {
+        self.write(move |c, _| moderation::set_pinned(c, thread, post)).await
+    }
+
+    async fn own_hidden_posts(
+        &self,
+        thread: Id,
+        account: Option<Id>,
+        sso: Option<(Id, String)>,
     ) -> StoreResult<Vec<Post>> {
-        self.read(move |c| spam::queue(c, forum, state, before, limit)).await
+        self.read(move |c| moderation::own_hidden(c, thread, account, sso)).await
     }
 
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
@@ -582,13 +619,10 @@ impl Store for SqliteStore {
     async fn ban_create(
         &self,
         forum: Id,
-        target: confab_core::model::BanTarget,
-        reason: Option<String>,
-        by: confab_core::model::Moderator,
-        expires_at: Option<UnixMs>,
+        ban: confab_core::model::NewBan,
         now: UnixMs,
     ) -> StoreResult<confab_core::model::Ban> {
-        self.write(move |c, ids| bans::create(c, ids, forum, target, reason, by, expires_at, now)).await
+        self.write(move |c, ids| bans::create(c, ids, forum, ban, now)).await
     }
 
     async fn bans_list(&self, forum: Id, now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>> {

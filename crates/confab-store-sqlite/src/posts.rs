@@ -37,7 +37,7 @@ pub(crate) fn for_edit(c: &Connection, id: Id) -> StoreResult<(Post, Option<Toke
     c.prepare_cached(&format!("SELECT {POST_COLS}, edit_token FROM posts WHERE id = ?1"))
         .and_then(|mut s| {
             s.query_row([id.as_i64()], |r| {
-                let token: Option<Vec<u8>> = r.get(16)?;
+                let token: Option<Vec<u8>> = r.get(rows::POST_NCOLS)?;
                 Ok((rows::post(r)?, token.and_then(|b| TokenHash::from_slice(&b))))
             })
             .optional()
@@ -174,7 +174,7 @@ pub(crate) fn create(
         Some(t) => (t, false),
         None => (threads::create(&tx, ids, forum, &new.thread, now)?, true),
     };
-    if thread.closed {
+    if thread.closed || forum.policy.auto_closed(thread.created_at, now) {
         return Err(StoreError::ThreadClosed);
     }
 
@@ -204,6 +204,20 @@ pub(crate) fn create(
         PostAuthor::Account(account) => crate::accounts::author(&tx, account)?,
         PostAuthor::Sso(user) => upsert_sso(&tx, ids, forum.id, user, now)?,
     };
+    let mut state = new.state;
+    let mut held = new.held;
+    // "First posts wait": an author none of whose posts here a moderator (or the
+    // filter) has approved yet.
+    let mut screen = new.screen;
+    if new.hold_first_post && !has_approved(&tx, forum.id, author.id)? {
+        // (In a forum that filters first the post is already pending; it stays so.)
+        state = PostState::Pending;
+        held = Some("first post in this forum".into());
+        // The filter, judging it clean later, must leave it for the moderator too.
+        if let Some(order) = screen.as_mut() {
+            order.clean = PostState::Pending;
+        }
+    }
     let post = Post {
         id,
         forum_id: forum.id,
@@ -215,10 +229,12 @@ pub(crate) fn create(
         author_id: author.id,
         message: new.message,
         html: new.html,
-        state: new.state,
+        state,
         likes: 0,
         dislikes: 0,
         descendants: 0,
+        highlighted: false,
+        flags: 0,
         created_at: now,
         edited_at: None,
     };
@@ -254,11 +270,14 @@ pub(crate) fn create(
         thread = threads::add_posts(&tx, thread.id, 1)?;
         add_descendants(&tx, &ancestors(&post.path), 1)?;
     }
+    if let Some(why) = held.filter(|_| post.state == PostState::Pending) {
+        crate::spam::log(&tx, ids, &post, PostState::Pending, confab_core::model::Moderator::Rules, Some(&why), now)?;
+    }
     if thread_created {
         outbox::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now)?;
     }
     outbox::emit_post(&tx, ids, EventKind::PostCreated, &post, now)?;
-    if let Some(order) = new.screen {
+    if let Some(order) = screen {
         let job = confab_store::NewJob {
             forum_id: forum.id,
             task: confab_core::jobs::Task::Screen { post: post.id, order },
@@ -268,6 +287,13 @@ pub(crate) fn create(
     }
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
+}
+
+/// Whether any of the author's posts in the forum is approved (the first-post rule).
+fn has_approved(c: &Connection, forum: Id, author: Id) -> StoreResult<bool> {
+    c.prepare_cached("SELECT EXISTS (SELECT 1 FROM posts WHERE author_id = ?1 AND forum_id = ?2 AND state = 1)")
+        .and_then(|mut s| s.query_row(params![author.as_i64(), forum.as_i64()], |r| r.get(0)))
+        .map_err(sql_err)
 }
 
 /// The bulk path (see `Store::thread_import`): one transaction, one prepared insert
@@ -390,7 +416,7 @@ pub(crate) fn edit(
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let post = tx
         .prepare_cached(&format!(
-            "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1)              RETURNING {POST_COLS}"
+            "UPDATE posts SET message = ?2, html = ?3, edited_at = ?4 WHERE id = ?1 AND state IN (0, 1, 4) RETURNING {POST_COLS}"
         ))
         .and_then(|mut s| s.query_row(params![id.as_i64(), message.as_str(), html, now], rows::post).optional())
         .map_err(sql_err)?
@@ -469,7 +495,9 @@ pub(crate) fn roots_page(
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
     // For newest/oldest ?2 is unused; SQLite accepts unused numbered parameters.
     let mut roots: Vec<(Post, f64)> = stmt
-        .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| Ok((rows::post(r)?, r.get::<_, f64>(16)?)))
+        .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| {
+            Ok((rows::post(r)?, r.get::<_, f64>(rows::POST_NCOLS)?))
+        })
         .and_then(Iterator::collect)
         .map_err(sql_err)?;
     let next = if roots.len() as i64 > limit {

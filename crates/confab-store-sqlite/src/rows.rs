@@ -36,7 +36,7 @@ pub(crate) fn forum(row: &Row<'_>) -> rusqlite::Result<Forum> {
     })
 }
 
-pub(crate) const THREAD_COLS: &str = "id, forum_id, identifier, url, title, closed, posts, created_at";
+pub(crate) const THREAD_COLS: &str = "id, forum_id, identifier, url, title, closed, posts, created_at, pinned_post_id";
 
 pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
     Ok(Thread {
@@ -48,6 +48,7 @@ pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
         closed: row.get(5)?,
         posts: row.get(6)?,
         created_at: row.get(7)?,
+        pinned: opt_id_at(row, 8)?,
     })
 }
 
@@ -75,7 +76,10 @@ pub(crate) fn author(row: &Row<'_>) -> rusqlite::Result<Author> {
 }
 
 pub(crate) const POST_COLS: &str = "id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, \
-     state, likes, dislikes, descendants, created_at, edited_at";
+     state, likes, dislikes, descendants, created_at, edited_at, highlighted, flags";
+
+/// How many columns `POST_COLS` names (further columns of a query start here).
+pub(crate) const POST_NCOLS: usize = 18;
 
 pub(crate) fn post(row: &Row<'_>) -> rusqlite::Result<Post> {
     post_at(row, 0)
@@ -100,6 +104,8 @@ pub(crate) fn post_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Post> {
         descendants: row.get(o + 13)?,
         created_at: row.get(o + 14)?,
         edited_at: row.get(o + 15)?,
+        highlighted: row.get(o + 16)?,
+        flags: row.get(o + 17)?,
     })
 }
 

@@ -97,8 +97,18 @@ pub(crate) fn set_state_in(
         PostState::Approved => EventKind::PostApproved,
         PostState::Spam => EventKind::PostSpam,
         PostState::Deleted => EventKind::PostDeleted,
-        PostState::Pending => EventKind::PostUpdated,
+        PostState::Pending | PostState::Shadow => EventKind::PostUpdated,
     };
+    // A moderator's approval answers the readers' flags: they start again from zero.
+    if state == PostState::Approved && after.flags > 0 && by.is_person_or_key() {
+        tx.prepare_cached("DELETE FROM flags WHERE post_id = ?1")
+            .and_then(|mut s| s.execute([id.as_i64()]))
+            .and_then(|_| tx.prepare_cached("UPDATE posts SET flags = 0 WHERE id = ?1"))
+            .and_then(|mut s| s.execute([id.as_i64()]))
+            .map_err(sql_err)?;
+    }
+    let after =
+        Post { flags: if state == PostState::Approved && by.is_person_or_key() { 0 } else { after.flags }, ..after };
     outbox::emit_post(tx, ids, event, &after, now)?;
     Ok(StateChange { before, after, thread })
 }
@@ -228,24 +238,6 @@ pub(crate) fn verdict(c: &Connection, post: Id) -> StoreResult<Option<SpamRecord
         Ok(SpamRecord { action, score, reasons, at })
     })
     .transpose()
-}
-
-pub(crate) fn queue(
-    c: &Connection,
-    forum: Id,
-    state: Option<PostState>,
-    before: Option<Id>,
-    limit: u32,
-) -> StoreResult<Vec<Post>> {
-    c.prepare_cached(&format!(
-        "SELECT {POST_COLS} FROM posts WHERE forum_id = ?1 AND (?2 IS NULL OR state = ?2) \
-         AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
-    ))
-    .and_then(|mut s| {
-        s.query_map(params![forum.as_i64(), state.map(PostState::code), before.map(Id::as_i64), limit], rows::post)?
-            .collect()
-    })
-    .map_err(sql_err)
 }
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModerationEntry> {

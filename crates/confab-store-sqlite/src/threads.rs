@@ -44,6 +44,7 @@ pub(crate) fn create(
         title: spec.title.clone(),
         closed: false,
         posts: 0,
+        pinned: None,
         created_at: now,
     };
     let result = c

@@ -24,7 +24,7 @@ use confab_core::rank;
 use confab_core::render::render_markdown;
 use confab_core::secret::{Token, TokenHash};
 
-use crate::{ImportPost, JobOutcome, PageLimits, Store, StoreError};
+use crate::{ImportPost, JobOutcome, PageLimits, PostSearch, Store, StoreError};
 
 /// A fresh, empty store and the guard that keeps its storage alive.
 pub struct Fresh {
@@ -72,6 +72,8 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
         state,
         notify: false,
         screen: None,
+        held: None,
+        hold_first_post: false,
     }
 }
 
@@ -1334,11 +1336,13 @@ pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dy
         ]
     );
     assert_eq!((log[4].reason.as_deref(), log[4].at, log[4].forum_id), (Some("mistake"), NOW + 5, f.id));
-    let queue = store.moderation_queue(f.id, Some(PostState::Approved), None, 10).await.unwrap();
+    let search =
+        |state: Option<PostState>, before: Option<Id>| PostSearch { state, before, limit: 10, ..Default::default() };
+    let queue = store.moderation_queue(f.id, &search(Some(PostState::Approved), None)).await.unwrap();
     assert_eq!(queue.iter().map(|p| p.id).collect::<Vec<_>>(), vec![reply.id, root.id], "newest first");
-    let page = store.moderation_queue(f.id, None, Some(reply.id), 10).await.unwrap();
+    let page = store.moderation_queue(f.id, &search(None, Some(reply.id))).await.unwrap();
     assert_eq!(page.iter().map(|p| p.id).collect::<Vec<_>>(), vec![root.id]);
-    assert!(store.moderation_queue(f.id, Some(PostState::Spam), None, 10).await.unwrap().is_empty());
+    assert!(store.moderation_queue(f.id, &search(Some(PostState::Spam), None)).await.unwrap().is_empty());
     drain_events(store, NOW).await;
 
     // Context: the same text again (whatever its case and spacing), the author's history.
@@ -1382,14 +1386,24 @@ pub async fn bans_match_their_forum_and_lapse(store: &dyn Store) {
     let (a, b) = (forum(store, "blog").await, forum(store, "other").await);
     let acc = Id::from_raw(777).unwrap();
     let by = Moderator::Account(Id::from_raw(1).unwrap());
+    let ban = |target, reason: Option<&str>, by, expires_at| confab_core::model::NewBan {
+        target,
+        reason: reason.map(str::to_owned),
+        by,
+        expires_at,
+        shadow: false,
+    };
     let email = store
-        .ban_create(a.id, BanTarget::Email("x@spam.example".into()), Some("spam".into()), by, None, NOW)
+        .ban_create(a.id, ban(BanTarget::Email("x@spam.example".into()), Some("spam"), by, None), NOW)
         .await
         .unwrap();
-    store.ban_create(a.id, BanTarget::Domain("junk.example".into()), None, by, Some(NOW + 1000), NOW).await.unwrap();
-    store.ban_create(a.id, BanTarget::Account(acc), None, Moderator::SecretKey, None, NOW).await.unwrap();
-    store.ban_create(a.id, BanTarget::Ip("203.0.113.0/24".into()), None, by, None, NOW).await.unwrap();
-    store.ban_create(b.id, BanTarget::Email("y@example.com".into()), None, by, None, NOW).await.unwrap();
+    store
+        .ban_create(a.id, ban(BanTarget::Domain("junk.example".into()), None, by, Some(NOW + 1000)), NOW)
+        .await
+        .unwrap();
+    store.ban_create(a.id, ban(BanTarget::Account(acc), None, Moderator::SecretKey, None), NOW).await.unwrap();
+    store.ban_create(a.id, ban(BanTarget::Ip("203.0.113.0/24".into()), None, by, None), NOW).await.unwrap();
+    store.ban_create(b.id, ban(BanTarget::Email("y@example.com".into()), None, by, None), NOW).await.unwrap();
     let kinds = |bans: Vec<confab_core::model::Ban>| {
         let mut k: Vec<&'static str> = bans.iter().map(|b| b.target.kind()).collect();
         k.sort();
@@ -1420,6 +1434,82 @@ pub async fn bans_match_their_forum_and_lapse(store: &dyn Store) {
     assert!(matches!(store.ban_delete(b.id, email.id).await, Err(StoreError::BanNotFound)), "not B's");
     store.ban_delete(a.id, email.id).await.unwrap();
     assert_eq!(store.bans_list(a.id, NOW + 1000).await.unwrap().len(), 2, "lifted and lapsed ones are gone");
+}
+
+/// Flags (once per reader, a hold at the threshold, cleared by a moderator's
+/// approval), highlights and pins, shadow bans, the own-hidden-posts read, the search,
+/// queue sizes and daily figures; nothing crosses forums.
+pub async fn flags_marks_shadow_posts_and_the_search(store: &dyn Store) {
+    use confab_core::model::{BanTarget, Flag, FlagReason, Moderator, NewBan};
+    let (a, b) = (forum(store, "blog").await, forum(store, "other").await);
+    let p = post(store, &a, "t", None, NOW).await;
+    let other = post(store, &b, "t", None, NOW).await;
+    let flag = |reason| Flag { reason, note: Some("rude".into()), at: NOW + 1 };
+    let (r1, r2) = (token(), token());
+    let o = store.flag_add(p.id, r1, flag(FlagReason::Abuse), 2, NOW + 1).await.unwrap();
+    assert!(o.added && !o.held && o.post.flags == 1 && o.post.state == PostState::Approved);
+    let again = store.flag_add(p.id, r1, flag(FlagReason::Spam), 2, NOW + 1).await.unwrap();
+    assert!(!again.added && again.post.flags == 1, "one flag per reader");
+    let sizes = store.queue_sizes(a.id).await.unwrap();
+    assert_eq!((sizes.flagged, sizes.pending), (1, 0));
+    let flagged = PostSearch { flagged: true, limit: 10, ..Default::default() };
+    assert_eq!(store.moderation_queue(a.id, &flagged).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>(), [p.id]);
+    assert!(store.moderation_queue(b.id, &flagged).await.unwrap().is_empty(), "not another forum's");
+    let held = store.flag_add(p.id, r2, flag(FlagReason::OffTopic), 2, NOW + 2).await.unwrap();
+    assert!(held.held && held.post.state == PostState::Pending && held.post.flags == 2);
+    assert_eq!(store.thread_get(p.thread_id).await.unwrap().posts, 0, "held posts do not count");
+    let log = store.moderation_log(p.id).await.unwrap();
+    assert_eq!((log[0].by, log[0].reason.as_deref()), (Moderator::Flags, Some("flagged by 2 readers")));
+    assert_eq!(store.flags_of(p.id).await.unwrap().len(), 2);
+    assert!(matches!(
+        store.flag_add(p.id, token(), flag(FlagReason::Spam), 2, NOW).await,
+        Err(StoreError::PostNotFound)
+    ));
+    let mia = Moderator::Account(Id::from_raw(9).unwrap());
+    let back = store.post_set_state(p.id, PostState::Approved, mia, None, NOW + 3).await.unwrap();
+    assert_eq!(back.after.flags, 0);
+    assert!(store.flags_of(p.id).await.unwrap().is_empty(), "a moderator's approval clears the flags");
+
+    // Highlight and pin.
+    assert!(store.post_set_highlighted(p.id, true, NOW).await.unwrap().highlighted);
+    assert!(store.post_get(p.id).await.unwrap().highlighted);
+    let t = store.thread_set_pinned(p.thread_id, Some(p.id)).await.unwrap();
+    assert_eq!(t.pinned, Some(p.id));
+    assert!(matches!(store.thread_set_pinned(p.thread_id, Some(other.id)).await, Err(StoreError::ParentNotInThread)));
+    assert_eq!(store.thread_set_pinned(p.thread_id, None).await.unwrap().pinned, None);
+
+    // Shadow: stored as a ban flag; a shadow post counts nowhere and only its author's
+    // read finds it.
+    let ban = NewBan {
+        target: BanTarget::Email("s@x.example".into()),
+        reason: None,
+        by: mia,
+        expires_at: None,
+        shadow: true,
+    };
+    assert!(store.ban_create(a.id, ban, NOW).await.unwrap().shadow);
+    let acc = account(store, "sam", "sam@example.com").await;
+    let mut shadow = new_post("t", None, "psst", PostState::Shadow);
+    shadow.author = PostAuthor::Account(acc.id);
+    let s = store.post_create(&a, shadow, token(), NOW + 5).await.unwrap();
+    assert_eq!(s.thread.posts, 1, "only the approved post counts");
+    let own = store.own_hidden_posts(p.thread_id, Some(acc.id), None).await.unwrap();
+    assert_eq!(own.iter().map(|p| p.id).collect::<Vec<_>>(), [s.post.id]);
+    assert!(store.own_hidden_posts(p.thread_id, Some(Id::from_raw(4242).unwrap()), None).await.unwrap().is_empty());
+    assert_eq!(store.queue_sizes(a.id).await.unwrap().shadow, 1);
+
+    // The search: text, author, thread, dates; the daily figures.
+    let by_text = PostSearch { text: Some("PSST".into()), limit: 10, ..Default::default() };
+    assert_eq!(store.moderation_queue(a.id, &by_text).await.unwrap().len(), 1);
+    let by_author = PostSearch { authors: Some(vec![acc.id]), limit: 10, ..Default::default() };
+    assert_eq!(store.moderation_queue(a.id, &by_author).await.unwrap()[0].id, s.post.id);
+    let dated = PostSearch { since: Some(NOW + 5), until: Some(NOW + 6), limit: 10, ..Default::default() };
+    assert_eq!(store.moderation_queue(a.id, &dated).await.unwrap().len(), 1);
+    let none = PostSearch { authors: Some(vec![]), limit: 10, ..Default::default() };
+    assert!(store.moderation_queue(a.id, &none).await.unwrap().is_empty());
+    let days = store.posts_per_day(a.id, 0).await.unwrap();
+    assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 2);
+    assert_eq!(days[0].0 % 86_400_000, 0, "days start at midnight UTC");
 }
 
 /// Generates one test per contract item for a backend. `$fresh` is an async closure
@@ -1468,6 +1558,7 @@ macro_rules! store_contract_tests {
             case!(notifications_follow_subscriptions_mutes_and_the_throttle);
             case!(spam_state_changes_keep_counts_and_learning_is_per_forum);
             case!(bans_match_their_forum_and_lapse);
+            case!(flags_marks_shadow_posts_and_the_search);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_claims_never_share_a_job() {

@@ -300,6 +300,51 @@ pub enum NotifyGate {
     Digest { due: UnixMs, schedule: bool },
 }
 
+/// What a moderator looks for among a forum's posts (the queues and the search).
+/// Every filter given must hold; results come newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PostSearch {
+    /// Posts in this state; `None`: any.
+    pub state: Option<PostState>,
+    /// Only posts readers have flagged (since a moderator last approved them).
+    pub flagged: bool,
+    /// Words in the text (a case-insensitive substring).
+    pub text: Option<String>,
+    /// Posts by these authors (an account, a guest identity, an SSO user).
+    pub authors: Option<Vec<Id>>,
+    /// Posts whose author gave this address (lowercased).
+    pub email: Option<String>,
+    pub thread: Option<Id>,
+    /// Created at or after.
+    pub since: Option<UnixMs>,
+    /// Created before.
+    pub until: Option<UnixMs>,
+    /// Older than this post (the cursor: the last id of the previous page).
+    pub before: Option<Id>,
+    pub limit: u32,
+}
+
+/// How many posts wait in each of a forum's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueSizes {
+    pub pending: u64,
+    pub flagged: u64,
+    pub spam: u64,
+    pub shadow: u64,
+}
+
+/// What a reader's flag did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagOutcome {
+    /// False when this reader had already flagged the post (nothing changed).
+    pub added: bool,
+    /// The post after the flag: its count, and its state (pending if the flag reached
+    /// the forum's threshold).
+    pub post: Post,
+    /// Whether this flag sent the post to review.
+    pub held: bool,
+}
+
 /// A post moved between states by a verdict or a moderator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateChange {
@@ -576,13 +621,37 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<String>,
         now: UnixMs,
     ) -> StoreResult<StateChange>;
-    /// A forum's posts, newest first: in `state`, or all of them, before `before`.
-    async fn moderation_queue(
+    /// A forum's posts matching `search`, newest first.
+    async fn moderation_queue(&self, forum: Id, search: &PostSearch) -> StoreResult<Vec<Post>>;
+    /// Counts of a forum's posts: pending, spam, flagged (approved or pending with
+    /// flags), shadow.
+    async fn queue_sizes(&self, forum: Id) -> StoreResult<QueueSizes>;
+    /// Posts created per day (UTC) in the forum from `since`, with how many of them
+    /// are spam now: `(day start, posts, spam)`, oldest first, days without posts left out.
+    async fn posts_per_day(&self, forum: Id, since: UnixMs) -> StoreResult<Vec<(UnixMs, u64, u64)>>;
+    /// A reader's flag on a post, once per reader (`voter`); in one transaction, the
+    /// count, and at `threshold` (0: never) a hold for review logged as the readers'.
+    async fn flag_add(
         &self,
-        forum: Id,
-        state: Option<PostState>,
-        before: Option<Id>,
-        limit: u32,
+        post: Id,
+        voter: TokenHash,
+        flag: confab_core::model::Flag,
+        threshold: u32,
+        now: UnixMs,
+    ) -> StoreResult<FlagOutcome>;
+    /// The flags on a post since a moderator last approved it, newest first.
+    async fn flags_of(&self, post: Id) -> StoreResult<Vec<confab_core::model::Flag>>;
+    /// Marks or unmarks a post as highlighted; emits `post.updated`.
+    async fn post_set_highlighted(&self, post: Id, on: bool, now: UnixMs) -> StoreResult<Post>;
+    /// Pins one post to the top of its thread (`None` unpins).
+    async fn thread_set_pinned(&self, thread: Id, post: Option<Id>) -> StoreResult<Thread>;
+    /// The posts in a thread that only their author sees (pending and shadow), by an
+    /// account or by an SSO user of the forum (`(forum, site id)`), oldest first.
+    async fn own_hidden_posts(
+        &self,
+        thread: Id,
+        account: Option<Id>,
+        sso: Option<(Id, String)>,
     ) -> StoreResult<Vec<Post>>;
     /// A post's moderation history, oldest first.
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>>;
@@ -604,14 +673,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- bans (forum shard) ----
 
-    #[allow(clippy::too_many_arguments)]
     async fn ban_create(
         &self,
         forum: Id,
-        target: confab_core::model::BanTarget,
-        reason: Option<String>,
-        by: confab_core::model::Moderator,
-        expires_at: Option<UnixMs>,
+        ban: confab_core::model::NewBan,
         now: UnixMs,
     ) -> StoreResult<confab_core::model::Ban>;
     /// The forum's bans in force at `now`, newest first.

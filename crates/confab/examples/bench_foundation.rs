@@ -56,6 +56,8 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
         state: PostState::Approved,
         notify: false,
         screen: None,
+        held: None,
+        hold_first_post: false,
     }
 }
 

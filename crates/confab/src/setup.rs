@@ -78,6 +78,8 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
             state: PostState::Approved,
             notify: false,
             screen: None,
+            held: None,
+            hold_first_post: false,
         })
     };
     // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.

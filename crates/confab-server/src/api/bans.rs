@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{Email, InputError, Username};
-use confab_core::model::{Ban, BanProbe, BanTarget, Forum, UnixMs};
+use confab_core::model::{Ban, BanProbe, BanTarget, Forum, NewBan, UnixMs};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,13 +22,16 @@ const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewBan {
+pub(crate) struct BanInput {
     /// `account` (a username), `email`, `domain` or `ip` (an address or a CIDR network).
     kind: String,
     value: String,
     reason: Option<String>,
     /// A timeout: lifted by itself after this many seconds. Left out: until lifted.
     duration_secs: Option<u64>,
+    /// A shadow ban: the reader's posts are taken but shown only to them.
+    #[serde(default)]
+    shadow: bool,
 }
 
 fn view(b: &Ban) -> Value {
@@ -39,6 +42,7 @@ fn view(b: &Ban) -> Value {
         "reason": b.reason,
         "by": b.by,
         "expires_at": b.expires_at.map(rfc3339),
+        "shadow": b.shadow,
         "created_at": rfc3339(b.created_at),
     })
 }
@@ -91,7 +95,7 @@ pub(crate) async fn create_ban(
     State(state): State<AppState>,
     who: Principal,
     PathForum(forum): PathForum,
-    Json(body): Json<NewBan>,
+    Json(body): Json<BanInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = moderated_forum(&state, &who, &forum).await?;
     let target = target(&state, &body.kind, &body.value).await?;
@@ -113,8 +117,9 @@ pub(crate) async fn create_ban(
         }
     };
     let by = who.moderator().ok_or(ApiError::Unauthorized)?;
-    let ban = state.store.ban_create(forum.id, target, reason, by, expires_at, now).await?;
-    tracing::info!(forum = %forum.id, ban = %ban.id, kind = ban.target.kind(), timed = expires_at.is_some(), "ban created");
+    let new = NewBan { target, reason, by, expires_at, shadow: body.shadow };
+    let ban = state.store.ban_create(forum.id, new, now).await?;
+    tracing::info!(forum = %forum.id, ban = %ban.id, kind = ban.target.kind(), timed = expires_at.is_some(), shadow = ban.shadow, "ban created");
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&ban))))
 }
 
@@ -155,14 +160,23 @@ pub(crate) fn probe(actor: &crate::auth::Actor, guest_email: Option<&Email>) -> 
     }
 }
 
+/// What the bans say of a poster who may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Clear,
+    /// Shadow-banned: their posts are taken and shown to them alone.
+    Shadow,
+}
+
 /// Refuses a poster the forum has banned: by account, address, domain, or network.
+/// A shadow ban does not refuse: it is reported, and the caller hides the post.
 pub(crate) async fn check(
     state: &AppState,
     forum: &Forum,
     probe: &BanProbe,
     ip: Option<std::net::IpAddr>,
     now: UnixMs,
-) -> Result<(), ApiError> {
+) -> Result<Standing, ApiError> {
     let found = state.store.bans_matching(forum.id, probe, now).await?;
     let hits: Vec<&Ban> = found
         .iter()
@@ -171,8 +185,9 @@ pub(crate) async fn check(
             _ => true,
         })
         .collect();
+    let (shadow, hits): (Vec<&Ban>, Vec<&Ban>) = hits.into_iter().partition(|b| b.shadow);
     if hits.is_empty() {
-        return Ok(());
+        return Ok(if shadow.is_empty() { Standing::Clear } else { Standing::Shadow });
     }
     // The longest one decides: a ban outlasts any timeout.
     let until =

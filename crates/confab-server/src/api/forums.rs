@@ -64,7 +64,8 @@ pub(crate) async fn create_forum(
         Some(name) => Some(named_account(&state, "owner", name).await?.id),
         None => who.account().map(|a| a.id),
     };
-    let new = NewForum { shortname, name, origins, policy: body.policy, owner };
+    let policy = checked_policy(body.policy)?;
+    let new = NewForum { shortname, name, origins, policy, owner };
     let forum = state.store.forum_create(new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, axum::Json(ForumView::from(&forum))))
 }
@@ -76,6 +77,34 @@ pub(crate) struct UpdateForum {
     origins: Option<Vec<String>>,
     /// The policy fields to change; the others keep their values.
     policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Most flags a forum can ask for before a post is held.
+const MAX_FLAG_THRESHOLD: u32 = 1000;
+/// Longest auto-close age: a hundred years.
+const MAX_AUTO_CLOSE_DAYS: u32 = 36_500;
+
+/// A policy as stored: word lists normalised, numbers within bounds.
+pub(crate) fn checked_policy(mut p: ForumPolicy) -> Result<ForumPolicy, ApiError> {
+    p.restricted_words = confab_core::rules::normalise("policy.restricted_words", &p.restricted_words)?;
+    p.restricted_names = confab_core::rules::normalise("policy.restricted_names", &p.restricted_names)?;
+    if p.flag_threshold > MAX_FLAG_THRESHOLD {
+        return Err(InputError::new(
+            "policy.flag_threshold",
+            "out_of_range",
+            format!("0 (flags never hide a post) to {MAX_FLAG_THRESHOLD}"),
+        )
+        .into());
+    }
+    if p.auto_close_days > MAX_AUTO_CLOSE_DAYS {
+        return Err(InputError::new(
+            "policy.auto_close_days",
+            "out_of_range",
+            format!("0 (never) to {MAX_AUTO_CLOSE_DAYS}"),
+        )
+        .into());
+    }
+    Ok(p)
 }
 
 /// Changes a forum's name, trusted origins or policy (owners).
@@ -96,10 +125,10 @@ pub(crate) async fn update_forum(
             for (k, v) in changes {
                 merged[k] = v;
             }
-            Some(
+            Some(checked_policy(
                 serde_json::from_value::<ForumPolicy>(merged)
                     .map_err(|e| ApiError::InvalidBody(format!("policy: {e}")))?,
-            )
+            )?)
         }
     };
     let forum = state.store.forum_update(forum.id, ForumUpdate { name, origins, policy }).await?;
@@ -163,12 +192,22 @@ pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -
     Ok(axum::Json(serde_json::json!({ "forums": forums.iter().map(ForumView::from).collect::<Vec<_>>() })))
 }
 
+/// A forum's public settings. The restricted word and name lists are for its
+/// moderators only: shown to everyone, they would be a spammer's list of what to avoid.
 pub(crate) async fn get_forum(
     State(state): State<AppState>,
+    who: Principal,
     PathForum(forum): PathForum,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
-    Ok(axum::Json(ForumView::from(&forum)))
+    let mut view = serde_json::to_value(ForumView::from(&forum)).expect("views serialise");
+    let moderator =
+        !matches!(who, Principal::Anonymous) && who.require(&state, Some(&forum), Power::Moderate).await.is_ok();
+    if !moderator && let Some(policy) = view["policy"].as_object_mut() {
+        policy.remove("restricted_words");
+        policy.remove("restricted_names");
+    }
+    Ok(axum::Json(view))
 }
 
 /// A forum's key pair as its administrator sees it. Never cached.

@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 mod bans;
 mod counts;
 mod docs;
+mod flags;
 mod forums;
 pub mod jobs;
 mod moderation;
@@ -54,6 +55,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
         .route("/api/v1/posts/{post}/replies", get(page::post_replies))
         .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
+        .route("/api/v1/posts/{post}/flags", post(flags::flag_post))
+        .route("/api/v1/threads/{thread}/mine", get(page::own_posts))
+        .route("/api/v1/forums/{forum}/stats", get(moderation::stats))
         .route("/api/v1/posts/{post}/moderation", get(moderation::history).post(moderation::moderate_post))
         .route("/api/v1/forums/{forum}/moderation", post(moderation::moderate_many))
         .route("/api/v1/forums/{forum}/queue", get(moderation::queue))

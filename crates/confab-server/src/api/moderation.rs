@@ -33,15 +33,23 @@ pub(crate) enum Action {
     Spam,
     /// Soft delete: restorable, replies keep their place.
     Delete,
+    /// Mark it as worth reading (the widget sets it apart).
+    Highlight,
+    Unhighlight,
+    /// Put it at the top of its thread (one pinned post per thread).
+    Pin,
+    Unpin,
 }
 
 impl Action {
-    fn state(self) -> PostState {
+    /// The state the action moves a post to; `None` for the marks that leave it be.
+    fn state(self) -> Option<PostState> {
         match self {
-            Action::Approve => PostState::Approved,
-            Action::Hold => PostState::Pending,
-            Action::Spam => PostState::Spam,
-            Action::Delete => PostState::Deleted,
+            Action::Approve => Some(PostState::Approved),
+            Action::Hold => Some(PostState::Pending),
+            Action::Spam => Some(PostState::Spam),
+            Action::Delete => Some(PostState::Deleted),
+            Action::Highlight | Action::Unhighlight | Action::Pin | Action::Unpin => None,
         }
     }
 }
@@ -78,6 +86,8 @@ fn mod_view(p: &Post, author: Option<&Author>) -> Value {
     v["raw_message"] = json!(p.message.as_str());
     v["author"] = json!(author.map(AuthorView::from));
     v["author_email"] = json!(author.and_then(|a| a.email.as_ref()).map(|e| e.as_str()));
+    v["flags"] = json!(p.flags);
+    v["highlighted"] = json!(p.highlighted);
     v
 }
 
@@ -100,15 +110,15 @@ async fn moderated(state: &AppState, who: &Principal, id: Id) -> Result<(Post, F
 }
 
 /// Applies a decision to one post the principal may moderate; teaches the classifier.
-async fn decide(
+pub(crate) async fn decide(
     state: &AppState,
     who: &Principal,
     post: &Post,
-    action: Action,
+    to: PostState,
     why: Option<String>,
 ) -> Result<confab_store::StateChange, ApiError> {
     let by = who.moderator().ok_or(ApiError::Unauthorized)?;
-    let change = state.store.post_set_state(post.id, action.state(), by, why, state.clock.now()).await?;
+    let change = state.store.post_set_state(post.id, to, by, why, state.clock.now()).await?;
     if change.before.state != change.after.state {
         state.wake_workers();
         // A moderator's word on spam is what the forum's classifier learns from.
@@ -134,16 +144,53 @@ pub(crate) async fn moderate_post(
 ) -> Result<impl IntoResponse, ApiError> {
     let why = reason(body.reason)?;
     let (post, forum) = moderated(&state, &who, id).await?;
-    let change = decide(&state, &who, &post, body.action, why).await?;
-    let author = state.store.authors_get_many(&[change.after.author_id]).await?.into_iter().next();
+    let (after, thread, changed) = match body.action.state() {
+        Some(to) => {
+            let change = decide(&state, &who, &post, to, why).await?;
+            let changed = change.before.state != change.after.state;
+            (change.after, change.thread, changed)
+        }
+        None => mark(&state, &post, body.action).await?,
+    };
+    let author = state.store.authors_get_many(&[after.author_id]).await?.into_iter().next();
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(json!({
-            "post": mod_view(&change.after, author.as_ref()),
-            "thread": ThreadView::new(&change.thread, forum.shortname.as_str()),
-            "changed": change.before.state != change.after.state,
+            "post": mod_view(&after, author.as_ref()),
+            "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()),
+            "changed": changed,
         })),
     ))
+}
+
+/// Highlight or pin a post (only what readers can see), or undo it.
+pub(crate) async fn mark(
+    state: &AppState,
+    post: &Post,
+    action: Action,
+) -> Result<(Post, confab_core::model::Thread, bool), ApiError> {
+    let on = matches!(action, Action::Highlight | Action::Pin);
+    if on && post.state != PostState::Approved {
+        return Err(
+            InputError::new("action", "not_approved", "only an approved post can be highlighted or pinned").into()
+        );
+    }
+    let now = state.clock.now();
+    match action {
+        Action::Highlight | Action::Unhighlight => {
+            let changed = post.highlighted != on;
+            let after = if changed { state.store.post_set_highlighted(post.id, on, now).await? } else { post.clone() };
+            state.wake_workers();
+            Ok((after, state.store.thread_get(post.thread_id).await?, changed))
+        }
+        _ => {
+            let thread = state.store.thread_get(post.thread_id).await?;
+            let target = if on { Some(post.id) } else { thread.pinned.filter(|p| *p != post.id) };
+            let changed = thread.pinned != target;
+            let thread = if changed { state.store.thread_set_pinned(thread.id, target).await? } else { thread };
+            Ok((post.clone(), thread, changed))
+        }
+    }
 }
 
 pub(crate) async fn moderate_many(
@@ -153,6 +200,9 @@ pub(crate) async fn moderate_many(
     Json(body): Json<BulkDecision>,
 ) -> Result<impl IntoResponse, ApiError> {
     let why = reason(body.reason)?;
+    let Some(to) = body.action.state() else {
+        return Err(InputError::new("action", "not_bulk", "in bulk: approve, hold, spam or delete").into());
+    };
     if body.posts.is_empty() || body.posts.len() > MAX_BULK {
         return Err(InputError::new("posts", "count", format!("1 to {MAX_BULK} post ids")).into());
     }
@@ -162,7 +212,7 @@ pub(crate) async fn moderate_many(
     for id in body.posts {
         // Each post on its own: one that is missing or of another forum does not stop the rest.
         let outcome = match state.store.post_get(id).await {
-            Ok(p) if p.forum_id == forum.id => decide(&state, &who, &p, body.action, why.clone()).await.map(Some),
+            Ok(p) if p.forum_id == forum.id => decide(&state, &who, &p, to, why.clone()).await.map(Some),
             Ok(_) | Err(confab_store::StoreError::PostNotFound) => Ok(None),
             Err(e) => Err(e.into()),
         };
@@ -178,9 +228,74 @@ pub(crate) async fn moderate_many(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueueQuery {
+    /// pending (default), flagged, spam, shadow, approved, deleted or all.
     state: Option<String>,
+    /// Words in the text.
+    q: Option<String>,
+    /// An author id (from a post's `author.id`).
+    author: Option<String>,
+    /// The address an author gave.
+    email: Option<String>,
+    thread: Option<String>,
+    /// Created on or after this day or time (`2026-11-01` or RFC 3339).
+    since: Option<String>,
+    /// Created before this day or time.
+    until: Option<String>,
     before: Option<String>,
     limit: Option<u32>,
+}
+
+/// A day (`2026-11-01`, its start in UTC) or an RFC 3339 time, as Unix milliseconds.
+pub(crate) fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
+    let s = s.trim();
+    let bad = || ApiError::InvalidQuery(format!("{field}: a day such as 2026-11-01, or an RFC 3339 time"));
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(s, &fmt).map_err(|_| bad())?;
+    Ok(d.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+fn parse_id(field: &str, s: &str) -> Result<Id, ApiError> {
+    s.trim().parse::<Id>().map_err(|_| ApiError::InvalidQuery(format!("{field}: an id")))
+}
+
+impl QueueQuery {
+    /// The store's search for this query (checked: bad values are a 400).
+    pub(crate) fn search(&self) -> Result<confab_store::PostSearch, ApiError> {
+        let mut s =
+            confab_store::PostSearch { limit: self.limit.unwrap_or(50).clamp(1, MAX_PAGE), ..Default::default() };
+        match self.state.as_deref().unwrap_or("pending") {
+            "all" => {}
+            "flagged" => s.flagged = true,
+            other => {
+                s.state = Some(serde_json::from_value::<PostState>(json!(other)).map_err(|_| {
+                    ApiError::InvalidQuery("state: pending, flagged, spam, shadow, approved, deleted or all".into())
+                })?)
+            }
+        }
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        s.text = given(&self.q);
+        if s.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(ApiError::InvalidQuery("q: at most 200 characters".into()));
+        }
+        s.authors = given(&self.author).map(|a| parse_id("author", &a)).transpose()?.map(|a| vec![a]);
+        s.email = given(&self.email).map(|e| e.to_lowercase());
+        s.thread = given(&self.thread).map(|t| parse_id("thread", &t)).transpose()?;
+        s.since = given(&self.since).map(|t| parse_time("since", &t)).transpose()?;
+        s.until = given(&self.until).map(|t| parse_time("until", &t)).transpose()?;
+        s.before = given(&self.before).map(|b| parse_id("before", &b)).transpose()?;
+        Ok(s)
+    }
+}
+
+/// Posts with their authors, as moderators see them.
+pub(crate) async fn with_authors(state: &AppState, posts: &[Post]) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
+    let authors: std::collections::HashMap<Id, Author> =
+        state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
+    Ok(posts.iter().map(|p| mod_view(p, authors.get(&p.author_id))).collect())
 }
 
 pub(crate) async fn queue(
@@ -191,28 +306,57 @@ pub(crate) async fn queue(
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::Moderate).await?;
-    let wanted = match q.state.as_deref().unwrap_or("pending") {
-        "all" => None,
-        s => Some(
-            serde_json::from_value::<PostState>(json!(s))
-                .map_err(|_| ApiError::InvalidQuery("state: pending, approved, spam, deleted or all".into()))?,
-        ),
-    };
-    let before = q
-        .before
-        .map(|b| b.parse::<Id>().map_err(|_| ApiError::InvalidQuery("before: a post id".into())))
-        .transpose()?;
-    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let posts = state.store.moderation_queue(forum.id, wanted, before, limit).await?;
-    let ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
-    let authors: std::collections::HashMap<Id, Author> =
-        state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    let next = (posts.len() as u32 == limit).then(|| posts.last().map(|p| p.id.to_string())).flatten();
-    let body = json!({
-        "posts": posts.iter().map(|p| mod_view(p, authors.get(&p.author_id))).collect::<Vec<_>>(),
-        "before": next,
-    });
+    let search = q.search()?;
+    let posts = state.store.moderation_queue(forum.id, &search).await?;
+    let next = (posts.len() as u32 == search.limit).then(|| posts.last().map(|p| p.id.to_string())).flatten();
+    let body = json!({ "posts": with_authors(&state, &posts).await?, "before": next });
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatsQuery {
+    days: Option<u32>,
+}
+
+/// Figures for the moderators: queue sizes, comments per day, the spam rate.
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+    Query(q): Query<StatsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::Moderate).await?;
+    let body = stats_of(&state, &forum, q.days.unwrap_or(30)).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
+
+pub(crate) async fn stats_of(state: &AppState, forum: &Forum, days: u32) -> Result<Value, ApiError> {
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::InvalidQuery("days: 1 to 366".into()));
+    }
+    const DAY: i64 = 86_400_000;
+    let today = state.clock.now().div_euclid(DAY) * DAY;
+    let since = today - i64::from(days - 1) * DAY;
+    let rows = state.store.posts_per_day(forum.id, since).await?;
+    let sizes = state.store.queue_sizes(forum.id).await?;
+    // Every day in the range, with zeros where nothing was posted.
+    let per_day: Vec<Value> = (0..i64::from(days))
+        .map(|i| {
+            let day = since + i * DAY;
+            let (posts, spam) = rows.iter().find(|r| r.0 == day).map_or((0, 0), |r| (r.1, r.2));
+            json!({ "day": &rfc3339(day)[..10], "posts": posts, "spam": spam })
+        })
+        .collect();
+    let (total, spam): (u64, u64) = rows.iter().fold((0, 0), |(t, s), r| (t + r.1, s + r.2));
+    Ok(json!({
+        "queues": { "pending": sizes.pending, "flagged": sizes.flagged, "spam": sizes.spam, "shadow": sizes.shadow },
+        "days": per_day,
+        "posts": total,
+        "spam": spam,
+        "spam_rate": if total == 0 { 0.0 } else { spam as f64 / total as f64 },
+    }))
 }
 
 pub(crate) async fn history(
@@ -228,11 +372,13 @@ pub(crate) async fn history(
         .await?
         .map(|v| json!({ "action": v.action, "score": v.score, "reasons": v.reasons, "at": rfc3339(v.at) }));
     let author = state.store.authors_get_many(&[post.author_id]).await?.into_iter().next();
+    let flags = state.store.flags_of(post.id).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(json!({
             "post": mod_view(&post, author.as_ref()),
             "spam_verdict": verdict,
+            "flags": flags.iter().map(|f| json!({ "reason": f.reason, "note": f.note, "at": rfc3339(f.at) })).collect::<Vec<_>>(),
             "log": log.iter().map(entry_view).collect::<Vec<_>>(),
         })),
     ))

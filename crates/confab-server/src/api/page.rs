@@ -10,12 +10,13 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use confab_core::cursor::ReplyCursor;
 use confab_core::id::Id;
-use confab_core::model::{Author, Post, PostState, Sort, Thread};
+use confab_core::model::{Author, Forum, Post, PostState, Sort, Thread};
 use confab_store::{PageLimits, StoreError};
 use serde::{Deserialize, Serialize};
 
-use super::threads::{ThreadKeyQuery, forum_name};
+use super::threads::ThreadKeyQuery;
 use crate::AppState;
+use crate::auth::{Actor, Viewer};
 use crate::error::ApiError;
 use crate::extract::{PathForum, PathId, Query};
 use crate::views::{PostView, RootView, ThreadView};
@@ -80,6 +81,10 @@ pub(crate) struct PageView {
     posts: Vec<RootView>,
     /// Pass to `GET /api/v1/threads/{id}/posts` for the next page; null on the last.
     cursor: Option<String>,
+    /// On a first page: the post moderators pinned to the top (it also keeps its
+    /// place in the tree); null when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pinned: Option<PostView>,
 }
 
 pub(crate) async fn thread_page(
@@ -97,9 +102,9 @@ pub(crate) async fn thread_page(
     }
     let forum = state.store.forum_by_shortname(&forum).await?;
     let Some(thread) = state.store.thread_find(&forum, &key).await? else {
-        return Ok(axum::Json(PageView { thread: None, sort, posts: Vec::new(), cursor: None }));
+        return Ok(axum::Json(PageView { thread: None, sort, posts: Vec::new(), cursor: None, pinned: None }));
     };
-    roots_page(&state, forum.shortname.as_str(), thread, sort, None, limits).await.map(axum::Json)
+    roots_page(&state, &forum, thread, sort, None, limits).await.map(axum::Json)
 }
 
 pub(crate) async fn thread_roots(
@@ -110,20 +115,32 @@ pub(crate) async fn thread_roots(
     let (sort, limits) = (q.sort()?, q.limits()?);
     let after = q.cursor.as_deref().map(|c| state.cursors.decode_root(thread_id, sort, c)).transpose()?;
     let thread = state.store.thread_get(thread_id).await?;
-    let forum = forum_name(&state, thread.forum_id).await?;
+    let forum = state.store.forum_get(thread.forum_id).await?;
     roots_page(&state, &forum, thread, sort, after, limits).await.map(axum::Json)
 }
 
 async fn roots_page(
     state: &AppState,
-    forum: &str,
+    forum: &Forum,
     thread: Thread,
     sort: Sort,
     after: Option<confab_core::cursor::RootCursor>,
     limits: PageLimits,
 ) -> Result<PageView, ApiError> {
+    let first = after.is_none();
     let page = state.store.thread_roots(thread.id, sort, after, limits).await?;
-    let ids = shown_authors(page.roots.iter().flat_map(|r| std::iter::once(&r.root).chain(r.replies.iter())));
+    // The pinned post, on the first page only, when it is still on show.
+    let pinned = match thread.pinned.filter(|_| first) {
+        Some(id) => match state.store.post_get(id).await {
+            Ok(p) if p.state == PostState::Approved => Some(p),
+            Ok(_) | Err(StoreError::PostNotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let ids = shown_authors(
+        page.roots.iter().flat_map(|r| std::iter::once(&r.root).chain(r.replies.iter())).chain(pinned.iter()),
+    );
     let authors = authors_of(state, ids).await?;
     let posts = page
         .roots
@@ -141,11 +158,41 @@ async fn roots_page(
         })
         .collect();
     Ok(PageView {
-        thread: Some(ThreadView::new(&thread, forum)),
+        thread: Some(ThreadView::in_forum(&thread, forum, state.clock.now())),
         sort,
         posts,
         cursor: page.next.map(|c| state.cursors.encode_root(thread.id, sort, c)),
+        pinned: pinned.map(|p| PostView::new(&p, authors.get(&p.author_id))),
     })
+}
+
+/// The reader's own posts in a thread that nobody else sees yet (waiting for a
+/// moderator, or — unknown to them — shadow-banned), for a signed-in reader. Personal:
+/// never cached, and kept apart from the public page so that page can be.
+pub(crate) async fn own_posts(
+    State(state): State<AppState>,
+    PathId(thread_id): PathId,
+    Viewer(viewer): Viewer,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let thread = state.store.thread_get(thread_id).await?;
+    let forum = state.store.forum_get(thread.forum_id).await?;
+    let (account, sso) = match crate::auth::actor(&state, &forum, viewer, &headers).await? {
+        Actor::Account(me) => (Some(me.account.id), None),
+        Actor::Sso(user) => (None, Some((forum.id, user.id.clone()))),
+        Actor::Guest => (None, None),
+    };
+    let posts = if account.is_some() || sso.is_some() {
+        state.store.own_hidden_posts(thread.id, account, sso).await?
+    } else {
+        Vec::new()
+    };
+    let posts: Vec<Post> = posts.into_iter().map(super::posts::as_author_sees).collect();
+    let authors = authors_of(&state, shown_authors(posts.iter())).await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({ "posts": PostView::many(&posts, &authors) })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

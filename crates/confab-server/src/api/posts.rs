@@ -8,19 +8,18 @@ use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
 use confab_core::jobs::{ClientInfo, Screen};
-use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState, SpamFilter};
+use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState, RestrictedAction, SpamFilter};
 use confab_core::render::render_markdown;
+use confab_core::rules;
 use confab_core::secret::Token;
 use confab_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{authors_of, shown_authors};
-use super::threads::{ThreadInput, forum_name};
+use super::threads::ThreadInput;
 use crate::AppState;
-use crate::auth::{
-    Actor, ClientIp, EDIT_TOKEN_HEADER, SSO_HEADER, Viewer, actor, check_origin, check_origin_of, header_token,
-};
+use crate::auth::{Actor, ClientIp, EDIT_TOKEN_HEADER, SSO_HEADER, Viewer, actor, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
@@ -125,7 +124,10 @@ pub(crate) async fn create_post(
         _ => None,
     };
     let probe = super::bans::probe(&actor, guest_email);
-    super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
+    if forum.policy.read_only {
+        return Err(ApiError::ReadOnly);
+    }
+    let standing = super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
     let thread = body.thread.parse()?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
@@ -142,16 +144,21 @@ pub(crate) async fn create_post(
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
         .map_err(ApiError::RateLimited)?;
+    // The forum's rules: trusted members and moderators skip them; the rest may be
+    // refused (restricted words, with that policy) or held for a moderator.
+    let trusted = forum.policy.has_rules() && skips_premoderation(&state, &forum, &actor).await?;
+    let rule = if trusted { Rule::Pass } else { rules_for(&forum, &actor, &author, &message)? };
     // The state a clean post gets; the spam filter runs after the write (`screen`),
     // and in a forum that filters first the post waits for it.
-    let clean = if forum.policy.premoderate && !skips_premoderation(&state, &forum, &actor).await? {
-        PostState::Pending
-    } else {
-        PostState::Approved
+    let first_post_rule = rule == Rule::FirstPost;
+    let (clean, held) = match rule {
+        Rule::Hold(why) => (PostState::Pending, Some(why)),
+        Rule::Pass | Rule::FirstPost => (PostState::Approved, None),
     };
-    let state_on_create = match forum.policy.spam_filter {
-        SpamFilter::Before => PostState::Pending,
-        SpamFilter::After | SpamFilter::Off => clean,
+    let state_on_create = match (standing, forum.policy.spam_filter) {
+        (super::bans::Standing::Shadow, _) => PostState::Shadow,
+        (_, SpamFilter::Before) => PostState::Pending,
+        (_, SpamFilter::After | SpamFilter::Off) => clean,
     };
     // What an outside spam service needs about the request, only when one is asked.
     let client_info = (forum.policy.akismet && state.settings.akismet.is_some()).then(|| {
@@ -164,11 +171,24 @@ pub(crate) async fn create_post(
             referrer: h(header::REFERER),
         }
     });
-    let screen = Some(Screen { clean, client: client_info });
+    // A shadow post is not screened: the filter must not publish it, nor mail anyone.
+    let screen = (state_on_create != PostState::Shadow).then_some(Screen { clean, client: client_info });
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
-    let new = NewPost { thread, parent_id: body.parent, author, message, html, state: state_on_create, notify, screen };
+    let hold_first_post = first_post_rule && state_on_create != PostState::Shadow;
+    let new = NewPost {
+        thread,
+        parent_id: body.parent,
+        author,
+        message,
+        html,
+        state: state_on_create,
+        notify,
+        screen,
+        held,
+        hold_first_post,
+    };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
     if let Some(email) = subscriber {
@@ -178,7 +198,7 @@ pub(crate) async fn create_post(
 
     let window_ms = state.settings.edit_window.as_millis() as i64;
     let body = json!({
-        "post": PostView::new(&created.post, Some(&created.author)),
+        "post": PostView::new(&as_author_sees(created.post.clone()), Some(&created.author)),
         "thread": ThreadView::new(&created.thread, forum.shortname.as_str()),
         "edit_token": edit_token.expose(),
         "edit_expires_at": rfc3339(created.post.created_at + window_ms),
@@ -192,8 +212,62 @@ pub(crate) async fn create_post(
     ))
 }
 
+/// What the forum's rules say of a new post (before bans and the spam filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rule {
+    Pass,
+    /// Held for a moderator, and why.
+    Hold(String),
+    /// Held only if the author has no approved post here yet (decided in the write).
+    FirstPost,
+}
+
+fn rules_for(forum: &Forum, actor: &Actor, author: &PostAuthor, message: &Message) -> Result<Rule, ApiError> {
+    let p = &forum.policy;
+    let name = match (actor, author) {
+        (_, PostAuthor::Guest(g)) => Some(g.name.to_string()),
+        (Actor::Account(me), _) => Some(me.account.username.to_string()),
+        (_, PostAuthor::Sso(u)) => Some(u.name.to_string()),
+        _ => None,
+    };
+    // (field, error code, what the error calls it, what the log calls it)
+    let restricted = |(field, code, what, label): (&'static str, &'static str, &str, &str), pattern: &str| match p
+        .restricted_action
+    {
+        RestrictedAction::Reject => {
+            Err(InputError::new(field, code, format!("this forum does not accept {what} ({pattern:?})")).into())
+        }
+        RestrictedAction::Hold => Ok(Rule::Hold(format!("{label}: {pattern}"))),
+    };
+    if let Some(pattern) = name.as_deref().and_then(|n| rules::find(&p.restricted_names, n)) {
+        return restricted(("author.name", "restricted_name", "this name", "restricted name"), pattern);
+    }
+    if let Some(pattern) = rules::find(&p.restricted_words, message.as_str()) {
+        return restricted(("message", "restricted_word", "this word", "restricted word"), pattern);
+    }
+    Ok(if p.premoderate {
+        Rule::Hold("the forum pre-moderates every post".into())
+    } else if p.premoderate_guests && matches!(actor, Actor::Guest) {
+        Rule::Hold("the forum pre-moderates guests".into())
+    } else if p.premoderate_links && rules::has_link(message.as_str()) {
+        Rule::Hold("the post has a link".into())
+    } else if p.premoderate_first_posts {
+        Rule::FirstPost
+    } else {
+        Rule::Pass
+    })
+}
+
+/// A post as its own author is shown it: a shadow post looks approved to them.
+pub(crate) fn as_author_sees(mut p: Post) -> Post {
+    if p.state == PostState::Shadow {
+        p.state = PostState::Approved;
+    }
+    p
+}
+
 /// Trusted members, moderators and owners of the forum, and global administrators,
-/// post straight through a pre-moderated forum. Asked only when the forum pre-moderates.
+/// post straight through the forum's rules.
 async fn skips_premoderation(state: &AppState, forum: &Forum, actor: &Actor) -> Result<bool, ApiError> {
     let Actor::Account(me) = actor else { return Ok(false) };
     if me.account.is_admin {
@@ -208,7 +282,7 @@ async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
     let post = state.store.post_get(id).await?;
     match post.state {
         PostState::Approved | PostState::Deleted => Ok(post),
-        PostState::Pending | PostState::Spam => Err(StoreError::PostNotFound.into()),
+        PostState::Pending | PostState::Spam | PostState::Shadow => Err(StoreError::PostNotFound.into()),
     }
 }
 
@@ -226,26 +300,25 @@ async fn authorise_edit(
     id: Id,
     viewer: Option<crate::auth::SignedIn>,
     headers: &HeaderMap,
-) -> Result<Post, ApiError> {
+) -> Result<(Post, Forum), ApiError> {
     let (post, stored) = state.store.post_for_edit(id).await?;
     if post.state == PostState::Deleted {
         return Err(StoreError::PostNotFound.into());
     }
-    if headers.contains_key(SSO_HEADER) {
-        let forum = state.store.forum_get(post.forum_id).await?;
-        check_origin(&forum, headers)?;
-        if let Actor::Sso(user) = actor(state, &forum, None, headers).await? {
-            let authors = state.store.authors_get_many(&[post.author_id]).await?;
-            if authors.iter().any(|a| Actor::Sso(user.clone()).is_author(forum.id, a)) {
-                return Ok(post);
-            }
-            return Err(ApiError::InvalidEditToken);
+    // The forum: for its origins, and for the caller's rules (read-only, words).
+    let forum = state.store.forum_get(post.forum_id).await?;
+    check_origin(&forum, headers)?;
+    if headers.contains_key(SSO_HEADER)
+        && let Actor::Sso(user) = actor(state, &forum, None, headers).await?
+    {
+        let authors = state.store.authors_get_many(&[post.author_id]).await?;
+        if authors.iter().any(|a| Actor::Sso(user.clone()).is_author(forum.id, a)) {
+            return Ok((post, forum));
         }
-    } else {
-        check_origin_of(state, post.forum_id, headers).await?;
+        return Err(ApiError::InvalidEditToken);
     }
     if viewer.is_some_and(|v| v.account.id == post.author_id) {
-        return Ok(post);
+        return Ok((post, forum));
     }
     let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;
     if !stored.is_some_and(|s| s.matches(&presented.hash())) {
@@ -255,7 +328,7 @@ async fn authorise_edit(
     if state.clock.now() - post.created_at > window.as_millis() as i64 {
         return Err(ApiError::EditWindowClosed(window.as_secs()));
     }
-    Ok(post)
+    Ok((post, forum))
 }
 
 pub(crate) async fn edit_post(
@@ -266,10 +339,39 @@ pub(crate) async fn edit_post(
     Json(body): Json<EditPost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let message = Message::parse(&body.message)?;
-    authorise_edit(&state, id, viewer, &headers).await?;
+    let (_, forum) = authorise_edit(&state, id, viewer.clone(), &headers).await?;
+    if forum.policy.read_only {
+        return Err(ApiError::ReadOnly);
+    }
+    // An edit cannot bring in what the forum's word rules keep out.
+    let mut hold = None;
+    if let Some(pattern) = rules::find(&forum.policy.restricted_words, message.as_str()) {
+        let actor = match viewer {
+            Some(v) => Actor::Account(v),
+            None => Actor::Guest,
+        };
+        if !skips_premoderation(&state, &forum, &actor).await? {
+            match forum.policy.restricted_action {
+                RestrictedAction::Reject => {
+                    return Err(InputError::new(
+                        "message",
+                        "restricted_word",
+                        format!("this forum does not accept this word ({pattern:?})"),
+                    )
+                    .into());
+                }
+                RestrictedAction::Hold => hold = Some(format!("restricted word in an edit: {pattern}")),
+            }
+        }
+    }
     let html = render_markdown(message.as_str());
-    let post = state.store.post_edit(id, message, html, state.clock.now()).await?;
+    let mut post = state.store.post_edit(id, message, html, state.clock.now()).await?;
+    if let Some(why) = hold.filter(|_| post.state == PostState::Approved) {
+        let by = confab_core::model::Moderator::Rules;
+        post = state.store.post_set_state(id, PostState::Pending, by, Some(why), state.clock.now()).await?.after;
+    }
     state.wake_workers();
+    let post = as_author_sees(post);
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
     Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
 }
@@ -280,9 +382,10 @@ pub(crate) async fn delete_post(
     Viewer(viewer): Viewer,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    authorise_edit(&state, id, viewer, &headers).await?;
+    let (_, forum) = authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
     state.wake_workers();
-    let forum = forum_name(&state, thread.forum_id).await?;
-    Ok(axum::Json(json!({ "post": PostView::new(&post, None), "thread": ThreadView::new(&thread, &forum) })))
+    Ok(axum::Json(
+        json!({ "post": PostView::new(&post, None), "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()) }),
+    ))
 }

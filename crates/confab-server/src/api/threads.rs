@@ -64,7 +64,7 @@ pub(crate) async fn find_thread(
     let key = q.key()?;
     let forum = state.store.forum_by_shortname(&forum).await?;
     let thread = state.store.thread_find(&forum, &key).await?.ok_or(confab_store::StoreError::ThreadNotFound)?;
-    Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
+    Ok(axum::Json(ThreadView::in_forum(&thread, &forum, state.clock.now())))
 }
 
 pub(crate) async fn create_thread(
@@ -92,8 +92,8 @@ pub(crate) async fn get_thread(
     PathId(id): PathId,
 ) -> Result<impl IntoResponse, ApiError> {
     let thread = state.store.thread_get(id).await?;
-    let forum = forum_name(&state, thread.forum_id).await?;
-    Ok(axum::Json(ThreadView::new(&thread, &forum)))
+    let forum = state.store.forum_get(thread.forum_id).await?;
+    Ok(axum::Json(ThreadView::in_forum(&thread, &forum, state.clock.now())))
 }
 
 pub(crate) async fn close_thread(
@@ -127,9 +127,4 @@ async fn set_closed(
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let thread = state.store.thread_set_closed(id, closed).await?;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
-}
-
-/// The shortname of a forum known by id (threads store the id only).
-pub(crate) async fn forum_name(state: &AppState, forum_id: confab_core::Id) -> Result<String, ApiError> {
-    Ok(state.store.forum_get(forum_id).await?.shortname.into_string())
 }

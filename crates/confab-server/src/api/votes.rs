@@ -47,7 +47,11 @@ pub(crate) async fn vote_post(
         _ => {}
     }
     // A banned reader does not vote either (a guest is known here by network only).
-    super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
+    if forum.policy.read_only {
+        return Err(ApiError::ReadOnly);
+    }
+    let standing =
+        super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
     let (voter, minted) = match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
         (Some(person), _) => {
             state
@@ -67,6 +71,21 @@ pub(crate) async fn vote_post(
             None,
         ),
     };
+    if standing == super::bans::Standing::Shadow {
+        // A shadow-banned reader's vote is taken and dropped: the answer looks the same.
+        if !post.is_listed() || post.state != confab_core::model::PostState::Approved {
+            return Err(confab_store::StoreError::PostNotVotable.into());
+        }
+        let mut body = json!({
+            "post": { "id": post.id, "likes": post.likes, "dislikes": post.dislikes, "points": post.points() },
+            "vote": value.as_i64(),
+            "previous": 0,
+        });
+        if let Some(t) = &minted {
+            body["voter_token"] = json!(t.expose());
+        }
+        return Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)));
+    }
     let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
     let p = &outcome.post;
     let mut body = json!({

@@ -1,0 +1,88 @@
+//! Readers' flags: a reader reports a post (spam, abuse, off topic, other) once; at
+//! the forum's threshold of distinct readers the post leaves the page for review.
+//!
+//! A reader is their account or SSO identity, and a guest is their network (the same
+//! /24 or /64 as the rate limits use), so one person cannot reach the threshold alone
+//! by clearing their browser. The answer never says how many flags a post has.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use confab_core::input::InputError;
+use confab_core::model::{Flag, FlagReason};
+use confab_core::secret::TokenHash;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::auth::{ClientIp, Viewer, actor, check_origin};
+use crate::error::ApiError;
+use crate::extract::{Json, PathId};
+use crate::ratelimit::{Key, network};
+
+const MAX_NOTE_CHARS: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FlagBody {
+    /// `spam`, `abuse`, `off_topic` or `other`.
+    reason: String,
+    /// What the reader wants moderators to know.
+    note: Option<String>,
+}
+
+pub(crate) async fn flag_post(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    client: ClientIp,
+    Viewer(viewer): Viewer,
+    headers: HeaderMap,
+    Json(body): Json<FlagBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let reason = FlagReason::parse(&body.reason)
+        .ok_or_else(|| InputError::new("reason", "unknown_reason", "one of: spam, abuse, off_topic, other"))?;
+    let note = body.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+        return Err(InputError::new("note", "too_long", format!("at most {MAX_NOTE_CHARS} characters")).into());
+    }
+    let limits = &state.settings.rate_limits;
+    // Flags share the votes' budget per network: both are one click per post.
+    client.limit(&state, Key::VotesFromNetwork, limits.votes_per_network)?;
+    let post = state.store.post_get(id).await?;
+    let forum = state.store.forum_get(post.forum_id).await?;
+    check_origin(&forum, &headers)?;
+    if forum.policy.read_only {
+        return Err(ApiError::ReadOnly);
+    }
+    let actor = actor(&state, &forum, viewer, &headers).await?;
+    let standing =
+        super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
+    let voter = match (actor.voter(forum.id), client.0) {
+        (Some(person), _) => person,
+        (None, Some(ip)) => {
+            // A hash of the forum and the network: stable for the reader, names no one.
+            let mut h = Sha256::new();
+            h.update(b"confab-flag\0");
+            h.update(forum.id.as_i64().to_be_bytes());
+            h.update(network(ip).to_string().as_bytes());
+            TokenHash(h.finalize().into())
+        }
+        (None, None) => return Err(ApiError::LoginRequired),
+    };
+    let now = state.clock.now();
+    if standing == super::bans::Standing::Shadow {
+        // A shadow-banned reader's flag is taken and dropped.
+        if post.state != confab_core::model::PostState::Approved {
+            return Err(confab_store::StoreError::PostNotFound.into());
+        }
+        return Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))));
+    }
+    let flag = Flag { reason, note, at: now };
+    let outcome = state.store.flag_add(id, voter, flag, forum.policy.flag_threshold, now).await?;
+    if outcome.held {
+        state.wake_workers();
+        tracing::info!(post = %id, "post held for review by readers' flags");
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))))
+}
