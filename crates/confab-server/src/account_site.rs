@@ -62,7 +62,7 @@ fn cookie_value(state: &AppState, token: &Token) -> String {
 }
 
 /// The CSRF token of a session: stable for its life, useless for any other.
-fn csrf_token(state: &AppState, me: &SignedIn) -> String {
+pub(crate) fn csrf_token(state: &AppState, me: &SignedIn) -> String {
     hex(&mac(state, b"csrf\0", &me.session.id.as_i64().to_be_bytes()).finalize().into_bytes())
 }
 
@@ -72,7 +72,7 @@ fn csrf_ok(state: &AppState, me: &SignedIn, presented: &str) -> bool {
 }
 
 /// The signed-in account behind the cookie, if the cookie is genuine and its session lives.
-async fn from_cookie(state: &AppState, jar: &CookieJar) -> Result<Option<SignedIn>, ApiError> {
+pub(crate) async fn from_cookie(state: &AppState, jar: &CookieJar) -> Result<Option<SignedIn>, ApiError> {
     let Some(c) = jar.get(cookie_name(state)) else { return Ok(None) };
     let Some((token, sig)) = c.value().split_once('.') else { return Ok(None) };
     let Some(token) = Token::from_client(token) else { return Ok(None) };
@@ -96,7 +96,7 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     matches!((ours, sent), (Ok(o), Some(s)) if o == s)
 }
 
-fn refused() -> Response {
+pub(crate) fn refused() -> Response {
     page(
         StatusCode::FORBIDDEN,
         "Request refused",
@@ -108,13 +108,30 @@ fn to_account() -> Response {
     Redirect::to("/account").into_response()
 }
 
-fn login_page(status: StatusCode, error: Option<&str>) -> Response {
+/// Where a log-in may send the browser next: a page of the dashboard, nothing else (no
+/// open redirect).
+fn safe_next(next: &str) -> Option<&str> {
+    let ok = (next == "/dashboard" || next.starts_with("/dashboard/"))
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"' && b != b'<' && b != b'>');
+    ok.then_some(next)
+}
+
+pub(crate) fn login_page(status: StatusCode, error: Option<&str>) -> Response {
+    login_page_to(status, error, None)
+}
+
+/// The log-in form; `next` (a dashboard page) is where a successful log-in goes.
+pub(crate) fn login_page_to(status: StatusCode, error: Option<&str>, next: Option<&str>) -> Response {
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
+    let next = next
+        .and_then(safe_next)
+        .map(|n| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", escape(n)))
+        .unwrap_or_default();
     page(
         status,
         "Your account",
         &format!(
-            "{error}<form method=\"post\" action=\"/account/login\">\n\
+            "{error}<form method=\"post\" action=\"/account/login\">\n{next}\
              <label>Username or email <input name=\"login\" autocomplete=\"username\" required></label>\n\
              <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
              <button type=\"submit\">Log in</button>\n</form>\n\
@@ -178,6 +195,9 @@ pub(crate) struct LoginForm {
     login: String,
     #[serde(default)]
     password: String,
+    /// A dashboard page to go to once signed in.
+    #[serde(default)]
+    next: String,
 }
 
 pub(crate) async fn log_in(
@@ -202,15 +222,18 @@ pub(crate) async fn log_in(
                 .path("/")
                 .max_age(time::Duration::seconds(ttl))
                 .build();
-            Ok((jar.add(cookie), to_account()).into_response())
+            let to = safe_next(&form.next).map_or_else(to_account, |n| Redirect::to(n).into_response());
+            Ok((jar.add(cookie), to).into_response())
         }
-        Err(ApiError::InvalidCredentials) => Ok(login_page(
+        Err(ApiError::InvalidCredentials) => Ok(login_page_to(
             StatusCode::UNAUTHORIZED,
             Some("The username or email and password do not match an account."),
+            Some(&form.next),
         )),
-        Err(ApiError::EmailNotVerified) => Ok(login_page(
+        Err(ApiError::EmailNotVerified) => Ok(login_page_to(
             StatusCode::FORBIDDEN,
             Some("Confirm your email address first: we have sent you a new link."),
+            Some(&form.next),
         )),
         Err(ApiError::RateLimited(ms)) => {
             let mut r =
@@ -233,7 +256,7 @@ pub(crate) struct CsrfForm {
 }
 
 /// The signed-in account of a write, if the write is genuine (own origin, right token).
-async fn checked(
+pub(crate) async fn checked(
     state: &AppState,
     headers: &HeaderMap,
     jar: &CookieJar,

@@ -9,6 +9,7 @@ mod account_site;
 pub mod akismet;
 pub(crate) mod api;
 pub mod auth;
+mod dashboard;
 pub mod embed;
 mod error;
 mod extract;
@@ -293,6 +294,7 @@ pub fn app(state: AppState) -> Router {
     let expose = state.settings.expose_query_count;
     api::routes()
         .merge(browser_routes())
+        .merge(dashboard::routes())
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)

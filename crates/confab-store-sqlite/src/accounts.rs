@@ -127,6 +127,20 @@ pub(crate) fn role_get(c: &Connection, forum: Id, account: Id) -> StoreResult<Op
     role.map(|r| Role::parse(&r).ok_or_else(|| StoreError::Internal(format!("unknown role {r:?}")))).transpose()
 }
 
+pub(crate) fn roles_of(c: &Connection, account: Id) -> StoreResult<Vec<(Id, Role)>> {
+    let rows: Vec<(i64, String)> = c
+        .prepare_cached("SELECT forum_id, role FROM forum_roles WHERE account_id = ?1 ORDER BY forum_id")
+        .and_then(|mut s| s.query_map([account.as_i64()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(sql_err)?;
+    rows.into_iter()
+        .map(|(f, r)| {
+            let forum = Id::from_i64(f).ok_or_else(|| StoreError::Internal("bad forum id".into()))?;
+            let role = Role::parse(&r).ok_or_else(|| StoreError::Internal(format!("unknown role {r:?}")))?;
+            Ok((forum, role))
+        })
+        .collect()
+}
+
 pub(crate) fn roles_list(c: &Connection, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
     let mut s = c
         .prepare_cached(&format!(

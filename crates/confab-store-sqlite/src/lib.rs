@@ -384,6 +384,10 @@ impl Store for SqliteStore {
         self.read(move |c| accounts::role_get(c, forum, account)).await
     }
 
+    async fn roles_of(&self, account: Id) -> StoreResult<Vec<(Id, Role)>> {
+        self.read(move |c| accounts::roles_of(c, account)).await
+    }
+
     async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
         self.read(move |c| accounts::roles_list(c, forum)).await
     }

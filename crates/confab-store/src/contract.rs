@@ -638,6 +638,8 @@ pub async fn roles_are_per_forum_and_a_forum_keeps_an_owner(store: &dyn Store) {
         store.roles_list(a.id).await.unwrap().into_iter().map(|(acc, r)| (acc.username.into_string(), r)).collect();
     assert_eq!(list, vec![("ann".to_owned(), Role::Owner), ("bob".to_owned(), Role::Moderator)]);
     assert!(store.roles_list(b.id).await.unwrap().is_empty());
+    assert_eq!(store.roles_of(bob.id).await.unwrap(), vec![(a.id, Role::Moderator)]);
+    assert!(store.roles_of(ghost).await.unwrap().is_empty());
     // The last owner stays.
     assert!(matches!(store.role_set(a.id, ann.id, None, NOW).await, Err(StoreError::LastOwner)));
     assert!(matches!(store.role_set(a.id, ann.id, Some(Role::Moderator), NOW).await, Err(StoreError::LastOwner)));

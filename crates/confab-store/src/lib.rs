@@ -511,6 +511,8 @@ pub trait Store: Send + Sync + 'static {
     async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>>;
     /// The forum's accounts with a role, by username.
     async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>>;
+    /// An account's roles: (forum id, role), in every forum.
+    async fn roles_of(&self, account: Id) -> StoreResult<Vec<(Id, Role)>>;
     /// Grants a role, or removes it with `None`; `LastOwner` rather than leave a forum
     /// that had owners without one.
     async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()>;

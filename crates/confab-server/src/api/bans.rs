@@ -18,7 +18,7 @@ use crate::ratelimit::Cidr;
 use crate::views::rfc3339;
 
 /// Longest timeout: ten years (longer is a ban).
-const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
+pub(crate) const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +53,7 @@ async fn moderated_forum(state: &AppState, who: &Principal, forum: &str) -> Resu
     Ok(forum)
 }
 
-async fn target(state: &AppState, kind: &str, value: &str) -> Result<BanTarget, ApiError> {
+pub(crate) async fn target(state: &AppState, kind: &str, value: &str) -> Result<BanTarget, ApiError> {
     let value = value.trim();
     Ok(match kind {
         "account" => {

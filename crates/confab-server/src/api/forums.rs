@@ -29,7 +29,7 @@ pub(crate) struct CreateForum {
     owner: Option<String>,
 }
 
-fn parse_origins(origins: &[String]) -> Result<Vec<Origin>, ApiError> {
+pub(crate) fn parse_origins(origins: &[String]) -> Result<Vec<Origin>, ApiError> {
     if origins.len() > MAX_ORIGINS {
         return Err(InputError::new("origins", "too_many", format!("at most {MAX_ORIGINS} origins")).into());
     }

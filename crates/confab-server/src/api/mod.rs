@@ -1,13 +1,13 @@
 //! API v1 routes: one module per resource, one function per action.
 
 pub(crate) mod accounts;
-mod bans;
+pub(crate) mod bans;
 mod counts;
 mod docs;
 mod flags;
-mod forums;
+pub(crate) mod forums;
 pub mod jobs;
-mod moderation;
+pub(crate) mod moderation;
 mod page;
 mod posts;
 mod subscriptions;

@@ -43,7 +43,7 @@ pub(crate) enum Action {
 
 impl Action {
     /// The state the action moves a post to; `None` for the marks that leave it be.
-    fn state(self) -> Option<PostState> {
+    pub(crate) fn state(self) -> Option<PostState> {
         match self {
             Action::Approve => Some(PostState::Approved),
             Action::Hold => Some(PostState::Pending),
