@@ -35,7 +35,8 @@
       noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
       helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.',
       login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}',
-      notify: 'Email me replies', sub: 'Email me new comments', unsub: 'Stop emails'
+      notify: 'Email me replies', sub: 'Email me new comments', unsub: 'Stop emails', pinned: 'Pinned',
+      report: 'Report', why: ['Spam', 'Abusive', 'Off topic', 'Something else'], reported: 'Reported. Thank you.'
     }
   };
   // Other languages are modules fetched only by pages in them (see loadLang).
@@ -283,12 +284,16 @@
       var page = await api('GET', f + '/thread-page?' +
         query(Object.assign(key, { sort: s.sort, limit: PAGE_ROOTS, replies: REPLIES_PER_ROOT })));
       s.me = await me;
-      // A signed-in reader with an address may subscribe to the thread.
-      s.sub = s.me && s.me.kind !== 'guest' && page.thread ? await api('GET', '/api/v1/threads/' + page.thread.id +
-        '/subscription').then(function (r) { return r.subscribed; }, function () { return null; }) : null;
+      // A signed-in reader may subscribe to the thread, and sees their own posts that
+      // nobody else sees yet (kept out of the public, cacheable page).
+      var th = s.me && s.me.kind !== 'guest' && page.thread && '/api/v1/threads/' + page.thread.id;
+      var own = th ? api('GET', th + '/mine').then(function (r) { return r.posts; }, function () { return []; }) : [];
+      s.sub = th ? await api('GET', th + '/subscription').then(function (r) { return r.subscribed; }, function () { return null; }) : null;
+      own = await own;
       if (gen !== state.generation) return;
       performance.mark('confab:fetched');
       render(page);
+      own.forEach(function (p) { if (p.depth) addReply(p); else addRoot(Object.assign({ replies: [] }, p)); });
       if (!s.ready) {
         s.ready = true;
         try { performance.mark('confab:ready'); } catch (e) { /* old browsers */ }
@@ -330,6 +335,12 @@
     box.append(h('p', { cls: 'cf-foot' }, h('a', { href: BASE + '/', rel: 'noopener', target: '_blank', text: 'Confab' })));
     s.tokens = editTokens(); // read storage once for the whole page
     page.posts.forEach(addRoot);
+    // The pinned post leads the page (replies are marked where they are).
+    var pin = page.pinned;
+    if (pin && !pin.depth) {
+      if (!s.nodes[pin.id]) addRoot(Object.assign({ replies: [] }, pin));
+      s.tree.prepend(s.nodes[pin.id].li);
+    }
     s.tokens = null;
     refreshHead();
   }
@@ -483,6 +494,8 @@
     var meta = h('div', { cls: 'cf-meta' }, av, who, ' ', timeEl(p.created_at));
     if (p.edited_at) meta.append(' ', h('span', { cls: 'cf-badge', text: t('edited') }));
     if (p.state === 'pending') meta.append(' ', h('span', { cls: 'cf-badge cf-pending', text: t('pending') }));
+    if (s.thread && s.thread.pinned === id) meta.append(' ', h('span', { cls: 'cf-badge', text: t('pinned') }));
+    if (p.highlighted) art.classList.add('cf-hl');
     var body = h('div', { cls: 'cf-body' });
     if (n.sending) {
       body.classList.add('cf-plain');
@@ -513,6 +526,7 @@
       bar.append(h('button', { type: 'button', 'data-act': 'edit', 'data-id': id, text: t('edit') }),
         h('button', { type: 'button', 'data-act': 'delete', 'data-id': id, text: t('del') }));
     }
+    if (p.state === 'approved' && !tok && !ownPost(p)) bar.append(h('button', { type: 'button', 'data-act': 'flag', 'data-id': id, text: t('report') }));
     bar.append(h('button', { type: 'button', cls: 'cf-toggle', 'data-act': 'toggle', 'data-id': id,
       'aria-expanded': 'true', text: t('collapse') }));
     return bar;
@@ -814,7 +828,21 @@
     else if (act === 'logout') logout();
     else if (act === 'sso') ssoLogin();
     else if (act === 'sub') subscribe(btn);
+    else if (act === 'flag') flag(btn, id);
     else if (act === 'reload') { state.box.replaceChildren(h('p', { cls: 'cf-loading', text: t('loading') })); loadPage(); }
+  }
+
+  // Reporting a post: the button becomes a choice of reasons; choosing sends it.
+  function flag(btn, id) {
+    var sel = h('select', { 'aria-label': t('report') }, h('option', { value: '', text: t('report') + '…' }));
+    (I18N[state.cfg.lang].why || I18N.en.why).forEach(function (w, i) { sel.append(h('option', { value: ['spam', 'abuse', 'off_topic', 'other'][i], text: w })); });
+    sel.onchange = function () {
+      if (sel.value) api('POST', '/api/v1/posts/' + id + '/flags', { reason: sel.value }).then(function () {
+        sel.replaceWith(h('span', { cls: 'cf-note', text: t('reported') }));
+      }, function (e) { announce(errorText(e)); });
+    };
+    btn.replaceWith(sel);
+    sel.focus();
   }
 
   function onSubmit(e) {

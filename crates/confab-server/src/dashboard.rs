@@ -66,14 +66,16 @@ fn layout(status: StatusCode, title: &str, forum: Option<&Forum>, active: &str, 
                 format!("<a href=\"{href}\"{cur}>{label}</a>")
             };
             format!(
-                "<nav class=\"tabs\">{}{}{}{}{}{}</nav>",
+                "<nav class=\"tabs\">{}{}{}{}{}{}{}{}</nav>",
                 link(format!("/dashboard/{s}?state=pending"), "Pending", "pending"),
                 link(format!("/dashboard/{s}?state=flagged"), "Flagged", "flagged"),
                 link(format!("/dashboard/{s}?state=spam"), "Spam", "spam"),
+                link(format!("/dashboard/{s}?state=shadow"), "Shadow", "shadow"),
                 link(format!("/dashboard/{s}?state=all"), "All", "all"),
                 link(format!("/dashboard/{s}/bans"), "Bans", "bans"),
                 link(format!("/dashboard/{s}/stats"), "Stats", "stats"),
-            ) + &link(format!("/dashboard/{s}/settings"), "Settings", "settings").replace("<a ", "<a class=\"end\" ")
+                link(format!("/dashboard/{s}/settings"), "Settings", "settings"),
+            )
         }
     };
     let forum_name = forum.map(|f| format!(" · {}", escape(f.name.as_str()))).unwrap_or_default();

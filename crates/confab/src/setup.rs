@@ -112,9 +112,23 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The process's clock: the system's, unless the environment names a file holding an
+/// offset in milliseconds (`CLOCK_OFFSET_FILE_FOR_TESTS`), read on every use. Browser
+/// tests move a running server's time with it (a timeout lapsing, a thread closing)
+/// without waiting; it is deliberately not a configuration key.
+fn process_clock() -> Clock {
+    let Some(path) = std::env::var_os("CLOCK_OFFSET_FILE_FOR_TESTS") else { return Clock::system() };
+    tracing::warn!("the clock follows CLOCK_OFFSET_FILE_FOR_TESTS: for tests only");
+    let system = Clock::system();
+    Clock::from_fn(move || {
+        let offset = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+        system.now() + offset
+    })
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
-    let clock = Clock::system();
+    let clock = process_clock();
     let admin = admin_token(&config, &*store).await?;
     if config.demo && create_demo(&*store, &clock).await? {
         tracing::info!("created the demo forum");
@@ -186,7 +200,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// `confab worker`: workers alone, no HTTP server. Several may run against one store.
 pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
-    let clock = Clock::system();
+    let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
     let mut effects = confab_server::jobs::Effects::load(
