@@ -534,6 +534,9 @@ pub struct NewPost {
     /// Hold the post (pending) unless one of its author's posts in the forum is
     /// already approved: the "first posts wait" rule, decided in the write.
     pub hold_first_post: bool,
+    /// A keyed hash of the poster's network (/24 or /64), never the address: lets
+    /// moderators find posts from the same network.
+    pub network: Option<[u8; 32]>,
 }
 
 /// Who changed a post's state, for the moderation log.

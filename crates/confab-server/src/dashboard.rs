@@ -275,12 +275,14 @@ fn search_form(forum: &Forum, q: &HashMap<String, String>) -> String {
          <label>Text <input name=\"q\" value=\"{q}\"></label>\
          <label>Author email <input name=\"email\" type=\"email\" value=\"{email}\"></label>\
          <label>Author id <input name=\"author\" value=\"{author}\"></label>\
+         <label>IP address <input name=\"ip\" value=\"{ip}\" inputmode=\"decimal\"></label>\
          <label>Thread id <input name=\"thread\" value=\"{thread}\"></label>\
          <label>State <select name=\"state\">{options}</select></label>\
          <label>From <input name=\"since\" type=\"date\" value=\"{since}\"></label>\
          <label>Until <input name=\"until\" type=\"date\" value=\"{until}\"></label>\
          <button type=\"submit\">Search</button></form>\
-         <p class=\"muted\">Confab keeps no IP addresses, so there is no search by IP; ban a network from the Bans page.</p></details>",
+         <p class=\"muted\">An IP address finds the comments from its network (/24 or /48). Confab keeps no addresses, \
+         only a keyed hash of each comment's network.</p></details>",
         open = if ["q", "email", "author", "thread", "since", "until"]
             .iter()
             .any(|k| q.get(*k).is_some_and(|v| !v.is_empty()))
@@ -293,6 +295,7 @@ fn search_form(forum: &Forum, q: &HashMap<String, String>) -> String {
         q = v("q"),
         email = v("email"),
         author = v("author"),
+        ip = v("ip"),
         thread = v("thread"),
         since = v("since"),
         until = v("until"),
@@ -413,14 +416,14 @@ async fn queue(
     let q: HashMap<String, String> =
         url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let query: QueueQuery = match serde_json::from_value(json!({
-        "state": q.get("state"), "q": q.get("q"), "author": q.get("author"), "email": q.get("email"),
+        "state": q.get("state"), "q": q.get("q"), "author": q.get("author"), "email": q.get("email"), "ip": q.get("ip"),
         "thread": q.get("thread"), "since": q.get("since"), "until": q.get("until"), "before": q.get("before"),
         "limit": PAGE,
     })) {
         Ok(v) => v,
         Err(e) => return Ok(message_page(StatusCode::BAD_REQUEST, "Not a search", Some(&forum), &e.to_string())),
     };
-    let search = match query.search() {
+    let search = match query.search(&state) {
         Ok(s) => s,
         Err(e) => return Ok(message_page(StatusCode::BAD_REQUEST, "Not a search", Some(&forum), &e.to_string())),
     };

@@ -86,6 +86,17 @@ impl Limiter {
     }
 }
 
+/// A keyed hash of an address's network ([`network`]): the same for every address of one
+/// /24 or /48, meaningless without the server's key. Posts keep this instead of an
+/// address, so moderators can find the posts from the network of an address they have.
+pub fn network_hash(key: &[u8], ip: IpAddr) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(b"post network\0");
+    m.update(network(ip).to_string().as_bytes());
+    m.finalize().into_bytes().into()
+}
+
 /// The network a client address belongs to, for limiting.
 pub fn network(ip: IpAddr) -> IpAddr {
     match ip {

@@ -232,3 +232,69 @@ async fn owners_change_rules_keys_and_roles_and_bad_settings_change_nothing() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// Every dashboard page and form, tried by a moderator of another forum: refused by
+/// role (403), and a forged id of this forum's post or thread, sent through their own
+/// forum's forms, is not found there. Nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_page_and_form_keeps_forums_apart() {
+    let app = TestApp::with_forum().await;
+    app.create_forum("other").await;
+    let olga = cookie_for(&app, "olga", "other", "owner").await;
+    let post = held_post(&app, "Ann", "a post of blog").await;
+    let thread = app.store.post_get(post.parse().unwrap()).await.unwrap().thread_id;
+    let author = app.store.post_get(post.parse().unwrap()).await.unwrap().author_id;
+    let before = app.store.forum_by_shortname("blog").await.unwrap();
+    let keys = app.store.forum_keys(before.id).await.unwrap();
+    let csrf = csrf_of(&get(&app, "/dashboard/other/bans", &olga).await.expect(StatusCode::OK));
+
+    for uri in [
+        "/dashboard/blog".to_owned(),
+        "/dashboard/blog?state=all".to_owned(),
+        format!("/dashboard/blog/threads/{thread}"),
+        format!("/dashboard/blog/users/{author}"),
+        "/dashboard/blog/bans".to_owned(),
+        "/dashboard/blog/settings".to_owned(),
+        "/dashboard/blog/stats".to_owned(),
+    ] {
+        assert_eq!(get(&app, &uri, &olga).await.status, StatusCode::FORBIDDEN, "GET {uri}");
+    }
+    for (uri, body) in [
+        ("/dashboard/blog/moderate".to_owned(), format!("csrf={csrf}&post={post}&action=delete")),
+        ("/dashboard/blog/moderate".to_owned(), format!("csrf={csrf}&posts={post}&action=spam")),
+        (format!("/dashboard/blog/threads/{thread}"), format!("csrf={csrf}&action=close")),
+        ("/dashboard/blog/bans".to_owned(), format!("csrf={csrf}&kind=email&value=x%40y.example")),
+        ("/dashboard/blog/settings".to_owned(), format!("csrf={csrf}&section=rotate")),
+        ("/dashboard/blog/settings".to_owned(), format!("csrf={csrf}&section=role&username=olga&role=owner")),
+    ] {
+        assert_eq!(
+            form(&app, &uri, &body, Some(ORIGIN), Some(&olga)).await.status,
+            StatusCode::FORBIDDEN,
+            "POST {uri}"
+        );
+    }
+    // Through their own forum's forms, this forum's ids are not found.
+    let body = format!("csrf={csrf}&post={post}&action=pin");
+    form(&app, "/dashboard/other/moderate", &body, Some(ORIGIN), Some(&olga)).await;
+    let r = form(
+        &app,
+        &format!("/dashboard/other/threads/{thread}"),
+        &format!("csrf={csrf}&action=close"),
+        Some(ORIGIN),
+        Some(&olga),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &format!("/dashboard/other/threads/{thread}"), &olga).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &format!("/dashboard/other/users/{author}"), &olga).await.status, StatusCode::NOT_FOUND);
+
+    let p = app.store.post_get(post.parse().unwrap()).await.unwrap();
+    assert_eq!(state_of(&app, &post).await, "approved");
+    assert!(!p.highlighted);
+    let t = app.store.thread_get(thread).await.unwrap();
+    assert!(!t.closed && t.pinned.is_none());
+    assert_eq!(app.store.forum_by_shortname("blog").await.unwrap(), before);
+    assert!(app.store.bans_list(before.id, 0).await.unwrap().is_empty());
+    assert!(app.store.forum_keys(before.id).await.unwrap() == keys, "keys not rotated");
+    assert!(app.store.roles_list(before.id).await.unwrap().is_empty());
+}

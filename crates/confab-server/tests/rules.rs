@@ -400,6 +400,13 @@ async fn the_search_and_the_stats_answer_moderators_of_the_forum_only() {
     assert_eq!(stats["days"][4]["posts"], 1);
     assert_eq!(stats["queues"]["pending"], 0);
 
+    // By IP address: the posts from its network, found through the keyed hash kept
+    // with each post (no address is stored).
+    guest_post(&app, "Net", "from a network", [203, 0, 113, 9]).await.expect(StatusCode::CREATED);
+    assert_eq!(names(search("ip=203.0.113.200").await), vec!["Net"]);
+    assert!(names(search("ip=198.51.100.1").await).is_empty());
+    search("ip=203.0.113").await.expect_error(StatusCode::BAD_REQUEST, "invalid_query");
+
     // Tenant isolation: another forum's moderator can do none of it here.
     for (m, uri, body) in [
         (Method::GET, "/api/v1/forums/blog/stats".to_owned(), None),

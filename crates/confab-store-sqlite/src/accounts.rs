@@ -299,7 +299,7 @@ pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: Un
             }
         }
         // Either way nothing links the post to the person any more.
-        tx.prepare_cached("UPDATE posts SET author_id = ?2, edit_token = NULL WHERE id = ?1")
+        tx.prepare_cached("UPDATE posts SET author_id = ?2, edit_token = NULL, net_hash = NULL WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id.as_i64(), anonymous.id.as_i64()]))
             .map_err(sql_err)?;
     }

@@ -60,6 +60,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0009_moderation.sql")),
         M::up(include_str!("../migrations/0010_bans.sql")),
         M::up(include_str!("../migrations/0011_rules.sql")),
+        M::up(include_str!("../migrations/0012_post_network.sql")),
     ])
 });
 

@@ -40,6 +40,10 @@ pub(crate) fn search(c: &Connection, forum: Id, q: &PostSearch) -> StoreResult<V
         conds.push("author_id IN (SELECT id FROM authors WHERE email = ?)".into());
         args.push(Box::new(e.to_lowercase()));
     }
+    if let Some(n) = q.network {
+        conds.push("net_hash = ?".into());
+        args.push(Box::new(n.to_vec()));
+    }
     if let Some(t) = q.thread {
         conds.push("thread_id = ?".into());
         args.push(Box::new(t.as_i64()));

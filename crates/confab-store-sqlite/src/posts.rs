@@ -240,8 +240,8 @@ pub(crate) fn create(
     };
     tx.prepare_cached(
         "INSERT INTO posts (id, forum_id, thread_id, parent_id, root_id, depth, path, author_id, message, html, state, \
-         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token, notify, text_hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15, ?16, ?17)",
+         likes, dislikes, best, hot, descendants, created_at, edited_at, edit_token, notify, text_hash, net_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, 0, ?14, NULL, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -262,6 +262,7 @@ pub(crate) fn create(
             &edit_token.0[..],
             new.notify,
             &text_hash(post.message.as_str())[..],
+            new.network.as_ref().map(|n| &n[..]),
         ])
     })
     .map_err(sql_err)?;

@@ -74,6 +74,7 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
         screen: None,
         held: None,
         hold_first_post: false,
+        network: None,
     }
 }
 
@@ -1507,10 +1508,19 @@ pub async fn flags_marks_shadow_posts_and_the_search(store: &dyn Store) {
     assert_eq!(store.moderation_queue(a.id, &by_author).await.unwrap()[0].id, s.post.id);
     let dated = PostSearch { since: Some(NOW + 5), until: Some(NOW + 6), limit: 10, ..Default::default() };
     assert_eq!(store.moderation_queue(a.id, &dated).await.unwrap().len(), 1);
+    let mut netted = new_post("t", None, "from a network", PostState::Approved);
+    netted.network = Some([7; 32]);
+    let netted = store.post_create(&a, netted, token(), NOW + 7).await.unwrap().post;
+    let by_net = PostSearch { network: Some([7; 32]), limit: 10, ..Default::default() };
+    assert_eq!(
+        store.moderation_queue(a.id, &by_net).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>(),
+        [netted.id]
+    );
+    assert!(store.moderation_queue(b.id, &by_net).await.unwrap().is_empty());
     let none = PostSearch { authors: Some(vec![]), limit: 10, ..Default::default() };
     assert!(store.moderation_queue(a.id, &none).await.unwrap().is_empty());
     let days = store.posts_per_day(a.id, 0).await.unwrap();
-    assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 2);
+    assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 3);
     assert_eq!(days[0].0 % 86_400_000, 0, "days start at midnight UTC");
 }
 

@@ -314,6 +314,8 @@ pub struct PostSearch {
     pub authors: Option<Vec<Id>>,
     /// Posts whose author gave this address (lowercased).
     pub email: Option<String>,
+    /// Posts from this network (the keyed hash written with the post).
+    pub network: Option<[u8; 32]>,
     pub thread: Option<Id>,
     /// Created at or after.
     pub since: Option<UnixMs>,

@@ -58,6 +58,7 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
         screen: None,
         held: None,
         hold_first_post: false,
+        network: None,
     }
 }
 

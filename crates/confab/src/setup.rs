@@ -80,6 +80,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
             screen: None,
             held: None,
             hold_first_post: false,
+            network: None,
         })
     };
     // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.

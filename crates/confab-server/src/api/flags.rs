@@ -2,7 +2,7 @@
 //! the forum's threshold of distinct readers the post leaves the page for review.
 //!
 //! A reader is their account or SSO identity, and a guest is their network (the same
-//! /24 or /64 as the rate limits use), so one person cannot reach the threshold alone
+//! /24 or /48 as the rate limits use), so one person cannot reach the threshold alone
 //! by clearing their browser. The answer never says how many flags a post has.
 
 use axum::extract::State;

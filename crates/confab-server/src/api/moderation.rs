@@ -236,6 +236,8 @@ pub(crate) struct QueueQuery {
     author: Option<String>,
     /// The address an author gave.
     email: Option<String>,
+    /// An IP address: posts from its network (/24 or /48).
+    ip: Option<String>,
     thread: Option<String>,
     /// Created on or after this day or time (`2026-11-01` or RFC 3339).
     since: Option<String>,
@@ -263,7 +265,7 @@ fn parse_id(field: &str, s: &str) -> Result<Id, ApiError> {
 
 impl QueueQuery {
     /// The store's search for this query (checked: bad values are a 400).
-    pub(crate) fn search(&self) -> Result<confab_store::PostSearch, ApiError> {
+    pub(crate) fn search(&self, state: &AppState) -> Result<confab_store::PostSearch, ApiError> {
         let mut s =
             confab_store::PostSearch { limit: self.limit.unwrap_or(50).clamp(1, MAX_PAGE), ..Default::default() };
         match self.state.as_deref().unwrap_or("pending") {
@@ -282,6 +284,13 @@ impl QueueQuery {
         }
         s.authors = given(&self.author).map(|a| parse_id("author", &a)).transpose()?.map(|a| vec![a]);
         s.email = given(&self.email).map(|e| e.to_lowercase());
+        s.network = given(&self.ip)
+            .map(|ip| {
+                ip.parse::<std::net::IpAddr>()
+                    .map(|ip| crate::ratelimit::network_hash(&state.page_key, ip))
+                    .map_err(|_| ApiError::InvalidQuery("ip: an IPv4 or IPv6 address".into()))
+            })
+            .transpose()?;
         s.thread = given(&self.thread).map(|t| parse_id("thread", &t)).transpose()?;
         s.since = given(&self.since).map(|t| parse_time("since", &t)).transpose()?;
         s.until = given(&self.until).map(|t| parse_time("until", &t)).transpose()?;
@@ -306,7 +315,7 @@ pub(crate) async fn queue(
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::Moderate).await?;
-    let search = q.search()?;
+    let search = q.search(&state)?;
     let posts = state.store.moderation_queue(forum.id, &search).await?;
     let next = (posts.len() as u32 == search.limit).then(|| posts.last().map(|p| p.id.to_string())).flatten();
     let body = json!({ "posts": with_authors(&state, &posts).await?, "before": next });

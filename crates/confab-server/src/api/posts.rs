@@ -188,6 +188,7 @@ pub(crate) async fn create_post(
         screen,
         held,
         hold_first_post,
+        network: client.0.map(|ip| crate::ratelimit::network_hash(&state.page_key, ip)),
     };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
