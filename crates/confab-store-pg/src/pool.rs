@@ -1,0 +1,229 @@
+//! Connection pools and routing: a pool per database (deadpool-postgres), a cluster as a
+//! primary and its replicas, and the topology that finds a forum's cluster.
+//!
+//! - Writes and transactions go to a cluster's primary ([`Cluster::primary`]).
+//! - Reads may go to a replica ([`Cluster::reader`]): the next healthy one in turn, else
+//!   the primary. A replica whose connection fails is marked unhealthy and skipped; a
+//!   background check tries it again every `health_interval_ms`.
+//! - Waiting longer than `acquire_timeout_ms` for a connection, or failing to connect,
+//!   is `StoreError::Unavailable` (503 with a clear code), never a hang.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use confab_core::id::{Id, LogicalShard};
+use confab_store::{StoreError, StoreResult};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
+use tokio::sync::RwLock;
+
+use crate::config::PgConfig;
+use crate::placement::ShardMap;
+
+/// One database (a primary or a replica) and its pool.
+pub struct Db {
+    /// `cluster/primary` or `cluster/replica-N`, for logs (never the URL: it may hold a password).
+    pub label: String,
+    pool: Pool,
+    healthy: AtomicBool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("label", &self.label).field("healthy", &self.is_healthy()).finish()
+    }
+}
+
+/// Maps a pool or driver failure to the store's errors: no connection is
+/// `Unavailable` (the request may be retried); anything else is `Internal`.
+pub fn unavailable(label: &str, e: PoolError) -> StoreError {
+    match e {
+        PoolError::Timeout(_) => StoreError::Unavailable(format!("{label}: no free database connection")),
+        PoolError::Backend(e) => StoreError::Unavailable(format!("{label}: {e}")),
+        PoolError::Closed => StoreError::Unavailable(format!("{label}: pool closed")),
+        other => StoreError::Internal(format!("{label}: {other}")),
+    }
+}
+
+impl Db {
+    pub fn new(label: String, url: &str, cfg: &PgConfig) -> StoreResult<Db> {
+        let mut pg: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Internal(format!("{label}: bad URL: {e}")))?;
+        pg.connect_timeout(Duration::from_millis(cfg.connect_timeout_ms));
+        pg.application_name("confab");
+        let manager =
+            Manager::from_config(pg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let wait = Some(Duration::from_millis(cfg.acquire_timeout_ms));
+        let pool = Pool::builder(manager)
+            .max_size(cfg.pool_size)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts { wait, create: Some(Duration::from_millis(cfg.connect_timeout_ms)), recycle: wait })
+            .build()
+            .map_err(|e| StoreError::Internal(format!("{label}: {e}")))?;
+        Ok(Db { label, pool, healthy: AtomicBool::new(true) })
+    }
+
+    /// A connection, or `Unavailable` within the acquire timeout. A failure marks the
+    /// database unhealthy (readers then skip it); a success marks it healthy again.
+    pub async fn get(&self) -> StoreResult<Object> {
+        match self.pool.get().await {
+            Ok(c) => {
+                self.healthy.store(true, Ordering::Relaxed);
+                Ok(c)
+            }
+            Err(e) => {
+                if matches!(e, PoolError::Backend(_) | PoolError::Timeout(deadpool_postgres::TimeoutType::Create)) {
+                    self.healthy.store(false, Ordering::Relaxed);
+                }
+                Err(unavailable(&self.label, e))
+            }
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// One cheap round trip; updates the health flag.
+    pub async fn check(&self) -> bool {
+        let ok = match self.pool.get().await {
+            Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        };
+        self.healthy.store(ok, Ordering::Relaxed);
+        ok
+    }
+
+    /// Connections open and idle, and the pool's size.
+    pub fn status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+}
+
+/// A primary and its streaming replicas.
+#[derive(Debug)]
+pub struct Cluster {
+    pub name: String,
+    pub primary: Db,
+    pub replicas: Vec<Db>,
+    next: AtomicUsize,
+}
+
+impl Cluster {
+    pub fn new(name: &str, c: &crate::ClusterConfig, cfg: &PgConfig) -> StoreResult<Cluster> {
+        Ok(Cluster {
+            name: name.to_owned(),
+            primary: Db::new(format!("{name}/primary"), &c.primary, cfg)?,
+            replicas: c
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(i, url)| Db::new(format!("{name}/replica-{}", i + 1), url, cfg))
+                .collect::<StoreResult<_>>()?,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// For writes and transactions.
+    pub async fn primary(&self) -> StoreResult<Object> {
+        self.primary.get().await
+    }
+
+    /// For reads that may lag a little: a healthy replica in turn, else the primary. A
+    /// replica that fails now is skipped for this read too.
+    pub async fn reader(&self) -> StoreResult<(Object, &Db)> {
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            let db = &self.replicas[(start + i) % n];
+            if !db.is_healthy() {
+                continue;
+            }
+            match db.get().await {
+                Ok(c) => return Ok((c, db)),
+                Err(e) => tracing::warn!(db = %db.label, error = %e, "replica unavailable, reading elsewhere"),
+            }
+        }
+        Ok((self.primary.get().await?, &self.primary))
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Db> {
+        std::iter::once(&self.primary).chain(self.replicas.iter())
+    }
+}
+
+/// The whole topology: the global database, the forum-shard clusters, the shard map.
+pub struct Topology {
+    pub config: PgConfig,
+    pub global: Cluster,
+    pub clusters: BTreeMap<String, Cluster>,
+    map: RwLock<Option<ShardMap>>,
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topology").field("global", &self.global).field("clusters", &self.clusters).finish()
+    }
+}
+
+impl Topology {
+    /// Pools for every database (connections open on first use). The shard map is
+    /// loaded by [`Topology::load_map`], after migrations.
+    pub fn new(config: PgConfig) -> StoreResult<Arc<Topology>> {
+        config.check().map_err(|e| StoreError::Internal(e.to_string()))?;
+        let global = Cluster::new("global", &config.global, &config)?;
+        let clusters = config
+            .clusters
+            .iter()
+            .map(|(name, c)| Ok((name.clone(), Cluster::new(name, c, &config)?)))
+            .collect::<StoreResult<_>>()?;
+        Ok(Arc::new(Topology { config, global, clusters, map: RwLock::new(None) }))
+    }
+
+    pub fn cluster_names(&self) -> Vec<String> {
+        self.clusters.keys().cloned().collect()
+    }
+
+    /// Reads the shard map and the pins from the global database.
+    pub async fn load_map(&self) -> StoreResult<()> {
+        let c = self.global.primary().await?;
+        let err = |e: tokio_postgres::Error| StoreError::Internal(format!("shard map: {e}"));
+        let rows = c.query_typed("SELECT logical_shard, cluster FROM shard_map", &[]).await.map_err(err)?;
+        let pins = c.query_typed("SELECT forum_id, cluster FROM forum_pins", &[]).await.map_err(err)?;
+        let map = ShardMap::from_rows(
+            rows.iter().map(|r| (r.get::<_, i32>(0) as u16, r.get::<_, String>(1))),
+            pins.iter().filter_map(|r| Some((Id::from_i64(r.get(0))?, r.get::<_, String>(1)))),
+            &self.cluster_names(),
+        )
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        *self.map.write().await = Some(map);
+        Ok(())
+    }
+
+    /// The cluster serving a forum.
+    pub async fn cluster_for(&self, forum: Id, shard: LogicalShard) -> StoreResult<&Cluster> {
+        let map = self.map.read().await;
+        let map = map.as_ref().ok_or_else(|| StoreError::Internal("the shard map is not loaded".into()))?;
+        let name = map.cluster_of(forum, shard);
+        self.clusters.get(name).ok_or_else(|| StoreError::Internal(format!("no cluster {name:?}")))
+    }
+
+    /// Checks every unhealthy database every `health_interval_ms`, until the topology
+    /// is dropped. Healthy ones are judged by their own traffic.
+    pub fn watch_health(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.health_interval_ms);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(t) = weak.upgrade() else { return };
+                for db in t.clusters.values().chain(std::iter::once(&t.global)).flat_map(Cluster::all) {
+                    if !db.is_healthy() && db.check().await {
+                        tracing::info!(db = %db.label, "database reachable again");
+                    }
+                }
+            }
+        })
+    }
+}

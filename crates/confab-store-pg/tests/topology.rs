@@ -1,0 +1,240 @@
+//! The foundation against real servers: the local topology of `scripts/pg-topology`
+//! (a global database, two shard primaries, a streaming replica of the first, and
+//! pgbouncer in transaction mode), started by the first test that needs it.
+//!
+//! Each test that writes makes databases of its own (`CREATE DATABASE`), so tests run
+//! in parallel and again without cleaning up; the pgbouncer test uses the topology's
+//! fixed databases, whose migrations are idempotent.
+
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use confab_store::StoreError;
+use confab_store_pg::migrate::{Schema, migrate_all, migrations};
+use confab_store_pg::{ClusterConfig, PgConfig, Topology};
+use tokio_postgres::NoTls;
+
+/// The topology's first port (`PGTOPO_BASE_PORT`, as for the script).
+static BASE: OnceLock<u16> = OnceLock::new();
+
+fn base_port() -> u16 {
+    *BASE.get_or_init(|| std::env::var("PGTOPO_BASE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54320))
+}
+
+fn url(port: u16, db: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/{db}")
+}
+
+/// Starts the topology once for this test binary (idempotent, quick when it runs).
+fn topology_up() {
+    static UP: OnceLock<()> = OnceLock::new();
+    UP.get_or_init(|| {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let out =
+            Command::new(format!("{root}/scripts/pg-topology")).arg("start").output().expect("run scripts/pg-topology");
+        assert!(
+            out.status.success(),
+            "pg-topology start failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+async fn admin(port: u16) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&url(port, "postgres"), NoTls).await.expect("connect as admin");
+    tokio::spawn(conn);
+    client
+}
+
+/// Fresh databases for one test: `{name}_g` on the global server, `{name}_s1` on shard1
+/// (and so on its replica), `{name}_s2` on shard2.
+async fn fresh(name: &str) -> PgConfig {
+    topology_up();
+    let suffix: u32 = rand_suffix();
+    let (g, s1, s2) = (format!("{name}_{suffix}_g"), format!("{name}_{suffix}_s1"), format!("{name}_{suffix}_s2"));
+    admin(base_port()).await.batch_execute(&format!("CREATE DATABASE {g}")).await.unwrap();
+    admin(base_port() + 1).await.batch_execute(&format!("CREATE DATABASE {s1}")).await.unwrap();
+    admin(base_port() + 3).await.batch_execute(&format!("CREATE DATABASE {s2}")).await.unwrap();
+    PgConfig {
+        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![] },
+        clusters: [
+            (
+                "c1".to_owned(),
+                ClusterConfig { primary: url(base_port() + 1, &s1), replicas: vec![url(base_port() + 2, &s1)] },
+            ),
+            ("c2".to_owned(), ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![] }),
+        ]
+        .into_iter()
+        .collect(),
+        pool_size: 4,
+        acquire_timeout_ms: 300,
+        connect_timeout_ms: 1000,
+        statement_timeout_ms: 5000,
+        health_interval_ms: 50,
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    (h.finish() % 1_000_000_000) as u32
+}
+
+async fn count(db: &confab_store_pg::Db, sql: &str) -> i64 {
+    db.get().await.unwrap().query_typed(sql, &[]).await.unwrap()[0].get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
+    let cfg = fresh("mig").await;
+    let (a, b) = (Topology::new(cfg.clone()).unwrap(), Topology::new(cfg.clone()).unwrap());
+    let (ra, rb) = tokio::join!(migrate_all(&a), migrate_all(&b));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    // Each database got each migration once, from one of the two.
+    for i in 0..ra.len() {
+        let mut both = ra[i].1.clone();
+        both.extend(&rb[i].1);
+        assert_eq!(both, vec![1], "{}", ra[i].0);
+    }
+    assert_eq!(count(&a.global.primary, "SELECT count(*) FROM confab_migrations").await, 1);
+    assert_eq!(count(&a.global.primary, "SELECT count(*) FROM shard_map").await, 1024);
+    assert_eq!(count(&a.global.primary, "SELECT count(*) FROM shard_map WHERE cluster = 'c2'").await, 512);
+    for c in a.clusters.values() {
+        assert_eq!(count(&c.primary, "SELECT count(*) FROM confab_migrations").await, 1);
+        assert_eq!(count(&c.primary, "SELECT count(*) FROM posts").await, 0);
+    }
+    // Again: nothing to do; the shard map is kept as it is.
+    let again = migrate_all(&a).await.unwrap();
+    assert!(again.iter().all(|(_, v)| v.is_empty()), "{again:?}");
+    // The replica follows by streaming: the tables appear there without a migration.
+    let replica = &a.clusters["c1"].replicas[0];
+    let mut seen = false;
+    for _ in 0..100 {
+        if let Ok(c) = replica.get().await
+            && c.query_typed("SELECT count(*) FROM posts", &[]).await.is_ok()
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the replica has the shard schema");
+    // Routing: a forum's logical shard decides its cluster.
+    let forum = confab_core::Id::from_raw(42).unwrap();
+    let low = a.cluster_for(forum, confab_core::LogicalShard::new(3).unwrap()).await.unwrap();
+    let high = a.cluster_for(forum, confab_core::LogicalShard::new(1000).unwrap()).await.unwrap();
+    assert_eq!((low.name.as_str(), high.name.as_str()), ("c1", "c2"));
+    // New sessions carry the configured statement timeout.
+    let (client, conn) = tokio_postgres::connect(&cfg.global.primary, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let timeout: String = client.query_one("SHOW statement_timeout", &[]).await.unwrap().get(0);
+    assert_eq!(timeout, "5s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_over_the_timeout_is_cancelled() {
+    let mut cfg = fresh("slow").await;
+    cfg.statement_timeout_ms = 200;
+    let t = Topology::new(cfg.clone()).unwrap();
+    migrate_all(&t).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&cfg.clusters["c2"].primary, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let e = client.simple_query("SELECT pg_sleep(3)").await.unwrap_err();
+    assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::QUERY_CANCELED), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_to_a_healthy_replica_and_fall_back_to_the_primary() {
+    let mut cfg = fresh("ro").await;
+    let good = cfg.clusters["c1"].replicas[0].clone();
+    // A replica that is down (nothing listens on port 1), then the real one.
+    cfg.clusters.get_mut("c1").unwrap().replicas = vec!["postgres://postgres@127.0.0.1:1/x".into(), good];
+    let t = Topology::new(cfg).unwrap();
+    migrate_all(&t).await.unwrap();
+    let c1 = &t.clusters["c1"];
+    for _ in 0..4 {
+        let (conn, db) = c1.reader().await.unwrap();
+        let in_recovery: bool = conn.query_typed("SELECT pg_is_in_recovery()", &[]).await.unwrap()[0].get(0);
+        assert!(in_recovery, "read from {}", db.label);
+        assert_eq!(db.label, "c1/replica-2");
+    }
+    assert!(!c1.replicas[0].is_healthy(), "the dead replica is skipped from now on");
+    // A cluster with no replica reads from its primary.
+    let (conn, db) = t.clusters["c2"].reader().await.unwrap();
+    let in_recovery: bool = conn.query_typed("SELECT pg_is_in_recovery()", &[]).await.unwrap()[0].get(0);
+    assert!(!in_recovery);
+    assert_eq!(db.label, "c2/primary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_unavailable_instead_of_hanging() {
+    let mut cfg = fresh("pool").await;
+    cfg.pool_size = 1;
+    let t = Topology::new(cfg).unwrap();
+    let db = &t.clusters["c2"].primary;
+    let held = db.get().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(10), db.get()).await.expect("answers, does not hang");
+    match second {
+        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("no free database connection"), "{msg}"),
+        other => panic!("expected Unavailable, got {:?}", other.map(|_| ())),
+    }
+    drop(held);
+    let _again = db.get().await.expect("a connection again once one is free");
+    // A database that is down is Unavailable too, and marked unhealthy.
+    let mut down = fresh("down").await;
+    down.global.primary = "postgres://postgres@127.0.0.1:1/x".into();
+    let t = Topology::new(down).unwrap();
+    assert!(matches!(t.global.primary.get().await, Err(StoreError::Unavailable(_))));
+    assert!(!t.global.primary.is_healthy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_works_through_pgbouncer_in_transaction_mode() {
+    topology_up();
+    let bouncer = |db: &str| url(base_port() + 9, db);
+    let cfg = PgConfig {
+        global: ClusterConfig { primary: bouncer("confab_global"), replicas: vec![] },
+        clusters: [
+            ("c1".to_owned(), ClusterConfig { primary: bouncer("confab_shard1"), replicas: vec![] }),
+            ("c2".to_owned(), ClusterConfig { primary: bouncer("confab_shard2"), replicas: vec![] }),
+        ]
+        .into_iter()
+        .collect(),
+        pool_size: 8,
+        acquire_timeout_ms: 2000,
+        connect_timeout_ms: 2000,
+        statement_timeout_ms: 5000,
+        health_interval_ms: 1000,
+    };
+    let t = Topology::new(cfg).unwrap();
+    migrate_all(&t).await.expect("migrations through pgbouncer");
+    assert_eq!(
+        migrations(Schema::Shard).len() as i64,
+        count(&t.clusters["c1"].primary, "SELECT count(*) FROM confab_migrations").await
+    );
+    // Many parameterised queries and transactions from several tasks: no prepared
+    // statement leaks from one server connection to another's client.
+    let mut tasks = Vec::new();
+    for i in 0..16i64 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let db = &t.clusters["c2"].primary;
+            for j in 0..20i64 {
+                let mut c = db.get().await.unwrap();
+                let tx = c.transaction().await.unwrap();
+                let row = tx
+                    .query_typed("SELECT $1::bigint * 2", &[(&(i * 100 + j), tokio_postgres::types::Type::INT8)])
+                    .await
+                    .unwrap();
+                assert_eq!(row[0].get::<_, i64>(0), (i * 100 + j) * 2);
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
