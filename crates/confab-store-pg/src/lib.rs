@@ -8,7 +8,8 @@
 //! - [`config`]: the topology as the operator writes it, checked;
 //! - [`placement`]: the shard map (pure: which cluster serves a forum);
 //! - [`pool`]: connection pools per database with acquire timeouts, replicas with health
-//!   and fallback to the primary, errors mapped to the store's (`Unavailable`, 503);
+//!   and fallback to the primary, read-your-writes by WAL position, errors mapped to the
+//!   store's (`Unavailable`, 503);
 //! - [`migrate`]: migrations applied to every database of the topology, safely from
 //!   several processes at once and through a transaction-pooling pgbouncer.
 //!
@@ -25,4 +26,4 @@ pub mod pool;
 
 pub use config::{ClusterConfig, PgConfig};
 pub use placement::ShardMap;
-pub use pool::{Cluster, Db, Topology};
+pub use pool::{Cluster, Db, Lsn, Topology, write_position};

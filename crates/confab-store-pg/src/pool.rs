@@ -101,6 +101,27 @@ impl Db {
     }
 }
 
+/// A position in a cluster's write-ahead log (a `pg_lsn` as a number): what a write
+/// returns, and what a replica must have replayed to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lsn(pub u64);
+
+/// The WAL position after the writes this connection has committed (call it after the
+/// commit, on the same connection: the primary's current insert position covers them).
+pub async fn write_position(c: &Object) -> StoreResult<Lsn> {
+    let row = c
+        .query_typed("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", &[])
+        .await
+        .map_err(|e| StoreError::Internal(format!("WAL position: {e}")))?;
+    Ok(Lsn(row[0].get::<_, i64>(0) as u64))
+}
+
+/// How far a replica has replayed (`None` on a primary).
+async fn replayed(c: &Object) -> Result<Option<Lsn>, tokio_postgres::Error> {
+    let row = c.query_typed("SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint", &[]).await?;
+    Ok(row[0].get::<_, Option<i64>>(0).map(|v| Lsn(v as u64)))
+}
+
 /// A primary and its streaming replicas.
 #[derive(Debug)]
 pub struct Cluster {
@@ -143,6 +164,29 @@ impl Cluster {
             match db.get().await {
                 Ok(c) => return Ok((c, db)),
                 Err(e) => tracing::warn!(db = %db.label, error = %e, "replica unavailable, reading elsewhere"),
+            }
+        }
+        Ok((self.primary.get().await?, &self.primary))
+    }
+
+    /// Read-your-writes: a reader that has replayed the WAL at least to `after` (the
+    /// position a client's last write returned), else the primary. With no position,
+    /// any healthy replica will do ([`Cluster::reader`]). Costs one extra round trip
+    /// per replica tried, and only for clients with a recent write.
+    pub async fn reader_after(&self, after: Option<Lsn>) -> StoreResult<(Object, &Db)> {
+        let Some(after) = after else { return self.reader().await };
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            let db = &self.replicas[(start + i) % n];
+            if !db.is_healthy() {
+                continue;
+            }
+            let Ok(c) = db.get().await else { continue };
+            match replayed(&c).await {
+                Ok(Some(at)) if at >= after => return Ok((c, db)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(db = %db.label, error = %e, "replica position unknown"),
             }
         }
         Ok((self.primary.get().await?, &self.primary))

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use confab_store::StoreError;
 use confab_store_pg::migrate::{Schema, migrate_all, migrations};
-use confab_store_pg::{ClusterConfig, PgConfig, Topology};
+use confab_store_pg::{ClusterConfig, PgConfig, Topology, write_position};
 use tokio_postgres::NoTls;
 
 /// The topology's first port (`PGTOPO_BASE_PORT`, as for the script).
@@ -83,6 +83,12 @@ fn rand_suffix() -> u32 {
     (h.finish() % 1_000_000_000) as u32
 }
 
+/// Tests that pause the shared replica's replay, or wait for it, take turns.
+fn replica_turn() -> &'static tokio::sync::Mutex<()> {
+    static TURN: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    TURN.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
 async fn count(db: &confab_store_pg::Db, sql: &str) -> i64 {
     db.get().await.unwrap().query_typed(sql, &[]).await.unwrap()[0].get(0)
 }
@@ -110,6 +116,7 @@ async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
     let again = migrate_all(&a).await.unwrap();
     assert!(again.iter().all(|(_, v)| v.is_empty()), "{again:?}");
     // The replica follows by streaming: the tables appear there without a migration.
+    let _turn = replica_turn().lock().await;
     let replica = &a.clusters["c1"].replicas[0];
     let mut seen = false;
     for _ in 0..100 {
@@ -237,4 +244,66 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
     for task in tasks {
         task.await.unwrap();
     }
+}
+
+/// Read-your-writes with replay paused on the replica: the writer's read (with its
+/// write's position) goes to the primary and sees the row; a reader without a position
+/// reads the lagging replica and does not; once replay resumes, the positioned read
+/// moves back to the replica, which now has the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_reads_its_write_while_the_replica_lags() {
+    let cfg = fresh("ryw").await;
+    let t = Topology::new(cfg).unwrap();
+    migrate_all(&t).await.unwrap();
+    let c1 = &t.clusters["c1"];
+    let _turn = replica_turn().lock().await;
+    // The new database must exist on the replica before replay stops.
+    let replica = &c1.replicas[0];
+    for _ in 0..100 {
+        if let Ok(c) = replica.get().await
+            && c.query_typed("SELECT 1 FROM threads LIMIT 1", &[]).await.is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let q = "SELECT count(*) FROM threads WHERE identifier = 'ryw'";
+    let count_on = |c: deadpool_postgres::Object| async move {
+        c.query_typed(q, &[]).await.map(|r| r[0].get::<_, i64>(0)).map_err(|e| e.to_string())
+    };
+    let replica_admin = admin(base_port() + 2).await;
+    replica_admin.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
+    // Nothing may panic while replay is paused: results first, resume, then asserts.
+    let paused = async {
+        let w = c1.primary().await.map_err(|e| e.to_string())?;
+        w.batch_execute("INSERT INTO threads (id, forum_id, identifier, created_at) VALUES (1, 1, 'ryw', 0)")
+            .await
+            .map_err(|e| e.to_string())?;
+        let at = write_position(&w).await.map_err(|e| e.to_string())?;
+        drop(w);
+        let (mine, mine_db) = c1.reader_after(Some(at)).await.map_err(|e| e.to_string())?;
+        let mine_db = mine_db.label.clone();
+        let mine = count_on(mine).await?;
+        let (anyone, anyone_db) = c1.reader_after(None).await.map_err(|e| e.to_string())?;
+        let anyone_db = anyone_db.label.clone();
+        let anyone = count_on(anyone).await?;
+        Ok::<_, String>((at, mine_db, mine, anyone_db, anyone))
+    }
+    .await;
+    replica_admin.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
+    let (at, mine_db, mine, anyone_db, anyone) = paused.unwrap();
+    assert_eq!((mine_db.as_str(), mine), ("c1/primary", 1), "the writer's read waits for nobody");
+    assert_eq!((anyone_db.as_str(), anyone), ("c1/replica-1", 0), "an anonymous reader sees the lagging replica");
+
+    let mut back_on_replica = false;
+    for _ in 0..100 {
+        let (c, db) = c1.reader_after(Some(at)).await.unwrap();
+        if db.label == "c1/replica-1" {
+            assert_eq!(count_on(c).await.unwrap(), 1);
+            back_on_replica = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back_on_replica, "once replayed, the writer reads from the replica again");
 }
