@@ -17,10 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One database: its primary, and the streaming replicas reads may use.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     pub primary: String,
@@ -28,7 +28,14 @@ pub struct ClusterConfig {
     pub replicas: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// URLs may carry passwords: `Debug` shows none of them.
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig").field("primary", &"<url>").field("replicas", &self.replicas.len()).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PgConfig {
     pub global: ClusterConfig,
@@ -153,6 +160,16 @@ mod tests {
         let mut c = config(&[("c1", "postgres://u@h/s1")]);
         c.pool_size = 0;
         assert_eq!(c.check(), Err(ConfigError::OutOfRange("pool_size", 1, 1000)));
+    }
+
+    #[test]
+    fn debug_output_hides_the_urls() {
+        let c = ClusterConfig {
+            primary: "postgres://u:hunter2@h/s1".into(),
+            replicas: vec!["postgres://u:pw@r/s1".into()],
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
     }
 
     #[test]

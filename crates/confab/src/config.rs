@@ -45,6 +45,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the embedded database. Default `./confab-data`.
     pub data_dir: PathBuf,
+    /// The distributed store's PostgreSQL topology (`[postgres]`: `global`, `clusters`,
+    /// pool and timeout settings; see `confab_store_pg::PgConfig`). `confab migrate`
+    /// migrates every database in it; serving from it is not built yet.
+    pub postgres: Option<confab_store_pg::PgConfig>,
     /// Admin token (16–128 URL-safe characters). When unset, the first start creates
     /// one, prints it once, and stores only its hash.
     pub admin_token: Option<Secret>,
@@ -186,6 +190,7 @@ impl Default for Config {
             akismet_url: "https://rest.akismet.com/".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
+            postgres: None,
         }
     }
 }

@@ -150,6 +150,20 @@ async fn main() -> anyhow::Result<()> {
             setup::serve(config).await
         }
         Command::Migrate => {
+            if let Some(pg) = &config.postgres {
+                // Every database of the topology: the global one and each cluster's primary.
+                let topology = confab_store_pg::Topology::new(pg.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let report =
+                    confab_store_pg::migrate::migrate_all(&topology).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                for (db, applied) in report {
+                    if applied.is_empty() {
+                        println!("{db}: up to date");
+                    } else {
+                        println!("{db}: applied {applied:?}");
+                    }
+                }
+                return Ok(());
+            }
             let version = confab_store_sqlite::migrate(&config.database_path())?;
             println!("database {} is at schema version {version}", config.database_path().display());
             Ok(())

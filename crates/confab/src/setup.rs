@@ -127,7 +127,21 @@ fn process_clock() -> Clock {
     })
 }
 
+/// Serving from PostgreSQL comes with the distributed store; until then a `[postgres]`
+/// section is for `confab migrate` only, and serving refuses it rather than quietly
+/// using the embedded store.
+fn refuse_postgres(config: &Config) -> anyhow::Result<()> {
+    if config.postgres.is_some() {
+        anyhow::bail!(
+            "postgres: serving from PostgreSQL is not built yet (only `confab migrate` uses [postgres]); \
+             remove the [postgres] section to serve from the embedded store"
+        );
+    }
+    Ok(())
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    refuse_postgres(&config)?;
     let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
     let clock = process_clock();
     let admin = admin_token(&config, &*store).await?;
@@ -200,6 +214,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// `confab worker`: workers alone, no HTTP server. Several may run against one store.
 pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
+    refuse_postgres(&config)?;
     let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
     let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;

@@ -78,6 +78,55 @@ fn unknown_configuration_keys_are_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("lisen"), "{o:?}");
 }
 
+/// `confab migrate` with a `[postgres]` section migrates every database of the
+/// topology (the local one of scripts/pg-topology, with fresh databases), then finds
+/// them up to date; serving from it is refused with a clear message.
+#[test]
+fn migrate_applies_to_every_database_of_a_postgres_topology() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let up = Command::new(format!("{root}/scripts/pg-topology")).arg("start").output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let base: u16 = std::env::var("PGTOPO_BASE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54320);
+    let tag = std::process::id();
+    let db = |port: u16, name: &str| {
+        let o = Command::new("psql")
+            .args([
+                &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                "-qc",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        format!("postgres://postgres@127.0.0.1:{port}/{name}")
+    };
+    let (g, s1, s2) = (
+        db(base, &format!("cli_{tag}_g")),
+        db(base + 1, &format!("cli_{tag}_s1")),
+        db(base + 3, &format!("cli_{tag}_s2")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("confab.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[postgres]\nglobal = {{ primary = \"{g}\" }}\n[postgres.clusters.c1]\nprimary = \"{s1}\"\n\
+             [postgres.clusters.c2]\nprimary = \"{s2}\"\n"
+        ),
+    )
+    .unwrap();
+    let run =
+        |cmd: &str| Command::new(env!("CARGO_BIN_EXE_confab")).arg("--config").arg(&cfg).arg(cmd).output().unwrap();
+    let first = run("migrate");
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(stdout(&first), "global/primary: applied [1]\nc1/primary: applied [1]\nc2/primary: applied [1]\n");
+    let again = run("migrate");
+    assert_eq!(stdout(&again), "global/primary: up to date\nc1/primary: up to date\nc2/primary: up to date\n");
+    let serve = run("serve");
+    assert!(!serve.status.success());
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("not built yet"), "{serve:?}");
+}
+
 #[test]
 fn serve_runs_the_demo_and_answers_over_http() {
     let dir = tempfile::tempdir().unwrap();
