@@ -198,6 +198,19 @@ async fn a_shadow_ban_hides_posts_from_everyone_but_their_author() {
     assert_eq!(own.json["posts"].as_array().unwrap().len(), 1);
     assert_eq!(own.json["posts"][0]["id"], shadow_id.as_str());
     assert_eq!(own.json["posts"][0]["state"], "approved");
+    // They can answer it, as in any thread; the answer is hidden the same way.
+    let reply = json!({ "thread": { "identifier": "t" }, "message": "and another thing", "parent": shadow_id });
+    let r = app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&reply), &[("authorization", &troll)]).await;
+    let r = r.expect(StatusCode::CREATED);
+    assert_eq!(r.json["post"]["state"], "approved");
+    let reply_id = id_of(&r.json["post"]);
+    let own = app.send(Method::GET, &mine, None, &[("authorization", &troll)]).await.json;
+    assert_eq!(own["posts"].as_array().unwrap().len(), 2);
+    assert_eq!(public(&app).await.1, 1);
+    // Others cannot answer what they cannot see.
+    let other = json!({ "thread": { "identifier": "t" }, "message": "hm", "parent": shadow_id });
+    let r = app.send(Method::POST, "/api/v1/forums/blog/posts", Some(&other), &[("authorization", &reader)]).await;
+    r.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "parent_not_replyable");
     // They can still edit it; their vote is taken and dropped.
     let r = app
         .send(
@@ -226,8 +239,9 @@ async fn a_shadow_ban_hides_posts_from_everyone_but_their_author() {
         .send(Method::GET, "/api/v1/forums/blog/queue?state=shadow", None, &[("authorization", &mona)])
         .await
         .expect(StatusCode::OK);
-    assert_eq!(q.json["posts"][0]["id"], shadow_id.as_str());
-    assert_eq!(q.json["posts"][0]["state"], "shadow");
+    let ids: Vec<String> = q.json["posts"].as_array().unwrap().iter().map(id_of).collect();
+    assert_eq!(ids, vec![reply_id, shadow_id.clone()]);
+    assert_eq!(q.json["posts"][1]["state"], "shadow");
     // Approving it publishes it like any other.
     moderate(&app, &mona, &shadow_id, "approve").await.expect(StatusCode::OK);
     assert_eq!(public(&app).await.1, 2);

@@ -189,7 +189,10 @@ pub(crate) fn create(
             if parent.thread_id != thread.id {
                 return Err(StoreError::ParentNotInThread);
             }
-            if parent.state != PostState::Approved {
+            // A shadow-banned author may answer their own shadow posts (to them the
+            // thread looks normal); nobody else sees either.
+            let shadow_thread = parent.state == PostState::Shadow && new.state == PostState::Shadow;
+            if parent.state != PostState::Approved && !shadow_thread {
                 return Err(StoreError::ParentNotListed);
             }
             if parent.depth >= MAX_DEPTH {

@@ -1496,16 +1496,25 @@ pub async fn flags_marks_shadow_posts_and_the_search(store: &dyn Store) {
     shadow.author = PostAuthor::Account(acc.id);
     let s = store.post_create(&a, shadow, token(), NOW + 5).await.unwrap();
     assert_eq!(s.thread.posts, 1, "only the approved post counts");
+    // A shadow post may be answered by another shadow post, and by nothing else.
+    let mut answer = new_post("t", Some(s.post.id), "psst again", PostState::Shadow);
+    answer.author = PostAuthor::Account(acc.id);
+    let answer = store.post_create(&a, answer, token(), NOW + 6).await.unwrap().post;
+    assert!(matches!(
+        store.post_create(&a, new_post("t", Some(s.post.id), "hi", PostState::Approved), token(), NOW + 6).await,
+        Err(StoreError::ParentNotListed)
+    ));
     let own = store.own_hidden_posts(p.thread_id, Some(acc.id), None).await.unwrap();
-    assert_eq!(own.iter().map(|p| p.id).collect::<Vec<_>>(), [s.post.id]);
+    assert_eq!(own.iter().map(|p| p.id).collect::<Vec<_>>(), [s.post.id, answer.id]);
     assert!(store.own_hidden_posts(p.thread_id, Some(Id::from_raw(4242).unwrap()), None).await.unwrap().is_empty());
-    assert_eq!(store.queue_sizes(a.id).await.unwrap().shadow, 1);
+    assert_eq!(store.queue_sizes(a.id).await.unwrap().shadow, 2);
 
     // The search: text, author, thread, dates; the daily figures.
     let by_text = PostSearch { text: Some("PSST".into()), limit: 10, ..Default::default() };
-    assert_eq!(store.moderation_queue(a.id, &by_text).await.unwrap().len(), 1);
+    assert_eq!(store.moderation_queue(a.id, &by_text).await.unwrap().len(), 2);
     let by_author = PostSearch { authors: Some(vec![acc.id]), limit: 10, ..Default::default() };
-    assert_eq!(store.moderation_queue(a.id, &by_author).await.unwrap()[0].id, s.post.id);
+    let mine: Vec<Id> = store.moderation_queue(a.id, &by_author).await.unwrap().iter().map(|p| p.id).collect();
+    assert_eq!(mine, [answer.id, s.post.id]);
     let dated = PostSearch { since: Some(NOW + 5), until: Some(NOW + 6), limit: 10, ..Default::default() };
     assert_eq!(store.moderation_queue(a.id, &dated).await.unwrap().len(), 1);
     let mut netted = new_post("t", None, "from a network", PostState::Approved);
@@ -1520,7 +1529,7 @@ pub async fn flags_marks_shadow_posts_and_the_search(store: &dyn Store) {
     let none = PostSearch { authors: Some(vec![]), limit: 10, ..Default::default() };
     assert!(store.moderation_queue(a.id, &none).await.unwrap().is_empty());
     let days = store.posts_per_day(a.id, 0).await.unwrap();
-    assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 3);
+    assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 4);
     assert_eq!(days[0].0 % 86_400_000, 0, "days start at midnight UTC");
 }
 
