@@ -208,6 +208,9 @@ test('a shadow ban: the author sees their comment, another reader does not', asy
 
   const someone = await reader(other);
   assert.equal(await someone.locator('.cf-post', { hasText: 'Nobody will ever read this' }).count(), 0);
+  // The count does not give it away either: one more for the author than for others.
+  const n = async (p) => parseInt(await p.locator('.cf-count').innerText(), 10);
+  assert.equal(await n(author), (await n(someone)) + 1);
   const guest = await reader(null);
   assert.equal(await guest.locator('.cf-post', { hasText: 'Nobody will ever read this' }).count(), 0);
   await screenshot(someone, 'widget-shadow-other-reader');

@@ -293,7 +293,17 @@
       if (gen !== state.generation) return;
       performance.mark('confab:fetched');
       render(page);
-      own.forEach(function (p) { if (p.depth) addReply(p); else addRoot(Object.assign({ replies: [] }, p)); });
+      // As the author expects them: where a new comment of theirs goes, and counted
+      // when they look published (a shadow ban must not show).
+      own.forEach(function (p) {
+        if (p.depth) addReply(p);
+        else {
+          addRoot(Object.assign({ replies: [] }, p));
+          if (s.sort === 'newest') s.tree.prepend(s.nodes[p.id].li);
+        }
+        if (p.state === 'approved' && s.thread) s.thread.posts++;
+      });
+      if (own.length) refreshHead();
       if (!s.ready) {
         s.ready = true;
         try { performance.mark('confab:ready'); } catch (e) { /* old browsers */ }
