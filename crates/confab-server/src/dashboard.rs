@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use confab_core::id::Id;
-use confab_core::model::{Author, AuthorKind, BanTarget, Forum, NewBan, Post, PostState, RestrictedAction, Role};
+use confab_core::model::{Author, AuthorKind, BanTarget, Forum, Post, PostState, RestrictedAction, Role};
 use confab_store::PostSearch;
 use serde_json::json;
 
@@ -139,14 +139,24 @@ async fn gate(
     let Some(me) = from_cookie(state, jar).await? else {
         return Ok(Err(login_page_to(StatusCode::UNAUTHORIZED, None, Some(here))));
     };
+    Ok(allowed(state, &me, forum, power).await?.map(|forum| (me, forum)))
+}
+
+/// The forum, if it exists and the account may do `power` there; else the page saying why.
+async fn allowed(
+    state: &AppState,
+    me: &SignedIn,
+    forum: &str,
+    power: Power,
+) -> Result<Result<Forum, Response>, ApiError> {
     let forum = match state.store.forum_by_shortname(forum).await {
         Ok(f) => f,
         Err(e) => return Ok(Err(error_page(e.into(), None))),
     };
-    if let Err(e) = Principal::Account(me.clone()).require(state, Some(&forum), power).await {
-        return Ok(Err(error_page(e, None)));
+    match Principal::Account(me.clone()).require(state, Some(&forum), power).await {
+        Ok(()) => Ok(Ok(forum)),
+        Err(e) => Ok(Err(error_page(e, None))),
     }
-    Ok(Ok((me, forum)))
 }
 
 /// A write's form fields, once the write is genuine (own origin, this session's token)
@@ -161,14 +171,7 @@ async fn gate_write(
 ) -> Result<Result<(SignedIn, Forum, Fields), Response>, ApiError> {
     let fields = Fields::parse(body);
     let Some(me) = checked(state, headers, jar, fields.one("csrf")).await? else { return Ok(Err(refused())) };
-    let forum = match state.store.forum_by_shortname(forum).await {
-        Ok(f) => f,
-        Err(e) => return Ok(Err(error_page(e.into(), None))),
-    };
-    if let Err(e) = Principal::Account(me.clone()).require(state, Some(&forum), power).await {
-        return Ok(Err(error_page(e, None)));
-    }
-    Ok(Ok((me, forum, fields)))
+    Ok(allowed(state, &me, forum, power).await?.map(|forum| (me, forum, fields)))
 }
 
 /// Form fields, repeated names kept (bulk selection sends `posts` many times).
@@ -205,6 +208,15 @@ fn back_to(forum: &Forum, back: &str, anchor: Option<&str>) -> Response {
     }
     Redirect::to(&to).into_response()
 }
+
+/// The end of both ban forms (a user's page, the bans page): how long, why, shadow or not.
+const BAN_FIELDS: &str = "<label>For <select name=\"duration\"><option value=\"\">good (ban)</option>\
+    <option value=\"3600\">1 hour</option><option value=\"86400\">1 day</option><option value=\"604800\">7 days</option>\
+    <option value=\"2592000\">30 days</option></select></label>\
+    <label>Reason <input name=\"reason\" maxlength=\"500\"></label>\
+    <label class=\"check\"><input type=\"checkbox\" name=\"shadow\"> Shadow ban (they still see their own comments; \
+    nobody else does)</label>\
+    <button type=\"submit\" class=\"danger\">Ban</button>";
 
 fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
@@ -507,6 +519,17 @@ async fn moderate(
     Ok(back_to(&forum, fields.one("back"), (!anchor.is_empty()).then_some(anchor)))
 }
 
+/// The thread named in a path, if it is one of this forum's (another forum's thread is
+/// not found here).
+async fn thread_of(state: &AppState, forum: &Forum, raw: &str) -> Result<Option<confab_core::model::Thread>, ApiError> {
+    let Ok(id) = raw.parse::<Id>() else { return Ok(None) };
+    match state.store.thread_get(id).await {
+        Ok(t) if t.forum_id == forum.id => Ok(Some(t)),
+        Ok(_) | Err(confab_store::StoreError::ThreadNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `GET /dashboard/{forum}/threads/{id}`: every post of a thread, its controls.
 async fn thread_page(
     State(state): State<AppState>,
@@ -518,15 +541,8 @@ async fn thread_page(
         Ok(x) => x,
         Err(page) => return Ok(page),
     };
-    let thread = match thread.parse::<Id>().ok() {
-        Some(id) => match state.store.thread_get(id).await {
-            Ok(t) if t.forum_id == forum.id => t,
-            Ok(_) | Err(confab_store::StoreError::ThreadNotFound) => {
-                return Ok(message_page(StatusCode::NOT_FOUND, "Not found", Some(&forum), "No such thread here."));
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => return Ok(message_page(StatusCode::NOT_FOUND, "Not found", Some(&forum), "No such thread here.")),
+    let Some(thread) = thread_of(&state, &forum, &thread).await? else {
+        return Ok(message_page(StatusCode::NOT_FOUND, "Not found", Some(&forum), "No such thread here."));
     };
     let search = PostSearch { thread: Some(thread.id), limit: 100, ..Default::default() };
     let mut posts = state.store.moderation_queue(forum.id, &search).await?;
@@ -570,14 +586,10 @@ async fn thread_action(
         Ok(x) => x,
         Err(page) => return Ok(page),
     };
-    let Some(id) = thread.parse::<Id>().ok() else { return Ok(back_to(&forum, "", None)) };
-    match state.store.thread_get(id).await {
-        Ok(t) if t.forum_id == forum.id => {}
-        Ok(_) | Err(confab_store::StoreError::ThreadNotFound) => {
-            return Ok(message_page(StatusCode::NOT_FOUND, "Not found", Some(&forum), "No such thread here."));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    let Some(thread) = thread_of(&state, &forum, &thread).await? else {
+        return Ok(message_page(StatusCode::NOT_FOUND, "Not found", Some(&forum), "No such thread here."));
+    };
+    let id = thread.id;
     let closed = match fields.one("action") {
         "close" => true,
         "open" => false,
@@ -634,11 +646,8 @@ async fn user_page(
         format!(
             "<form method=\"post\" action=\"/dashboard/{f}/bans\" class=\"grid\">{csrf}{back}\
              <label>Who <select name=\"target\">{target_options}</select></label>\
-             <label>For <select name=\"duration\"><option value=\"\">good (ban)</option><option value=\"3600\">1 hour</option>\
-             <option value=\"86400\">1 day</option><option value=\"604800\">7 days</option><option value=\"2592000\">30 days</option></select></label>\
-             <label>Reason <input name=\"reason\" maxlength=\"500\"></label>\
-             <label class=\"check\"><input type=\"checkbox\" name=\"shadow\"> Shadow ban (they still see their own comments; nobody else does)</label>\
-             <button type=\"submit\" class=\"danger\">Ban</button></form>",
+             {fields}</form>",
+            fields = BAN_FIELDS,
             csrf = hidden("csrf", &csrf),
             back = hidden("back", &here),
         )
@@ -737,11 +746,8 @@ async fn bans_page(
          <label>Kind <select name=\"kind\"><option value=\"account\">account (username)</option><option value=\"email\">email address</option>\
          <option value=\"domain\">email domain</option><option value=\"ip\">IP address or network (CIDR)</option></select></label>\
          <label>Value <input name=\"value\" required maxlength=\"320\"></label>\
-         <label>For <select name=\"duration\"><option value=\"\">good (ban)</option><option value=\"3600\">1 hour</option>\
-         <option value=\"86400\">1 day</option><option value=\"604800\">7 days</option><option value=\"2592000\">30 days</option></select></label>\
-         <label>Reason <input name=\"reason\" maxlength=\"500\"></label>\
-         <label class=\"check\"><input type=\"checkbox\" name=\"shadow\"> Shadow ban</label>\
-         <button type=\"submit\" class=\"danger\">Ban</button></form>",
+         {fields}</form>",
+        fields = BAN_FIELDS,
         here = escape(&here),
         csrf = hidden("csrf", &csrf),
         back = hidden("back", &here),
@@ -775,16 +781,11 @@ async fn ban_action(
         Some((k, v)) => (k, v),
         None => (fields.one("kind"), fields.one("value")),
     };
-    let target = match crate::api::bans::target(&state, kind, value).await {
-        Ok(t) => t,
-        Err(e) => return Ok(error_page(e, Some(&forum))),
-    };
-    let now = state.clock.now();
-    let expires_at = match fields.one("duration") {
+    let duration = match fields.one("duration") {
         "" => None,
         d => match d.parse::<u64>() {
-            Ok(s) if (1..=crate::api::bans::MAX_DURATION_SECS).contains(&s) => Some(now + (s * 1000) as i64),
-            _ => {
+            Ok(secs) => Some(secs),
+            Err(_) => {
                 return Ok(message_page(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "Not done",
@@ -794,13 +795,12 @@ async fn ban_action(
             }
         },
     };
-    let reason = Some(fields.one("reason").trim().chars().take(500).collect::<String>()).filter(|r| !r.is_empty());
+    let reason = Some(fields.one("reason").to_owned());
     let by = confab_core::model::Moderator::Account(me.account.id);
-    let ban = state
-        .store
-        .ban_create(forum.id, NewBan { target, reason, by, expires_at, shadow: fields.flag("shadow") }, now)
-        .await?;
-    tracing::info!(forum = %forum.id, ban = %ban.id, kind = ban.target.kind(), shadow = ban.shadow, "ban created from the dashboard");
+    let made = crate::api::bans::create(&state, &forum, by, kind, value, reason, duration, fields.flag("shadow")).await;
+    if let Err(e) = made {
+        return Ok(error_page(e, Some(&forum)));
+    }
     Ok(back_to(&forum, fields.one("back"), None))
 }
 
@@ -952,14 +952,7 @@ async fn settings_action(
                 tracing::info!(forum = %forum.id, "forum keys rotated from the dashboard");
             }
             "role" => {
-                let username = confab_core::input::Username::parse(fields.one("username"))?;
-                let account = state.store.account_by_username(&username).await?.ok_or_else(|| {
-                    ApiError::from(confab_core::input::InputError::new(
-                        "username",
-                        "unknown_account",
-                        "no account has this username",
-                    ))
-                })?;
+                let account = crate::api::forums::named_account(&state, "username", fields.one("username")).await?;
                 let role = match fields.one("role") {
                     "none" => None,
                     r => Some(Role::parse(r).ok_or_else(|| ApiError::InvalidQuery("unknown role".into()))?),

@@ -3,9 +3,8 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use common::{Resp, TestApp};
+use axum::http::{Method, StatusCode, header};
+use common::{Resp, TestApp, form};
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -19,20 +18,6 @@ async fn confirmed(app: &TestApp, name: &str) {
     let text = app.mailer.to(&email).pop().unwrap().text;
     let token = text[text.find("token=").unwrap() + 6..].split_whitespace().next().unwrap().to_owned();
     app.post("/api/v1/auth/verify", &json!({ "token": token })).await.expect(StatusCode::OK);
-}
-
-async fn form(app: &TestApp, uri: &str, body: &str, origin: Option<&str>, cookie: Option<&str>) -> Resp {
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(o) = origin {
-        req = req.header(header::ORIGIN, o);
-    }
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    app.raw(req.body(Body::from(body.to_owned())).unwrap()).await
 }
 
 async fn page(app: &TestApp, cookie: &str) -> Resp {

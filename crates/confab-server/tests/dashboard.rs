@@ -5,26 +5,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use common::{Resp, TestApp, id_of};
+use axum::http::{Method, StatusCode, header};
+use common::{Resp, TestApp, form, id_of};
 use serde_json::json;
 
 const ORIGIN: &str = "https://comments.example.com"; // the test app's public URL
-
-async fn form(app: &TestApp, uri: &str, body: &str, origin: Option<&str>, cookie: Option<&str>) -> Resp {
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(o) = origin {
-        req = req.header(header::ORIGIN, o);
-    }
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    app.raw(req.body(Body::from(body.to_owned())).unwrap()).await
-}
 
 /// A member with `role` in `forum`, logged in through the form; returns the cookie.
 async fn cookie_for(app: &TestApp, name: &str, forum: &str, role: &str) -> String {

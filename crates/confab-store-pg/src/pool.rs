@@ -154,27 +154,14 @@ impl Cluster {
     /// For reads that may lag a little: a healthy replica in turn, else the primary. A
     /// replica that fails now is skipped for this read too.
     pub async fn reader(&self) -> StoreResult<(Object, &Db)> {
-        let n = self.replicas.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            let db = &self.replicas[(start + i) % n];
-            if !db.is_healthy() {
-                continue;
-            }
-            match db.get().await {
-                Ok(c) => return Ok((c, db)),
-                Err(e) => tracing::warn!(db = %db.label, error = %e, "replica unavailable, reading elsewhere"),
-            }
-        }
-        Ok((self.primary.get().await?, &self.primary))
+        self.reader_after(None).await
     }
 
     /// Read-your-writes: a reader that has replayed the WAL at least to `after` (the
     /// position a client's last write returned), else the primary. With no position,
-    /// any healthy replica will do ([`Cluster::reader`]). Costs one extra round trip
-    /// per replica tried, and only for clients with a recent write.
+    /// any healthy replica will do. A position costs one extra round trip per replica
+    /// tried, and only clients with a recent write have one.
     pub async fn reader_after(&self, after: Option<Lsn>) -> StoreResult<(Object, &Db)> {
-        let Some(after) = after else { return self.reader().await };
         let n = self.replicas.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
@@ -182,7 +169,14 @@ impl Cluster {
             if !db.is_healthy() {
                 continue;
             }
-            let Ok(c) = db.get().await else { continue };
+            let c = match db.get().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(db = %db.label, error = %e, "replica unavailable, reading elsewhere");
+                    continue;
+                }
+            };
+            let Some(after) = after else { return Ok((c, db)) };
             match replayed(&c).await {
                 Ok(Some(at)) if at >= after => return Ok((c, db)),
                 Ok(_) => {}

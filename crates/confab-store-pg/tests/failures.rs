@@ -9,38 +9,14 @@
 //!   replica; the other cluster is unaffected; once it is back, the same pools work.
 //! - A database restart: the same pool serves the next request without a restart of ours.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
+use common::{fresh, script};
 use confab_store::StoreError;
+use confab_store_pg::Topology;
 use confab_store_pg::migrate::migrate_all;
-use confab_store_pg::{ClusterConfig, PgConfig, Topology};
-use tokio_postgres::NoTls;
-
-fn script(args: &[&str]) {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let out = Command::new(format!("{root}/scripts/pg-topology")).args(args).output().expect("run scripts/pg-topology");
-    assert!(
-        out.status.success(),
-        "pg-topology {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn base_port() -> u16 {
-    std::env::var("PGTOPO_BASE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54320)
-}
-
-fn url(port: u16, db: &str) -> String {
-    format!("postgres://postgres@127.0.0.1:{port}/{db}")
-}
-
-async fn create_db(port: u16, name: &str) {
-    let (c, conn) = tokio_postgres::connect(&url(port, "postgres"), NoTls).await.unwrap();
-    tokio::spawn(conn);
-    c.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-}
 
 /// Runs `f` until it returns true or about five seconds pass.
 async fn eventually<F, Fut>(mut f: F) -> bool
@@ -64,27 +40,9 @@ async fn query_ok(db: &confab_store_pg::Db) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topology_survives_servers_going_down_and_coming_back() {
-    script(&["start"]);
-    let base = base_port();
-    let tag = std::process::id();
-    let (g, s1, s2) = (format!("fail_{tag}_g"), format!("fail_{tag}_s1"), format!("fail_{tag}_s2"));
-    create_db(base, &g).await;
-    create_db(base + 1, &s1).await;
-    create_db(base + 3, &s2).await;
-    let cfg = PgConfig {
-        global: ClusterConfig { primary: url(base, &g), replicas: vec![] },
-        clusters: [
-            ("c1".to_owned(), ClusterConfig { primary: url(base + 1, &s1), replicas: vec![url(base + 2, &s1)] }),
-            ("c2".to_owned(), ClusterConfig { primary: url(base + 3, &s2), replicas: vec![] }),
-        ]
-        .into_iter()
-        .collect(),
-        pool_size: 4,
-        acquire_timeout_ms: 500,
-        connect_timeout_ms: 500,
-        statement_timeout_ms: 5000,
-        health_interval_ms: 50,
-    };
+    let mut cfg = fresh("fail").await;
+    cfg.acquire_timeout_ms = 500;
+    cfg.connect_timeout_ms = 500;
     let t = Topology::new(cfg).unwrap();
     let _health = t.watch_health();
     migrate_all(&t).await.unwrap();

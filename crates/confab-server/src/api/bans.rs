@@ -18,7 +18,7 @@ use crate::ratelimit::Cidr;
 use crate::views::rfc3339;
 
 /// Longest timeout: ten years (longer is a ban).
-pub(crate) const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
+const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +53,7 @@ async fn moderated_forum(state: &AppState, who: &Principal, forum: &str) -> Resu
     Ok(forum)
 }
 
-pub(crate) async fn target(state: &AppState, kind: &str, value: &str) -> Result<BanTarget, ApiError> {
+async fn target(state: &AppState, kind: &str, value: &str) -> Result<BanTarget, ApiError> {
     let value = value.trim();
     Ok(match kind {
         "account" => {
@@ -98,13 +98,30 @@ pub(crate) async fn create_ban(
     Json(body): Json<BanInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = moderated_forum(&state, &who, &forum).await?;
-    let target = target(&state, &body.kind, &body.value).await?;
-    let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let by = who.moderator().ok_or(ApiError::Unauthorized)?;
+    let ban = create(&state, &forum, by, &body.kind, &body.value, body.reason, body.duration_secs, body.shadow).await?;
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&ban))))
+}
+
+/// Checks a ban's parts and creates it: the API's and the dashboard's one way in.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn create(
+    state: &AppState,
+    forum: &Forum,
+    by: confab_core::model::Moderator,
+    kind: &str,
+    value: &str,
+    reason: Option<String>,
+    duration_secs: Option<u64>,
+    shadow: bool,
+) -> Result<Ban, ApiError> {
+    let target = target(state, kind, value).await?;
+    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(InputError::new("reason", "too_long", "at most 500 characters").into());
     }
     let now = state.clock.now();
-    let expires_at = match body.duration_secs {
+    let expires_at = match duration_secs {
         None => None,
         Some(s) if (1..=MAX_DURATION_SECS).contains(&s) => Some(now + (s * 1000) as i64),
         Some(_) => {
@@ -116,11 +133,9 @@ pub(crate) async fn create_ban(
             .into());
         }
     };
-    let by = who.moderator().ok_or(ApiError::Unauthorized)?;
-    let new = NewBan { target, reason, by, expires_at, shadow: body.shadow };
-    let ban = state.store.ban_create(forum.id, new, now).await?;
+    let ban = state.store.ban_create(forum.id, NewBan { target, reason, by, expires_at, shadow }, now).await?;
     tracing::info!(forum = %forum.id, ban = %ban.id, kind = ban.target.kind(), timed = expires_at.is_some(), shadow = ban.shadow, "ban created");
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&ban))))
+    Ok(ban)
 }
 
 pub(crate) async fn list_bans(

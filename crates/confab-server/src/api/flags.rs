@@ -1,9 +1,9 @@
 //! Readers' flags: a reader reports a post (spam, abuse, off topic, other) once; at
 //! the forum's threshold of distinct readers the post leaves the page for review.
 //!
-//! A reader is their account or SSO identity, and a guest is their network (the same
-//! /24 or /48 as the rate limits use), so one person cannot reach the threshold alone
-//! by clearing their browser. The answer never says how many flags a post has.
+//! A reader is their account or SSO identity, and a guest is their network (/24 or /48,
+//! as the keyed hash posts keep), so one person cannot reach the threshold alone by
+//! clearing their browser. The answer never says how many flags a post has.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -13,13 +13,12 @@ use confab_core::model::{Flag, FlagReason};
 use confab_core::secret::TokenHash;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth::{ClientIp, Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
-use crate::ratelimit::{Key, network};
+use crate::ratelimit::{Key, network_hash};
 
 const MAX_NOTE_CHARS: usize = 500;
 
@@ -60,14 +59,8 @@ pub(crate) async fn flag_post(
         super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
     let voter = match (actor.voter(forum.id), client.0) {
         (Some(person), _) => person,
-        (None, Some(ip)) => {
-            // A hash of the forum and the network: stable for the reader, names no one.
-            let mut h = Sha256::new();
-            h.update(b"confab-flag\0");
-            h.update(forum.id.as_i64().to_be_bytes());
-            h.update(network(ip).to_string().as_bytes());
-            TokenHash(h.finalize().into())
-        }
+        // The keyed hash of the network that posts keep: stable for the reader, names no one.
+        (None, Some(ip)) => TokenHash(network_hash(&state.page_key, ip)),
         (None, None) => return Err(ApiError::LoginRequired),
     };
     let now = state.clock.now();

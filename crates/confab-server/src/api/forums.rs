@@ -37,7 +37,7 @@ pub(crate) fn parse_origins(origins: &[String]) -> Result<Vec<Origin>, ApiError>
 }
 
 /// An account named in a request body or path; unknown names are the caller's mistake.
-async fn named_account(
+pub(crate) async fn named_account(
     state: &AppState,
     field: &'static str,
     name: &str,

@@ -8,7 +8,9 @@ use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
 use confab_core::jobs::{ClientInfo, Screen};
-use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState, RestrictedAction, SpamFilter};
+use confab_core::model::{
+    Forum, ForumPolicy, GuestAuthor, NewPost, Post, PostAuthor, PostState, RestrictedAction, SpamFilter,
+};
 use confab_core::render::render_markdown;
 use confab_core::rules;
 use confab_core::secret::Token;
@@ -223,6 +225,21 @@ enum Rule {
     FirstPost,
 }
 
+/// A restricted word or name: (field, error code, what the error calls it, what the log calls it).
+type Restricted = (&'static str, &'static str, &'static str, &'static str);
+const WORD: Restricted = ("message", "restricted_word", "this word", "restricted word");
+const NAME: Restricted = ("author.name", "restricted_name", "this name", "restricted name");
+
+/// What the forum does with a restricted word or name: refuse the post, or hold it.
+fn restricted(p: &ForumPolicy, (field, code, what, label): Restricted, pattern: &str) -> Result<Rule, ApiError> {
+    match p.restricted_action {
+        RestrictedAction::Reject => {
+            Err(InputError::new(field, code, format!("this forum does not accept {what} ({pattern:?})")).into())
+        }
+        RestrictedAction::Hold => Ok(Rule::Hold(format!("{label}: {pattern}"))),
+    }
+}
+
 fn rules_for(forum: &Forum, actor: &Actor, author: &PostAuthor, message: &Message) -> Result<Rule, ApiError> {
     let p = &forum.policy;
     let name = match (actor, author) {
@@ -231,20 +248,11 @@ fn rules_for(forum: &Forum, actor: &Actor, author: &PostAuthor, message: &Messag
         (_, PostAuthor::Sso(u)) => Some(u.name.to_string()),
         _ => None,
     };
-    // (field, error code, what the error calls it, what the log calls it)
-    let restricted = |(field, code, what, label): (&'static str, &'static str, &str, &str), pattern: &str| match p
-        .restricted_action
-    {
-        RestrictedAction::Reject => {
-            Err(InputError::new(field, code, format!("this forum does not accept {what} ({pattern:?})")).into())
-        }
-        RestrictedAction::Hold => Ok(Rule::Hold(format!("{label}: {pattern}"))),
-    };
     if let Some(pattern) = name.as_deref().and_then(|n| rules::find(&p.restricted_names, n)) {
-        return restricted(("author.name", "restricted_name", "this name", "restricted name"), pattern);
+        return restricted(p, NAME, pattern);
     }
     if let Some(pattern) = rules::find(&p.restricted_words, message.as_str()) {
-        return restricted(("message", "restricted_word", "this word", "restricted word"), pattern);
+        return restricted(p, WORD, pattern);
     }
     Ok(if p.premoderate {
         Rule::Hold("the forum pre-moderates every post".into())
@@ -351,18 +359,10 @@ pub(crate) async fn edit_post(
             Some(v) => Actor::Account(v),
             None => Actor::Guest,
         };
-        if !skips_premoderation(&state, &forum, &actor).await? {
-            match forum.policy.restricted_action {
-                RestrictedAction::Reject => {
-                    return Err(InputError::new(
-                        "message",
-                        "restricted_word",
-                        format!("this forum does not accept this word ({pattern:?})"),
-                    )
-                    .into());
-                }
-                RestrictedAction::Hold => hold = Some(format!("restricted word in an edit: {pattern}")),
-            }
+        if !skips_premoderation(&state, &forum, &actor).await?
+            && let Rule::Hold(why) = restricted(&forum.policy, WORD, pattern)?
+        {
+            hold = Some(why);
         }
     }
     let html = render_markdown(message.as_str());

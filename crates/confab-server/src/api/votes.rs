@@ -71,27 +71,20 @@ pub(crate) async fn vote_post(
             None,
         ),
     };
-    if standing == super::bans::Standing::Shadow {
+    let (p, current, previous) = if standing == super::bans::Standing::Shadow {
         // A shadow-banned reader's vote is taken and dropped: the answer looks the same.
-        if !post.is_listed() || post.state != confab_core::model::PostState::Approved {
+        if post.state != confab_core::model::PostState::Approved {
             return Err(confab_store::StoreError::PostNotVotable.into());
         }
-        let mut body = json!({
-            "post": { "id": post.id, "likes": post.likes, "dislikes": post.dislikes, "points": post.points() },
-            "vote": value.as_i64(),
-            "previous": 0,
-        });
-        if let Some(t) = &minted {
-            body["voter_token"] = json!(t.expose());
-        }
-        return Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)));
-    }
-    let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
-    let p = &outcome.post;
+        (post, value.as_i64(), 0)
+    } else {
+        let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
+        (outcome.post, outcome.current.as_i64(), outcome.previous.as_i64())
+    };
     let mut body = json!({
         "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },
-        "vote": outcome.current.as_i64(),
-        "previous": outcome.previous.as_i64(),
+        "vote": current,
+        "previous": previous,
     });
     if let Some(t) = minted {
         body["voter_token"] = json!(t.expose());

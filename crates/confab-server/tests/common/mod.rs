@@ -243,6 +243,22 @@ impl TestApp {
     }
 }
 
+/// A form POST (`application/x-www-form-urlencoded`) with an optional `Origin` and cookie,
+/// as a browser sends from Confab's own pages.
+pub async fn form(app: &TestApp, uri: &str, body: &str, origin: Option<&str>, cookie: Option<&str>) -> Resp {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(axum::http::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(o) = origin {
+        req = req.header(axum::http::header::ORIGIN, o);
+    }
+    if let Some(c) = cookie {
+        req = req.header(axum::http::header::COOKIE, c);
+    }
+    app.raw(req.body(Body::from(body.to_owned())).unwrap()).await
+}
+
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {

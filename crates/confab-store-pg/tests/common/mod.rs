@@ -1,0 +1,93 @@
+//! What the topology tests share: the local topology of `scripts/pg-topology` and fresh
+//! databases on it.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use confab_store_pg::{ClusterConfig, PgConfig};
+use tokio_postgres::NoTls;
+
+/// Runs `scripts/pg-topology` with `args`; panics with its output if it fails.
+pub fn script(args: &[&str]) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = Command::new(format!("{root}/scripts/pg-topology")).args(args).output().expect("run scripts/pg-topology");
+    assert!(
+        out.status.success(),
+        "pg-topology {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The topology's first port (`PGTOPO_BASE_PORT`, as for the script).
+static BASE: OnceLock<u16> = OnceLock::new();
+
+pub fn base_port() -> u16 {
+    *BASE.get_or_init(|| std::env::var("PGTOPO_BASE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54320))
+}
+
+pub fn url(port: u16, db: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/{db}")
+}
+
+/// Starts the topology once for this test binary (idempotent, quick when it runs).
+pub fn topology_up() {
+    static UP: OnceLock<()> = OnceLock::new();
+    UP.get_or_init(|| {
+        script(&["start"]);
+    });
+}
+
+pub async fn admin(port: u16) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&url(port, "postgres"), NoTls).await.expect("connect as admin");
+    tokio::spawn(conn);
+    client
+}
+
+/// Fresh databases for one test: `{name}_g` on the global server, `{name}_s1` on shard1
+/// (and so on its replica), `{name}_s2` on shard2.
+pub async fn fresh(name: &str) -> PgConfig {
+    topology_up();
+    let suffix: u32 = rand_suffix();
+    let (g, s1, s2) = (format!("{name}_{suffix}_g"), format!("{name}_{suffix}_s1"), format!("{name}_{suffix}_s2"));
+    admin(base_port()).await.batch_execute(&format!("CREATE DATABASE {g}")).await.unwrap();
+    admin(base_port() + 1).await.batch_execute(&format!("CREATE DATABASE {s1}")).await.unwrap();
+    admin(base_port() + 3).await.batch_execute(&format!("CREATE DATABASE {s2}")).await.unwrap();
+    // The replica has the new database once it has replayed its creation (it may still
+    // be catching up after a restart by another test binary).
+    let mut replayed = false;
+    for _ in 0..200 {
+        if let Ok((_, conn)) = tokio_postgres::connect(&url(base_port() + 2, &s1), NoTls).await {
+            drop(conn);
+            replayed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(replayed, "the replica has {s1}");
+    PgConfig {
+        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![] },
+        clusters: [
+            (
+                "c1".to_owned(),
+                ClusterConfig { primary: url(base_port() + 1, &s1), replicas: vec![url(base_port() + 2, &s1)] },
+            ),
+            ("c2".to_owned(), ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![] }),
+        ]
+        .into_iter()
+        .collect(),
+        pool_size: 4,
+        acquire_timeout_ms: 300,
+        connect_timeout_ms: 1000,
+        statement_timeout_ms: 5000,
+        health_interval_ms: 50,
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    (h.finish() % 1_000_000_000) as u32
+}
