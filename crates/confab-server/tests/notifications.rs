@@ -39,9 +39,10 @@ async fn guest_post(
     app.post("/api/v1/forums/blog/posts", &body).await.expect(StatusCode::CREATED).json
 }
 
-/// Messages to `to`, waiting briefly for SMTP delivery to land in the Maildir.
+/// Messages to `to`, waiting for SMTP delivery to land in the Maildir: up to 20 s, as a
+/// loaded CI machine (2 cores, every suite in parallel) once took more than 5.
 async fn mails_to(sink: &SmtpSink, to: &str, at_least: usize) -> Vec<String> {
-    for _ in 0..100 {
+    for _ in 0..400 {
         let got = sink.to(to);
         if got.len() >= at_least {
             return got;
