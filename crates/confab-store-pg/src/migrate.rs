@@ -78,12 +78,16 @@ pub async fn apply(db: &Db, schema: Schema, statement_timeout_ms: u64) -> StoreR
         tracing::info!(db = %db.label, version, name, "migration applied");
         applied.push(*version);
     }
-    // Holds behind a pooler too: new sessions of this database start with it.
-    c.batch_execute(&format!(
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '{statement_timeout_ms}ms'); END $$"
+    // Holds behind a pooler too: new sessions of this database start with it. Under the
+    // same lock: two sessions adding the setting at once collide on the catalog's key.
+    let tx = c.transaction().await.map_err(|e| sql_err(db, e))?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+         DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '{statement_timeout_ms}ms'); END $$"
     ))
     .await
     .map_err(|e| sql_err(db, e))?;
+    tx.commit().await.map_err(|e| sql_err(db, e))?;
     Ok(applied)
 }
 
