@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod id;
 pub mod input;
 pub mod jobs;
+pub mod keys;
 pub mod model;
 pub mod rank;
 pub mod render;

@@ -23,7 +23,10 @@ pub mod config;
 pub mod migrate;
 pub mod placement;
 pub mod pool;
+mod sql;
+pub mod store;
 
 pub use config::{ClusterConfig, PgConfig};
 pub use placement::ShardMap;
 pub use pool::{Cluster, Db, Lsn, Topology, write_position};
+pub use store::{PgStore, ReadScope, with_reads};

@@ -67,6 +67,11 @@ impl ShardMap {
         }
     }
 
+    /// The cluster a logical shard is placed on.
+    pub fn cluster_of_shard(&self, shard: LogicalShard) -> &str {
+        &self.clusters[usize::from(shard.get()) % self.clusters.len()]
+    }
+
     /// How many logical shards each cluster holds.
     pub fn counts(&self) -> BTreeMap<&str, usize> {
         let mut out = BTreeMap::new();

@@ -247,6 +247,14 @@ impl Topology {
         self.clusters.get(name).ok_or_else(|| StoreError::Internal(format!("no cluster {name:?}")))
     }
 
+    /// The cluster holding a logical shard: where any id of that shard routes.
+    pub async fn cluster_of_shard(&self, shard: LogicalShard) -> StoreResult<&Cluster> {
+        let map = self.map.read().await;
+        let map = map.as_ref().ok_or_else(|| StoreError::Internal("the shard map is not loaded".into()))?;
+        let name = map.cluster_of_shard(shard);
+        self.clusters.get(name).ok_or_else(|| StoreError::Internal(format!("no cluster {name:?}")))
+    }
+
     /// Checks every unhealthy database every `health_interval_ms`, until the topology
     /// is dropped. Healthy ones are judged by their own traffic.
     pub fn watch_health(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {

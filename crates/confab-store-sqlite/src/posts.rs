@@ -18,7 +18,6 @@ use confab_store::{
     StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
-use sha2::{Digest, Sha256};
 
 use crate::rows::{self, AUTHOR_COLS, POST_COLS, sql_err};
 use crate::{outbox, threads};
@@ -46,29 +45,7 @@ pub(crate) fn for_edit(c: &Connection, id: Id) -> StoreResult<(Post, Option<Toke
         .ok_or(StoreError::PostNotFound)
 }
 
-/// SHA-256 of the text lowercased with its whitespace collapsed: the same comment
-/// posted again, whatever its spacing or case, has the same hash.
-pub(crate) fn text_hash(text: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for (i, word) in text.split_whitespace().enumerate() {
-        if i > 0 {
-            h.update(b" ");
-        }
-        h.update(word.to_lowercase().as_bytes());
-    }
-    h.finalize().into()
-}
-
-/// The same guest details always map to the same author row.
-fn guest_key(a: &GuestAuthor) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in [Some(a.name.as_str()), a.email.as_ref().map(|e| e.as_str()), a.url.as_ref().map(|u| u.as_str())] {
-        let part = part.unwrap_or("");
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
-}
+pub(crate) use confab_core::keys::{guest_key, text_hash};
 
 pub(crate) fn upsert_guest(c: &Connection, ids: &IdGenerator, a: GuestAuthor, now: UnixMs) -> StoreResult<Author> {
     let id: i64 = c

@@ -1,0 +1,782 @@
+//! [`PgStore`]: the [`Store`] on the distributed topology.
+//!
+//! Routing: global data on the global database; a forum's data on the cluster its
+//! logical shard is placed on — found from the forum, or from any id (ids carry their
+//! logical shard). Writes and transactions go to primaries. Reads go to the primary,
+//! or, inside a [`ReadScope`] that allows it, to a replica that has replayed the
+//! scope's own writes (read-your-writes). Joins between global and shard data happen
+//! here, in the application, never across databases in SQL.
+//!
+//! A post is written in one shard transaction; its guest or SSO author row lives in the
+//! global database and is upserted (idempotently, keyed) just before that transaction
+//! commits, so a failed post can leave at most an unused author row, never a post
+//! without its author.
+
+mod global;
+mod jobs;
+mod rows;
+mod shard;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use confab_core::cursor::{ReplyCursor, RootCursor};
+use confab_core::id::{Id, IdGenerator, LogicalShard};
+use confab_core::input::{Email, Message, Username};
+use confab_core::jobs::{EventKind, JobState};
+use confab_core::keys::guest_key;
+use confab_core::model::{
+    Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, MAX_DEPTH, NewAccount, NewForum, NewPost, Post,
+    PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+};
+use confab_core::secret::TokenHash;
+use confab_store::{
+    AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
+    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
+    StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
+};
+use deadpool_postgres::Object;
+use tokio_postgres::Client;
+
+use crate::pool::{Cluster, Lsn, Topology, write_position};
+use crate::sql::{begin, commit};
+
+tokio::task_local! {
+    static READS: Arc<ReadScope>;
+}
+
+/// How the reads of one request (or one client's session) may be served: from
+/// replicas, but never from one that has not replayed the writes this scope made or
+/// was told about. Outside any scope every read goes to the primary (workers, the CLI).
+#[derive(Debug, Default)]
+pub struct ReadScope {
+    positions: Mutex<HashMap<String, Lsn>>,
+}
+
+impl ReadScope {
+    /// A scope that starts knowing the positions a client's earlier writes returned.
+    pub fn new(positions: HashMap<String, Lsn>) -> Arc<ReadScope> {
+        Arc::new(ReadScope { positions: Mutex::new(positions) })
+    }
+
+    /// The write positions seen so far, per cluster (to remember for the client).
+    pub fn positions(&self) -> HashMap<String, Lsn> {
+        self.positions.lock().expect("not poisoned").clone()
+    }
+
+    fn wrote(&self, cluster: &str, at: Lsn) {
+        let mut p = self.positions.lock().expect("not poisoned");
+        let e = p.entry(cluster.to_owned()).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    fn position(&self, cluster: &str) -> Option<Lsn> {
+        self.positions.lock().expect("not poisoned").get(cluster).copied()
+    }
+}
+
+/// Runs `fut` with its reads allowed on replicas, read-your-writes by `scope`.
+pub async fn with_reads<F: Future>(scope: Arc<ReadScope>, fut: F) -> F::Output {
+    READS.scope(scope, fut).await
+}
+
+fn read_scope() -> Option<Arc<ReadScope>> {
+    READS.try_with(Arc::clone).ok()
+}
+
+/// What this store does not do yet on PostgreSQL (issue 8, in progress): a clear
+/// error instead of a wrong answer. `confab serve` refuses a `[postgres]` section
+/// until nothing here is left.
+fn not_yet(what: &str) -> StoreError {
+    StoreError::Internal(format!("{what} is not available on the PostgreSQL store yet"))
+}
+
+/// Runs `$body` with `$c` a primary connection of `$cluster` and `$ids` the id
+/// generator; after a success, records the write for the read scope.
+macro_rules! write_on {
+    ($self:ident, $cluster:expr, |$c:ident, $ids:ident| $body:expr) => {{
+        let cluster: &Cluster = $cluster;
+        let mut conn = cluster.primary().await?;
+        #[allow(unused_variables)]
+        let $ids: &IdGenerator = &$self.ids;
+        let r = {
+            #[allow(unused_variables)]
+            let $c: &mut Client = &mut conn;
+            $body
+        };
+        if r.is_ok() {
+            $self.wrote(cluster, &conn).await?;
+        }
+        r
+    }};
+}
+
+pub struct PgStore {
+    t: Arc<Topology>,
+    ids: Arc<IdGenerator>,
+    next_cluster: AtomicUsize,
+}
+
+impl PgStore {
+    /// A store over a migrated topology (see [`crate::migrate::migrate_all`]); loads
+    /// the shard map and starts the health watcher.
+    pub async fn open(t: Arc<Topology>, ids: Arc<IdGenerator>) -> StoreResult<PgStore> {
+        t.load_map().await?;
+        t.watch_health();
+        Ok(PgStore { t, ids, next_cluster: AtomicUsize::new(0) })
+    }
+
+    pub fn topology(&self) -> &Arc<Topology> {
+        &self.t
+    }
+
+    async fn cluster(&self, shard: LogicalShard) -> StoreResult<&Cluster> {
+        self.t.cluster_of_shard(shard).await
+    }
+
+    /// A connection for reads on `cluster`: see [`ReadScope`].
+    async fn reader(&self, cluster: &Cluster) -> StoreResult<Object> {
+        match read_scope() {
+            Some(scope) => Ok(cluster.reader_after(scope.position(&cluster.name)).await?.0),
+            None => cluster.primary().await,
+        }
+    }
+
+    /// Records, for the scope's later reads, that `c` (a primary of `cluster`) wrote.
+    async fn wrote(&self, cluster: &Cluster, c: &Object) -> StoreResult<()> {
+        if let Some(scope) = read_scope()
+            && !cluster.replicas.is_empty()
+        {
+            scope.wrote(&cluster.name, write_position(c).await?);
+        }
+        Ok(())
+    }
+
+    async fn global_read(&self) -> StoreResult<Object> {
+        self.reader(&self.t.global).await
+    }
+
+    async fn shard_read(&self, shard: LogicalShard) -> StoreResult<Object> {
+        let cluster = self.cluster(shard).await?;
+        self.reader(cluster).await
+    }
+
+    /// Every forum-shard cluster, starting at a different one each call (so that
+    /// claims spread over the shards).
+    fn clusters_rotated(&self) -> Vec<&Cluster> {
+        let all: Vec<&Cluster> = self.t.clusters.values().collect();
+        let start = self.next_cluster.fetch_add(1, Ordering::Relaxed) % all.len().max(1);
+        all[start..].iter().chain(all[..start].iter()).copied().collect()
+    }
+
+    async fn author_for(&self, forum: &Forum, who: PostAuthor, now: UnixMs) -> StoreResult<Author> {
+        let g = self.t.global.primary().await?;
+        let author = match who {
+            PostAuthor::Guest(guest) => global::upsert_guest(&**g, &self.ids, guest, now).await?,
+            PostAuthor::Account(account) => global::account_author(&**g, account).await?,
+            PostAuthor::Sso(user) => global::upsert_sso(&**g, &self.ids, forum.id, user, now).await?,
+        };
+        self.wrote(&self.t.global, &g).await?;
+        Ok(author)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>> {
+        write_on!(self, &self.t.global, |c, _ids| {
+            global::setting_insert(&*c, name, &init).await?;
+            Ok(global::setting(&*c, name).await?.unwrap_or(init))
+        })
+    }
+
+    async fn admin_token_hash(&self) -> StoreResult<Option<TokenHash>> {
+        let c = self.global_read().await?;
+        Ok(global::setting(&**c, global::ADMIN_TOKEN).await?.and_then(|b| TokenHash::from_slice(&b)))
+    }
+
+    async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool> {
+        write_on!(self, &self.t.global, |c, _ids| global::setting_insert(&*c, global::ADMIN_TOKEN, &hash.0).await)
+    }
+
+    async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::setting_set(&*c, global::ADMIN_TOKEN, &hash.0).await)
+    }
+
+    async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
+        write_on!(self, &self.t.global, |c, ids| global::forum_create(c, ids, forum, now).await)
+    }
+
+    async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum> {
+        global::forum_by_shortname(&**self.global_read().await?, shortname).await
+    }
+
+    async fn forum_get(&self, id: Id) -> StoreResult<Forum> {
+        global::forum_get(&**self.global_read().await?, id).await
+    }
+
+    async fn forum_list(&self) -> StoreResult<Vec<Forum>> {
+        global::forum_list(&**self.global_read().await?).await
+    }
+
+    async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys> {
+        global::forum_keys(&**self.global_read().await?, forum).await
+    }
+
+    async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {
+        write_on!(self, &self.t.global, |c, _ids| global::forum_keys_rotate(c, forum, keys).await)
+    }
+
+    async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        global::authors_get_many(&**self.global_read().await?, ids).await
+    }
+
+    async fn thread_get(&self, id: Id) -> StoreResult<Thread> {
+        shard::thread_get(&**self.shard_read(id.shard()).await?, id).await
+    }
+
+    async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>> {
+        shard::thread_find(&**self.shard_read(forum.shard).await?, forum.id, key).await
+    }
+
+    async fn thread_create(&self, forum: &Forum, spec: ThreadSpec, now: UnixMs) -> StoreResult<Thread> {
+        write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let t = shard::thread_create(&tx, ids, forum, &spec, now).await?;
+            commit(tx).await?;
+            Ok(t)
+        })
+    }
+
+    async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| shard::thread_set_closed(&*c, id, closed).await)
+    }
+
+    async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>> {
+        shard::thread_counts(&**self.shard_read(forum.shard).await?, forum.id, keys).await
+    }
+
+    async fn post_create(
+        &self,
+        forum: &Forum,
+        new: NewPost,
+        edit_token: TokenHash,
+        now: UnixMs,
+    ) -> StoreResult<CreatedPost> {
+        write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let (mut thread, thread_created) = shard::thread_ensure(&tx, ids, forum, &new.thread, now).await?;
+            if thread.closed || forum.policy.auto_closed(thread.created_at, now) {
+                return Err(StoreError::ThreadClosed);
+            }
+            let id = ids.next(forum.shard);
+            let at = shard::place(&tx, id, &thread, new.parent_id, new.state).await?;
+            // The author (global) once the post is known to be acceptable.
+            let author = self.author_for(forum, new.author.clone(), now).await?;
+            let mut state = new.state;
+            let mut held = new.held.clone();
+            let mut screen = new.screen.clone();
+            if new.hold_first_post && !shard::has_approved(&tx, forum.id, author.id).await? {
+                state = PostState::Pending;
+                held = Some("first post in this forum".into());
+                if let Some(order) = screen.as_mut() {
+                    order.clean = PostState::Pending;
+                }
+            }
+            let post = shard::new_post(id, &thread, at, &author, &new, state, now);
+            shard::post_insert(&tx, &post, &edit_token, &new).await?;
+            if post.state == PostState::Approved {
+                thread = shard::thread_add_posts(&tx, thread.id, 1).await?;
+                shard::add_descendants(&tx, &shard::ancestors(&post.path), 1).await?;
+            }
+            if let Some(why) = held.filter(|_| post.state == PostState::Pending) {
+                shard::log(&tx, ids, &post, PostState::Pending, confab_core::model::Moderator::Rules, Some(&why), now)
+                    .await?;
+            }
+            if thread_created {
+                shard::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now).await?;
+            }
+            shard::emit_post(&tx, ids, EventKind::PostCreated, &post, now).await?;
+            if let Some(order) = screen {
+                let job = confab_store::NewJob {
+                    forum_id: forum.id,
+                    task: confab_core::jobs::Task::Screen { post: post.id, order },
+                    run_at: now,
+                };
+                shard::enqueue(&tx, ids, &job, now).await?;
+            }
+            commit(tx).await?;
+            Ok(CreatedPost { post, thread, author, thread_created })
+        })
+    }
+
+    async fn post_get(&self, id: Id) -> StoreResult<Post> {
+        shard::post_get(&**self.shard_read(id.shard()).await?, id).await
+    }
+
+    async fn post_for_edit(&self, id: Id) -> StoreResult<(Post, Option<TokenHash>)> {
+        shard::post_for_edit(&**self.shard_read(id.shard()).await?, id).await
+    }
+
+    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let p = shard::post_edit(&tx, ids, id, &message, &html, now).await?;
+            commit(tx).await?;
+            Ok(p)
+        })
+    }
+
+    async fn post_delete(&self, id: Id, now: UnixMs) -> StoreResult<DeletedPost> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let d = shard::post_delete_in(&tx, ids, id, now).await?;
+            commit(tx).await?;
+            Ok(d)
+        })
+    }
+
+    async fn thread_import(
+        &self,
+        forum: &Forum,
+        spec: ThreadSpec,
+        batch: Vec<ImportPost>,
+        now: UnixMs,
+    ) -> StoreResult<ImportedThread> {
+        // Shape first, so a bad batch is refused before anything is written.
+        let mut depths: Vec<u32> = Vec::with_capacity(batch.len());
+        for (i, p) in batch.iter().enumerate() {
+            let depth = match p.parent {
+                None => 0,
+                Some(pi) if pi < i => depths[pi] + 1,
+                Some(_) => return Err(StoreError::ParentNotFound),
+            };
+            if depth > MAX_DEPTH {
+                return Err(StoreError::ParentTooDeep);
+            }
+            depths.push(depth);
+        }
+        // Guest authors, once per distinct identity, on the global database.
+        let mut by_key: HashMap<[u8; 32], Id> = HashMap::new();
+        let mut authors = Vec::with_capacity(batch.len());
+        {
+            let g = self.t.global.primary().await?;
+            for p in &batch {
+                let k = guest_key(&p.author);
+                let id = match by_key.get(&k) {
+                    Some(id) => *id,
+                    None => {
+                        let id = global::upsert_guest(&**g, &self.ids, p.author.clone(), now).await?.id;
+                        by_key.insert(k, id);
+                        id
+                    }
+                };
+                authors.push(id);
+            }
+        }
+        let approved = batch.iter().filter(|p| p.state == PostState::Approved).count() as i64;
+        let post_ids: Vec<Id> = batch.iter().map(|_| self.ids.next(forum.shard)).collect();
+        let layout = shard::ImportRows::build(&post_ids, &depths, &authors, batch);
+        write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let (thread, _) = shard::thread_ensure(&tx, ids, forum, &spec, now).await?;
+            shard::posts_insert_many(&tx, forum.id, thread.id, &layout).await?;
+            let thread = shard::thread_add_posts(&tx, thread.id, approved).await?;
+            commit(tx).await?;
+            Ok(ImportedThread { thread, post_ids })
+        })
+    }
+
+    async fn thread_roots(
+        &self,
+        thread: Id,
+        sort: Sort,
+        after: Option<RootCursor>,
+        limits: PageLimits,
+    ) -> StoreResult<RootsPage> {
+        shard::roots_page(&**self.shard_read(thread.shard()).await?, thread, sort, after, limits).await
+    }
+
+    async fn post_replies(&self, node: &Post, after: Option<ReplyCursor>, limit: u32) -> StoreResult<RepliesPage> {
+        shard::replies_page(&**self.shard_read(node.id.shard()).await?, node, after, limit).await
+    }
+
+    async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
+        write_on!(self, &self.t.global, |c, ids| global::account_create(c, ids, new, now).await)
+    }
+
+    async fn account_get(&self, id: Id) -> StoreResult<Account> {
+        global::account_get(&**self.global_read().await?, id).await
+    }
+
+    async fn account_for_login(&self, login_key: &str) -> StoreResult<Option<(Account, String)>> {
+        global::account_for_login(&**self.global_read().await?, login_key).await
+    }
+
+    async fn account_by_email(&self, email: &Email) -> StoreResult<Option<Account>> {
+        global::account_by_email(&**self.global_read().await?, email).await
+    }
+
+    async fn link_create(
+        &self,
+        token: TokenHash,
+        account: Id,
+        purpose: LinkPurpose,
+        email: &Email,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::link_create(
+            c, token, account, purpose, email, now, expires_at
+        )
+        .await)
+    }
+
+    async fn account_verify_email(&self, token: TokenHash, now: UnixMs) -> StoreResult<Account> {
+        write_on!(self, &self.t.global, |c, _ids| global::verify_email(c, token, now).await)
+    }
+
+    async fn account_reset_password(
+        &self,
+        token: TokenHash,
+        password_hash: String,
+        now: UnixMs,
+    ) -> StoreResult<Account> {
+        write_on!(self, &self.t.global, |c, _ids| global::reset_password(c, token, password_hash, now).await)
+    }
+
+    async fn session_create(
+        &self,
+        account: Id,
+        token: TokenHash,
+        now: UnixMs,
+        expires_at: UnixMs,
+    ) -> StoreResult<Session> {
+        write_on!(self, &self.t.global, |c, ids| global::session_create(c, ids, account, token, now, expires_at).await)
+    }
+
+    async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {
+        global::session_lookup(&**self.global_read().await?, token, now).await
+    }
+
+    async fn session_list(&self, account: Id, now: UnixMs) -> StoreResult<Vec<Session>> {
+        global::session_list(&**self.global_read().await?, account, now).await
+    }
+
+    async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::session_revoke(&*c, account, session).await)
+    }
+
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>> {
+        global::account_by_username(&**self.global_read().await?, username).await
+    }
+
+    async fn account_set_admin(&self, account: Id, admin: bool) -> StoreResult<Account> {
+        write_on!(self, &self.t.global, |c, _ids| global::account_set_admin(&*c, account, admin).await)
+    }
+
+    async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>> {
+        global::role_get(&**self.global_read().await?, forum, account).await
+    }
+
+    async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
+        global::roles_list(&**self.global_read().await?, forum).await
+    }
+
+    async fn roles_of(&self, account: Id) -> StoreResult<Vec<(Id, Role)>> {
+        global::roles_of(&**self.global_read().await?, account).await
+    }
+
+    async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::role_set(c, forum, account, role, now).await)
+    }
+
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
+        write_on!(self, &self.t.global, |c, _ids| global::forum_update(c, forum, update).await)
+    }
+
+    async fn account_data(&self, _account: Id, _voter: TokenHash) -> StoreResult<AccountData> {
+        Err(not_yet("an account's data export"))
+    }
+
+    async fn account_delete(&self, _account: Id, _now: UnixMs) -> StoreResult<AccountDeleted> {
+        Err(not_yet("account deletion"))
+    }
+
+    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
+        write_on!(self, self.cluster(post.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let v = shard::vote_set(&tx, post, voter, value, now).await?;
+            commit(tx).await?;
+            Ok(v)
+        })
+    }
+
+    async fn jobs_claim(&self, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>> {
+        let mut out = Vec::new();
+        for cluster in self.clusters_rotated() {
+            let left = limit.saturating_sub(out.len() as u32);
+            if left == 0 {
+                break;
+            }
+            let c = cluster.primary().await?;
+            out.extend(jobs::claim(&**c, now, lease_until, left).await?);
+        }
+        Ok(out)
+    }
+
+    async fn job_settle(&self, id: Id, attempt: u32, outcome: JobOutcome, now: UnixMs) -> StoreResult<bool> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| jobs::settle(c, ids, id, attempt, outcome, now).await)
+    }
+
+    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| jobs::release(&*c, id, attempt, now).await)
+    }
+
+    async fn job_get(&self, id: Id) -> StoreResult<Job> {
+        jobs::get(&**self.cluster(id.shard()).await?.primary().await?, id).await
+    }
+
+    async fn jobs_list(&self, filter: JobFilter) -> StoreResult<Vec<Job>> {
+        let clusters: Vec<&Cluster> = match filter.forum {
+            Some(f) => vec![self.cluster(f.shard()).await?],
+            None => self.t.clusters.values().collect(),
+        };
+        let mut out = Vec::new();
+        for cluster in clusters {
+            out.extend(jobs::list(&**cluster.primary().await?, filter).await?);
+        }
+        out.sort_by_key(|j| std::cmp::Reverse(j.id));
+        out.truncate(filter.limit as usize);
+        Ok(out)
+    }
+
+    async fn job_counts(&self) -> StoreResult<Vec<(JobState, u64)>> {
+        let mut total: HashMap<i64, (JobState, u64)> = HashMap::new();
+        for cluster in self.t.clusters.values() {
+            for (s, n) in jobs::counts(&**cluster.primary().await?).await? {
+                total.entry(s.code()).or_insert((s, 0)).1 += n;
+            }
+        }
+        let mut out: Vec<(JobState, u64)> = total.into_values().collect();
+        out.sort_by_key(|(s, _)| s.code());
+        Ok(out)
+    }
+
+    async fn job_retry(&self, id: Id, now: UnixMs) -> StoreResult<Job> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| jobs::retry(&*c, id, now).await)
+    }
+
+    async fn job_discard(&self, id: Id) -> StoreResult<()> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| jobs::discard(&*c, id).await)
+    }
+
+    async fn jobs_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        let mut n = 0;
+        for cluster in self.t.clusters.values() {
+            n += jobs::prune(&**cluster.primary().await?, before).await?;
+        }
+        Ok(n)
+    }
+
+    async fn webhook_create(&self, _forum: Id, _new: NewWebhook, _now: UnixMs) -> StoreResult<Webhook> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhooks_list(&self, _forum: Id) -> StoreResult<Vec<Webhook>> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhook_get(&self, _id: Id) -> StoreResult<Webhook> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhook_delete(&self, _forum: Id, _id: Id) -> StoreResult<()> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhook_attempt_log(&self, _attempt: WebhookAttempt) -> StoreResult<()> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhook_attempts_prune(&self, _before: UnixMs) -> StoreResult<u64> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn webhook_attempts(
+        &self,
+        _webhook: Id,
+        _before: Option<i64>,
+        _limit: u32,
+    ) -> StoreResult<Vec<WebhookAttempt>> {
+        Err(not_yet("webhooks"))
+    }
+
+    async fn subscription_add(&self, _thread: &Thread, _email: &Email, _now: UnixMs) -> StoreResult<bool> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn subscription_remove(&self, _thread: Id, _email: &Email) -> StoreResult<bool> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn subscription_exists(&self, _thread: Id, _email: &Email) -> StoreResult<bool> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn subscribers(&self, _thread: Id) -> StoreResult<Vec<Email>> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn reply_recipient(&self, _post: Id) -> StoreResult<Option<Email>> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn moderator_emails(&self, _forum: Id) -> StoreResult<Vec<Email>> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn mute(&self, _email: &Email, _thread: Option<Id>, _now: UnixMs) -> StoreResult<()> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn is_muted(&self, _email: &Email, _thread: Id) -> StoreResult<bool> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn notify_gate(
+        &self,
+        _email: &Email,
+        _thread: Id,
+        _post: Id,
+        _now: UnixMs,
+        _interval_ms: i64,
+    ) -> StoreResult<NotifyGate> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn notify_release(&self, _email: &Email, _thread: Id, _post: Id, _sent_at: UnixMs) -> StoreResult<bool> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn digest_take(&self, _email: &Email, _thread: Id, _now: UnixMs) -> StoreResult<Vec<Id>> {
+        Err(not_yet("notifications"))
+    }
+
+    async fn post_set_state(
+        &self,
+        _id: Id,
+        _state: PostState,
+        _by: confab_core::model::Moderator,
+        _reason: Option<String>,
+        _now: UnixMs,
+    ) -> StoreResult<StateChange> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn moderation_queue(&self, _forum: Id, _search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn queue_sizes(&self, _forum: Id) -> StoreResult<confab_store::QueueSizes> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn posts_per_day(&self, _forum: Id, _since: UnixMs) -> StoreResult<Vec<(UnixMs, u64, u64)>> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn flag_add(
+        &self,
+        _post: Id,
+        _voter: TokenHash,
+        _flag: confab_core::model::Flag,
+        _threshold: u32,
+        _now: UnixMs,
+    ) -> StoreResult<confab_store::FlagOutcome> {
+        Err(not_yet("flags"))
+    }
+
+    async fn flags_of(&self, _post: Id) -> StoreResult<Vec<confab_core::model::Flag>> {
+        Err(not_yet("flags"))
+    }
+
+    async fn post_set_highlighted(&self, _post: Id, _on: bool, _now: UnixMs) -> StoreResult<Post> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn thread_set_pinned(&self, _thread: Id, _post: Option<Id>) -> StoreResult<Thread> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn own_hidden_posts(
+        &self,
+        _thread: Id,
+        _account: Option<Id>,
+        _sso: Option<(Id, String)>,
+    ) -> StoreResult<Vec<Post>> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn moderation_log(&self, _post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
+        Err(not_yet("moderation"))
+    }
+
+    async fn spam_context(
+        &self,
+        _post: &Post,
+        _now: UnixMs,
+        _duplicate_window_ms: i64,
+        _recent_window_ms: i64,
+    ) -> StoreResult<SpamContext> {
+        Err(not_yet("the spam filter"))
+    }
+
+    async fn spam_model(&self, _forum: Id, _tokens: &[String]) -> StoreResult<confab_core::spam::Model> {
+        Err(not_yet("the spam filter"))
+    }
+
+    async fn spam_learn(&self, _forum: Id, _tokens: &[String], _spam: bool) -> StoreResult<()> {
+        Err(not_yet("the spam filter"))
+    }
+
+    async fn spam_verdict_set(&self, _post: Id, _record: SpamRecord) -> StoreResult<()> {
+        Err(not_yet("the spam filter"))
+    }
+
+    async fn spam_verdict(&self, _post: Id) -> StoreResult<Option<SpamRecord>> {
+        Err(not_yet("the spam filter"))
+    }
+
+    async fn ban_create(
+        &self,
+        _forum: Id,
+        _ban: confab_core::model::NewBan,
+        _now: UnixMs,
+    ) -> StoreResult<confab_core::model::Ban> {
+        Err(not_yet("bans"))
+    }
+
+    async fn bans_list(&self, _forum: Id, _now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>> {
+        Err(not_yet("bans"))
+    }
+
+    async fn ban_delete(&self, _forum: Id, _id: Id) -> StoreResult<()> {
+        Err(not_yet("bans"))
+    }
+
+    async fn bans_matching(
+        &self,
+        _forum: Id,
+        _probe: &confab_core::model::BanProbe,
+        _now: UnixMs,
+    ) -> StoreResult<Vec<confab_core::model::Ban>> {
+        Err(not_yet("bans"))
+    }
+}
