@@ -587,3 +587,123 @@ pub(crate) async fn session_revoke(c: &impl GenericClient, account: Id, session:
     .await?;
     if n == 1 { Ok(()) } else { Err(StoreError::SessionNotFound) }
 }
+
+// ---- what joins with forum-shard data ----
+
+/// Author ids that gave this address (lowercased).
+pub(crate) async fn authors_by_email(c: &impl GenericClient, email: &str) -> StoreResult<Vec<i64>> {
+    let rs = query(c, "SELECT id FROM authors WHERE email = $1", args![email]).await?;
+    rows::all(&rs, |r| col(r, 0))
+}
+
+/// The author rows of an account and of an SSO user of a forum.
+pub(crate) async fn author_ids_of(
+    c: &impl GenericClient,
+    account: Option<Id>,
+    sso: Option<(Id, String)>,
+) -> StoreResult<Vec<i64>> {
+    let (sso_forum, sso_id) = sso.map_or((None, None), |(f, i)| (Some(f.as_i64()), Some(i)));
+    let rs = query(
+        c,
+        "SELECT id FROM authors WHERE (kind = 'account' AND id = $1) OR (kind = 'sso' AND sso_forum = $2 AND sso_id = $3)",
+        args![account.map(Id::as_i64), sso_forum, sso_id],
+    )
+    .await?;
+    rows::all(&rs, |r| col(r, 0))
+}
+
+/// Where an author hears of replies: an account's verified address, else the address
+/// the guest or SSO user gave.
+pub(crate) async fn author_address(c: &impl GenericClient, author: Id) -> StoreResult<Option<Email>> {
+    let r = opt(
+        c,
+        "SELECT CASE WHEN a.kind = 'account' THEN \
+                    (SELECT acc.email FROM accounts acc WHERE acc.id = a.id AND acc.email_verified_at IS NOT NULL) \
+                ELSE a.email END \
+         FROM authors a WHERE a.id = $1",
+        args![author.as_i64()],
+    )
+    .await?;
+    Ok(r.map(|r| col::<Option<String>>(&r, 0)).transpose()?.flatten().map(Email::from_trusted))
+}
+
+pub(crate) async fn moderator_emails(c: &impl GenericClient, forum: Id) -> StoreResult<Vec<Email>> {
+    let rs = query(
+        c,
+        "SELECT acc.email FROM forum_roles r JOIN accounts acc ON acc.id = r.account_id \
+         WHERE r.forum_id = $1 AND r.role IN ('owner', 'moderator') AND acc.email_verified_at IS NOT NULL \
+         ORDER BY acc.email",
+        args![forum.as_i64()],
+    )
+    .await?;
+    rows::all(&rs, |r| Ok(Email::from_trusted(col(r, 0)?)))
+}
+
+/// Unsubscribed from a thread, or (`None`) from everything.
+pub(crate) async fn mute(c: &impl GenericClient, email: &Email, thread: Option<Id>, now: UnixMs) -> StoreResult<()> {
+    exec(
+        c,
+        "INSERT INTO mutes (email, thread_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        args![email.as_str(), thread.map_or(0, Id::as_i64), now],
+    )
+    .await
+    .map(drop)
+}
+
+/// Subscribing again lifts an earlier unsubscribe from that thread.
+pub(crate) async fn unmute(c: &impl GenericClient, email: &Email, thread: Id) -> StoreResult<()> {
+    exec(c, "DELETE FROM mutes WHERE email = $1 AND thread_id = $2", args![email.as_str(), thread.as_i64()])
+        .await
+        .map(drop)
+}
+
+pub(crate) async fn is_muted(c: &impl GenericClient, email: &Email, thread: Id) -> StoreResult<bool> {
+    Ok(opt(c, "SELECT 1 FROM mutes WHERE email = $1 AND thread_id IN (0, $2)", args![email.as_str(), thread.as_i64()])
+        .await?
+        .is_some())
+}
+
+/// Which of these addresses unsubscribed from everything.
+pub(crate) async fn muted_everywhere(c: &impl GenericClient, emails: Vec<String>) -> StoreResult<Vec<String>> {
+    let rs = query(c, "SELECT email FROM mutes WHERE thread_id = 0 AND email = ANY($1)", args![emails]).await?;
+    rows::all(&rs, |r| col(r, 0))
+}
+
+/// Forum shortnames and policies by id.
+pub(crate) async fn forums_by_id(c: &impl GenericClient, ids: Vec<i64>) -> StoreResult<Vec<Forum>> {
+    rows::all(&query(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE id = ANY($1)"), args![ids]).await?, rows::forum)
+}
+
+/// The account's roles as (forum shortname, role).
+pub(crate) async fn roles_by_shortname(c: &impl GenericClient, account: Id) -> StoreResult<Vec<(String, Role)>> {
+    let rs = query(
+        c,
+        "SELECT f.shortname, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+         WHERE r.account_id = $1 ORDER BY f.shortname",
+        args![account.as_i64()],
+    )
+    .await?;
+    rows::all(&rs, |r| Ok((col(r, 0)?, role(col(r, 1)?)?)))
+}
+
+/// The shortname of a forum the account alone owns, if any (it cannot be deleted then).
+pub(crate) async fn sole_owned(c: &impl GenericClient, account: Id) -> StoreResult<Option<String>> {
+    let r = opt(
+        c,
+        "SELECT f.shortname FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+         WHERE r.account_id = $1 AND r.role = 'owner' \
+         AND (SELECT count(*) FROM forum_roles o WHERE o.forum_id = r.forum_id AND o.role = 'owner') = 1 LIMIT 1",
+        args![account.as_i64()],
+    )
+    .await?;
+    r.map(|r| col(&r, 0)).transpose()
+}
+
+/// The last step of an account's deletion: its author row and the account (sessions,
+/// links and roles go with it, ON DELETE CASCADE).
+pub(crate) async fn account_remove(c: &mut Client, account: Id) -> StoreResult<()> {
+    let tx = begin(c).await?;
+    exec(&tx, "DELETE FROM authors WHERE id = $1 AND kind = 'account'", args![account.as_i64()]).await?;
+    exec(&tx, "DELETE FROM accounts WHERE id = $1", args![account.as_i64()]).await?;
+    commit(tx).await
+}

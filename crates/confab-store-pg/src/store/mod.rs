@@ -14,6 +14,8 @@
 
 mod global;
 mod jobs;
+mod moderation;
+mod notify;
 mod rows;
 mod shard;
 
@@ -25,18 +27,19 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
-use confab_core::input::{Email, Message, Username};
+use confab_core::input::{DisplayName, Email, Message, Username};
 use confab_core::jobs::{EventKind, JobState};
 use confab_core::keys::guest_key;
 use confab_core::model::{
-    Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, MAX_DEPTH, NewAccount, NewForum, NewPost, Post,
-    PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
+    Account, AccountDeletion, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, MAX_DEPTH, NewAccount,
+    NewForum, NewPost, Post, PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs,
+    VoteValue,
 };
 use confab_core::secret::TokenHash;
 use confab_store::{
-    AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
-    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
-    StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
+    AccountData, AccountDeleted, CreatedPost, DeletedPost, ExportedPost, ImportPost, ImportedThread, Job, JobFilter,
+    JobOutcome, NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange,
+    Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
 };
 use deadpool_postgres::Object;
 use tokio_postgres::Client;
@@ -85,13 +88,6 @@ pub async fn with_reads<F: Future>(scope: Arc<ReadScope>, fut: F) -> F::Output {
 
 fn read_scope() -> Option<Arc<ReadScope>> {
     READS.try_with(Arc::clone).ok()
-}
-
-/// What this store does not do yet on PostgreSQL (issue 8, in progress): a clear
-/// error instead of a wrong answer. `confab serve` refuses a `[postgres]` section
-/// until nothing here is left.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::Internal(format!("{what} is not available on the PostgreSQL store yet"))
 }
 
 /// Runs `$body` with `$c` a primary connection of `$cluster` and `$ids` the id
@@ -501,12 +497,90 @@ impl Store for PgStore {
         write_on!(self, &self.t.global, |c, _ids| global::forum_update(c, forum, update).await)
     }
 
-    async fn account_data(&self, _account: Id, _voter: TokenHash) -> StoreResult<AccountData> {
-        Err(not_yet("an account's data export"))
+    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
+        let mut found = Vec::new();
+        let mut votes = Vec::new();
+        for cluster in self.t.clusters.values() {
+            let c = self.reader(cluster).await?;
+            found.extend(shard::posts_by_author(&**c, account).await?);
+            votes.extend(shard::votes_by(&**c, &voter).await?);
+        }
+        let g = self.global_read().await?;
+        let forum_ids: Vec<i64> = found.iter().map(|(_, _, p)| p.forum_id.as_i64()).collect();
+        let names: HashMap<Id, String> = global::forums_by_id(&**g, forum_ids)
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f.shortname.as_str().to_owned()))
+            .collect();
+        let mut posts: Vec<ExportedPost> = found
+            .into_iter()
+            .map(|(identifier, url, post)| ExportedPost {
+                forum: names.get(&post.forum_id).cloned().unwrap_or_default(),
+                thread_identifier: identifier,
+                thread_url: url,
+                post,
+            })
+            .collect();
+        posts.sort_by_key(|p| p.post.id);
+        votes.sort_by_key(|v| v.2);
+        let roles = global::roles_by_shortname(&**g, account).await?;
+        Ok(AccountData { posts, roles, votes })
     }
 
-    async fn account_delete(&self, _account: Id, _now: UnixMs) -> StoreResult<AccountDeleted> {
-        Err(not_yet("account deletion"))
+    /// Not one transaction across databases: the global checks first, then each
+    /// shard's posts in a transaction of its own, then the account. Every step can run
+    /// again, so a deletion interrupted half-way finishes when retried.
+    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
+        let anonymous = {
+            let g = self.t.global.primary().await?;
+            global::account_get(&**g, account).await?;
+            if global::sole_owned(&**g, account).await?.is_some() {
+                return Err(StoreError::LastOwner);
+            }
+            let guest =
+                GuestAuthor { name: DisplayName::from_trusted("Deleted account".into()), email: None, url: None };
+            global::upsert_guest(&**g, &self.ids, guest, now).await?
+        };
+        let mut done = AccountDeleted::default();
+        for cluster in self.t.clusters.values() {
+            let mut c = cluster.primary().await?;
+            let tx = begin(&mut c).await?;
+            let posts = shard::posts_by_author(&tx, account).await?;
+            if posts.is_empty() {
+                continue;
+            }
+            let forum_ids: Vec<i64> = posts.iter().map(|(_, _, p)| p.forum_id.as_i64()).collect();
+            let policies: HashMap<Id, confab_core::model::ForumPolicy> =
+                global::forums_by_id(&**self.global_read().await?, forum_ids)
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.id, f.policy))
+                    .collect();
+            for (_, _, post) in posts {
+                let policy = policies.get(&post.forum_id).cloned().unwrap_or_default();
+                match policy.on_account_delete {
+                    AccountDeletion::Remove => {
+                        shard::post_erase(&tx, &self.ids, post.id, now).await?;
+                        done.posts_removed += 1;
+                    }
+                    AccountDeletion::Anonymize => {
+                        let task = confab_core::jobs::Task::Event {
+                            event: EventKind::PostUpdated,
+                            thread: post.thread_id,
+                            post: Some(post.id),
+                            snapshot: None,
+                        };
+                        let job = confab_store::NewJob { forum_id: post.forum_id, task, run_at: now };
+                        shard::enqueue(&tx, &self.ids, &job, now).await?;
+                        done.posts_anonymized += 1;
+                    }
+                }
+                shard::post_disown(&tx, post.id, anonymous.id).await?;
+            }
+            commit(tx).await?;
+        }
+        write_on!(self, &self.t.global, |c, _ids| global::account_remove(c, account).await)?;
+        Ok(done)
     }
 
     async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
@@ -585,198 +659,293 @@ impl Store for PgStore {
         Ok(n)
     }
 
-    async fn webhook_create(&self, _forum: Id, _new: NewWebhook, _now: UnixMs) -> StoreResult<Webhook> {
-        Err(not_yet("webhooks"))
+    async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook> {
+        write_on!(self, self.cluster(forum.shard()).await?, |c, ids| notify::webhook_create(&*c, ids, forum, new, now)
+            .await)
     }
 
-    async fn webhooks_list(&self, _forum: Id) -> StoreResult<Vec<Webhook>> {
-        Err(not_yet("webhooks"))
+    async fn webhooks_list(&self, forum: Id) -> StoreResult<Vec<Webhook>> {
+        notify::webhooks_list(&**self.shard_read(forum.shard()).await?, forum).await
     }
 
-    async fn webhook_get(&self, _id: Id) -> StoreResult<Webhook> {
-        Err(not_yet("webhooks"))
+    async fn webhook_get(&self, id: Id) -> StoreResult<Webhook> {
+        notify::webhook_get(&**self.shard_read(id.shard()).await?, id).await
     }
 
-    async fn webhook_delete(&self, _forum: Id, _id: Id) -> StoreResult<()> {
-        Err(not_yet("webhooks"))
+    async fn webhook_delete(&self, forum: Id, id: Id) -> StoreResult<()> {
+        if id.shard() != forum.shard() {
+            return Err(StoreError::WebhookNotFound);
+        }
+        write_on!(self, self.cluster(forum.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            notify::webhook_delete(&tx, forum, id).await?;
+            commit(tx).await
+        })
     }
 
-    async fn webhook_attempt_log(&self, _attempt: WebhookAttempt) -> StoreResult<()> {
-        Err(not_yet("webhooks"))
+    async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()> {
+        write_on!(self, self.cluster(attempt.webhook_id.shard()).await?, |c, _ids| notify::attempt_log(&*c, attempt)
+            .await)
     }
 
-    async fn webhook_attempts_prune(&self, _before: UnixMs) -> StoreResult<u64> {
-        Err(not_yet("webhooks"))
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        let mut n = 0;
+        for cluster in self.t.clusters.values() {
+            n += notify::attempts_prune(&**cluster.primary().await?, before).await?;
+        }
+        Ok(n)
     }
 
-    async fn webhook_attempts(
-        &self,
-        _webhook: Id,
-        _before: Option<i64>,
-        _limit: u32,
-    ) -> StoreResult<Vec<WebhookAttempt>> {
-        Err(not_yet("webhooks"))
+    async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
+        notify::attempts(&**self.shard_read(webhook.shard()).await?, webhook, before, limit).await
     }
 
-    async fn subscription_add(&self, _thread: &Thread, _email: &Email, _now: UnixMs) -> StoreResult<bool> {
-        Err(not_yet("notifications"))
+    async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
+        write_on!(self, &self.t.global, |c, _ids| global::unmute(&*c, email, thread.id).await)?;
+        write_on!(self, self.cluster(thread.id.shard()).await?, |c, _ids| notify::subscription_add(
+            &*c, thread, email, now
+        )
+        .await)
     }
 
-    async fn subscription_remove(&self, _thread: Id, _email: &Email) -> StoreResult<bool> {
-        Err(not_yet("notifications"))
+    async fn subscription_remove(&self, thread: Id, email: &Email) -> StoreResult<bool> {
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| notify::subscription_remove(&*c, thread, email)
+            .await)
     }
 
-    async fn subscription_exists(&self, _thread: Id, _email: &Email) -> StoreResult<bool> {
-        Err(not_yet("notifications"))
+    async fn subscription_exists(&self, thread: Id, email: &Email) -> StoreResult<bool> {
+        notify::subscription_exists(&**self.shard_read(thread.shard()).await?, thread, email).await
     }
 
-    async fn subscribers(&self, _thread: Id) -> StoreResult<Vec<Email>> {
-        Err(not_yet("notifications"))
+    async fn subscribers(&self, thread: Id) -> StoreResult<Vec<Email>> {
+        let all = notify::subscribers(&**self.shard_read(thread.shard()).await?, thread).await?;
+        if all.is_empty() {
+            return Ok(all);
+        }
+        let emails: Vec<String> = all.iter().map(|e| e.as_str().to_owned()).collect();
+        let muted = global::muted_everywhere(&**self.global_read().await?, emails).await?;
+        Ok(all.into_iter().filter(|e| !muted.iter().any(|m| m == e.as_str())).collect())
     }
 
-    async fn reply_recipient(&self, _post: Id) -> StoreResult<Option<Email>> {
-        Err(not_yet("notifications"))
+    async fn reply_recipient(&self, post: Id) -> StoreResult<Option<Email>> {
+        let Some(author) = notify::notify_author(&**self.shard_read(post.shard()).await?, post).await? else {
+            return Ok(None);
+        };
+        global::author_address(&**self.global_read().await?, author).await
     }
 
-    async fn moderator_emails(&self, _forum: Id) -> StoreResult<Vec<Email>> {
-        Err(not_yet("notifications"))
+    async fn moderator_emails(&self, forum: Id) -> StoreResult<Vec<Email>> {
+        global::moderator_emails(&**self.global_read().await?, forum).await
     }
 
-    async fn mute(&self, _email: &Email, _thread: Option<Id>, _now: UnixMs) -> StoreResult<()> {
-        Err(not_yet("notifications"))
+    async fn mute(&self, email: &Email, thread: Option<Id>, now: UnixMs) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::mute(&*c, email, thread, now).await)?;
+        let clusters: Vec<&Cluster> = match thread {
+            Some(t) => vec![self.cluster(t.shard()).await?],
+            None => self.t.clusters.values().collect(),
+        };
+        for cluster in clusters {
+            write_on!(self, cluster, |c, _ids| {
+                let tx = begin(c).await?;
+                notify::unsubscribe(&tx, email, thread).await?;
+                commit(tx).await
+            })?;
+        }
+        Ok(())
     }
 
-    async fn is_muted(&self, _email: &Email, _thread: Id) -> StoreResult<bool> {
-        Err(not_yet("notifications"))
+    async fn is_muted(&self, email: &Email, thread: Id) -> StoreResult<bool> {
+        global::is_muted(&**self.global_read().await?, email, thread).await
     }
 
     async fn notify_gate(
         &self,
-        _email: &Email,
-        _thread: Id,
-        _post: Id,
-        _now: UnixMs,
-        _interval_ms: i64,
+        email: &Email,
+        thread: Id,
+        post: Id,
+        now: UnixMs,
+        interval_ms: i64,
     ) -> StoreResult<NotifyGate> {
-        Err(not_yet("notifications"))
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let g = notify::gate(&tx, email, thread, post, now, interval_ms).await?;
+            commit(tx).await?;
+            Ok(g)
+        })
     }
 
-    async fn notify_release(&self, _email: &Email, _thread: Id, _post: Id, _sent_at: UnixMs) -> StoreResult<bool> {
-        Err(not_yet("notifications"))
+    async fn notify_release(&self, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool> {
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let r = notify::release(&tx, email, thread, post, sent_at).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
-    async fn digest_take(&self, _email: &Email, _thread: Id, _now: UnixMs) -> StoreResult<Vec<Id>> {
-        Err(not_yet("notifications"))
+    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let r = notify::digest_take(&tx, email, thread, now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
     async fn post_set_state(
         &self,
-        _id: Id,
-        _state: PostState,
-        _by: confab_core::model::Moderator,
-        _reason: Option<String>,
-        _now: UnixMs,
+        id: Id,
+        state: PostState,
+        by: confab_core::model::Moderator,
+        reason: Option<String>,
+        now: UnixMs,
     ) -> StoreResult<StateChange> {
-        Err(not_yet("moderation"))
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let r = moderation::set_state_in(&tx, ids, id, state, by, reason.as_deref(), now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
-    async fn moderation_queue(&self, _forum: Id, _search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {
-        Err(not_yet("moderation"))
+    async fn moderation_queue(&self, forum: Id, search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {
+        let by_email = match &search.email {
+            Some(e) => Some(global::authors_by_email(&**self.global_read().await?, &e.to_lowercase()).await?),
+            None => None,
+        };
+        moderation::search(&**self.shard_read(forum.shard()).await?, forum, search, by_email).await
     }
 
-    async fn queue_sizes(&self, _forum: Id) -> StoreResult<confab_store::QueueSizes> {
-        Err(not_yet("moderation"))
+    async fn queue_sizes(&self, forum: Id) -> StoreResult<confab_store::QueueSizes> {
+        moderation::sizes(&**self.shard_read(forum.shard()).await?, forum).await
     }
 
-    async fn posts_per_day(&self, _forum: Id, _since: UnixMs) -> StoreResult<Vec<(UnixMs, u64, u64)>> {
-        Err(not_yet("moderation"))
+    async fn posts_per_day(&self, forum: Id, since: UnixMs) -> StoreResult<Vec<(UnixMs, u64, u64)>> {
+        moderation::per_day(&**self.shard_read(forum.shard()).await?, forum, since).await
     }
 
     async fn flag_add(
         &self,
-        _post: Id,
-        _voter: TokenHash,
-        _flag: confab_core::model::Flag,
-        _threshold: u32,
-        _now: UnixMs,
+        post: Id,
+        voter: TokenHash,
+        flag: confab_core::model::Flag,
+        threshold: u32,
+        now: UnixMs,
     ) -> StoreResult<confab_store::FlagOutcome> {
-        Err(not_yet("flags"))
+        write_on!(self, self.cluster(post.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let r = moderation::flag_add(&tx, ids, post, voter, flag, threshold, now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
-    async fn flags_of(&self, _post: Id) -> StoreResult<Vec<confab_core::model::Flag>> {
-        Err(not_yet("flags"))
+    async fn flags_of(&self, post: Id) -> StoreResult<Vec<confab_core::model::Flag>> {
+        moderation::flags_of(&**self.shard_read(post.shard()).await?, post).await
     }
 
-    async fn post_set_highlighted(&self, _post: Id, _on: bool, _now: UnixMs) -> StoreResult<Post> {
-        Err(not_yet("moderation"))
+    async fn post_set_highlighted(&self, post: Id, on: bool, now: UnixMs) -> StoreResult<Post> {
+        write_on!(self, self.cluster(post.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let r = moderation::set_highlighted(&tx, ids, post, on, now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
-    async fn thread_set_pinned(&self, _thread: Id, _post: Option<Id>) -> StoreResult<Thread> {
-        Err(not_yet("moderation"))
+    async fn thread_set_pinned(&self, thread: Id, post: Option<Id>) -> StoreResult<Thread> {
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let r = moderation::set_pinned(&tx, thread, post).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
     }
 
     async fn own_hidden_posts(
         &self,
-        _thread: Id,
-        _account: Option<Id>,
-        _sso: Option<(Id, String)>,
+        thread: Id,
+        account: Option<Id>,
+        sso: Option<(Id, String)>,
     ) -> StoreResult<Vec<Post>> {
-        Err(not_yet("moderation"))
+        if account.is_none() && sso.is_none() {
+            return Ok(Vec::new());
+        }
+        let authors = global::author_ids_of(&**self.global_read().await?, account, sso).await?;
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        moderation::own_hidden(&**self.shard_read(thread.shard()).await?, thread, authors).await
     }
 
-    async fn moderation_log(&self, _post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
-        Err(not_yet("moderation"))
+    async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
+        moderation::history(&**self.shard_read(post.shard()).await?, post).await
     }
 
     async fn spam_context(
         &self,
-        _post: &Post,
-        _now: UnixMs,
-        _duplicate_window_ms: i64,
-        _recent_window_ms: i64,
+        post: &Post,
+        now: UnixMs,
+        duplicate_window_ms: i64,
+        recent_window_ms: i64,
     ) -> StoreResult<SpamContext> {
-        Err(not_yet("the spam filter"))
+        moderation::context(
+            &**self.shard_read(post.id.shard()).await?,
+            post,
+            now,
+            duplicate_window_ms,
+            recent_window_ms,
+        )
+        .await
     }
 
-    async fn spam_model(&self, _forum: Id, _tokens: &[String]) -> StoreResult<confab_core::spam::Model> {
-        Err(not_yet("the spam filter"))
+    async fn spam_model(&self, forum: Id, tokens: &[String]) -> StoreResult<confab_core::spam::Model> {
+        moderation::model(&**self.shard_read(forum.shard()).await?, forum, tokens).await
     }
 
-    async fn spam_learn(&self, _forum: Id, _tokens: &[String], _spam: bool) -> StoreResult<()> {
-        Err(not_yet("the spam filter"))
+    async fn spam_learn(&self, forum: Id, tokens: &[String], spam: bool) -> StoreResult<()> {
+        write_on!(self, self.cluster(forum.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            moderation::learn(&tx, forum, tokens, spam).await?;
+            commit(tx).await
+        })
     }
 
-    async fn spam_verdict_set(&self, _post: Id, _record: SpamRecord) -> StoreResult<()> {
-        Err(not_yet("the spam filter"))
+    async fn spam_verdict_set(&self, post: Id, record: SpamRecord) -> StoreResult<()> {
+        write_on!(self, self.cluster(post.shard()).await?, |c, _ids| moderation::verdict_set(&*c, post, record).await)
     }
 
-    async fn spam_verdict(&self, _post: Id) -> StoreResult<Option<SpamRecord>> {
-        Err(not_yet("the spam filter"))
+    async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>> {
+        moderation::verdict(&**self.shard_read(post.shard()).await?, post).await
     }
 
     async fn ban_create(
         &self,
-        _forum: Id,
-        _ban: confab_core::model::NewBan,
-        _now: UnixMs,
+        forum: Id,
+        ban: confab_core::model::NewBan,
+        now: UnixMs,
     ) -> StoreResult<confab_core::model::Ban> {
-        Err(not_yet("bans"))
+        write_on!(self, self.cluster(forum.shard()).await?, |c, ids| moderation::ban_create(&*c, ids, forum, ban, now)
+            .await)
     }
 
-    async fn bans_list(&self, _forum: Id, _now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>> {
-        Err(not_yet("bans"))
+    async fn bans_list(&self, forum: Id, now: UnixMs) -> StoreResult<Vec<confab_core::model::Ban>> {
+        moderation::bans_list(&**self.shard_read(forum.shard()).await?, forum, now).await
     }
 
-    async fn ban_delete(&self, _forum: Id, _id: Id) -> StoreResult<()> {
-        Err(not_yet("bans"))
+    async fn ban_delete(&self, forum: Id, id: Id) -> StoreResult<()> {
+        if id.shard() != forum.shard() {
+            return Err(StoreError::BanNotFound);
+        }
+        write_on!(self, self.cluster(forum.shard()).await?, |c, _ids| moderation::ban_delete(&*c, forum, id).await)
     }
 
     async fn bans_matching(
         &self,
-        _forum: Id,
-        _probe: &confab_core::model::BanProbe,
-        _now: UnixMs,
+        forum: Id,
+        probe: &confab_core::model::BanProbe,
+        now: UnixMs,
     ) -> StoreResult<Vec<confab_core::model::Ban>> {
-        Err(not_yet("bans"))
+        moderation::bans_matching(&**self.shard_read(forum.shard()).await?, forum, probe, now).await
     }
 }

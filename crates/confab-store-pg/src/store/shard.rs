@@ -218,6 +218,10 @@ pub(crate) async fn place(
     let Some(pid) = parent else {
         return Ok(Placement { parent_id: None, root_id: id, depth: 0, path: id.to_be_bytes().to_vec() });
     };
+    // A parent of another logical shard belongs to another forum.
+    if pid.shard() != thread.id.shard() {
+        return Err(StoreError::ParentNotInThread);
+    }
     let parent = post_get(c, pid).await.map_err(|e| match e {
         StoreError::PostNotFound => StoreError::ParentNotFound,
         other => other,
@@ -724,4 +728,58 @@ pub(crate) async fn emit_post(
     let task =
         Task::Event { event, thread: post.thread_id, post: Some(post.id), snapshot: Some(PostSnapshot::of(post)) };
     enqueue(c, ids, &NewJob { forum_id: post.forum_id, task, run_at: now }, now).await.map(drop)
+}
+
+// ---- an account's data ----
+
+/// The author's posts on this shard, with their thread's identifier and URL.
+pub(crate) async fn posts_by_author(
+    c: &impl GenericClient,
+    author: Id,
+) -> StoreResult<Vec<(String, Option<String>, Post)>> {
+    let rs = query(
+        c,
+        &format!(
+            "SELECT t.identifier, t.url, {cols} FROM posts p JOIN threads t ON t.id = p.thread_id \
+             WHERE p.author_id = $1 ORDER BY p.id",
+            cols = rows::post_cols_of("p")
+        ),
+        args![author.as_i64()],
+    )
+    .await?;
+    rows::all(&rs, |r| Ok((col(r, 0)?, col(r, 1)?, rows::post_at(r, 2)?)))
+}
+
+/// A voter's votes on this shard: (post, value, when).
+pub(crate) async fn votes_by(c: &impl GenericClient, voter: &TokenHash) -> StoreResult<Vec<(Id, VoteValue, UnixMs)>> {
+    let rs = query(
+        c,
+        "SELECT post_id, value::int8, created_at FROM votes WHERE voter = $1 ORDER BY created_at",
+        args![&voter.0[..]],
+    )
+    .await?;
+    rows::all(&rs, |r| {
+        Ok((crate::sql::id_col(r, 0)?, VoteValue::from_i64(col(r, 1)?).unwrap_or(VoteValue::Clear), col(r, 2)?))
+    })
+}
+
+/// Erases a post's text and the queued or finished work that quotes it (event
+/// snapshots, webhook bodies), then soft-deletes it: the deletion's own event carries
+/// no trace of the text.
+pub(crate) async fn post_erase(tx: &impl GenericClient, ids: &IdGenerator, id: Id, now: UnixMs) -> StoreResult<()> {
+    exec(tx, "UPDATE posts SET message = '', html = '' WHERE id = $1", args![id.as_i64()]).await?;
+    exec(tx, "DELETE FROM outbox WHERE task->>'post' = $1 OR task->'body'->'post'->>'id' = $1", args![id.to_string()])
+        .await?;
+    post_delete_in(tx, ids, id, now).await.map(drop)
+}
+
+/// Hands a post to another author and drops what linked it to the person.
+pub(crate) async fn post_disown(tx: &impl GenericClient, id: Id, to: Id) -> StoreResult<()> {
+    exec(
+        tx,
+        "UPDATE posts SET author_id = $2, edit_token = NULL, net_hash = NULL WHERE id = $1",
+        args![id.as_i64(), to.as_i64()],
+    )
+    .await
+    .map(drop)
 }
