@@ -26,6 +26,10 @@ pub struct ClusterConfig {
     pub primary: String,
     #[serde(default)]
     pub replicas: Vec<String>,
+    /// A direct connection to the primary (not through a transaction-pooling pgbouncer,
+    /// where LISTEN does not work), on which workers wait for new jobs. Default: `primary`.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 /// URLs may carry passwords: `Debug` shows none of them.
@@ -135,10 +139,10 @@ mod tests {
 
     fn config(clusters: &[(&str, &str)]) -> PgConfig {
         PgConfig {
-            global: ClusterConfig { primary: "postgres://u@h/g".into(), replicas: vec![] },
+            global: ClusterConfig { primary: "postgres://u@h/g".into(), replicas: vec![], listen: None },
             clusters: clusters
                 .iter()
-                .map(|(n, u)| (n.to_string(), ClusterConfig { primary: u.to_string(), replicas: vec![] }))
+                .map(|(n, u)| (n.to_string(), ClusterConfig { primary: u.to_string(), replicas: vec![], listen: None }))
                 .collect(),
             pool_size: 4,
             acquire_timeout_ms: 100,
@@ -167,9 +171,10 @@ mod tests {
         let c = ClusterConfig {
             primary: "postgres://u:hunter2@h/s1".into(),
             replicas: vec!["postgres://u:pw@r/s1".into()],
+            listen: Some("postgres://u:secret3@h/s1".into()),
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@") && !shown.contains("secret3"), "{shown}");
     }
 
     #[test]

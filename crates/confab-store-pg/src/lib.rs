@@ -25,6 +25,8 @@ pub mod placement;
 pub mod pool;
 mod sql;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ClusterConfig, PgConfig};
 pub use placement::ShardMap;

@@ -4,7 +4,7 @@
 //!
 //! The same cases as SQLite's, every one of them.
 
-mod common;
+use confab_store_pg::testing as common;
 
 use std::sync::Arc;
 

@@ -9,7 +9,7 @@
 //!   replica; the other cluster is unaffected; once it is back, the same pools work.
 //! - A database restart: the same pool serves the next request without a restart of ours.
 
-mod common;
+use confab_store_pg::testing as common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! in parallel and again without cleaning up; the pgbouncer test uses the topology's
 //! fixed databases, whose migrations are idempotent.
 
-mod common;
+use confab_store_pg::testing as common;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -137,10 +137,10 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
     topology_up();
     let bouncer = |db: &str| url(base_port() + 9, db);
     let cfg = PgConfig {
-        global: ClusterConfig { primary: bouncer("confab_global"), replicas: vec![] },
+        global: ClusterConfig { primary: bouncer("confab_global"), replicas: vec![], listen: None },
         clusters: [
-            ("c1".to_owned(), ClusterConfig { primary: bouncer("confab_shard1"), replicas: vec![] }),
-            ("c2".to_owned(), ClusterConfig { primary: bouncer("confab_shard2"), replicas: vec![] }),
+            ("c1".to_owned(), ClusterConfig { primary: bouncer("confab_shard1"), replicas: vec![], listen: None }),
+            ("c2".to_owned(), ClusterConfig { primary: bouncer("confab_shard2"), replicas: vec![], listen: None }),
         ]
         .into_iter()
         .collect(),

@@ -47,7 +47,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The distributed store's PostgreSQL topology (`[postgres]`: `global`, `clusters`,
     /// pool and timeout settings; see `confab_store_pg::PgConfig`). `confab migrate`
-    /// migrates every database in it; serving from it is not built yet.
+    /// migrates every database in it, and `serve` and `worker` use it instead of the
+    /// embedded store.
     pub postgres: Option<confab_store_pg::PgConfig>,
     /// Admin token (16–128 URL-safe characters). When unset, the first start creates
     /// one, prints it once, and stores only its hash.

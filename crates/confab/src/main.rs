@@ -12,7 +12,6 @@ use clap::{Args, Parser, Subcommand};
 use confab_core::input::{DisplayName, Origin, Shortname};
 use confab_core::model::{ForumPolicy, NewForum, VotePolicy};
 
-use confab_store::Store;
 use config::{Config, LogFormat};
 
 /// Confab: self-hostable threaded comments.
@@ -177,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
             require_email,
             voting,
         }) => {
-            let store = setup::open_store(&config)?;
+            let store = setup::open_store(&config).await?;
             let forum = NewForum {
                 owner: None,
                 name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
@@ -196,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Forum(ForumCommand::List) => {
-            let store = setup::open_store(&config)?;
+            let store = setup::open_store(&config).await?;
             for f in store.forum_list().await? {
                 let origins: Vec<&str> = f.origins.iter().map(|o| o.as_str()).collect();
                 println!("{}\t{}\t{}", f.shortname, f.name, origins.join(","));
@@ -204,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Admin { username, revoke }) => {
-            let store = setup::open_store(&config)?;
+            let store = setup::open_store(&config).await?;
             let name = confab_core::input::Username::parse(&username)?;
             let account = store
                 .account_by_username(&name)
@@ -218,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker { once } => setup::worker(config, once).await,
         Command::Jobs(cmd) => jobs_command(&config, cmd).await,
         Command::AdminToken(AdminTokenCommand::Rotate) => {
-            let store: Arc<dyn confab_store::Store> = Arc::new(setup::open_store(&config)?);
+            let store: Arc<dyn confab_store::Store> = setup::open_store(&config).await?;
             let token = confab_core::secret::Token::generate();
             store.admin_token_set(token.hash()).await?;
             println!("new admin token (shown once): {}", token.expose());
@@ -232,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn jobs_command(config: &Config, cmd: JobsCommand) -> anyhow::Result<()> {
     use confab_core::jobs::JobState;
-    let store = setup::open_store(config)?;
+    let store = setup::open_store(config).await?;
     let parse_id = |id: &str| id.parse::<confab_core::id::Id>().map_err(|_| anyhow::anyhow!("{id:?} is not a job id"));
     match cmd {
         JobsCommand::List { state, limit } => {

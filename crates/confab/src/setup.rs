@@ -15,12 +15,36 @@ use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::Config;
 
-pub fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+/// The store the configuration names: the PostgreSQL topology of a `[postgres]`
+/// section (migrated first: migrations are idempotent, locked, and expand-only, so the
+/// previous release keeps running meanwhile), else the embedded SQLite file.
+pub async fn open(config: &Config) -> anyhow::Result<Opened> {
+    if let Some(pg) = &config.postgres {
+        let topology = confab_store_pg::Topology::new(pg.clone()).map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        confab_store_pg::migrate::migrate_all(&topology).await.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        let store = confab_store_pg::PgStore::open(topology, Arc::new(IdGenerator::new()))
+            .await
+            .map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        let store = Arc::new(store);
+        return Ok(Opened { store: Arc::clone(&store) as Arc<dyn Store>, pg: Some(store) });
+    }
     let mut opts = SqliteOptions::new(config.database_path());
     opts.readers = config.sqlite_readers.max(1);
     opts.acquire_timeout = std::time::Duration::from_millis(config.db_acquire_timeout_ms);
-    SqliteStore::open(&opts, Arc::new(IdGenerator::new()))
-        .with_context(|| format!("cannot open the database at {}", config.database_path().display()))
+    let store = SqliteStore::open(&opts, Arc::new(IdGenerator::new()))
+        .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
+    Ok(Opened { store: Arc::new(store), pg: None })
+}
+
+/// An open store, and the PostgreSQL one again when that is what it is (for what only
+/// it does: waking workers by LISTEN/NOTIFY).
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub pg: Option<Arc<confab_store_pg::PgStore>>,
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open(config).await?.store)
 }
 
 /// The admin token hash in force: the configured token, else the stored one, else a
@@ -127,22 +151,8 @@ fn process_clock() -> Clock {
     })
 }
 
-/// Serving from PostgreSQL comes with the distributed store; until then a `[postgres]`
-/// section is for `confab migrate` only, and serving refuses it rather than quietly
-/// using the embedded store.
-fn refuse_postgres(config: &Config) -> anyhow::Result<()> {
-    if config.postgres.is_some() {
-        anyhow::bail!(
-            "postgres: serving from PostgreSQL is not built yet (only `confab migrate` uses [postgres]); \
-             remove the [postgres] section to serve from the embedded store"
-        );
-    }
-    Ok(())
-}
-
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    refuse_postgres(&config)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let Opened { store, pg } = open(&config).await?;
     let clock = process_clock();
     let admin = admin_token(&config, &*store).await?;
     if config.demo && create_demo(&*store, &clock).await? {
@@ -168,6 +178,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let worker = if config.workers {
         let worker = confab_jobs::Worker::new(store, Arc::new(state.effects()), config.worker()?, now_fn(&clock));
         let state_wake = worker.waker();
+        if let Some(pg) = &pg {
+            pg.wake_on_new_jobs(worker.waker());
+        }
         let run = {
             let w = worker.clone();
             let stopped = stopped.clone();
@@ -214,8 +227,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// `confab worker`: workers alone, no HTTP server. Several may run against one store.
 pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
-    refuse_postgres(&config)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let Opened { store, pg } = open(&config).await?;
     let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
@@ -230,6 +242,10 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     .await?;
     effects.akismet = config.akismet()?;
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
+    if let Some(pg) = &pg {
+        // Other processes' writes wake this worker at once instead of at its next poll.
+        pg.wake_on_new_jobs(worker.waker());
+    }
     if once {
         let ran = worker.run_until_idle().await;
         println!("ran {ran} job attempts; nothing else is due");

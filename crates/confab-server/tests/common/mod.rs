@@ -105,9 +105,15 @@ impl TestApp {
 
     async fn build(settings: Settings, mail: Option<Arc<dyn confab_server::mail::Mailer>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
-        opts.readers = 4;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap());
+        // The same suites run on either store: `CONFAB_TEST_STORE=postgres` selects fresh
+        // databases on the local PostgreSQL topology.
+        let store: Arc<dyn Store> = if confab_store_pg::testing::selected() {
+            confab_store_pg::testing::fresh_store("api").await
+        } else {
+            let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
+            opts.readers = 4;
+            Arc::new(SqliteStore::open(&opts, Arc::new(IdGenerator::new())).unwrap())
+        };
         let admin = Token::generate();
         let now = Arc::new(AtomicI64::new(START));
         let clock_now = Arc::clone(&now);

@@ -86,6 +86,47 @@ pub async fn with_reads<F: Future>(scope: Arc<ReadScope>, fut: F) -> F::Output {
     READS.scope(scope, fut).await
 }
 
+/// Listens on one connection until it ends (`Err`, to reconnect) or the store is gone
+/// (`Ok`).
+async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<PgStore>) -> Result<(), String> {
+    let (client, mut conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The connection delivers notices as messages; it must be polled for anything to move.
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                    if tx.send(()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    });
+    client.batch_execute("LISTEN confab_outbox").await.map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some(()) => wake.notify_one(),
+                None => break,
+            },
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                if store.strong_count() == 0 {
+                    driver.abort();
+                    return Ok(());
+                }
+            }
+        }
+    }
+    match driver.await {
+        Ok(Err(e)) => Err(e.to_string()),
+        _ => Err("the connection closed".into()),
+    }
+}
+
 fn read_scope() -> Option<Arc<ReadScope>> {
     READS.try_with(Arc::clone).ok()
 }
@@ -127,6 +168,32 @@ impl PgStore {
 
     pub fn topology(&self) -> &Arc<Topology> {
         &self.t
+    }
+
+    /// Wakes `wake` whenever a job is queued on any cluster: one task per cluster holds
+    /// a direct connection (`listen`, else the primary) with `LISTEN confab_outbox`, and
+    /// reconnects after a failure (waking once then, since notices may have been missed).
+    /// Workers keep polling as well, so a lost notice only delays a job. The tasks end
+    /// when the store is dropped.
+    pub fn wake_on_new_jobs(self: &Arc<Self>, wake: Arc<tokio::sync::Notify>) {
+        for (name, cluster) in &self.t.config.clusters {
+            let url = cluster.listen.clone().unwrap_or_else(|| cluster.primary.clone());
+            let label = format!("{name}/listen");
+            let weak = Arc::downgrade(self);
+            let wake = Arc::clone(&wake);
+            tokio::spawn(async move {
+                let mut delay = std::time::Duration::from_millis(200);
+                while weak.strong_count() > 0 {
+                    match listen(&url, &wake, &weak).await {
+                        Ok(()) => return,
+                        Err(e) => tracing::warn!(db = %label, error = %e, "job notices interrupted; reconnecting"),
+                    }
+                    wake.notify_one();
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            });
+        }
     }
 
     async fn cluster(&self, shard: LogicalShard) -> StoreResult<&Cluster> {
@@ -265,51 +332,73 @@ impl Store for PgStore {
         edit_token: TokenHash,
         now: UnixMs,
     ) -> StoreResult<CreatedPost> {
-        write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
-            let tx = begin(c).await?;
-            let (mut thread, thread_created) = shard::thread_ensure(&tx, ids, forum, &new.thread, now).await?;
-            if thread.closed || forum.policy.auto_closed(thread.created_at, now) {
-                return Err(StoreError::ThreadClosed);
-            }
-            let id = ids.next(forum.shard);
-            let at = shard::place(&tx, id, &thread, new.parent_id, new.state).await?;
-            // The author (global) once the post is known to be acceptable.
-            let author = self.author_for(forum, new.author.clone(), now).await?;
-            let mut state = new.state;
-            let mut held = new.held.clone();
-            let mut screen = new.screen.clone();
-            if new.hold_first_post && !shard::has_approved(&tx, forum.id, author.id).await? {
-                state = PostState::Pending;
-                held = Some("first post in this forum".into());
-                if let Some(order) = screen.as_mut() {
-                    order.clean = PostState::Pending;
+        let parent = new.parent_id;
+        let created: StoreResult<CreatedPost> = async {
+            write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
+                let tx = begin(c).await?;
+                let (mut thread, thread_created) = shard::thread_ensure(&tx, ids, forum, &new.thread, now).await?;
+                if thread.closed || forum.policy.auto_closed(thread.created_at, now) {
+                    return Err(StoreError::ThreadClosed);
                 }
-            }
-            let post = shard::new_post(id, &thread, at, &author, &new, state, now);
-            shard::post_insert(&tx, &post, &edit_token, &new).await?;
-            if post.state == PostState::Approved {
-                thread = shard::thread_add_posts(&tx, thread.id, 1).await?;
-                shard::add_descendants(&tx, &shard::ancestors(&post.path), 1).await?;
-            }
-            if let Some(why) = held.filter(|_| post.state == PostState::Pending) {
-                shard::log(&tx, ids, &post, PostState::Pending, confab_core::model::Moderator::Rules, Some(&why), now)
+                let id = ids.next(forum.shard);
+                let at = shard::place(&tx, id, &thread, new.parent_id, new.state).await?;
+                // The author (global) once the post is known to be acceptable.
+                let author = self.author_for(forum, new.author.clone(), now).await?;
+                let mut state = new.state;
+                let mut held = new.held.clone();
+                let mut screen = new.screen.clone();
+                if new.hold_first_post && !shard::has_approved(&tx, forum.id, author.id).await? {
+                    state = PostState::Pending;
+                    held = Some("first post in this forum".into());
+                    if let Some(order) = screen.as_mut() {
+                        order.clean = PostState::Pending;
+                    }
+                }
+                let post = shard::new_post(id, &thread, at, &author, &new, state, now);
+                shard::post_insert(&tx, &post, &edit_token, &new).await?;
+                if post.state == PostState::Approved {
+                    thread = shard::thread_add_posts(&tx, thread.id, 1).await?;
+                    shard::add_descendants(&tx, &shard::ancestors(&post.path), 1).await?;
+                }
+                if let Some(why) = held.filter(|_| post.state == PostState::Pending) {
+                    shard::log(
+                        &tx,
+                        ids,
+                        &post,
+                        PostState::Pending,
+                        confab_core::model::Moderator::Rules,
+                        Some(&why),
+                        now,
+                    )
                     .await?;
-            }
-            if thread_created {
-                shard::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now).await?;
-            }
-            shard::emit_post(&tx, ids, EventKind::PostCreated, &post, now).await?;
-            if let Some(order) = screen {
-                let job = confab_store::NewJob {
-                    forum_id: forum.id,
-                    task: confab_core::jobs::Task::Screen { post: post.id, order },
-                    run_at: now,
-                };
-                shard::enqueue(&tx, ids, &job, now).await?;
-            }
-            commit(tx).await?;
-            Ok(CreatedPost { post, thread, author, thread_created })
-        })
+                }
+                if thread_created {
+                    shard::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now).await?;
+                }
+                shard::emit_post(&tx, ids, EventKind::PostCreated, &post, now).await?;
+                if let Some(order) = screen {
+                    let job = confab_store::NewJob {
+                        forum_id: forum.id,
+                        task: confab_core::jobs::Task::Screen { post: post.id, order },
+                        run_at: now,
+                    };
+                    shard::enqueue(&tx, ids, &job, now).await?;
+                }
+                commit(tx).await?;
+                Ok(CreatedPost { post, thread, author, thread_created })
+            })
+        }
+        .await;
+        // A parent on another shard is another forum's post, if it exists at all: the
+        // same answer as the embedded store gives.
+        match (created, parent) {
+            (Err(StoreError::ParentNotFound), Some(p)) if p.shard() != forum.shard => match self.post_get(p).await {
+                Ok(_) => Err(StoreError::ParentNotInThread),
+                Err(StoreError::PostNotFound) => Err(StoreError::ParentNotFound),
+                Err(e) => Err(e),
+            },
+            (created, _) => created,
+        }
     }
 
     async fn post_get(&self, id: Id) -> StoreResult<Post> {

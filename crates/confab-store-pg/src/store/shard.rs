@@ -218,9 +218,10 @@ pub(crate) async fn place(
     let Some(pid) = parent else {
         return Ok(Placement { parent_id: None, root_id: id, depth: 0, path: id.to_be_bytes().to_vec() });
     };
-    // A parent of another logical shard belongs to another forum.
+    // Not on this shard: not found here (the caller tells apart a post of another
+    // forum).
     if pid.shard() != thread.id.shard() {
-        return Err(StoreError::ParentNotInThread);
+        return Err(StoreError::ParentNotFound);
     }
     let parent = post_get(c, pid).await.map_err(|e| match e {
         StoreError::PostNotFound => StoreError::ParentNotFound,
@@ -696,10 +697,13 @@ pub(crate) async fn vote_set(
 /// Queues a task in the caller's transaction. Its id carries the forum's shard.
 pub(crate) async fn enqueue(c: &impl GenericClient, ids: &IdGenerator, job: &NewJob, now: UnixMs) -> StoreResult<Id> {
     let id = ids.next(job.forum_id.shard());
+    // The notice reaches listening workers when the transaction commits (several in
+    // one transaction arrive as one); in the same statement, so no extra round trip.
     exec(
         c,
-        "INSERT INTO outbox (id, forum_id, task, state, attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, $3::jsonb, 0, 0, $4, $5, $5)",
+        "WITH j AS (INSERT INTO outbox (id, forum_id, task, state, attempts, run_at, created_at, updated_at) \
+                    VALUES ($1, $2, $3::jsonb, 0, 0, $4, $5, $5) RETURNING id) \
+         SELECT pg_notify('confab_outbox', '') FROM j",
         args![id.as_i64(), job.forum_id.as_i64(), job.task.to_json(), job.run_at, now],
     )
     .await?;

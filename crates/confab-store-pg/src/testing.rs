@@ -1,11 +1,12 @@
-//! What the topology tests share: the local topology of `scripts/pg-topology` and fresh
-//! databases on it.
-#![allow(dead_code)]
+//! For tests (feature `testing`): the local topology of `scripts/pg-topology`, started
+//! on demand, and fresh databases on it — a global database and two shard clusters, the
+//! first with a streaming replica — so each test has its own, as each SQLite test has
+//! its own file. Used by this crate's tests and by the server's suites run on PostgreSQL.
 
 use std::process::Command;
 use std::sync::OnceLock;
 
-use confab_store_pg::{ClusterConfig, PgConfig};
+use crate::{ClusterConfig, PgConfig};
 use tokio_postgres::NoTls;
 
 /// Runs `scripts/pg-topology` with `args`; panics with its output if it fails.
@@ -67,13 +68,17 @@ pub async fn fresh(name: &str) -> PgConfig {
     }
     assert!(replayed, "the replica has {s1}");
     PgConfig {
-        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![] },
+        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![], listen: None },
         clusters: [
             (
                 "c1".to_owned(),
-                ClusterConfig { primary: url(base_port() + 1, &s1), replicas: vec![url(base_port() + 2, &s1)] },
+                ClusterConfig {
+                    primary: url(base_port() + 1, &s1),
+                    replicas: vec![url(base_port() + 2, &s1)],
+                    listen: None,
+                },
             ),
-            ("c2".to_owned(), ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![] }),
+            ("c2".to_owned(), ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![], listen: None }),
         ]
         .into_iter()
         .collect(),
@@ -90,4 +95,18 @@ fn rand_suffix() -> u32 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     (h.finish() % 1_000_000_000) as u32
+}
+
+/// A migrated, open store on fresh databases.
+pub async fn fresh_store(name: &str) -> std::sync::Arc<crate::PgStore> {
+    let t = crate::Topology::new(fresh(name).await).expect("a valid test topology");
+    crate::migrate::migrate_all(&t).await.expect("migrations apply");
+    let ids = std::sync::Arc::new(confab_core::id::IdGenerator::new());
+    std::sync::Arc::new(crate::PgStore::open(t, ids).await.expect("the store opens"))
+}
+
+/// Whether the tests of this process run on PostgreSQL (`CONFAB_TEST_STORE=postgres`)
+/// rather than on the embedded store.
+pub fn selected() -> bool {
+    std::env::var("CONFAB_TEST_STORE").is_ok_and(|v| v == "postgres")
 }
