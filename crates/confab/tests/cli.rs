@@ -80,7 +80,7 @@ fn unknown_configuration_keys_are_refused() {
 
 /// `confab migrate` with a `[postgres]` section migrates every database of the
 /// topology (the local one of scripts/pg-topology, with fresh databases), then finds
-/// them up to date; serving from it is refused with a clear message.
+/// them up to date; the forum commands and `serve` then use it.
 #[test]
 fn migrate_applies_to_every_database_of_a_postgres_topology() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -122,9 +122,29 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
     assert_eq!(stdout(&first), "global/primary: applied [1]\nc1/primary: applied [1]\nc2/primary: applied [1]\n");
     let again = run("migrate");
     assert_eq!(stdout(&again), "global/primary: up to date\nc1/primary: up to date\nc2/primary: up to date\n");
-    let serve = run("serve");
-    assert!(!serve.status.success());
-    assert!(String::from_utf8_lossy(&serve.stderr).contains("not built yet"), "{serve:?}");
+    // `serve` runs from it: the demo forum is created there, and a comment posted over
+    // HTTP is read back.
+    let mut server = Server::start_with(dir.path(), &[("CONFAB_CONFIG", cfg.to_str().unwrap())]);
+    assert!(server.admin_token().is_some(), "a new store prints the admin token");
+    let (status, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome", None, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["thread"]["posts"], 2, "{page}");
+    let body = r#"{"thread":{"identifier":"welcome"},"message":"Stored in PostgreSQL","author":{"name":"Pat"}}"#;
+    let (status, created) = server.request("POST", "/api/v1/forums/demo/posts", Some(body), &[]);
+    assert_eq!(status, 201, "{created}");
+    let (_, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome&sort=newest", None, &[]);
+    assert_eq!(page["thread"]["posts"], 3, "{page}");
+    assert!(page.to_string().contains("Stored in PostgreSQL"), "{page}");
+    assert!(server.stop().success());
+    // The other commands work on the topology as on the embedded store.
+    let created = run_args(&cfg, &["forum", "create", "news"]);
+    assert!(created.status.success(), "{created:?}");
+    let list = stdout(&run_args(&cfg, &["forum", "list"]));
+    assert!(list.contains("demo\t") && list.contains("news\t"), "{list}");
+}
+
+fn run_args(cfg: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_confab")).arg("--config").arg(cfg).args(args).output().unwrap()
 }
 
 #[test]
