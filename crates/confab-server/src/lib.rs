@@ -9,6 +9,7 @@ mod account_site;
 pub mod akismet;
 pub(crate) mod api;
 pub mod auth;
+mod consistency;
 mod dashboard;
 pub mod embed;
 mod error;
@@ -204,6 +205,8 @@ pub struct AppState {
     pub mailer: Arc<dyn mail::Mailer>,
     /// Signs the account page's session cookie and derives its CSRF tokens.
     pub(crate) page_key: [u8; 32],
+    /// Clients' recent write positions, for read-your-writes on replicas.
+    pub(crate) write_positions: Arc<consistency::WritePositions>,
     /// The guarded client for outbound HTTP (webhooks); its policy also checks the
     /// URLs owners register.
     pub outbound: outbound::Outbound,
@@ -248,6 +251,7 @@ impl AppState {
             outbound: outbound::Outbound::new(outbound::OutboundPolicy::default())
                 .map_err(confab_store::StoreError::Internal)?,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            write_positions: Arc::default(),
         })
     }
 
@@ -297,6 +301,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dashboard::routes())
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), consistency::read_your_writes))
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())

@@ -31,4 +31,4 @@ pub mod testing;
 pub use config::{ClusterConfig, PgConfig};
 pub use placement::ShardMap;
 pub use pool::{Cluster, Db, Lsn, Topology, write_position};
-pub use store::{PgStore, ReadScope, with_reads};
+pub use store::PgStore;

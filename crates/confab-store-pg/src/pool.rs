@@ -255,6 +255,40 @@ impl Topology {
         self.clusters.get(name).ok_or_else(|| StoreError::Internal(format!("no cluster {name:?}")))
     }
 
+    /// Waits (up to `within`) until every healthy replica has replayed what its primary
+    /// had written when this was called — after migrations, so that no read finds a
+    /// replica without a table the primary already has. Replicas still behind at the
+    /// end are reported, not waited for: the health checks and read-your-writes keep
+    /// reads correct meanwhile.
+    pub async fn await_replicas(&self, within: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut behind = Vec::new();
+        for cluster in self.clusters.values().chain(std::iter::once(&self.global)) {
+            if cluster.replicas.is_empty() {
+                continue;
+            }
+            let Ok(c) = cluster.primary().await else { continue };
+            let Ok(target) = write_position(&c).await else { continue };
+            for db in &cluster.replicas {
+                let mut caught_up = false;
+                while tokio::time::Instant::now() < deadline {
+                    if let Ok(r) = db.get().await
+                        && let Ok(Some(at)) = replayed(&r).await
+                        && at >= target
+                    {
+                        caught_up = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if !caught_up {
+                    behind.push(db.label.clone());
+                }
+            }
+        }
+        behind
+    }
+
     /// Checks every unhealthy database every `health_interval_ms`, until the topology
     /// is dropped. Healthy ones are judged by their own traffic.
     pub fn watch_health(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {

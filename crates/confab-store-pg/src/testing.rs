@@ -101,6 +101,7 @@ fn rand_suffix() -> u32 {
 pub async fn fresh_store(name: &str) -> std::sync::Arc<crate::PgStore> {
     let t = crate::Topology::new(fresh(name).await).expect("a valid test topology");
     crate::migrate::migrate_all(&t).await.expect("migrations apply");
+    assert_eq!(t.await_replicas(std::time::Duration::from_secs(10)).await, Vec::<String>::new(), "replicas caught up");
     let ids = std::sync::Arc::new(confab_core::id::IdGenerator::new());
     std::sync::Arc::new(crate::PgStore::open(t, ids).await.expect("the store opens"))
 }

@@ -7,6 +7,7 @@
 //! - reads never open a transaction and run a constant number of statements;
 //! - every statement is counted into the current [`stats`] scope.
 
+pub mod consistency;
 pub mod stats;
 
 #[cfg(feature = "contract")]

@@ -22,6 +22,9 @@ pub async fn open(config: &Config) -> anyhow::Result<Opened> {
     if let Some(pg) = &config.postgres {
         let topology = confab_store_pg::Topology::new(pg.clone()).map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
         confab_store_pg::migrate::migrate_all(&topology).await.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        for replica in topology.await_replicas(std::time::Duration::from_secs(10)).await {
+            tracing::warn!(db = %replica, "replica has not replayed the migrations yet; reads use it once it has");
+        }
         let store = confab_store_pg::PgStore::open(topology, Arc::new(IdGenerator::new()))
             .await
             .map_err(|e| anyhow::anyhow!("postgres: {e}"))?;

@@ -92,7 +92,13 @@ impl TestApp {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
-        Self::build(settings, None).await
+        Self::build(settings, None, confab_store_pg::testing::selected()).await
+    }
+
+    /// A test app on the PostgreSQL topology whatever `CONFAB_TEST_STORE` says (for
+    /// what only a store with replicas does).
+    pub async fn on_postgres() -> Self {
+        Self::build(test_settings(confab_server::RateLimits::off()), None, true).await
     }
 
     /// A test app whose mail goes to a real SMTP server at `smtp_url`.
@@ -100,14 +106,14 @@ impl TestApp {
         let smtp =
             confab_server::mail::SmtpMailer::new(smtp_url, "Comments <c@example.com>".into(), Duration::from_secs(5))
                 .unwrap();
-        Self::build(settings, Some(Arc::new(smtp))).await
+        Self::build(settings, Some(Arc::new(smtp)), confab_store_pg::testing::selected()).await
     }
 
-    async fn build(settings: Settings, mail: Option<Arc<dyn confab_server::mail::Mailer>>) -> Self {
+    async fn build(settings: Settings, mail: Option<Arc<dyn confab_server::mail::Mailer>>, postgres: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // The same suites run on either store: `CONFAB_TEST_STORE=postgres` selects fresh
         // databases on the local PostgreSQL topology.
-        let store: Arc<dyn Store> = if confab_store_pg::testing::selected() {
+        let store: Arc<dyn Store> = if postgres {
             confab_store_pg::testing::fresh_store("api").await
         } else {
             let mut opts = SqliteOptions::new(dir.path().join("confab.db"));

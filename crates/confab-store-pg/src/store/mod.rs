@@ -3,7 +3,7 @@
 //! Routing: global data on the global database; a forum's data on the cluster its
 //! logical shard is placed on — found from the forum, or from any id (ids carry their
 //! logical shard). Writes and transactions go to primaries. Reads go to the primary,
-//! or, inside a [`ReadScope`] that allows it, to a replica that has replayed the
+//! or, inside a [`confab_store::consistency::ReadScope`], to a replica that has replayed the
 //! scope's own writes (read-your-writes). Joins between global and shard data happen
 //! here, in the application, never across databases in SQL.
 //!
@@ -20,9 +20,8 @@ mod rows;
 mod shard;
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
@@ -46,45 +45,6 @@ use tokio_postgres::Client;
 
 use crate::pool::{Cluster, Lsn, Topology, write_position};
 use crate::sql::{begin, commit};
-
-tokio::task_local! {
-    static READS: Arc<ReadScope>;
-}
-
-/// How the reads of one request (or one client's session) may be served: from
-/// replicas, but never from one that has not replayed the writes this scope made or
-/// was told about. Outside any scope every read goes to the primary (workers, the CLI).
-#[derive(Debug, Default)]
-pub struct ReadScope {
-    positions: Mutex<HashMap<String, Lsn>>,
-}
-
-impl ReadScope {
-    /// A scope that starts knowing the positions a client's earlier writes returned.
-    pub fn new(positions: HashMap<String, Lsn>) -> Arc<ReadScope> {
-        Arc::new(ReadScope { positions: Mutex::new(positions) })
-    }
-
-    /// The write positions seen so far, per cluster (to remember for the client).
-    pub fn positions(&self) -> HashMap<String, Lsn> {
-        self.positions.lock().expect("not poisoned").clone()
-    }
-
-    fn wrote(&self, cluster: &str, at: Lsn) {
-        let mut p = self.positions.lock().expect("not poisoned");
-        let e = p.entry(cluster.to_owned()).or_insert(at);
-        *e = (*e).max(at);
-    }
-
-    fn position(&self, cluster: &str) -> Option<Lsn> {
-        self.positions.lock().expect("not poisoned").get(cluster).copied()
-    }
-}
-
-/// Runs `fut` with its reads allowed on replicas, read-your-writes by `scope`.
-pub async fn with_reads<F: Future>(scope: Arc<ReadScope>, fut: F) -> F::Output {
-    READS.scope(scope, fut).await
-}
 
 /// Listens on one connection until it ends (`Err`, to reconnect) or the store is gone
 /// (`Ok`).
@@ -125,10 +85,6 @@ async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<P
         Ok(Err(e)) => Err(e.to_string()),
         _ => Err("the connection closed".into()),
     }
-}
-
-fn read_scope() -> Option<Arc<ReadScope>> {
-    READS.try_with(Arc::clone).ok()
 }
 
 /// Runs `$body` with `$c` a primary connection of `$cluster` and `$ids` the id
@@ -200,20 +156,20 @@ impl PgStore {
         self.t.cluster_of_shard(shard).await
     }
 
-    /// A connection for reads on `cluster`: see [`ReadScope`].
+    /// A connection for reads on `cluster`: see [`confab_store::consistency`].
     async fn reader(&self, cluster: &Cluster) -> StoreResult<Object> {
-        match read_scope() {
-            Some(scope) => Ok(cluster.reader_after(scope.position(&cluster.name)).await?.0),
+        match confab_store::consistency::current() {
+            Some(scope) => Ok(cluster.reader_after(scope.position(&cluster.name).map(Lsn)).await?.0),
             None => cluster.primary().await,
         }
     }
 
     /// Records, for the scope's later reads, that `c` (a primary of `cluster`) wrote.
     async fn wrote(&self, cluster: &Cluster, c: &Object) -> StoreResult<()> {
-        if let Some(scope) = read_scope()
+        if let Some(scope) = confab_store::consistency::current()
             && !cluster.replicas.is_empty()
         {
-            scope.wrote(&cluster.name, write_position(c).await?);
+            scope.wrote(&cluster.name, write_position(c).await?.0);
         }
         Ok(())
     }
