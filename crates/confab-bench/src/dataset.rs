@@ -13,6 +13,7 @@ use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, PostState, ThreadSp
 use confab_core::render::render_markdown;
 use confab_store::{ImportPost, Store};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
+use figment::providers::Format;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,10 @@ pub struct Manifest {
     pub posts: usize,
     pub seconds: f64,
     pub posts_per_second: f64,
+    /// The configuration file whose `[postgres]` topology holds the dataset; `None`:
+    /// the embedded store's `confab.db` in the dataset's directory.
+    #[serde(default)]
+    pub postgres: Option<PathBuf>,
 }
 
 pub fn page_identifier(rank: usize) -> String {
@@ -104,7 +109,7 @@ const BUILT_IN: &[&str] = &[
 const NAMES: &[&str] = &["Ann", "Bob", "Cy", "Dee", "Eli", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu", "Mo", "Ned"];
 
 pub struct Seeder {
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub rng: StdRng,
     pub bodies: Vec<String>,
     pub posts_written: usize,
@@ -175,11 +180,32 @@ pub async fn generate(
     seed: u64,
     forum_count: usize,
     bodies: Vec<String>,
+    postgres: Option<&Path>,
 ) -> anyhow::Result<Manifest> {
     std::fs::create_dir_all(dir)?;
-    let db = dir.join("confab.db");
-    anyhow::ensure!(!db.exists(), "{} already holds a database", dir.display());
-    let store = Arc::new(SqliteStore::open(&SqliteOptions::new(db), Arc::new(IdGenerator::new()))?);
+    let store: Arc<dyn Store> = match postgres {
+        // The bulk path on PostgreSQL: one unnest insert per batch, per shard.
+        Some(config) => {
+            let pg: confab_store_pg::PgConfig = figment::Figment::from(figment::providers::Toml::file(config))
+                .extract_inner("postgres")
+                .with_context(|| format!("no [postgres] section in {}", config.display()))?;
+            let t = confab_store_pg::Topology::new(pg).map_err(|e| anyhow::anyhow!("{e}"))?;
+            confab_store_pg::migrate::migrate_all(&t).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(
+                t.global.primary().await.is_ok(),
+                "the global database of {} is unreachable",
+                config.display()
+            );
+            let store = confab_store_pg::PgStore::open(t, Arc::new(IdGenerator::new())).await?;
+            anyhow::ensure!(store.forum_list().await?.is_empty(), "{} already holds a dataset", config.display());
+            Arc::new(store)
+        }
+        None => {
+            let db = dir.join("confab.db");
+            anyhow::ensure!(!db.exists(), "{} already holds a database", dir.display());
+            Arc::new(SqliteStore::open(&SqliteOptions::new(db), Arc::new(IdGenerator::new()))?)
+        }
+    };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     // Several tenants: thread pages are dealt round-robin over the forums.
     let mut forums = Vec::with_capacity(forum_count);
@@ -228,6 +254,7 @@ pub async fn generate(
         posts: seeder.posts_written,
         seconds,
         posts_per_second: seeder.posts_written as f64 / seconds,
+        postgres: postgres.map(|p| p.canonicalize().unwrap_or_else(|_| p.to_owned())),
     };
     std::fs::write(manifest_path(dir), serde_json::to_vec_pretty(&manifest)?)?;
     Ok(manifest)

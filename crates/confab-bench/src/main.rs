@@ -39,6 +39,10 @@ enum Cmd {
         /// Forums the thread pages are spread over.
         #[arg(long, default_value_t = 4)]
         forums: usize,
+        /// A configuration file whose `[postgres]` topology (empty databases) receives
+        /// the dataset instead of the embedded store; `run` then serves from it.
+        #[arg(long)]
+        postgres: Option<PathBuf>,
     },
     /// Run workloads against `confab serve` on a copy of a dataset.
     Run {
@@ -98,10 +102,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.cmd {
-        Cmd::Seed { dir, size, seed, bodies, forums } => rt.block_on(async {
+        Cmd::Seed { dir, size, seed, bodies, forums, postgres } => rt.block_on(async {
             anyhow::ensure!((1..=1000).contains(&forums), "--forums must be between 1 and 1000");
             let bodies = dataset::load_bodies(bodies.as_deref())?;
-            let m = dataset::generate(&dir, size, seed, forums, bodies).await?;
+            let m = dataset::generate(&dir, size, seed, forums, bodies, postgres.as_deref()).await?;
             println!(
                 "seeded {:?}: {} posts in {} threads (+ hot, deep) over {} pages in {} forums in {:.1} s = {:.0} posts/s",
                 m.size,
@@ -216,12 +220,16 @@ async fn run(
     out: &std::path::Path,
 ) -> anyhow::Result<Vec<Row>> {
     let manifest = dataset::read_manifest(dir)?;
-    // Writes change the data: every run starts from a fresh copy.
+    // Writes change the data: every run starts from a fresh copy of an embedded
+    // dataset. A PostgreSQL one is served in place (the writes of a run add a few
+    // thousand posts to a million; seed again for pristine figures).
     let scratch = dir.join("run");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
-    std::fs::copy(dir.join("confab.db"), scratch.join("confab.db")).context("copying the dataset")?;
-    let confab = procs::confab(bin, &scratch)?;
+    if manifest.postgres.is_none() {
+        std::fs::copy(dir.join("confab.db"), scratch.join("confab.db")).context("copying the dataset")?;
+    }
+    let confab = procs::confab(bin, &scratch, manifest.postgres.as_deref())?;
     let forum = manifest.forum.clone();
     let api = format!("/api/v1/forums/{forum}");
 

@@ -50,8 +50,13 @@ pub fn start(mut cmd: Command, marker: &str) -> anyhow::Result<Server> {
     }
 }
 
-pub fn confab(bin: &Path, data_dir: &Path) -> anyhow::Result<Server> {
+/// `confab serve` on the embedded store in `data_dir`, or on the topology of the
+/// configuration file `postgres`.
+pub fn confab(bin: &Path, data_dir: &Path, postgres: Option<&Path>) -> anyhow::Result<Server> {
     let mut cmd = Command::new(bin);
+    if let Some(config) = postgres {
+        cmd.env("CONFAB_CONFIG", config);
+    }
     cmd.arg("serve")
         .arg("--data-dir")
         .arg(data_dir)

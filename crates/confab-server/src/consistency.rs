@@ -1,14 +1,18 @@
 //! Read-your-writes for clients of a store with replicas.
 //!
-//! Every request runs in a [`ReadScope`]: its reads may go to replicas, but only to one
-//! that has replayed the writes this client made — in this request, or in an earlier
-//! one within [`REMEMBER`]. A client is its bearer token or session cookie when it has
-//! one, else its network (the keyed hash rate limits use), so a guest who just posted
-//! sees their comment on the next page load. Positions are kept in this process, in a
-//! bounded map; behind a load balancer, requests of one client should reach one
-//! process (the usual sticky sessions), or they read from the primary for a moment
-//! after their writes anyway when no replica has caught up. A request with no client
-//! identity at all reads from the primary.
+//! Replicas serve the public, anonymous reads that are most of the traffic (thread
+//! pages, counts). Each such request runs in a [`ReadScope`]: its reads may go to a
+//! replica, but only to one that has replayed the writes this client made — in this
+//! request, or in an earlier one within [`REMEMBER`]. The client is its network (the
+//! keyed hash rate limits use), so a guest who just posted sees their comment on the next
+//! page load. Positions are kept in this process, in a bounded map; behind a load
+//! balancer, one client's requests should reach one process (sticky sessions), or their
+//! reads right after a write may come from a replica that lags.
+//!
+//! Everything else reads from primaries: requests that may write (any method but GET,
+//! HEAD, OPTIONS, TRACE: what a write checks must be current), requests with
+//! credentials (a bearer token or a cookie: signed-in readers, moderators, owners, whose
+//! views are private and few), and requests with no client address at all.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,30 +63,27 @@ impl WritePositions {
     }
 }
 
-/// Who the client is, keyed under the server's secret (nothing of it is stored as sent).
+/// The client's network, keyed under the server's secret; `None` for a request that
+/// carries credentials or has no address (those read from primaries).
 fn client_key(state: &AppState, req: &Request) -> Option<[u8; 32]> {
     let headers = req.headers();
-    let credential = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .or_else(|| headers.get(axum::http::header::COOKIE))
-        .map(|v| v.as_bytes().to_vec());
+    if headers.contains_key(axum::http::header::AUTHORIZATION) || headers.contains_key(axum::http::header::COOKIE) {
+        return None;
+    }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let ip = crate::ratelimit::client_ip(peer, headers, &state.settings.rate_limits.trusted_proxies)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&state.page_key).expect("any key length");
     mac.update(b"read-your-writes\0");
-    match credential {
-        Some(c) => mac.update(&c),
-        None => {
-            let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-            let ip = crate::ratelimit::client_ip(peer, headers, &state.settings.rate_limits.trusted_proxies)?;
-            mac.update(&crate::ratelimit::network_hash(&state.page_key, ip));
-        }
-    }
+    mac.update(&crate::ratelimit::network_hash(&state.page_key, ip));
     Some(mac.finalize().into_bytes().into())
 }
 
 pub(crate) async fn read_your_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(client) = client_key(&state, &req) else { return next.run(req).await };
     let before = state.write_positions.get(&client);
-    let scope = ReadScope::new(before.clone());
+    // A request that may write reads from primaries, and records its writes' positions.
+    let scope =
+        if req.method().is_safe() { ReadScope::new(before.clone()) } else { ReadScope::for_writes(before.clone()) };
     let resp = confab_store::consistency::scope(Arc::clone(&scope), next.run(req)).await;
     let after = scope.positions();
     if after != before {

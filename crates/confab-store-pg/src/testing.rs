@@ -46,12 +46,56 @@ pub async fn admin(port: u16) -> tokio_postgres::Client {
     client
 }
 
+/// A test's databases, dropped (`WITH (FORCE)`, so open pools do not stop it) when this
+/// is dropped: hundreds of tests would otherwise leave gigabytes behind.
+#[must_use = "the databases are dropped with this value"]
+pub struct Databases(Vec<(u16, String)>);
+
+impl Drop for Databases {
+    fn drop(&mut self) {
+        for (port, db) in &self.0 {
+            let _ = Command::new("psql")
+                .args([&url(*port, "postgres"), "-qc", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")])
+                .output();
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Test databases older than two hours, left by runs that were killed before their
+/// `Databases` could drop them; dropped once per process.
+async fn drop_leftovers() {
+    let cutoff = unix_secs().saturating_sub(2 * 3600);
+    for port in [base_port(), base_port() + 1, base_port() + 3] {
+        let c = admin(port).await;
+        let Ok(rows) = c
+            .query("SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+_t[0-9]{10}_[0-9]+_(g|s1|s2)$'", &[])
+            .await
+        else {
+            continue;
+        };
+        for r in rows {
+            let db: String = r.get(0);
+            let born = db.split('_').find_map(|part| part.strip_prefix('t')?.parse::<u64>().ok()).unwrap_or(u64::MAX);
+            if born < cutoff {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            }
+        }
+    }
+}
+
 /// Fresh databases for one test: `{name}_g` on the global server, `{name}_s1` on shard1
-/// (and so on its replica), `{name}_s2` on shard2.
-pub async fn fresh(name: &str) -> PgConfig {
+/// (and so on its replica), `{name}_s2` on shard2; dropped with the returned guard.
+pub async fn fresh(name: &str) -> (PgConfig, Databases) {
     topology_up();
-    let suffix: u32 = rand_suffix();
-    let (g, s1, s2) = (format!("{name}_{suffix}_g"), format!("{name}_{suffix}_s1"), format!("{name}_{suffix}_s2"));
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED.get_or_init(drop_leftovers).await;
+    let tag = format!("{name}_t{}_{}", unix_secs(), rand_suffix());
+    let (g, s1, s2) = (format!("{tag}_g"), format!("{tag}_s1"), format!("{tag}_s2"));
+    let dbs = Databases(vec![(base_port(), g.clone()), (base_port() + 1, s1.clone()), (base_port() + 3, s2.clone())]);
     admin(base_port()).await.batch_execute(&format!("CREATE DATABASE {g}")).await.unwrap();
     admin(base_port() + 1).await.batch_execute(&format!("CREATE DATABASE {s1}")).await.unwrap();
     admin(base_port() + 3).await.batch_execute(&format!("CREATE DATABASE {s2}")).await.unwrap();
@@ -67,7 +111,7 @@ pub async fn fresh(name: &str) -> PgConfig {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(replayed, "the replica has {s1}");
-    PgConfig {
+    let config = PgConfig {
         global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![], listen: None },
         clusters: [
             (
@@ -87,7 +131,8 @@ pub async fn fresh(name: &str) -> PgConfig {
         connect_timeout_ms: 1000,
         statement_timeout_ms: 5000,
         health_interval_ms: 50,
-    }
+    };
+    (config, dbs)
 }
 
 fn rand_suffix() -> u32 {
@@ -97,13 +142,14 @@ fn rand_suffix() -> u32 {
     (h.finish() % 1_000_000_000) as u32
 }
 
-/// A migrated, open store on fresh databases.
-pub async fn fresh_store(name: &str) -> std::sync::Arc<crate::PgStore> {
-    let t = crate::Topology::new(fresh(name).await).expect("a valid test topology");
+/// A migrated, open store on fresh databases (dropped with the guard).
+pub async fn fresh_store(name: &str) -> (std::sync::Arc<crate::PgStore>, Databases) {
+    let (config, dbs) = fresh(name).await;
+    let t = crate::Topology::new(config).expect("a valid test topology");
     crate::migrate::migrate_all(&t).await.expect("migrations apply");
     assert_eq!(t.await_replicas(std::time::Duration::from_secs(10)).await, Vec::<String>::new(), "replicas caught up");
     let ids = std::sync::Arc::new(confab_core::id::IdGenerator::new());
-    std::sync::Arc::new(crate::PgStore::open(t, ids).await.expect("the store opens"))
+    (std::sync::Arc::new(crate::PgStore::open(t, ids).await.expect("the store opens")), dbs)
 }
 
 /// Whether the tests of this process run on PostgreSQL (`CONFAB_TEST_STORE=postgres`)

@@ -13,11 +13,12 @@ use confab_store::contract::Fresh;
 use confab_store_pg::{PgStore, Topology, migrate::migrate_all};
 
 async fn fresh() -> Fresh {
-    let config = common::fresh("contract").await;
+    let (config, dbs) = common::fresh("contract").await;
     let t = Topology::new(config).unwrap();
     migrate_all(&t).await.unwrap();
     let store = PgStore::open(t, Arc::new(IdGenerator::new())).await.unwrap();
-    Fresh { store: Arc::new(store), guard: Box::new(()) }
+    // The store (its pools) goes first, then the databases.
+    Fresh { store: Arc::new(store), guard: Box::new(dbs) }
 }
 
 confab_store::store_contract_tests!(fresh);

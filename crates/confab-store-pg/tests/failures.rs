@@ -40,7 +40,7 @@ async fn query_ok(db: &confab_store_pg::Db) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topology_survives_servers_going_down_and_coming_back() {
-    let mut cfg = fresh("fail").await;
+    let (mut cfg, _dbs) = fresh("fail").await;
     cfg.acquire_timeout_ms = 500;
     cfg.connect_timeout_ms = 500;
     let t = Topology::new(cfg).unwrap();

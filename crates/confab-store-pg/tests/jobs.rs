@@ -22,7 +22,7 @@ async fn store(config: PgConfig) -> Arc<PgStore> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_in_several_processes_never_share_a_job() {
-    let config = common::fresh("jobs_share").await;
+    let (config, _dbs) = common::fresh("jobs_share").await;
     let stores: Vec<Arc<PgStore>> = vec![store(config.clone()).await, store(config.clone()).await, store(config).await];
     // Forums on both clusters, so claims cross shards.
     let (mut low, mut high) = (Vec::new(), Vec::new());
@@ -77,7 +77,7 @@ async fn workers_in_several_processes_never_share_a_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_wakes_listening_workers() {
-    let config = common::fresh("jobs_wake").await;
+    let (config, _dbs) = common::fresh("jobs_wake").await;
     let writer = store(config.clone()).await;
     let worker = store(config).await;
     let wake = Arc::new(tokio::sync::Notify::new());

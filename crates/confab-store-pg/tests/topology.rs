@@ -8,13 +8,17 @@
 
 use confab_store_pg::testing as common;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use common::{admin, base_port, fresh, topology_up, url};
-use confab_store::StoreError;
+use confab_core::IdGenerator;
+use confab_core::model::{Sort, VoteValue};
+use confab_core::secret::TokenHash;
+use confab_store::contract;
+use confab_store::{JobOutcome, PageLimits, Store, StoreError};
 use confab_store_pg::migrate::{Schema, migrate_all, migrations};
-use confab_store_pg::{ClusterConfig, PgConfig, Topology, write_position};
+use confab_store_pg::{ClusterConfig, PgConfig, PgStore, Topology, write_position};
 use tokio_postgres::NoTls;
 
 /// Tests that pause the shared replica's replay, or wait for it, take turns.
@@ -29,7 +33,7 @@ async fn count(db: &confab_store_pg::Db, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
-    let cfg = fresh("mig").await;
+    let (cfg, _dbs) = fresh("mig").await;
     let (a, b) = (Topology::new(cfg.clone()).unwrap(), Topology::new(cfg.clone()).unwrap());
     let (ra, rb) = tokio::join!(migrate_all(&a), migrate_all(&b));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
@@ -77,7 +81,7 @@ async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_over_the_timeout_is_cancelled() {
-    let mut cfg = fresh("slow").await;
+    let (mut cfg, _dbs) = fresh("slow").await;
     cfg.statement_timeout_ms = 200;
     let t = Topology::new(cfg.clone()).unwrap();
     migrate_all(&t).await.unwrap();
@@ -89,7 +93,7 @@ async fn a_statement_over_the_timeout_is_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_go_to_a_healthy_replica_and_fall_back_to_the_primary() {
-    let mut cfg = fresh("ro").await;
+    let (mut cfg, _dbs) = fresh("ro").await;
     let good = cfg.clusters["c1"].replicas[0].clone();
     // A replica that is down (nothing listens on port 1), then the real one.
     cfg.clusters.get_mut("c1").unwrap().replicas = vec!["postgres://postgres@127.0.0.1:1/x".into(), good];
@@ -112,7 +116,7 @@ async fn reads_go_to_a_healthy_replica_and_fall_back_to_the_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_pool_answers_unavailable_instead_of_hanging() {
-    let mut cfg = fresh("pool").await;
+    let (mut cfg, _dbs) = fresh("pool").await;
     cfg.pool_size = 1;
     let t = Topology::new(cfg).unwrap();
     let db = &t.clusters["c2"].primary;
@@ -125,7 +129,7 @@ async fn an_exhausted_pool_answers_unavailable_instead_of_hanging() {
     drop(held);
     let _again = db.get().await.expect("a connection again once one is free");
     // A database that is down is Unavailable too, and marked unhealthy.
-    let mut down = fresh("down").await;
+    let (mut down, _dbs) = fresh("down").await;
     down.global.primary = "postgres://postgres@127.0.0.1:1/x".into();
     let t = Topology::new(down).unwrap();
     assert!(matches!(t.global.primary.get().await, Err(StoreError::Unavailable(_))));
@@ -178,6 +182,38 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
     for task in tasks {
         task.await.unwrap();
     }
+
+    // The store itself through pgbouncer: concurrent posts, votes, pages, jobs. The
+    // databases are shared between runs, so names are unique to this run.
+    let store = Arc::new(PgStore::open(t, Arc::new(IdGenerator::new())).await.unwrap());
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let forum = contract::forum(&*store, &format!("bouncer{run}")).await;
+    let root = contract::post(&*store, &forum, "t", None, contract::NOW).await;
+    let mut tasks = Vec::new();
+    for i in 0..8u8 {
+        let (store, forum) = (Arc::clone(&store), forum.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5 {
+                contract::post(&*store, &forum, "t", Some(root.id), contract::NOW).await;
+            }
+            store.vote_set(root.id, TokenHash([i; 32]), VoteValue::Up, contract::NOW).await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = store
+        .thread_roots(root.thread_id, Sort::Best, None, PageLimits { roots: 10, replies_per_root: 50 })
+        .await
+        .unwrap();
+    assert_eq!(page.roots[0].replies.len(), 40);
+    assert_eq!(page.roots[0].root.likes, 8);
+    assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 41);
+    let claimed = store.jobs_claim(i64::MAX / 2, i64::MAX / 2 + 1, 1000).await.unwrap();
+    assert!(claimed.iter().filter(|j| j.forum_id == forum.id).count() >= 42, "the thread's and posts' events");
+    for j in claimed {
+        assert!(store.job_settle(j.id, j.attempts, JobOutcome::Done { follow_ups: vec![] }, 0).await.unwrap());
+    }
 }
 
 /// Read-your-writes with replay paused on the replica: the writer's read (with its
@@ -186,7 +222,7 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
 /// moves back to the replica, which now has the row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_reads_its_write_while_the_replica_lags() {
-    let cfg = fresh("ryw").await;
+    let (cfg, _dbs) = fresh("ryw").await;
     let t = Topology::new(cfg).unwrap();
     migrate_all(&t).await.unwrap();
     let c1 = &t.clusters["c1"];

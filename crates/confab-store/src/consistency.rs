@@ -17,12 +17,24 @@ pub type Positions = HashMap<String, u64>;
 #[derive(Debug, Default)]
 pub struct ReadScope {
     positions: Mutex<Positions>,
+    primary_only: bool,
 }
 
 impl ReadScope {
     /// A scope that starts knowing `positions` (a client's earlier writes).
     pub fn new(positions: Positions) -> Arc<ReadScope> {
-        Arc::new(ReadScope { positions: Mutex::new(positions) })
+        Arc::new(ReadScope { positions: Mutex::new(positions), primary_only: false })
+    }
+
+    /// A scope for work that writes: its reads go to primaries (what a write checks
+    /// must be current), and its writes' positions are recorded like any scope's.
+    pub fn for_writes(positions: Positions) -> Arc<ReadScope> {
+        Arc::new(ReadScope { positions: Mutex::new(positions), primary_only: true })
+    }
+
+    /// Whether reads in this scope may use replicas at all.
+    pub fn replicas_allowed(&self) -> bool {
+        !self.primary_only
     }
 
     /// Every position known now: the starting ones and the scope's own writes.

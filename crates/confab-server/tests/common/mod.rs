@@ -49,6 +49,8 @@ pub struct TestApp {
     /// Outbound requests may reach loopback, where tests run their receivers.
     pub worker: confab_jobs::Worker,
     _dir: tempfile::TempDir,
+    /// A PostgreSQL test's databases, dropped after everything else.
+    _pg: Option<confab_store_pg::testing::Databases>,
 }
 
 pub struct Resp {
@@ -113,8 +115,11 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         // The same suites run on either store: `CONFAB_TEST_STORE=postgres` selects fresh
         // databases on the local PostgreSQL topology.
+        let mut pg_databases = None;
         let store: Arc<dyn Store> = if postgres {
-            confab_store_pg::testing::fresh_store("api").await
+            let (store, dbs) = confab_store_pg::testing::fresh_store("api").await;
+            pg_databases = Some(dbs);
+            store
         } else {
             let mut opts = SqliteOptions::new(dir.path().join("confab.db"));
             opts.readers = 4;
@@ -148,7 +153,7 @@ impl TestApp {
             Arc::new(move || clock.now()),
         );
         let router = confab_server::app(state);
-        TestApp { router, store, admin: admin.expose().to_owned(), now, mailer, worker, _dir: dir }
+        TestApp { router, store, admin: admin.expose().to_owned(), now, mailer, worker, _dir: dir, _pg: pg_databases }
     }
 
     /// A test app with the forum `blog`.

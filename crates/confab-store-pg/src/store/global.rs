@@ -218,6 +218,41 @@ pub(crate) async fn upsert_guest(
     })
 }
 
+/// Many guests at once (the bulk path): one statement for distinct identities, which
+/// must be distinct by key (`ON CONFLICT DO UPDATE` touches a row once per statement).
+/// Returns each key's author id.
+pub(crate) async fn upsert_guests(
+    c: &impl GenericClient,
+    ids: &IdGenerator,
+    guests: &[GuestAuthor],
+    now: UnixMs,
+) -> StoreResult<Vec<([u8; 32], Id)>> {
+    if guests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let new_ids: Vec<i64> = guests.iter().map(|_| ids.next(LogicalShard::GLOBAL).as_i64()).collect();
+    let names: Vec<&str> = guests.iter().map(|g| g.name.as_str()).collect();
+    let emails: Vec<Option<String>> = guests.iter().map(|g| g.email.as_ref().map(|e| e.as_str().to_owned())).collect();
+    let urls: Vec<Option<String>> = guests.iter().map(|g| g.url.as_ref().map(|u| u.as_str().to_owned())).collect();
+    let keys: Vec<Vec<u8>> = guests.iter().map(|g| guest_key(g).to_vec()).collect();
+    let rs = query(
+        c,
+        "INSERT INTO authors (id, kind, name, email, url, guest_key, created_at) \
+         SELECT u.id, 'guest', u.name, u.email, u.url, u.key, $6 \
+         FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(id, name, email, url, key) \
+         ON CONFLICT (guest_key) DO UPDATE SET kind = authors.kind RETURNING guest_key, id",
+        args![new_ids, names, emails, urls, keys, now],
+    )
+    .await?;
+    rs.iter()
+        .map(|r| {
+            let key: Vec<u8> = col(r, 0)?;
+            let key: [u8; 32] = key.try_into().map_err(|_| StoreError::Internal("corrupt row: guest key".into()))?;
+            Ok((key, author_id(col(r, 1)?)?))
+        })
+        .collect()
+}
+
 /// The author row of a forum's SSO user, updated to the site's latest payload.
 pub(crate) async fn upsert_sso(
     c: &impl GenericClient,

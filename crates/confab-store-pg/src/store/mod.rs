@@ -159,7 +159,10 @@ impl PgStore {
     /// A connection for reads on `cluster`: see [`confab_store::consistency`].
     async fn reader(&self, cluster: &Cluster) -> StoreResult<Object> {
         match confab_store::consistency::current() {
-            Some(scope) => Ok(cluster.reader_after(scope.position(&cluster.name).map(Lsn)).await?.0),
+            Some(scope) if scope.replicas_allowed() => {
+                Ok(cluster.reader_after(scope.position(&cluster.name).map(Lsn)).await?.0)
+            }
+            Some(_) => cluster.primary().await,
             None => cluster.primary().await,
         }
     }
@@ -403,24 +406,24 @@ impl Store for PgStore {
             }
             depths.push(depth);
         }
-        // Guest authors, once per distinct identity, on the global database.
-        let mut by_key: HashMap<[u8; 32], Id> = HashMap::new();
-        let mut authors = Vec::with_capacity(batch.len());
-        {
-            let g = self.t.global.primary().await?;
-            for p in &batch {
-                let k = guest_key(&p.author);
-                let id = match by_key.get(&k) {
-                    Some(id) => *id,
-                    None => {
-                        let id = global::upsert_guest(&**g, &self.ids, p.author.clone(), now).await?.id;
-                        by_key.insert(k, id);
-                        id
-                    }
-                };
-                authors.push(id);
+        // Guest authors, once per distinct identity, in one statement on the global
+        // database.
+        let mut distinct: Vec<GuestAuthor> = Vec::new();
+        let mut seen: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+        for p in &batch {
+            if seen.insert(guest_key(&p.author)) {
+                distinct.push(p.author.clone());
             }
         }
+        let by_key: HashMap<[u8; 32], Id> = {
+            let g = self.t.global.primary().await?;
+            global::upsert_guests(&**g, &self.ids, &distinct, now).await?.into_iter().collect()
+        };
+        let authors = batch
+            .iter()
+            .map(|p| by_key.get(&guest_key(&p.author)).copied())
+            .collect::<Option<Vec<Id>>>()
+            .ok_or_else(|| StoreError::Internal("a guest author was not written".into()))?;
         let approved = batch.iter().filter(|p| p.state == PostState::Approved).count() as i64;
         let post_ids: Vec<Id> = batch.iter().map(|_| self.ids.next(forum.shard)).collect();
         let layout = shard::ImportRows::build(&post_ids, &depths, &authors, batch);
