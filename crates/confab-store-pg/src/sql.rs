@@ -39,7 +39,7 @@ macro_rules! args {
 }
 pub(crate) use args;
 
-fn count() {
+pub(crate) fn count() {
     if let Some(s) = stats::current() {
         s.add_statement();
     }

@@ -209,6 +209,26 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
     assert_eq!(page.roots[0].replies.len(), 40);
     assert_eq!(page.roots[0].root.likes, 8);
     assert_eq!(store.thread_get(root.thread_id).await.unwrap().posts, 41);
+    // The bulk path (binary COPY) inside a transaction, through the pooler.
+    let guest = |name: &str| confab_core::model::GuestAuthor {
+        name: confab_core::input::DisplayName::parse("name", name).unwrap(),
+        email: None,
+        url: None,
+    };
+    let batch: Vec<confab_store::ImportPost> = (0..300)
+        .map(|i| confab_store::ImportPost {
+            parent: (i % 3 != 0).then_some(i - i % 3),
+            author: guest(&format!("Guest {}", i % 7)),
+            message: confab_core::input::Message::parse("imported").unwrap(),
+            html: "<p>imported</p>".into(),
+            state: confab_core::model::PostState::Approved,
+            created_at: contract::NOW,
+            likes: 1,
+            dislikes: 0,
+        })
+        .collect();
+    let imported = store.thread_import(&forum, contract::spec("imported"), batch, contract::NOW).await.unwrap();
+    assert_eq!((imported.post_ids.len(), imported.thread.posts), (300, 300));
     let claimed = store.jobs_claim(i64::MAX / 2, i64::MAX / 2 + 1, 1000).await.unwrap();
     assert!(claimed.iter().filter(|j| j.forum_id == forum.id).count() >= 42, "the thread's and posts' events");
     for j in claimed {
