@@ -189,6 +189,26 @@ pub enum Action {
     Spam,
 }
 
+impl Action {
+    /// The name stored with a verdict.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Approve => "approve",
+            Action::Hold => "hold",
+            Action::Spam => "spam",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "approve" => Some(Action::Approve),
+            "hold" => Some(Action::Hold),
+            "spam" => Some(Action::Spam),
+            _ => None,
+        }
+    }
+}
+
 /// What the store knows about a post's context.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Signals {

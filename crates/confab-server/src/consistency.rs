@@ -79,6 +79,10 @@ fn client_key(state: &AppState, req: &Request) -> Option<[u8; 32]> {
 }
 
 pub(crate) async fn read_your_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Nothing to do (not even hashing) for a store without replicas, such as SQLite.
+    if !state.store.has_replicas() {
+        return next.run(req).await;
+    }
     let Some(client) = client_key(&state, &req) else { return next.run(req).await };
     let before = state.write_positions.get(&client);
     // A request that may write reads from primaries, and records its writes' positions.

@@ -10,6 +10,7 @@ use confab_core::input::WebUrl;
 use confab_core::jobs::{EventKind, JobState, PostSnapshot, Task};
 use confab_core::model::Post;
 use confab_core::model::UnixMs;
+use confab_store::shape::clip_error;
 use confab_store::{Job, JobFilter, JobOutcome, NewJob, NewWebhook, StoreError, StoreResult, Webhook, WebhookAttempt};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -17,9 +18,6 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use crate::rows::{id_at, sql_err};
 
 const JOB_COLS: &str = "id, forum_id, task, state, attempts, run_at, last_error, created_at, updated_at";
-
-/// Longest error text kept on a job or attempt (errors come from remote servers).
-const MAX_ERROR_CHARS: usize = 500;
 
 fn bad(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, what.to_owned().into())
@@ -37,10 +35,6 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
     })
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(MAX_ERROR_CHARS).collect()
 }
 
 /// Queues a task in the caller's transaction. Its id carries the forum's shard.
@@ -101,11 +95,7 @@ pub(crate) fn settle(
     now: UnixMs,
 ) -> StoreResult<bool> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-    let (state, run_at, error) = match &outcome {
-        JobOutcome::Done { .. } => (JobState::Done, None, None),
-        JobOutcome::Retry { at, error } => (JobState::Ready, Some(*at), Some(clip(error))),
-        JobOutcome::Dead { error } => (JobState::Dead, None, Some(clip(error))),
-    };
+    let (state, run_at, error) = outcome.settlement();
     let changed = tx
         .prepare_cached(
             "UPDATE outbox SET state = ?3, run_at = COALESCE(?4, run_at), last_error = COALESCE(?5, last_error), \
@@ -296,7 +286,7 @@ pub(crate) fn attempt_log(c: &Connection, a: WebhookAttempt) -> StoreResult<()> 
             a.attempt,
             a.at,
             a.status,
-            a.error.as_deref().map(clip),
+            a.error.as_deref().map(clip_error),
             a.duration_ms
         ])
     })

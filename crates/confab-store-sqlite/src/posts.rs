@@ -14,13 +14,13 @@ use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_core::sso::SsoUser;
 use confab_store::{
-    CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootWithReplies, RootsPage,
-    StoreError, StoreResult,
+    CreatedPost, DeletedPost, ImportPost, ImportedThread, PageLimits, RepliesPage, RootsPage, StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use crate::rows::{self, AUTHOR_COLS, POST_COLS, sql_err};
 use crate::{outbox, threads};
+use confab_store::shape::ancestors;
 
 /// The "listed" predicate, verbatim as in the partial indexes of the schema.
 const LISTED: &str = "(state = 1 OR (state = 3 AND descendants > 0))";
@@ -114,15 +114,6 @@ fn upsert_sso(c: &Connection, ids: &IdGenerator, forum: Id, u: SsoUser, now: Uni
         avatar_url: u.avatar,
         sso: Some((forum, u.id)),
     })
-}
-
-/// The ids of a post's ancestors, read off its path (every segment but the last).
-pub(crate) fn ancestors(path: &[u8]) -> Vec<i64> {
-    let segments = path.len() / 8;
-    path.chunks_exact(8)
-        .take(segments.saturating_sub(1))
-        .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
-        .collect()
 }
 
 /// Adds `delta` to the descendant counters of the given posts, in one statement.
@@ -289,18 +280,7 @@ pub(crate) fn import(
     now: UnixMs,
 ) -> StoreResult<ImportedThread> {
     // Shape first, so a bad batch is refused before anything is written.
-    let mut depths: Vec<u32> = Vec::with_capacity(batch.len());
-    for (i, p) in batch.iter().enumerate() {
-        let depth = match p.parent {
-            None => 0,
-            Some(pi) if pi < i => depths[pi] + 1,
-            Some(_) => return Err(StoreError::ParentNotFound),
-        };
-        if depth > MAX_DEPTH {
-            return Err(StoreError::ParentTooDeep);
-        }
-        depths.push(depth);
-    }
+    let depths = confab_store::shape::import_depths(&batch)?;
 
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let key = ThreadKey::Identifier(spec.identifier.clone());
@@ -310,17 +290,7 @@ pub(crate) fn import(
     };
 
     let post_ids: Vec<Id> = batch.iter().map(|_| ids.next(forum.shard)).collect();
-    // Approved descendants per post: each approved post counts once for every ancestor.
-    let mut descendants = vec![0i64; batch.len()];
-    for (i, p) in batch.iter().enumerate() {
-        if p.state == PostState::Approved {
-            let mut up = batch[i].parent;
-            while let Some(a) = up {
-                descendants[a] += 1;
-                up = batch[a].parent;
-            }
-        }
-    }
+    let descendants = confab_store::shape::import_descendants(&batch);
     let mut paths: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
     let mut roots: Vec<Id> = Vec::with_capacity(batch.len());
     let mut authors: HashMap<[u8; 32], Id> = HashMap::new();
@@ -475,38 +445,21 @@ pub(crate) fn roots_page(
     let (score, after_id) = after.map(|a| (a.score, a.id.as_i64())).unwrap_or((0.0, 0));
     let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
     // For newest/oldest ?2 is unused; SQLite accepts unused numbered parameters.
-    let mut roots: Vec<(Post, f64)> = stmt
+    let roots: Vec<(Post, f64)> = stmt
         .query_map(params![thread.as_i64(), score, after_id, limit + 1], |r| {
             Ok((rows::post(r)?, r.get::<_, f64>(rows::POST_NCOLS)?))
         })
         .and_then(Iterator::collect)
         .map_err(sql_err)?;
-    let next = if roots.len() as i64 > limit {
-        roots.truncate(limit as usize);
-        roots.last().map(|(p, s)| RootCursor { score: *s, id: p.id })
-    } else {
-        None
-    };
-
     let per_root = limits.replies_per_root;
-    let mut by_root: HashMap<Id, Vec<Post>> = HashMap::new();
-    if per_root > 0 && !roots.is_empty() {
+    let shown = roots.iter().take(limit as usize).map(|(p, _)| p.root_id);
+    let replies = if per_root > 0 && !roots.is_empty() {
         // Rows come grouped by root and in tree order within each group.
-        for reply in first_replies(c, roots.iter().map(|(p, _)| p.root_id), per_root)? {
-            by_root.entry(reply.root_id).or_default().push(reply);
-        }
-    }
-    let roots = roots
-        .into_iter()
-        .map(|(root, _)| {
-            let mut mine = by_root.remove(&root.id).unwrap_or_default();
-            // With no replies asked for, the counter alone says whether any exist.
-            let more = mine.len() > per_root as usize || (per_root == 0 && root.descendants > 0);
-            mine.truncate(per_root as usize);
-            RootWithReplies { root, replies: mine, more_replies: more }
-        })
-        .collect();
-    Ok(RootsPage { roots, next })
+        first_replies(c, shown, per_root)?
+    } else {
+        Vec::new()
+    };
+    Ok(confab_store::shape::roots_page(roots, limit as usize, replies, per_root))
 }
 
 /// The first `per_root + 1` listed replies of each root, in tree order, in one
@@ -612,12 +565,5 @@ mod tests {
             !crate::rows::is_unique_violation(&same_id, "forums.shortname"),
             "an id collision is not 'forum exists'"
         );
-    }
-
-    #[test]
-    fn ancestors_come_from_the_path() {
-        let path: Vec<u8> = [1i64, 2, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
-        assert_eq!(ancestors(&path), vec![1, 2]);
-        assert!(ancestors(&path[..8]).is_empty());
     }
 }

@@ -3,9 +3,9 @@
 //! verdicts.
 
 use confab_core::id::{Id, IdGenerator};
-use confab_core::jobs::EventKind;
 use confab_core::model::{ModerationEntry, Moderator, Post, PostState, UnixMs};
 use confab_core::spam::{Action, Counts, Model};
+use confab_store::shape::ancestors;
 use confab_store::{SpamContext, SpamRecord, StateChange, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
@@ -82,23 +82,14 @@ pub(crate) fn set_state_in(
         .and_then(|mut s| s.query_row(params![id.as_i64(), state.code()], rows::post))
         .map_err(sql_err)?;
     // Only approved posts count; a change in or out of approved moves the counters.
-    let delta = match (before.state == PostState::Approved, state == PostState::Approved) {
-        (false, true) => 1,
-        (true, false) => -1,
-        _ => 0,
-    };
+    let delta = confab_store::shape::approved_delta(before.state, state);
     let thread = if delta != 0 {
-        posts::add_descendants(tx, &posts::ancestors(&before.path), delta)?;
+        posts::add_descendants(tx, &ancestors(&before.path), delta)?;
         threads::add_posts(tx, before.thread_id, delta)?
     } else {
         threads::get(tx, before.thread_id)?
     };
-    let event = match state {
-        PostState::Approved => EventKind::PostApproved,
-        PostState::Spam => EventKind::PostSpam,
-        PostState::Deleted => EventKind::PostDeleted,
-        PostState::Pending | PostState::Shadow => EventKind::PostUpdated,
-    };
+    let event = confab_store::shape::state_event(state);
     // A moderator's approval answers the readers' flags: they start again from zero.
     if state == PostState::Approved && after.flags > 0 && by.is_person_or_key() {
         tx.prepare_cached("DELETE FROM flags WHERE post_id = ?1")
@@ -203,20 +194,12 @@ pub(crate) fn learn(c: &mut Connection, forum: Id, tokens: &[String], spam: bool
     tx.commit().map_err(sql_err)
 }
 
-fn action_str(a: Action) -> &'static str {
-    match a {
-        Action::Approve => "approve",
-        Action::Hold => "hold",
-        Action::Spam => "spam",
-    }
-}
-
 pub(crate) fn verdict_set(c: &Connection, post: Id, r: SpamRecord) -> StoreResult<()> {
     let reasons = serde_json::to_string(&r.reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
     c.execute(
         "INSERT INTO spam_verdicts (post_id, action, score, reasons, at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (post_id) DO UPDATE SET action = ?2, score = ?3, reasons = ?4, at = ?5",
-        params![post.as_i64(), action_str(r.action), r.score, reasons, r.at],
+        params![post.as_i64(), r.action.as_str(), r.score, reasons, r.at],
     )
     .map(drop)
     .map_err(sql_err)
@@ -228,12 +211,7 @@ pub(crate) fn verdict(c: &Connection, post: Id) -> StoreResult<Option<SpamRecord
         .and_then(|mut s| s.query_row([post.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
         .map_err(sql_err)?;
     row.map(|(a, score, reasons, at)| {
-        let action = match a.as_str() {
-            "approve" => Action::Approve,
-            "hold" => Action::Hold,
-            "spam" => Action::Spam,
-            _ => return Err(StoreError::Internal("bad verdict action".into())),
-        };
+        let action = Action::parse(&a).ok_or_else(|| StoreError::Internal("bad verdict action".into()))?;
         let reasons = serde_json::from_str(&reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(SpamRecord { action, score, reasons, at })
     })

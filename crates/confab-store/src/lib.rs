@@ -8,6 +8,7 @@
 //! - every statement is counted into the current [`stats`] scope.
 
 pub mod consistency;
+pub mod shape;
 pub mod stats;
 
 #[cfg(feature = "contract")]
@@ -378,6 +379,12 @@ pub struct SpamRecord {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether some reads may be served by replicas, so that read scopes
+    /// ([`consistency`]) matter; a store without replicas ignores them.
+    fn has_replicas(&self) -> bool {
+        false
+    }
+
     // ---- settings (global) ----
 
     /// A server-wide secret by name, created with `init` on first use. Used for the

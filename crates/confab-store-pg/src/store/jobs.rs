@@ -11,9 +11,6 @@ use crate::sql::{args, begin, col, commit, exec, id_col, opt, rows as query};
 
 const JOB_COLS: &str = "id, forum_id, task::text, state::int8, attempts, run_at, last_error, created_at, updated_at";
 
-/// Longest error text kept on a job (errors come from remote servers).
-const MAX_ERROR_CHARS: usize = 500;
-
 fn job(r: &Row) -> StoreResult<Job> {
     Ok(Job {
         id: id_col(r, 0)?,
@@ -26,10 +23,6 @@ fn job(r: &Row) -> StoreResult<Job> {
         created_at: col(r, 7)?,
         updated_at: col(r, 8)?,
     })
-}
-
-pub(crate) fn clip(s: &str) -> String {
-    s.chars().take(MAX_ERROR_CHARS).collect()
 }
 
 pub(crate) async fn claim(
@@ -62,11 +55,7 @@ pub(crate) async fn settle(
     outcome: JobOutcome,
     now: UnixMs,
 ) -> StoreResult<bool> {
-    let (state, run_at, error) = match &outcome {
-        JobOutcome::Done { .. } => (JobState::Done, None, None),
-        JobOutcome::Retry { at, error } => (JobState::Ready, Some(*at), Some(clip(error))),
-        JobOutcome::Dead { error } => (JobState::Dead, None, Some(clip(error))),
-    };
+    let (state, run_at, error) = outcome.settlement();
     let tx = begin(c).await?;
     let n = exec(
         &tx,

@@ -30,9 +30,8 @@ use confab_core::input::{DisplayName, Email, Message, Username};
 use confab_core::jobs::{EventKind, JobState};
 use confab_core::keys::guest_key;
 use confab_core::model::{
-    Account, AccountDeletion, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, MAX_DEPTH, NewAccount,
-    NewForum, NewPost, Post, PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs,
-    VoteValue,
+    Account, AccountDeletion, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, NewAccount, NewForum,
+    NewPost, Post, PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::secret::TokenHash;
 use confab_store::{
@@ -208,6 +207,10 @@ impl PgStore {
 
 #[async_trait]
 impl Store for PgStore {
+    fn has_replicas(&self) -> bool {
+        self.t.clusters.values().chain(std::iter::once(&self.t.global)).any(|c| !c.replicas.is_empty())
+    }
+
     async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>> {
         write_on!(self, &self.t.global, |c, _ids| {
             global::setting_insert(&*c, name, &init).await?;
@@ -317,7 +320,7 @@ impl Store for PgStore {
                 shard::post_insert(&tx, &post, &edit_token, &new).await?;
                 if post.state == PostState::Approved {
                     thread = shard::thread_add_posts(&tx, thread.id, 1).await?;
-                    shard::add_descendants(&tx, &shard::ancestors(&post.path), 1).await?;
+                    shard::add_descendants(&tx, &confab_store::shape::ancestors(&post.path), 1).await?;
                 }
                 if let Some(why) = held.filter(|_| post.state == PostState::Pending) {
                     shard::log(
@@ -394,18 +397,7 @@ impl Store for PgStore {
         now: UnixMs,
     ) -> StoreResult<ImportedThread> {
         // Shape first, so a bad batch is refused before anything is written.
-        let mut depths: Vec<u32> = Vec::with_capacity(batch.len());
-        for (i, p) in batch.iter().enumerate() {
-            let depth = match p.parent {
-                None => 0,
-                Some(pi) if pi < i => depths[pi] + 1,
-                Some(_) => return Err(StoreError::ParentNotFound),
-            };
-            if depth > MAX_DEPTH {
-                return Err(StoreError::ParentTooDeep);
-            }
-            depths.push(depth);
-        }
+        let depths = confab_store::shape::import_depths(&batch)?;
         // Guest authors, once per distinct identity, in one statement on the global
         // database.
         let mut distinct: Vec<GuestAuthor> = Vec::new();

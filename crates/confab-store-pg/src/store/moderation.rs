@@ -52,23 +52,14 @@ pub(crate) async fn set_state_in(
     if clear_flags {
         exec(tx, "DELETE FROM flags WHERE post_id = $1", args![id.as_i64()]).await?;
     }
-    let delta = match (before.state == PostState::Approved, state == PostState::Approved) {
-        (false, true) => 1,
-        (true, false) => -1,
-        _ => 0,
-    };
+    let delta = confab_store::shape::approved_delta(before.state, state);
     let thread = if delta != 0 {
-        shard::add_descendants(tx, &shard::ancestors(&before.path), delta).await?;
+        shard::add_descendants(tx, &confab_store::shape::ancestors(&before.path), delta).await?;
         shard::thread_add_posts(tx, before.thread_id, delta).await?
     } else {
         shard::thread_get(tx, before.thread_id).await?
     };
-    let event = match state {
-        PostState::Approved => EventKind::PostApproved,
-        PostState::Spam => EventKind::PostSpam,
-        PostState::Deleted => EventKind::PostDeleted,
-        PostState::Pending | PostState::Shadow => EventKind::PostUpdated,
-    };
+    let event = confab_store::shape::state_event(state);
     shard::emit_post(tx, ids, event, &after, now).await?;
     Ok(StateChange { before, after, thread })
 }
@@ -363,21 +354,13 @@ pub(crate) async fn learn(tx: &impl GenericClient, forum: Id, tokens: &[String],
     .map(drop)
 }
 
-fn action_str(a: Action) -> &'static str {
-    match a {
-        Action::Approve => "approve",
-        Action::Hold => "hold",
-        Action::Spam => "spam",
-    }
-}
-
 pub(crate) async fn verdict_set(c: &impl GenericClient, post: Id, r: SpamRecord) -> StoreResult<()> {
     let reasons = serde_json::to_string(&r.reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
     exec(
         c,
         "INSERT INTO spam_verdicts (post_id, action, score, reasons, at) VALUES ($1, $2, $3, $4::jsonb, $5) \
          ON CONFLICT (post_id) DO UPDATE SET action = $2, score = $3, reasons = $4::jsonb, at = $5",
-        args![post.as_i64(), action_str(r.action), r.score, reasons, r.at],
+        args![post.as_i64(), r.action.as_str(), r.score, reasons, r.at],
     )
     .await
     .map(drop)
@@ -390,12 +373,7 @@ pub(crate) async fn verdict(c: &impl GenericClient, post: Id) -> StoreResult<Opt
     else {
         return Ok(None);
     };
-    let action = match col::<&str>(&r, 0)? {
-        "approve" => Action::Approve,
-        "hold" => Action::Hold,
-        "spam" => Action::Spam,
-        _ => return Err(StoreError::Internal("bad verdict action".into())),
-    };
+    let action = Action::parse(col(&r, 0)?).ok_or_else(|| StoreError::Internal("bad verdict action".into()))?;
     let reasons = serde_json::from_str(col(&r, 2)?).map_err(|e| StoreError::Internal(e.to_string()))?;
     Ok(Some(SpamRecord { action, score: col(&r, 1)?, reasons, at: col(&r, 3)? }))
 }

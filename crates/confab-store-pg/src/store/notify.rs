@@ -8,9 +8,9 @@ use confab_core::model::{Thread, UnixMs};
 use confab_store::{NewWebhook, NotifyGate, StoreError, StoreResult, Webhook, WebhookAttempt};
 use tokio_postgres::{GenericClient, Row};
 
-use super::jobs::clip;
 use super::rows;
 use crate::sql::{args, col, exec, id_col, one, opt, rows as query};
+use confab_store::shape::clip_error;
 
 // ---- webhooks ----
 
@@ -121,7 +121,7 @@ pub(crate) async fn attempt_log(c: &impl GenericClient, a: WebhookAttempt) -> St
             a.attempt as i32,
             a.at,
             a.status.map(i32::from),
-            a.error.as_deref().map(clip),
+            a.error.as_deref().map(clip_error),
             i64::from(a.duration_ms)
         ],
     )

@@ -1,8 +1,6 @@
 //! A forum-shard database: threads, posts and votes, the moderation log entries they
 //! write, and the outbox their events go to, in the same transactions.
 
-use std::collections::HashMap;
-
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
 use confab_core::input::Message;
@@ -15,8 +13,8 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::{
-    DeletedPost, ImportPost, NewJob, PageLimits, RepliesPage, RootWithReplies, RootsPage, StoreError, StoreResult,
-    ThreadCount, VoteOutcome,
+    DeletedPost, ImportPost, NewJob, PageLimits, RepliesPage, RootsPage, StoreError, StoreResult, ThreadCount,
+    VoteOutcome,
 };
 use tokio_postgres::GenericClient;
 
@@ -181,15 +179,6 @@ pub(crate) async fn post_for_edit(c: &impl GenericClient, id: Id) -> StoreResult
     Ok((rows::post(&r)?, token.and_then(|b| TokenHash::from_slice(&b))))
 }
 
-/// The ids of a post's ancestors, read off its path (every segment but the last).
-pub(crate) fn ancestors(path: &[u8]) -> Vec<i64> {
-    let segments = path.len() / 8;
-    path.chunks_exact(8)
-        .take(segments.saturating_sub(1))
-        .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
-        .collect()
-}
-
 /// Adds `delta` to the descendant counters of the given posts, in one statement.
 pub(crate) async fn add_descendants(c: &impl GenericClient, ids: &[i64], delta: i64) -> StoreResult<()> {
     if ids.is_empty() {
@@ -350,16 +339,7 @@ impl ImportRows {
     /// Lays out a checked batch: paths, roots, descendant counts, computed once.
     pub(crate) fn build(post_ids: &[Id], depths: &[u32], authors: &[Id], batch: Vec<ImportPost>) -> ImportRows {
         let n = batch.len();
-        let mut descendants = vec![0i64; n];
-        for (i, p) in batch.iter().enumerate() {
-            if p.state == PostState::Approved {
-                let mut up = batch[i].parent;
-                while let Some(a) = up {
-                    descendants[a] += 1;
-                    up = batch[a].parent;
-                }
-            }
-        }
+        let descendants = confab_store::shape::import_descendants(&batch);
         let mut out = ImportRows {
             ids: Vec::with_capacity(n),
             parents: Vec::with_capacity(n),
@@ -511,7 +491,7 @@ pub(crate) async fn post_delete_in(
             .await?,
     )?;
     let thread = if before.state == PostState::Approved {
-        add_descendants(tx, &ancestors(&before.path), -1).await?;
+        add_descendants(tx, &confab_store::shape::ancestors(&before.path), -1).await?;
         thread_add_posts(tx, before.thread_id, -1).await?
     } else {
         thread_get(tx, before.thread_id).await?
@@ -582,31 +562,12 @@ pub(crate) async fn roots_page(
     let sql = roots_sql(sort, after.is_some());
     let (score, after_id) = after.map(|a| (a.score, a.id.as_i64())).unwrap_or((0.0, 0));
     let rs = query(c, &sql, args![thread.as_i64(), score, after_id, limit + 1]).await?;
-    let mut roots = rows::all(&rs, |r| Ok((rows::post(r)?, col::<f64>(r, rows::POST_NCOLS)?)))?;
-    let next = if roots.len() as i64 > limit {
-        roots.truncate(limit as usize);
-        roots.last().map(|(p, s)| RootCursor { score: *s, id: p.id })
-    } else {
-        None
-    };
+    let roots = rows::all(&rs, |r| Ok((rows::post(r)?, col::<f64>(r, rows::POST_NCOLS)?)))?;
     let per_root = limits.replies_per_root;
-    let mut by_root: HashMap<Id, Vec<Post>> = HashMap::new();
-    if per_root > 0 && !roots.is_empty() {
-        let ids: Vec<i64> = roots.iter().map(|(p, _)| p.root_id.as_i64()).collect();
-        for reply in first_replies(c, ids, per_root).await? {
-            by_root.entry(reply.root_id).or_default().push(reply);
-        }
-    }
-    let roots = roots
-        .into_iter()
-        .map(|(root, _)| {
-            let mut mine = by_root.remove(&root.id).unwrap_or_default();
-            let more = mine.len() > per_root as usize || (per_root == 0 && root.descendants > 0);
-            mine.truncate(per_root as usize);
-            RootWithReplies { root, replies: mine, more_replies: more }
-        })
-        .collect();
-    Ok(RootsPage { roots, next })
+    let shown = roots.iter().take(limit as usize).map(|(p, _)| p.root_id.as_i64());
+    let replies =
+        if per_root > 0 && !roots.is_empty() { first_replies(c, shown.collect(), per_root).await? } else { Vec::new() };
+    Ok(confab_store::shape::roots_page(roots, limit as usize, replies, per_root))
 }
 
 /// The first `per_root + 1` listed replies of each root, in tree order, in one
