@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One database: its primary, and the streaming replicas reads may use.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     pub primary: String,
@@ -30,12 +30,21 @@ pub struct ClusterConfig {
     /// where LISTEN does not work), on which workers wait for new jobs. Default: `primary`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// A cluster kept for forums pinned to it (`confab forum create --cluster`,
+    /// `confab forum pin`): the first placement gives it no logical shards, and forums
+    /// created without a pin are never placed on it. Ignored for `global`.
+    #[serde(default)]
+    pub dedicated: bool,
 }
 
 /// URLs may carry passwords: `Debug` shows none of them.
 impl std::fmt::Debug for ClusterConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterConfig").field("primary", &"<url>").field("replicas", &self.replicas.len()).finish()
+        f.debug_struct("ClusterConfig")
+            .field("primary", &"<url>")
+            .field("replicas", &self.replicas.len())
+            .field("dedicated", &self.dedicated)
+            .finish()
     }
 }
 
@@ -86,6 +95,8 @@ mod defaults {
 pub enum ConfigError {
     #[error("postgres: at least one forum-shard cluster is needed")]
     NoClusters,
+    #[error("postgres: at least one forum-shard cluster must not be `dedicated`: forums without a pin need a place")]
+    AllDedicated,
     #[error("postgres: cluster name {0:?} must be 1-32 letters, digits, '-' or '_'")]
     BadClusterName(String),
     #[error("postgres: {0}: not a postgres:// or postgresql:// URL")]
@@ -99,6 +110,9 @@ impl PgConfig {
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.clusters.is_empty() {
             return Err(ConfigError::NoClusters);
+        }
+        if self.clusters.values().all(|c| c.dedicated) {
+            return Err(ConfigError::AllDedicated);
         }
         for name in self.clusters.keys() {
             let ok = (1..=32).contains(&name.len())
@@ -139,10 +153,20 @@ mod tests {
 
     fn config(clusters: &[(&str, &str)]) -> PgConfig {
         PgConfig {
-            global: ClusterConfig { primary: "postgres://u@h/g".into(), replicas: vec![], listen: None },
+            global: ClusterConfig {
+                primary: "postgres://u@h/g".into(),
+                replicas: vec![],
+                listen: None,
+                dedicated: false,
+            },
             clusters: clusters
                 .iter()
-                .map(|(n, u)| (n.to_string(), ClusterConfig { primary: u.to_string(), replicas: vec![], listen: None }))
+                .map(|(n, u)| {
+                    (
+                        n.to_string(),
+                        ClusterConfig { primary: u.to_string(), replicas: vec![], listen: None, dedicated: false },
+                    )
+                })
                 .collect(),
             pool_size: 4,
             acquire_timeout_ms: 100,
@@ -156,6 +180,9 @@ mod tests {
     fn a_topology_is_checked_before_connecting() {
         assert_eq!(config(&[("c1", "postgres://u@h/s1")]).check(), Ok(()));
         assert_eq!(config(&[]).check(), Err(ConfigError::NoClusters));
+        let mut only_dedicated = config(&[("big", "postgres://u@h/s1")]);
+        only_dedicated.clusters.get_mut("big").unwrap().dedicated = true;
+        assert_eq!(only_dedicated.check(), Err(ConfigError::AllDedicated));
         assert_eq!(
             config(&[("bad name", "postgres://u@h/s1")]).check(),
             Err(ConfigError::BadClusterName("bad name".into()))
@@ -172,6 +199,7 @@ mod tests {
             primary: "postgres://u:hunter2@h/s1".into(),
             replicas: vec!["postgres://u:pw@r/s1".into()],
             listen: Some("postgres://u:secret3@h/s1".into()),
+            dedicated: false,
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("pw@") && !shown.contains("secret3"), "{shown}");

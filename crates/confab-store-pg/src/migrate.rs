@@ -107,9 +107,12 @@ pub async fn migrate_all(t: &Topology) -> StoreResult<Report> {
     Ok(report)
 }
 
-/// Writes the first shard map, once: `ON CONFLICT DO NOTHING` keeps an existing one.
+/// Writes the first shard map, once, over the clusters that are not dedicated:
+/// `ON CONFLICT DO NOTHING` keeps an existing one.
 async fn place_shards(t: &Topology) -> StoreResult<()> {
-    let map = ShardMap::even(&t.cluster_names());
+    let dedicated = t.dedicated();
+    let shared: Vec<String> = t.cluster_names().into_iter().filter(|c| !dedicated.contains(c.as_str())).collect();
+    let map = ShardMap::even(&shared);
     let (shards, clusters): (Vec<i32>, Vec<String>) = map.rows().map(|(s, c)| (i32::from(s), c.to_owned())).unzip();
     let c = t.global.primary().await?;
     c.query_typed(

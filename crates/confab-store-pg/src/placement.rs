@@ -1,10 +1,17 @@
-//! Where forums live: 1024 logical shards, each placed on one forum-shard cluster, and
-//! forums pinned to a cluster of their own. Pure data; kept in the global database
-//! (`shard_map`, `forum_pins`) and loaded by [`crate::Topology`].
+//! Where forums live: 1024 logical shards, each placed on one forum-shard cluster. Pure
+//! data and choices; kept in the global database (`shard_map`, and `forum_pins` for
+//! the forums that have a shard of their own) and loaded by [`crate::Topology`].
+//!
+//! Every id a forum's data gets carries the forum's logical shard, so routing needs
+//! nothing but the shard. A forum pinned to a cluster is therefore a forum with a
+//! logical shard of its own, placed on that cluster: at creation it takes a shard no
+//! forum uses; later, its shard (with any small forums sharing it) is moved there
+//! (see [`crate::PgStore::pin_forum`]). Forums created without a pin never land on a
+//! pinned forum's shard nor on a `dedicated` cluster.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
-use confab_core::id::{Id, LogicalShard};
+use confab_core::id::LogicalShard;
 
 pub const LOGICAL_SHARDS: u16 = 1024;
 
@@ -12,7 +19,6 @@ pub const LOGICAL_SHARDS: u16 = 1024;
 pub struct ShardMap {
     /// Index: logical shard; value: cluster name.
     clusters: Vec<String>,
-    pins: HashMap<Id, String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -26,18 +32,18 @@ pub enum PlacementError {
 impl ShardMap {
     /// The first placement: logical shards in contiguous, near-equal ranges over the
     /// clusters in name order (so moving a range later moves whole forums' neighbours).
+    /// Callers leave out dedicated clusters.
     pub fn even(clusters: &[String]) -> ShardMap {
         assert!(!clusters.is_empty(), "at least one cluster");
         let n = clusters.len();
         let per = usize::from(LOGICAL_SHARDS);
         let map = (0..per).map(|s| clusters[s * n / per].clone()).collect();
-        ShardMap { clusters: map, pins: HashMap::new() }
+        ShardMap { clusters: map }
     }
 
     /// A map read back from the database, checked against the configured clusters.
     pub fn from_rows(
         rows: impl IntoIterator<Item = (u16, String)>,
-        pins: impl IntoIterator<Item = (Id, String)>,
         known: &[String],
     ) -> Result<ShardMap, PlacementError> {
         let rows: BTreeMap<u16, String> = rows.into_iter().collect();
@@ -45,13 +51,10 @@ impl ShardMap {
         if !complete {
             return Err(PlacementError::Incomplete(rows.len()));
         }
-        let pins: HashMap<Id, String> = pins.into_iter().collect();
-        for c in rows.values().chain(pins.values()) {
-            if !known.contains(c) {
-                return Err(PlacementError::UnknownCluster(c.clone()));
-            }
+        if let Some(c) = rows.values().find(|c| !known.contains(c)) {
+            return Err(PlacementError::UnknownCluster(c.clone()));
         }
-        Ok(ShardMap { clusters: rows.into_values().collect(), pins })
+        Ok(ShardMap { clusters: rows.into_values().collect() })
     }
 
     /// The rows to store for this map.
@@ -59,17 +62,14 @@ impl ShardMap {
         self.clusters.iter().enumerate().map(|(i, c)| (i as u16, c.as_str()))
     }
 
-    /// The cluster serving a forum: its pin, else its logical shard's cluster.
-    pub fn cluster_of(&self, forum: Id, shard: LogicalShard) -> &str {
-        match self.pins.get(&forum) {
-            Some(c) => c,
-            None => &self.clusters[usize::from(shard.get()) % self.clusters.len()],
-        }
-    }
-
-    /// The cluster a logical shard is placed on.
+    /// The cluster a logical shard is placed on: where any id of that shard routes.
     pub fn cluster_of_shard(&self, shard: LogicalShard) -> &str {
         &self.clusters[usize::from(shard.get()) % self.clusters.len()]
+    }
+
+    /// Places one logical shard on `cluster`.
+    pub fn place(&mut self, shard: LogicalShard, cluster: &str) {
+        self.clusters[usize::from(shard.get())] = cluster.to_owned();
     }
 
     /// How many logical shards each cluster holds.
@@ -80,6 +80,30 @@ impl ShardMap {
         }
         out
     }
+
+    /// The logical shard for a new forum without a pin: the one `key` hashes to, or the
+    /// first after it that may be shared — not `reserved` (a pinned forum's) and not
+    /// on a `dedicated` cluster. `None` only when no shard may be shared at all.
+    pub fn shard_for_shared(
+        &self,
+        key: &str,
+        reserved: &HashSet<u16>,
+        dedicated: &HashSet<&str>,
+    ) -> Option<LogicalShard> {
+        probe(key).find(|s| !reserved.contains(&s.get()) && !dedicated.contains(self.cluster_of_shard(*s)))
+    }
+}
+
+/// A logical shard for a forum of its own: the first from the one `key` hashes to that
+/// no forum uses (`used`), never shard 0 (the global shard of accounts and guests).
+pub fn empty_shard(key: &str, used: &HashSet<u16>) -> Option<LogicalShard> {
+    probe(key).find(|s| *s != LogicalShard::GLOBAL && !used.contains(&s.get()))
+}
+
+/// Every logical shard once, starting at the one `key` hashes to.
+fn probe(key: &str) -> impl Iterator<Item = LogicalShard> {
+    let start = LogicalShard::for_key(key).get();
+    (0..LOGICAL_SHARDS).filter_map(move |i| LogicalShard::new((start + i) % LOGICAL_SHARDS))
 }
 
 #[cfg(test)]
@@ -95,23 +119,66 @@ mod tests {
     fn two_clusters_split_the_shards_in_halves() {
         let m = ShardMap::even(&names(2));
         assert_eq!(m.counts().into_iter().collect::<Vec<_>>(), vec![("c1", 512), ("c2", 512)]);
-        let forum = Id::from_raw(1).unwrap();
-        assert_eq!(m.cluster_of(forum, LogicalShard::new(0).unwrap()), "c1");
-        assert_eq!(m.cluster_of(forum, LogicalShard::new(1023).unwrap()), "c2");
+        assert_eq!(m.cluster_of_shard(LogicalShard::new(0).unwrap()), "c1");
+        assert_eq!(m.cluster_of_shard(LogicalShard::new(1023).unwrap()), "c2");
     }
 
     #[test]
     fn stored_maps_are_checked() {
         let m = ShardMap::even(&names(2));
         let rows: Vec<(u16, String)> = m.rows().map(|(s, c)| (s, c.to_owned())).collect();
-        let pin = (Id::from_raw(7).unwrap(), "c2".to_owned());
-        let back = ShardMap::from_rows(rows.clone(), [pin.clone()], &names(2)).unwrap();
-        assert_eq!(back.cluster_of(pin.0, LogicalShard::new(0).unwrap()), "c2", "a pin wins over the shard");
-        assert_eq!(ShardMap::from_rows(rows[..1000].to_vec(), [], &names(2)), Err(PlacementError::Incomplete(1000)));
-        assert_eq!(ShardMap::from_rows(rows, [], &names(1)), Err(PlacementError::UnknownCluster("c2".into())));
+        assert_eq!(ShardMap::from_rows(rows.clone(), &names(2)), Ok(m));
+        assert_eq!(ShardMap::from_rows(rows[..1000].to_vec(), &names(2)), Err(PlacementError::Incomplete(1000)));
+        assert_eq!(ShardMap::from_rows(rows, &names(1)), Err(PlacementError::UnknownCluster("c2".into())));
+    }
+
+    #[test]
+    fn a_shard_of_its_own_is_moved_by_placing_it() {
+        let mut m = ShardMap::even(&names(2));
+        let s = empty_shard("big-news", &HashSet::new()).unwrap();
+        assert_eq!(s, LogicalShard::for_key("big-news"), "the key's own shard when nobody uses it");
+        m.place(s, "big");
+        assert_eq!(m.cluster_of_shard(s), "big");
+        assert_eq!(m.counts().get("big"), Some(&1));
+        // Shard 0 is never given away, even when the key hashes there.
+        let zero_key = (0..).map(|i| format!("k{i}")).find(|k| LogicalShard::for_key(k).get() == 0).unwrap();
+        assert_ne!(empty_shard(&zero_key, &HashSet::new()).unwrap().get(), 0);
+        let all: HashSet<u16> = (0..LOGICAL_SHARDS).collect();
+        assert_eq!(empty_shard("any", &all), None, "every shard used: none is free");
     }
 
     proptest! {
+        /// A forum without a pin never lands on a reserved shard or a dedicated cluster
+        /// while one shard remains that it may share; an empty shard is really unused.
+        #[test]
+        fn new_forums_avoid_pinned_shards_and_dedicated_clusters(
+            key in "[a-z0-9-]{2,20}",
+            reserved in proptest::collection::hash_set(0u16..LOGICAL_SHARDS, 0..1000),
+            moved in proptest::collection::vec(0u16..LOGICAL_SHARDS, 0..50),
+        ) {
+            let mut m = ShardMap::even(&names(2));
+            for s in &moved {
+                m.place(LogicalShard::new(*s).unwrap(), "big");
+            }
+            let dedicated: HashSet<&str> = ["big"].into();
+            let shareable = (0..LOGICAL_SHARDS)
+                .filter(|s| !reserved.contains(s) && m.cluster_of_shard(LogicalShard::new(*s).unwrap()) != "big")
+                .count();
+            match m.shard_for_shared(&key, &reserved, &dedicated) {
+                Some(s) => {
+                    prop_assert!(!reserved.contains(&s.get()));
+                    prop_assert_ne!(m.cluster_of_shard(s), "big");
+                    if !reserved.contains(&LogicalShard::for_key(&key).get()) && !moved.contains(&LogicalShard::for_key(&key).get()) {
+                        prop_assert_eq!(s, LogicalShard::for_key(&key), "the hashed shard when it is free to share");
+                    }
+                }
+                None => prop_assert_eq!(shareable, 0),
+            }
+            if let Some(s) = empty_shard(&key, &reserved) {
+                prop_assert!(!reserved.contains(&s.get()) && s.get() != 0);
+            }
+        }
+
         /// Every logical shard has exactly one cluster, shares differ by at most one,
         /// and each cluster's shards are one contiguous range.
         #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use confab_core::id::{Id, LogicalShard};
+use confab_core::id::LogicalShard;
 use confab_store::{StoreError, StoreResult};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use tokio::sync::RwLock;
@@ -47,11 +47,11 @@ pub fn unavailable(label: &str, e: PoolError) -> StoreError {
 }
 
 impl Db {
-    pub fn new(label: String, url: &str, cfg: &PgConfig) -> StoreResult<Db> {
+    pub fn new(label: String, url: &str, cfg: &PgConfig, app: &str) -> StoreResult<Db> {
         let mut pg: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Internal(format!("{label}: bad URL: {e}")))?;
         pg.connect_timeout(Duration::from_millis(cfg.connect_timeout_ms));
-        pg.application_name("confab");
+        pg.application_name(app);
         let manager =
             Manager::from_config(pg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let wait = Some(Duration::from_millis(cfg.acquire_timeout_ms));
@@ -132,15 +132,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(name: &str, c: &crate::ClusterConfig, cfg: &PgConfig) -> StoreResult<Cluster> {
+    pub fn new(name: &str, c: &crate::ClusterConfig, cfg: &PgConfig, app: &str) -> StoreResult<Cluster> {
         Ok(Cluster {
             name: name.to_owned(),
-            primary: Db::new(format!("{name}/primary"), &c.primary, cfg)?,
+            primary: Db::new(format!("{name}/primary"), &c.primary, cfg, app)?,
             replicas: c
                 .replicas
                 .iter()
                 .enumerate()
-                .map(|(i, url)| Db::new(format!("{name}/replica-{}", i + 1), url, cfg))
+                .map(|(i, url)| Db::new(format!("{name}/replica-{}", i + 1), url, cfg, app))
                 .collect::<StoreResult<_>>()?,
             next: AtomicUsize::new(0),
         })
@@ -191,6 +191,11 @@ impl Cluster {
     }
 }
 
+/// The `application_name` of Confab's servers and workers.
+pub const APPLICATION: &str = "confab";
+/// The `application_name` of maintenance commands such as `confab forum pin`.
+pub const MAINTENANCE: &str = "confab-maintenance";
+
 /// The whole topology: the global database, the forum-shard clusters, the shard map.
 pub struct Topology {
     pub config: PgConfig,
@@ -209,12 +214,19 @@ impl Topology {
     /// Pools for every database (connections open on first use). The shard map is
     /// loaded by [`Topology::load_map`], after migrations.
     pub fn new(config: PgConfig) -> StoreResult<Arc<Topology>> {
+        Topology::named(config, APPLICATION)
+    }
+
+    /// As [`Topology::new`], its sessions named `app` in `pg_stat_activity` (the
+    /// maintenance commands use [`MAINTENANCE`], so that they can tell whether any
+    /// Confab server or worker is still connected).
+    pub fn named(config: PgConfig, app: &str) -> StoreResult<Arc<Topology>> {
         config.check().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let global = Cluster::new("global", &config.global, &config)?;
+        let global = Cluster::new("global", &config.global, &config, app)?;
         let clusters = config
             .clusters
             .iter()
-            .map(|(name, c)| Ok((name.clone(), Cluster::new(name, c, &config)?)))
+            .map(|(name, c)| Ok((name.clone(), Cluster::new(name, c, &config, app)?)))
             .collect::<StoreResult<_>>()?;
         Ok(Arc::new(Topology { config, global, clusters, map: RwLock::new(None) }))
     }
@@ -223,15 +235,15 @@ impl Topology {
         self.clusters.keys().cloned().collect()
     }
 
-    /// Reads the shard map and the pins from the global database.
+    /// Reads the shard map from the global database (again after a placement change).
     pub async fn load_map(&self) -> StoreResult<()> {
         let c = self.global.primary().await?;
-        let err = |e: tokio_postgres::Error| StoreError::Internal(format!("shard map: {e}"));
-        let rows = c.query_typed("SELECT logical_shard, cluster FROM shard_map", &[]).await.map_err(err)?;
-        let pins = c.query_typed("SELECT forum_id, cluster FROM forum_pins", &[]).await.map_err(err)?;
+        let rows = c
+            .query_typed("SELECT logical_shard, cluster FROM shard_map", &[])
+            .await
+            .map_err(|e| StoreError::Internal(format!("shard map: {e}")))?;
         let map = ShardMap::from_rows(
             rows.iter().map(|r| (r.get::<_, i32>(0) as u16, r.get::<_, String>(1))),
-            pins.iter().filter_map(|r| Some((Id::from_i64(r.get(0))?, r.get::<_, String>(1)))),
             &self.cluster_names(),
         )
         .map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -239,12 +251,9 @@ impl Topology {
         Ok(())
     }
 
-    /// The cluster serving a forum.
-    pub async fn cluster_for(&self, forum: Id, shard: LogicalShard) -> StoreResult<&Cluster> {
-        let map = self.map.read().await;
-        let map = map.as_ref().ok_or_else(|| StoreError::Internal("the shard map is not loaded".into()))?;
-        let name = map.cluster_of(forum, shard);
-        self.clusters.get(name).ok_or_else(|| StoreError::Internal(format!("no cluster {name:?}")))
+    /// The names of the clusters kept for pinned forums.
+    pub fn dedicated(&self) -> std::collections::HashSet<&str> {
+        self.config.clusters.iter().filter(|(_, c)| c.dedicated).map(|(n, _)| n.as_str()).collect()
     }
 
     /// The cluster holding a logical shard: where any id of that shard routes.

@@ -72,7 +72,7 @@ async fn drop_leftovers() {
     for port in [base_port(), base_port() + 1, base_port() + 3] {
         let c = admin(port).await;
         let Ok(rows) = c
-            .query("SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+_t[0-9]{10}_[0-9]+_(g|s1|s2)$'", &[])
+            .query("SELECT datname FROM pg_database WHERE datname ~ '^[a-z0-9_]+_t[0-9]{10}_[0-9]+_(g|s1|s2|s3)$'", &[])
             .await
         else {
             continue;
@@ -112,7 +112,7 @@ pub async fn fresh(name: &str) -> (PgConfig, Databases) {
     }
     assert!(replayed, "the replica has {s1}");
     let config = PgConfig {
-        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![], listen: None },
+        global: ClusterConfig { primary: url(base_port(), &g), replicas: vec![], listen: None, dedicated: false },
         clusters: [
             (
                 "c1".to_owned(),
@@ -120,9 +120,13 @@ pub async fn fresh(name: &str) -> (PgConfig, Databases) {
                     primary: url(base_port() + 1, &s1),
                     replicas: vec![url(base_port() + 2, &s1)],
                     listen: None,
+                    dedicated: false,
                 },
             ),
-            ("c2".to_owned(), ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![], listen: None }),
+            (
+                "c2".to_owned(),
+                ClusterConfig { primary: url(base_port() + 3, &s2), replicas: vec![], listen: None, dedicated: false },
+            ),
         ]
         .into_iter()
         .collect(),
@@ -132,6 +136,20 @@ pub async fn fresh(name: &str) -> (PgConfig, Databases) {
         statement_timeout_ms: 5000,
         health_interval_ms: 50,
     };
+    (config, dbs)
+}
+
+/// As [`fresh`], with a third cluster `big`, `dedicated` (kept for pinned forums), on
+/// its own database `{name}_…_s3` on the second shard server.
+pub async fn fresh_with_dedicated(name: &str) -> (PgConfig, Databases) {
+    let (mut config, mut dbs) = fresh(name).await;
+    let s3 = dbs.0.last().expect("fresh makes three databases").1.replace("_s2", "_s3");
+    admin(base_port() + 3).await.batch_execute(&format!("CREATE DATABASE {s3}")).await.unwrap();
+    dbs.0.push((base_port() + 3, s3.clone()));
+    config.clusters.insert(
+        "big".to_owned(),
+        ClusterConfig { primary: url(base_port() + 3, &s3), dedicated: true, ..ClusterConfig::default() },
+    );
     (config, dbs)
 }
 

@@ -68,9 +68,8 @@ async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
     }
     assert!(seen, "the replica has the shard schema");
     // Routing: a forum's logical shard decides its cluster.
-    let forum = confab_core::Id::from_raw(42).unwrap();
-    let low = a.cluster_for(forum, confab_core::LogicalShard::new(3).unwrap()).await.unwrap();
-    let high = a.cluster_for(forum, confab_core::LogicalShard::new(1000).unwrap()).await.unwrap();
+    let low = a.cluster_of_shard(confab_core::LogicalShard::new(3).unwrap()).await.unwrap();
+    let high = a.cluster_of_shard(confab_core::LogicalShard::new(1000).unwrap()).await.unwrap();
     assert_eq!((low.name.as_str(), high.name.as_str()), ("c1", "c2"));
     // New sessions carry the configured statement timeout.
     let (client, conn) = tokio_postgres::connect(&cfg.global.primary, NoTls).await.unwrap();
@@ -141,10 +140,16 @@ async fn everything_works_through_pgbouncer_in_transaction_mode() {
     topology_up();
     let bouncer = |db: &str| url(base_port() + 9, db);
     let cfg = PgConfig {
-        global: ClusterConfig { primary: bouncer("confab_global"), replicas: vec![], listen: None },
+        global: ClusterConfig { primary: bouncer("confab_global"), replicas: vec![], listen: None, dedicated: false },
         clusters: [
-            ("c1".to_owned(), ClusterConfig { primary: bouncer("confab_shard1"), replicas: vec![], listen: None }),
-            ("c2".to_owned(), ClusterConfig { primary: bouncer("confab_shard2"), replicas: vec![], listen: None }),
+            (
+                "c1".to_owned(),
+                ClusterConfig { primary: bouncer("confab_shard1"), replicas: vec![], listen: None, dedicated: false },
+            ),
+            (
+                "c2".to_owned(),
+                ClusterConfig { primary: bouncer("confab_shard2"), replicas: vec![], listen: None, dedicated: false },
+            ),
         ]
         .into_iter()
         .collect(),

@@ -113,9 +113,21 @@ enum ForumCommand {
         /// Who may vote: anyone, accounts (signed-in readers only) or off.
         #[arg(long, default_value = "anyone", value_parser = parse_voting)]
         voting: VotePolicy,
+        /// PostgreSQL only: pin the forum to this cluster (usually one marked
+        /// `dedicated`), on a logical shard of its own.
+        #[arg(long)]
+        cluster: Option<String>,
     },
     /// List forums.
     List,
+    /// PostgreSQL only: pin an existing forum to a cluster, moving its logical shard's
+    /// data there (with any small forum sharing that shard). Stop every `confab serve`
+    /// and `confab worker` of the topology first; it refuses while they run.
+    Pin {
+        shortname: String,
+        /// A cluster of `[postgres.clusters]`.
+        cluster: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,8 +187,9 @@ async fn main() -> anyhow::Result<()> {
             no_guests,
             require_email,
             voting,
+            cluster,
         }) => {
-            let store = setup::open_store(&config).await?;
+            let opened = setup::open(&config).await?;
             let forum = NewForum {
                 owner: None,
                 name: DisplayName::parse("name", name.as_deref().unwrap_or(&shortname))?,
@@ -190,8 +203,39 @@ async fn main() -> anyhow::Result<()> {
                     ..ForumPolicy::default()
                 },
             };
-            let forum = store.forum_create(forum, confab_server::Clock::system().now()).await?;
+            let now = confab_server::Clock::system().now();
+            let forum = match (cluster, &opened.pg) {
+                (None, _) => opened.store.forum_create(forum, now).await?,
+                (Some(cluster), Some(pg)) => pg.forum_create_pinned(forum, &cluster, now).await?,
+                (Some(_), None) => anyhow::bail!("--cluster needs the PostgreSQL topology (a [postgres] section)"),
+            };
             println!("created forum {} (id {})", forum.shortname, forum.id);
+            Ok(())
+        }
+        Command::Forum(ForumCommand::Pin { shortname, cluster }) => {
+            let opened = setup::open_as(&config, confab_store_pg::MAINTENANCE).await?;
+            let Some(pg) = &opened.pg else {
+                anyhow::bail!("pinning needs the PostgreSQL topology (a [postgres] section); SQLite has one database")
+            };
+            let forum = opened.store.forum_by_shortname(&shortname).await.map_err(|e| match e {
+                confab_store::StoreError::ForumNotFound => anyhow::anyhow!("no forum is called {shortname:?}"),
+                e => e.into(),
+            })?;
+            let report = pg.pin_forum(forum.id, &cluster).await?;
+            if report.from == report.to {
+                println!("forum {shortname} is on {cluster} already (logical shard {}); pinned", report.shard.get());
+            } else {
+                println!(
+                    "moved logical shard {} from {} to {}: {} rows",
+                    report.shard.get(),
+                    report.from,
+                    report.to,
+                    report.rows
+                );
+                if !report.neighbours.is_empty() {
+                    println!("these forums share the shard and moved along: {}", report.neighbours.join(", "));
+                }
+            }
             Ok(())
         }
         Command::Forum(ForumCommand::List) => {

@@ -19,8 +19,15 @@ use crate::config::Config;
 /// section (migrated first: migrations are idempotent, locked, and expand-only, so the
 /// previous release keeps running meanwhile), else the embedded SQLite file.
 pub async fn open(config: &Config) -> anyhow::Result<Opened> {
+    open_as(config, confab_store_pg::APPLICATION).await
+}
+
+/// As [`open`], PostgreSQL sessions named `app` (maintenance commands use
+/// [`confab_store_pg::MAINTENANCE`], so that they can see whether servers are running).
+pub async fn open_as(config: &Config, app: &str) -> anyhow::Result<Opened> {
     if let Some(pg) = &config.postgres {
-        let topology = confab_store_pg::Topology::new(pg.clone()).map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
+        let topology =
+            confab_store_pg::Topology::named(pg.clone(), app).map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
         confab_store_pg::migrate::migrate_all(&topology).await.map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
         for replica in topology.await_replicas(std::time::Duration::from_secs(10)).await {
             tracing::warn!(db = %replica, "replica has not replayed the migrations yet; reads use it once it has");

@@ -100,10 +100,11 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         format!("postgres://postgres@127.0.0.1:{port}/{name}")
     };
-    let (g, s1, s2) = (
+    let (g, s1, s2, s3) = (
         db(base, &format!("cli_{tag}_g")),
         db(base + 1, &format!("cli_{tag}_s1")),
         db(base + 3, &format!("cli_{tag}_s2")),
+        db(base + 3, &format!("cli_{tag}_s3")),
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("confab.toml");
@@ -111,7 +112,7 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
         &cfg,
         format!(
             "[postgres]\nglobal = {{ primary = \"{g}\" }}\n[postgres.clusters.c1]\nprimary = \"{s1}\"\n\
-             [postgres.clusters.c2]\nprimary = \"{s2}\"\n"
+             [postgres.clusters.c2]\nprimary = \"{s2}\"\n[postgres.clusters.big]\nprimary = \"{s3}\"\ndedicated = true\n"
         ),
     )
     .unwrap();
@@ -119,9 +120,15 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
         |cmd: &str| Command::new(env!("CARGO_BIN_EXE_confab")).arg("--config").arg(&cfg).arg(cmd).output().unwrap();
     let first = run("migrate");
     assert!(first.status.success(), "{first:?}");
-    assert_eq!(stdout(&first), "global/primary: applied [1]\nc1/primary: applied [1]\nc2/primary: applied [1]\n");
+    assert_eq!(
+        stdout(&first),
+        "global/primary: applied [1]\nbig/primary: applied [1]\nc1/primary: applied [1]\nc2/primary: applied [1]\n"
+    );
     let again = run("migrate");
-    assert_eq!(stdout(&again), "global/primary: up to date\nc1/primary: up to date\nc2/primary: up to date\n");
+    assert_eq!(
+        stdout(&again),
+        "global/primary: up to date\nbig/primary: up to date\nc1/primary: up to date\nc2/primary: up to date\n"
+    );
     // `serve` runs from it: the demo forum is created there, and a comment posted over
     // HTTP is read back.
     let mut server = Server::start_with(dir.path(), &[("CONFAB_CONFIG", cfg.to_str().unwrap())]);
@@ -135,12 +142,43 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
     let (_, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome&sort=newest", None, &[]);
     assert_eq!(page["thread"]["posts"], 3, "{page}");
     assert!(page.to_string().contains("Stored in PostgreSQL"), "{page}");
+    // Moving a forum's data while a server runs is refused, and says why.
+    let busy = run_args(&cfg, &["forum", "pin", "demo", "big"]);
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop every `confab serve`"), "{busy:?}");
+    // A pinned forum can be created while it runs: it needs no move.
+    let pinned = run_args(&cfg, &["forum", "create", "breaking", "--cluster", "big"]);
+    assert!(pinned.status.success(), "{pinned:?}");
+    // The server learns the new placement by NOTIFY, within milliseconds.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let body = r#"{"thread":{"identifier":"live"},"message":"On the dedicated cluster","author":{"name":"Pat"}}"#;
+    let (status, created) = server.request("POST", "/api/v1/forums/breaking/posts", Some(body), &[]);
+    assert_eq!(status, 201, "{created}");
+    let rows_on = |url: &str, forum: &str| -> String {
+        let sql =
+            format!("SELECT count(*) FROM posts p JOIN threads t ON t.id = p.thread_id WHERE t.identifier = '{forum}'");
+        let o = Command::new("psql").args([url, "-tAc", &sql]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert_eq!(rows_on(&s3, "live"), "1", "the running server wrote it on the dedicated cluster");
     assert!(server.stop().success());
     // The other commands work on the topology as on the embedded store.
     let created = run_args(&cfg, &["forum", "create", "news"]);
     assert!(created.status.success(), "{created:?}");
     let list = stdout(&run_args(&cfg, &["forum", "list"]));
-    assert!(list.contains("demo\t") && list.contains("news\t"), "{list}");
+    assert!(list.contains("demo\t") && list.contains("news\t") && list.contains("breaking\t"), "{list}");
+    let nowhere = run_args(&cfg, &["forum", "create", "lost", "--cluster", "c9"]);
+    assert!(!nowhere.status.success() && String::from_utf8_lossy(&nowhere.stderr).contains("no cluster \"c9\""));
+    // With the server stopped, the demo forum moves to the dedicated cluster...
+    let moved = run_args(&cfg, &["forum", "pin", "demo", "big"]);
+    assert!(moved.status.success(), "{moved:?}");
+    assert!(stdout(&moved).contains("to big: "), "{moved:?}");
+    assert_eq!(rows_on(&s3, "welcome"), "3");
+    // ...and a server started again serves it from there.
+    let mut server = Server::start_with(dir.path(), &[("CONFAB_CONFIG", cfg.to_str().unwrap())]);
+    let (_, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome", None, &[]);
+    assert_eq!(page["thread"]["posts"], 3, "{page}");
+    assert!(server.stop().success());
 }
 
 fn run_args(cfg: &Path, args: &[&str]) -> Output {

@@ -13,6 +13,7 @@ use confab_core::sso::SsoUser;
 use confab_store::{StoreError, StoreResult};
 use tokio_postgres::{Client, GenericClient};
 
+use super::placing;
 use super::rows::{self, ACCOUNT_COLS, AUTHOR_COLS, FORUM_COLS, SESSION_COLS};
 use crate::sql::{args, begin, col, commit, db_err, exec, one, opt, rows as query, try_rows, unique_violation};
 
@@ -50,8 +51,17 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data serialises")
 }
 
-pub(crate) async fn forum_create(c: &mut Client, ids: &IdGenerator, f: NewForum, now: UnixMs) -> StoreResult<Forum> {
-    let shard = LogicalShard::for_key(f.shortname.as_str());
+/// Creates a forum on the logical shard [`placing::shard_for_new_forum`] chooses (for a
+/// pinned forum, a shard of its own, placed on its cluster in the same transaction).
+pub(crate) async fn forum_create(
+    c: &mut Client,
+    ids: &IdGenerator,
+    f: NewForum,
+    now: UnixMs,
+    placement: placing::Placement<'_>,
+) -> StoreResult<Forum> {
+    let tx = begin(c).await?;
+    let shard = placing::shard_for_new_forum(&tx, f.shortname.as_str(), placement).await?;
     let forum = Forum {
         id: ids.next(shard),
         shortname: f.shortname,
@@ -62,7 +72,6 @@ pub(crate) async fn forum_create(c: &mut Client, ids: &IdGenerator, f: NewForum,
         created_at: now,
     };
     let origins: Vec<&str> = forum.origins.iter().map(|o| o.as_str()).collect();
-    let tx = begin(c).await?;
     let inserted = try_rows(
         &tx,
         "INSERT INTO forums (id, shortname, name, origins, policy, shard, created_at) \
@@ -96,6 +105,7 @@ pub(crate) async fn forum_create(c: &mut Client, ids: &IdGenerator, f: NewForum,
             return Err(StoreError::AccountNotFound);
         }
     }
+    placing::record_pin(&tx, forum.id, placement).await?;
     commit(tx).await?;
     Ok(forum)
 }

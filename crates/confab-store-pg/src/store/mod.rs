@@ -16,8 +16,11 @@ mod global;
 mod jobs;
 mod moderation;
 mod notify;
+mod placing;
 mod rows;
 mod shard;
+
+pub use placing::{PinError, PinReport};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,9 +48,14 @@ use tokio_postgres::Client;
 use crate::pool::{Cluster, Lsn, Topology, write_position};
 use crate::sql::{begin, commit};
 
-/// Listens on one connection until it ends (`Err`, to reconnect) or the store is gone
-/// (`Ok`).
-async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<PgStore>) -> Result<(), String> {
+/// Listens to `channel` on one connection, waking `wake` at each notice, until the
+/// connection ends (`Err`, to reconnect) or `alive` says the owner is gone (`Ok`).
+async fn listen(
+    url: &str,
+    channel: &str,
+    wake: &tokio::sync::Notify,
+    alive: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<(), String> {
     let (client, mut conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     // The connection delivers notices as messages; it must be polled for anything to move.
@@ -65,7 +73,7 @@ async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<P
             }
         }
     });
-    client.batch_execute("LISTEN confab_outbox").await.map_err(|e| e.to_string())?;
+    client.batch_execute(&format!("LISTEN {channel}")).await.map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             got = rx.recv() => match got {
@@ -73,7 +81,7 @@ async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<P
                 None => break,
             },
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
-                if store.strong_count() == 0 {
+                if !alive() {
                     driver.abort();
                     return Ok(());
                 }
@@ -84,6 +92,46 @@ async fn listen(url: &str, wake: &tokio::sync::Notify, store: &std::sync::Weak<P
         Ok(Err(e)) => Err(e.to_string()),
         _ => Err("the connection closed".into()),
     }
+}
+
+/// Reloads `t`'s shard map whenever a placement changes (`NOTIFY confab_placement`,
+/// sent by forum pinning), on a direct connection to the global primary (its `listen`
+/// URL if set). After a lost connection it reconnects with back-off and reloads once,
+/// since notices may have been missed. Ends when the topology is dropped.
+fn follow_placement(t: &Arc<Topology>) {
+    let url = t.config.global.listen.clone().unwrap_or_else(|| t.config.global.primary.clone());
+    let weak = Arc::downgrade(t);
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let reload = {
+        let (weak, changed) = (weak.clone(), Arc::clone(&changed));
+        async move {
+            loop {
+                changed.notified().await;
+                let Some(t) = weak.upgrade() else { return };
+                if let Err(e) = t.load_map().await {
+                    tracing::warn!(error = %e, "shard map not reloaded; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    changed.notify_one();
+                }
+            }
+        }
+    };
+    tokio::spawn(reload);
+    tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(200);
+        let alive = || weak.strong_count() > 0;
+        while alive() {
+            match listen(&url, "confab_placement", &changed, &alive).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(db = "global/listen", error = %e, "placement notices interrupted; reconnecting")
+                }
+            }
+            changed.notify_one();
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
+    });
 }
 
 /// Runs `$body` with `$c` a primary connection of `$cluster` and `$ids` the id
@@ -118,6 +166,7 @@ impl PgStore {
     pub async fn open(t: Arc<Topology>, ids: Arc<IdGenerator>) -> StoreResult<PgStore> {
         t.load_map().await?;
         t.watch_health();
+        follow_placement(&t);
         Ok(PgStore { t, ids, next_cluster: AtomicUsize::new(0) })
     }
 
@@ -139,7 +188,8 @@ impl PgStore {
             tokio::spawn(async move {
                 let mut delay = std::time::Duration::from_millis(200);
                 while weak.strong_count() > 0 {
-                    match listen(&url, &wake, &weak).await {
+                    let alive = || weak.strong_count() > 0;
+                    match listen(&url, "confab_outbox", &wake, &alive).await {
                         Ok(()) => return,
                         Err(e) => tracing::warn!(db = %label, error = %e, "job notices interrupted; reconnecting"),
                     }
@@ -232,7 +282,8 @@ impl Store for PgStore {
     }
 
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
-        write_on!(self, &self.t.global, |c, ids| global::forum_create(c, ids, forum, now).await)
+        let placement = placing::Placement { t: &self.t, pin: None };
+        write_on!(self, &self.t.global, |c, ids| global::forum_create(c, ids, forum, now, placement).await)
     }
 
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum> {
