@@ -4,48 +4,12 @@
 //! servers, then 4, then 3 again with one taken out, weighted and not. Every key must
 //! be where libmemcached put it. `scripts/test-deps` installs the servers and pylibmc.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Command;
+
+use common::memcached;
 use confab_cache::ketama::{Distribution, KeyHash, Ring, Server};
-
-struct Memcached {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn memcached() -> Memcached {
-    let port = free_port();
-    let mut cmd = Command::new("memcached");
-    cmd.args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "32"]);
-    // memcached refuses to run as root unless told which user to be.
-    if Command::new("id").arg("-u").output().unwrap().stdout == b"0\n" {
-        cmd.args(["-u", "root"]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("memcached is installed (scripts/test-deps installs it)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "memcached on {port} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Memcached { child, port }
-}
 
 /// 10,000 keys of the shapes Confab uses, some with bytes above 0x7f (which
 /// libmemcached hashes as signed chars), none with spaces or control characters.
@@ -107,7 +71,7 @@ fn check(
 
 #[test]
 fn every_key_lands_where_libmemcached_puts_it() {
-    let servers: Vec<Memcached> = (0..4).map(|_| memcached()).collect();
+    let servers: Vec<common::Memcached> = (0..4).map(|_| memcached()).collect();
     let keys = keys();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keys.txt");
