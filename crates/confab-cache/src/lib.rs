@@ -3,7 +3,18 @@
 //!   libmemcached (and so pylibmc, PHP's memcached and the other clients built on it)
 //!   does, so that applications sharing a pool agree on where each key lives;
 //! - [`memcached`]: the pool itself — timeouts, auto-eject and retry, outages degrading
-//!   to misses.
+//!   to misses;
+//! - [`Cache`]: reads through a [`Backend`] ([`InProcess`] or [`MemcachedBackend`])
+//!   with one fill per key per process at a time, stale-while-revalidate, early
+//!   probabilistic refresh, versioned puts ("set, don't delete") and the request's
+//!   [`keep`]-cache.
 
+pub mod backend;
+pub mod cache;
+pub mod entry;
+pub mod keep;
 pub mod ketama;
 pub mod memcached;
+
+pub use backend::{Backend, InProcess, MemcachedBackend};
+pub use cache::{Cache, Filled, Policy, StatsSnapshot};

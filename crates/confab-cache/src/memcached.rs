@@ -103,6 +103,13 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// memcached's TTL in seconds: rounded up (a part second must not become 0, which
+/// means "never expires"), and at most 30 days (beyond, memcached reads a timestamp).
+fn ttl_secs(ttl: Duration) -> u64 {
+    const MAX: u64 = 30 * 24 * 3600;
+    (ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0)).min(MAX)
+}
+
 /// The key as sent: itself when memcached accepts it, else `h:` and the hex SHA-256
 /// of it (so long keys stay distinct and every node maps them alike).
 pub fn wire_key(key: &str) -> std::borrow::Cow<'_, str> {
@@ -292,7 +299,7 @@ impl Memcached {
         }
         let Some(node) = self.route(&[key])[0] else { return CasOutcome::Unavailable };
         let cas = cas.map(|c| format!(" C{c}")).unwrap_or_default();
-        let mut req = format!("ms {} {} T{}{cas}{mode}\r\n", wire_key(key), value.len(), ttl.as_secs()).into_bytes();
+        let mut req = format!("ms {} {} T{}{cas}{mode}\r\n", wire_key(key), value.len(), ttl_secs(ttl)).into_bytes();
         req.extend_from_slice(value);
         req.extend_from_slice(b"\r\n");
         match self.exchange(node, &req, 1).await.map(|mut a| a.remove(0)) {

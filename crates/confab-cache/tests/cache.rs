@@ -1,0 +1,263 @@
+//! The cache's promises, on the in-process backend and on real memcached: one fill for
+//! a storm of readers, stale values served during a refill, versions that only move
+//! forward, early refresh near expiry, the request's keep-cache, and outages that cost
+//! fills but never errors.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use confab_cache::entry::Entry;
+use confab_cache::ketama::Server;
+use confab_cache::memcached::{Memcached, MemcachedConfig};
+use confab_cache::{Backend, Cache, Filled, InProcess, MemcachedBackend, Policy, keep};
+
+const POLICY: Policy = Policy { fresh: Duration::from_secs(60), stale: Duration::from_secs(600) };
+
+/// Counts reads, so tests can tell what reached the backend.
+struct Counting<B> {
+    inner: B,
+    reads: AtomicUsize,
+}
+
+#[async_trait]
+impl<B: Backend> Backend for Counting<B> {
+    async fn get_many(&self, keys: &[&str]) -> Vec<Option<Entry>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_many(keys).await
+    }
+    async fn put(&self, key: &str, entry: &Entry, ttl: Duration) -> bool {
+        self.inner.put(key, entry, ttl).await
+    }
+    async fn remove(&self, key: &str) {
+        self.inner.remove(key).await
+    }
+}
+
+struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(Arc::new(AtomicU64::new(1_800_000_000_000)))
+    }
+    fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_millis() as u64, Ordering::SeqCst);
+    }
+    fn cache(&self, backend: Arc<dyn Backend>) -> Arc<Cache> {
+        let now = Arc::clone(&self.0);
+        Cache::with_clock(backend, Arc::new(move || now.load(Ordering::SeqCst)))
+    }
+}
+
+/// A source of truth that counts its reads and answers after `delay`.
+#[derive(Clone)]
+struct Source {
+    reads: Arc<AtomicUsize>,
+    version: Arc<AtomicU64>,
+    delay: Duration,
+}
+
+impl Source {
+    fn new(delay: Duration) -> Source {
+        Source { reads: Arc::new(AtomicUsize::new(0)), version: Arc::new(AtomicU64::new(1)), delay }
+    }
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+    fn fill(
+        &self,
+    ) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<Filled, String>> + Send>> + Send + 'static {
+        let s = self.clone();
+        move || {
+            Box::pin(async move {
+                s.reads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(s.delay).await;
+                let v = s.version.load(Ordering::SeqCst);
+                Ok(Filled { version: v, value: Bytes::from(format!("page v{v}")) })
+            })
+        }
+    }
+}
+
+fn memcached_backend(ports: &[u16]) -> MemcachedBackend {
+    let mut cfg = MemcachedConfig::new(ports.iter().map(|p| Server::new("127.0.0.1", *p)).collect());
+    cfg.retry_timeout = Duration::from_secs(60);
+    MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) }
+}
+
+/// 1,000 readers of a key nobody has: one fill, everyone gets its value.
+async fn storm_on_a_missing_key(backend: Arc<dyn Backend>) {
+    let clock = Clock::new();
+    let cache = clock.cache(backend);
+    let source = Source::new(Duration::from_millis(50));
+    let mut readers = Vec::new();
+    for _ in 0..1000 {
+        let (cache, fill) = (Arc::clone(&cache), source.fill());
+        readers.push(tokio::spawn(async move { cache.get_or_fill("thread:hot", POLICY, 0, fill).await }));
+    }
+    for r in readers {
+        assert_eq!(r.await.unwrap().unwrap(), Bytes::from("page v1"));
+    }
+    assert_eq!(source.reads(), 1, "one read of the source for the whole storm");
+    let stats = cache.stats();
+    assert_eq!(stats.fills, 1);
+    assert_eq!(stats.misses + stats.hits, 1000);
+}
+
+/// 1,000 readers of a key whose value just went stale: all answered with the stale
+/// value at once, one refill in the background, then the new value.
+async fn storm_on_a_just_changed_key(backend: Arc<dyn Backend>) {
+    let clock = Clock::new();
+    let cache = clock.cache(backend);
+    let source = Source::new(Duration::from_millis(100));
+    cache.get_or_fill("thread:news", POLICY, 0, source.fill()).await.unwrap();
+    assert_eq!(source.reads(), 1);
+    // A new post: the version moves, and the fresh time has passed.
+    source.version.store(2, Ordering::SeqCst);
+    clock.advance(POLICY.fresh + Duration::from_secs(1));
+    let mut readers = Vec::new();
+    for _ in 0..1000 {
+        let (cache, fill) = (Arc::clone(&cache), source.fill());
+        readers.push(tokio::spawn(async move { cache.get_or_fill("thread:news", POLICY, 0, fill).await }));
+    }
+    for r in readers {
+        assert_eq!(r.await.unwrap().unwrap(), Bytes::from("page v1"), "the stale value, without waiting");
+    }
+    // The one refill lands; readers see the new value.
+    let mut refreshed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if cache.get_or_fill("thread:news", POLICY, 0, source.fill()).await.unwrap() == "page v2" {
+            refreshed = true;
+            break;
+        }
+    }
+    assert!(refreshed, "the refill stored the new value");
+    assert_eq!(source.reads(), 2, "one refill for 1,000 stale reads");
+}
+
+/// A put never replaces a higher version; a reader who needs a version gets it.
+async fn versions_only_move_forward(backend: Arc<dyn Backend>) {
+    let clock = Clock::new();
+    let cache = clock.cache(Arc::clone(&backend));
+    let at = |v: u64| Filled { version: v, value: Bytes::from(format!("v{v}")) };
+    assert!(cache.put("thread:v", POLICY, at(3)).await);
+    assert!(!cache.put("thread:v", POLICY, at(2)).await, "an older value is refused");
+    assert!(cache.put("thread:v", POLICY, at(3)).await, "the same version may be rewritten");
+    let source = Source::new(Duration::ZERO);
+    assert_eq!(cache.get_or_fill("thread:v", POLICY, 0, source.fill()).await.unwrap(), "v3");
+    assert_eq!(source.reads(), 0);
+    // The author of version 4 reads with min_version 4: filled at once, not stale.
+    source.version.store(4, Ordering::SeqCst);
+    assert_eq!(cache.get_or_fill("thread:v", POLICY, 4, source.fill()).await.unwrap(), "page v4");
+    assert_eq!(source.reads(), 1);
+    assert_eq!(cache.get_or_fill("thread:v", POLICY, 0, source.fill()).await.unwrap(), "page v4");
+    assert_eq!(source.reads(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_storms_fill_once() {
+    storm_on_a_missing_key(Arc::new(InProcess::new(1 << 20))).await;
+    storm_on_a_just_changed_key(Arc::new(InProcess::new(1 << 20))).await;
+    versions_only_move_forward(Arc::new(InProcess::new(1 << 20))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_storms_fill_once() {
+    let servers: Vec<_> = (0..3).map(|_| common::memcached()).collect();
+    let ports: Vec<u16> = servers.iter().map(|m| m.port).collect();
+    storm_on_a_missing_key(Arc::new(memcached_backend(&ports))).await;
+    storm_on_a_just_changed_key(Arc::new(memcached_backend(&ports))).await;
+    versions_only_move_forward(Arc::new(memcached_backend(&ports))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_leave_the_highest_version_on_memcached() {
+    let server = common::memcached();
+    let backend: Arc<dyn Backend> = Arc::new(memcached_backend(&[server.port]));
+    let cache = Cache::new(Arc::clone(&backend));
+    let mut writers = Vec::new();
+    for v in 1..=40u64 {
+        let cache = Arc::clone(&cache);
+        writers.push(tokio::spawn(async move {
+            cache.put("thread:race", POLICY, Filled { version: v, value: Bytes::from(format!("v{v}")) }).await
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored = backend.get_many(&["thread:race"]).await.pop().flatten().unwrap();
+    assert_eq!((stored.version, stored.value), (40, Bytes::from("v40")), "compare-and-set kept the newest");
+}
+
+#[tokio::test]
+async fn hot_keys_refresh_early_and_cold_ones_do_not() {
+    let clock = Clock::new();
+    let cache = clock.cache(Arc::new(InProcess::new(1 << 20)));
+    // The test clock does not move during a fill, so fills count as 1 ms. A minute
+    // from expiry, a 1 ms fill is never refreshed early.
+    let source = Source::new(Duration::ZERO);
+    cache.get_or_fill("k", POLICY, 0, source.fill()).await.unwrap();
+    for _ in 0..1000 {
+        cache.get_or_fill("k", POLICY, 0, source.fill()).await.unwrap();
+    }
+    assert_eq!(cache.stats().early, 0);
+    // A millisecond before expiry, about a third of reads draw an early refresh
+    // (XFetch: -ln(r) >= 1); 50 reads without one would happen once in 10^10.
+    clock.advance(POLICY.fresh - Duration::from_millis(1));
+    for _ in 0..50 {
+        cache.get_or_fill("k", POLICY, 0, source.fill()).await.unwrap();
+    }
+    assert!(cache.stats().early > 0, "{:?}", cache.stats());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(source.reads() >= 2, "an early refill ran");
+}
+
+#[tokio::test]
+async fn the_keep_cache_reads_once_per_request() {
+    let backend = Arc::new(Counting { inner: InProcess::new(1 << 20), reads: AtomicUsize::new(0) });
+    let cache = Cache::new(Arc::clone(&backend) as Arc<dyn Backend>);
+    let source = Source::new(Duration::ZERO);
+    keep::scope(async {
+        for _ in 0..5 {
+            assert_eq!(cache.get_or_fill("author:7", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+        }
+    })
+    .await;
+    // The miss, the flight's second look, then four answers from the request's memo.
+    assert_eq!(backend.reads.load(Ordering::SeqCst), 2);
+    assert_eq!(cache.stats().kept, 4);
+    // Another request reads the backend again (a hit), and without a scope nothing is kept.
+    keep::scope(async { cache.get_or_fill("author:7", POLICY, 0, source.fill()).await.unwrap() }).await;
+    cache.get_or_fill("author:7", POLICY, 0, source.fill()).await.unwrap();
+    cache.get_or_fill("author:7", POLICY, 0, source.fill()).await.unwrap();
+    assert_eq!(backend.reads.load(Ordering::SeqCst), 5);
+    assert_eq!(source.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_fill_reaches_its_caller_and_the_next_one_tries_again() {
+    let cache = Cache::new(Arc::new(InProcess::new(1 << 20)));
+    let failing = || async { Err::<Filled, String>("database down".into()) };
+    assert_eq!(cache.get_or_fill("k", POLICY, 0, failing).await.unwrap_err(), "database down");
+    let source = Source::new(Duration::ZERO);
+    assert_eq!(cache.get_or_fill("k", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+    assert_eq!(cache.stats().fill_errors, 1);
+}
+
+#[tokio::test]
+async fn a_cache_outage_costs_fills_not_errors() {
+    // Nothing listens on this port (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cache = Cache::new(Arc::new(memcached_backend(&[port])));
+    let source = Source::new(Duration::ZERO);
+    for _ in 0..5 {
+        assert_eq!(cache.get_or_fill("k", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+    }
+    assert_eq!(source.reads(), 5, "every read went to the source, none failed");
+    assert!(!cache.put("k", POLICY, Filled { version: 2, value: Bytes::from("x") }).await);
+}
