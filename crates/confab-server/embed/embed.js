@@ -186,7 +186,7 @@
   }
 
   async function api(method, path, body, headers) {
-    var opts = { method: method, headers: creds(headers), credentials: 'omit', mode: 'cors' };
+    var opts = { method: method, headers: creds(headers), credentials: 'omit', mode: 'cors', cache: 'no-cache' };
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);

@@ -14,6 +14,7 @@ mod dashboard;
 pub mod embed;
 mod error;
 mod extract;
+pub mod http_cache;
 pub mod jobs;
 pub mod mail;
 mod middleware;
@@ -81,6 +82,23 @@ pub struct Settings {
     pub notify_interval: Duration,
     /// The operator's Akismet-compatible service, if any.
     pub akismet: Option<akismet::Akismet>,
+    /// How long shared caches may keep public reads ([`http_cache`]).
+    pub http_cache: HttpCacheSettings,
+}
+
+/// `Cache-Control` of the public reads: `max-age` (how long a CDN or browser may
+/// answer without asking) and `stale-while-revalidate` (how long after that it may
+/// answer while it asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpCacheSettings {
+    pub max_age: Duration,
+    pub stale: Duration,
+}
+
+impl Default for HttpCacheSettings {
+    fn default() -> Self {
+        HttpCacheSettings { max_age: Duration::from_secs(10), stale: Duration::from_secs(60) }
+    }
 }
 
 impl Default for Settings {
@@ -93,6 +111,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             notify_interval: Duration::from_secs(15 * 60),
             akismet: None,
+            http_cache: HttpCacheSettings::default(),
         }
     }
 }
@@ -302,6 +321,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), consistency::read_your_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http_cache::layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())
@@ -361,6 +381,9 @@ fn cors() -> tower_http::cors::CorsLayer {
             HeaderName::from_static(auth::SSO_HEADER),
             HeaderName::from_static(auth::API_KEY_HEADER),
         ])
-        .expose_headers([header::RETRY_AFTER, header::LOCATION])
+        .expose_headers([header::RETRY_AFTER, header::LOCATION, header::ETAG])
         .max_age(Duration::from_secs(24 * 3600))
+        // Any origin gets the same answer (`*`, never an echo), so public reads need
+        // no `Vary: Origin` splitting shared caches per embedding site.
+        .vary([])
 }

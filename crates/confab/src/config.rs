@@ -57,6 +57,12 @@ pub struct Config {
     pub edit_window_secs: u64,
     /// Send `X-Confab-Queries` (statements per request) on responses. Default false.
     pub expose_query_count: bool,
+    /// Seconds a CDN or browser may keep a public read (thread pages, counts) without
+    /// asking again (`Cache-Control: max-age`). Default 10.
+    pub http_max_age_secs: u64,
+    /// Seconds after that it may still answer with it while it asks
+    /// (`stale-while-revalidate`). Default 60.
+    pub http_stale_secs: u64,
     /// Reader connections to the embedded database. Default 8.
     pub sqlite_readers: usize,
     /// Milliseconds a request waits for a database connection before a 503. Default 5000.
@@ -151,6 +157,8 @@ impl Default for Config {
             admin_token: None,
             edit_window_secs: 15 * 60,
             expose_query_count: false,
+            http_max_age_secs: 10,
+            http_stale_secs: 60,
             sqlite_readers: 8,
             db_acquire_timeout_ms: 5_000,
             demo: true,

@@ -177,6 +177,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         accounts: config.accounts()?,
         notify_interval: std::time::Duration::from_secs(config.notify_interval_secs),
         akismet: config.akismet()?,
+        http_cache: confab_server::HttpCacheSettings {
+            max_age: std::time::Duration::from_secs(config.http_max_age_secs),
+            stale: std::time::Duration::from_secs(config.http_stale_secs),
+        },
     };
     let (mailer, mail_banner) = config.mailer()?;
     let state = AppState::new(Arc::clone(&store), admin, settings, clock.clone())
