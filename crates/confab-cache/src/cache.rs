@@ -149,10 +149,10 @@ impl Cache {
             Some(e) if e.version >= min_version => {
                 if now >= e.fresh_until {
                     self.stats.stale.fetch_add(1, Ordering::Relaxed);
-                    self.refresh_in_background(key, policy, fill);
+                    self.refresh_in_background(key, policy, e.fresh_until, fill);
                 } else if self.draw_early(&e, now) {
                     self.stats.early.fetch_add(1, Ordering::Relaxed);
-                    self.refresh_in_background(key, policy, fill);
+                    self.refresh_in_background(key, policy, e.fresh_until, fill);
                 } else {
                     self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 }
@@ -269,7 +269,10 @@ impl Cache {
         }
     }
 
-    fn refresh_in_background<E, F, Fut>(self: &Arc<Self>, key: &str, policy: Policy, fill: F)
+    /// One refill of `key`, whose value was seen fresh until `seen`, unless one runs;
+    /// skipped when the value was refilled since it was seen (a flight that landed
+    /// between the read and this call).
+    fn refresh_in_background<E, F, Fut>(self: &Arc<Self>, key: &str, policy: Policy, seen: u64, fill: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Filled, E>> + Send + 'static,
@@ -281,7 +284,17 @@ impl Cache {
         }
         let (this, key) = (Arc::clone(self), key.to_owned());
         tokio::spawn(async move {
-            let r = cell.get_or_try_init(|| this.make(&key, policy, fill)).await.map(drop);
+            let r = cell
+                .get_or_try_init(|| async {
+                    if let Some(e) = this.backend.get_many(&[&key]).await.pop().flatten()
+                        && e.fresh_until > seen
+                    {
+                        return Ok(e);
+                    }
+                    this.make(&key, policy, fill).await
+                })
+                .await
+                .map(drop);
             if let Err(e) = r {
                 tracing::warn!(error = %e, "background cache refill failed; the stale value stays");
             }

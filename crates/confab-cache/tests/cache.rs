@@ -113,7 +113,9 @@ async fn storm_on_a_missing_key(backend: Arc<dyn Backend>) {
 async fn storm_on_a_just_changed_key(backend: Arc<dyn Backend>) {
     let clock = Clock::new();
     let cache = clock.cache(backend);
-    let source = Source::new(Duration::from_millis(100));
+    // A refill slower than the storm takes even on a loaded machine, so that every
+    // reader is answered while it runs.
+    let source = Source::new(Duration::from_secs(2));
     cache.get_or_fill("thread:news", POLICY, 0, source.fill()).await.unwrap();
     assert_eq!(source.reads(), 1);
     // A new post: the version moves, and the fresh time has passed.
@@ -129,7 +131,7 @@ async fn storm_on_a_just_changed_key(backend: Arc<dyn Backend>) {
     }
     // The one refill lands; readers see the new value.
     let mut refreshed = false;
-    for _ in 0..100 {
+    for _ in 0..250 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         if cache.get_or_fill("thread:news", POLICY, 0, source.fill()).await.unwrap() == "page v2" {
             refreshed = true;
