@@ -117,13 +117,7 @@ pub fn wire_key(key: &str) -> std::borrow::Cow<'_, str> {
     if ok {
         std::borrow::Cow::Borrowed(key)
     } else {
-        let digest = Sha256::digest(key.as_bytes());
-        let mut out = String::with_capacity(2 + 64);
-        out.push_str("h:");
-        for b in digest {
-            out.push_str(&format!("{b:02x}"));
-        }
-        std::borrow::Cow::Owned(out)
+        std::borrow::Cow::Owned(format!("h:{:x}", Sha256::digest(key.as_bytes())))
     }
 }
 
@@ -276,24 +270,21 @@ impl Memcached {
     /// Stores `value` for `ttl` (0: no expiry); `false` when it was not stored (server
     /// out or unreachable, or the value too large).
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> bool {
-        self.store(key, value, ttl, None).await == CasOutcome::Stored
+        self.store(key, value, ttl, None, "").await == CasOutcome::Stored
     }
 
     /// Stores `value` only if the item is still as read with `cas` (a compare-and-set).
     pub async fn set_if_unchanged(&self, key: &str, value: &[u8], ttl: Duration, cas: u64) -> CasOutcome {
-        self.store(key, value, ttl, Some(cas)).await
+        self.store(key, value, ttl, Some(cas), "").await
     }
 
     /// Stores `value` only if there is no item for `key`.
     pub async fn add(&self, key: &str, value: &[u8], ttl: Duration) -> CasOutcome {
-        self.store_mode(key, value, ttl, None, " ME").await
+        self.store(key, value, ttl, None, " ME").await
     }
 
-    async fn store(&self, key: &str, value: &[u8], ttl: Duration, cas: Option<u64>) -> CasOutcome {
-        self.store_mode(key, value, ttl, cas, "").await
-    }
-
-    async fn store_mode(&self, key: &str, value: &[u8], ttl: Duration, cas: Option<u64>, mode: &str) -> CasOutcome {
+    /// `ms` with an optional CAS token and mode flag (` ME`: add).
+    async fn store(&self, key: &str, value: &[u8], ttl: Duration, cas: Option<u64>, mode: &str) -> CasOutcome {
         if value.len() > MAX_VALUE {
             return CasOutcome::Unavailable;
         }

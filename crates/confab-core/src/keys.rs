@@ -5,6 +5,11 @@ use sha2::{Digest, Sha256};
 
 use crate::model::GuestAuthor;
 
+/// Lowercase hex of `bytes` (digests and MACs in headers, tags and links).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of the text lowercased with its whitespace collapsed: the same comment
 /// posted again, whatever its spacing or case, has the same hash.
 pub fn text_hash(text: &str) -> [u8; 32] {

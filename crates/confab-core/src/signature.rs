@@ -4,12 +4,9 @@
 //! old timestamps is safe from replays. Optionally also Disqus's
 //! `X-Hub-Signature: sha512=<hex HMAC-SHA512 of the body>`.
 
+use crate::keys::hex;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn mac256(secret: &str, t: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");

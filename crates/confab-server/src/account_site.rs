@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use confab_core::input::login_key;
+use confab_core::keys::hex;
 use confab_core::secret::Token;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -44,10 +45,6 @@ fn mac(state: &AppState, purpose: &[u8], data: &[u8]) -> Hmac<Sha256> {
     m.update(purpose);
     m.update(data);
     m
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

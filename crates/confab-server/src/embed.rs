@@ -5,6 +5,7 @@
 //! `embed/` is what runs. The widget's stylesheet lives in its own file for editing
 //! and is inlined into `embed.js` once at start-up, so the widget costs one request.
 
+use confab_core::keys::hex;
 use std::sync::LazyLock;
 
 use axum::extract::Path;
@@ -57,10 +58,6 @@ impl Asset {
         let ct = [(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type))];
         (common, ct, self.body.clone()).into_response()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The widget with its stylesheet inlined as a JSON string literal (valid JavaScript).

@@ -14,6 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use confab_core::keys::hex;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -35,14 +36,7 @@ const MAX_TAGGED_BODY: usize = 4 * 1024 * 1024;
 
 /// A weak validator: the same JSON may be sent compressed or not.
 fn etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let mut tag = String::with_capacity(2 + 1 + 32 + 1);
-    tag.push_str("W/\"");
-    for b in &digest[..16] {
-        tag.push_str(&format!("{b:02x}"));
-    }
-    tag.push('"');
-    tag
+    format!("W/\"{}\"", hex(&Sha256::digest(body)[..16]))
 }
 
 /// Whether `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks for it).

@@ -191,6 +191,14 @@ impl Cluster {
     }
 }
 
+/// The shard map as stored in the global database behind `c`, checked against the
+/// configured cluster names.
+pub(crate) async fn read_map(c: &impl tokio_postgres::GenericClient, known: &[String]) -> StoreResult<ShardMap> {
+    let rows = crate::sql::rows(c, "SELECT logical_shard, cluster FROM shard_map", &[]).await?;
+    ShardMap::from_rows(rows.iter().map(|r| (r.get::<_, i32>(0) as u16, r.get::<_, String>(1))), known)
+        .map_err(|e| StoreError::Internal(e.to_string()))
+}
+
 /// The `application_name` of Confab's servers and workers.
 pub const APPLICATION: &str = "confab";
 /// The `application_name` of maintenance commands such as `confab forum pin`.
@@ -238,15 +246,7 @@ impl Topology {
     /// Reads the shard map from the global database (again after a placement change).
     pub async fn load_map(&self) -> StoreResult<()> {
         let c = self.global.primary().await?;
-        let rows = c
-            .query_typed("SELECT logical_shard, cluster FROM shard_map", &[])
-            .await
-            .map_err(|e| StoreError::Internal(format!("shard map: {e}")))?;
-        let map = ShardMap::from_rows(
-            rows.iter().map(|r| (r.get::<_, i32>(0) as u16, r.get::<_, String>(1))),
-            &self.cluster_names(),
-        )
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let map = read_map(&**c, &self.cluster_names()).await?;
         *self.map.write().await = Some(map);
         Ok(())
     }

@@ -117,17 +117,27 @@ fn follow_placement(t: &Arc<Topology>) {
         }
     };
     tokio::spawn(reload);
+    spawn_listener(url, "global/listen".into(), "confab_placement", changed, move || weak.strong_count() > 0);
+}
+
+/// Listens to `channel` at `url` until `alive` says the owner is gone: after a lost
+/// connection it wakes `wake` once (notices may have been missed) and reconnects with
+/// back-off.
+fn spawn_listener(
+    url: String,
+    label: String,
+    channel: &'static str,
+    wake: Arc<tokio::sync::Notify>,
+    alive: impl Fn() -> bool + Send + Sync + 'static,
+) {
     tokio::spawn(async move {
         let mut delay = std::time::Duration::from_millis(200);
-        let alive = || weak.strong_count() > 0;
         while alive() {
-            match listen(&url, "confab_placement", &changed, &alive).await {
+            match listen(&url, channel, &wake, &alive).await {
                 Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(db = "global/listen", error = %e, "placement notices interrupted; reconnecting")
-                }
+                Err(e) => tracing::warn!(db = %label, channel, error = %e, "notices interrupted; reconnecting"),
             }
-            changed.notify_one();
+            wake.notify_one();
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(std::time::Duration::from_secs(5));
         }
@@ -182,21 +192,9 @@ impl PgStore {
     pub fn wake_on_new_jobs(self: &Arc<Self>, wake: Arc<tokio::sync::Notify>) {
         for (name, cluster) in &self.t.config.clusters {
             let url = cluster.listen.clone().unwrap_or_else(|| cluster.primary.clone());
-            let label = format!("{name}/listen");
             let weak = Arc::downgrade(self);
-            let wake = Arc::clone(&wake);
-            tokio::spawn(async move {
-                let mut delay = std::time::Duration::from_millis(200);
-                while weak.strong_count() > 0 {
-                    let alive = || weak.strong_count() > 0;
-                    match listen(&url, "confab_outbox", &wake, &alive).await {
-                        Ok(()) => return,
-                        Err(e) => tracing::warn!(db = %label, error = %e, "job notices interrupted; reconnecting"),
-                    }
-                    wake.notify_one();
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                }
+            spawn_listener(url, format!("{name}/listen"), "confab_outbox", Arc::clone(&wake), move || {
+                weak.strong_count() > 0
             });
         }
     }

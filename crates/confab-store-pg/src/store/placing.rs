@@ -33,9 +33,7 @@ async fn lock(tx: &impl GenericClient) -> StoreResult<()> {
 }
 
 async fn map_in(tx: &impl GenericClient, t: &Topology) -> StoreResult<ShardMap> {
-    let r = rows(tx, "SELECT logical_shard, cluster FROM shard_map", args![]).await?;
-    ShardMap::from_rows(r.iter().map(|r| (r.get::<_, i32>(0) as u16, r.get::<_, String>(1))), &t.cluster_names())
-        .map_err(|e| StoreError::Internal(e.to_string()))
+    crate::pool::read_map(tx, &t.cluster_names()).await
 }
 
 async fn shard_set(tx: &impl GenericClient, sql: &str) -> StoreResult<HashSet<u16>> {
