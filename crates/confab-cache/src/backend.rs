@@ -93,9 +93,11 @@ pub struct MemcachedBackend {
     pub pool: Arc<Memcached>,
 }
 
-/// Compare-and-set rounds before a put gives up (each lost round means another
-/// writer got there; the value it wrote is at least as good as a stale one).
-const CAS_ROUNDS: usize = 4;
+/// Compare-and-set rounds before a put gives up. A lost round means another writer
+/// stored in between — possibly an older version, so the put must go on until it
+/// stores or finds a newer one; rounds are bounded by the writers that got in, and
+/// this bound only guards against a server that keeps answering conflicts.
+const CAS_ROUNDS: usize = 64;
 
 #[async_trait]
 impl Backend for MemcachedBackend {

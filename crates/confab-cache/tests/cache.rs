@@ -86,6 +86,9 @@ impl Source {
 fn memcached_backend(ports: &[u16]) -> MemcachedBackend {
     let mut cfg = MemcachedConfig::new(ports.iter().map(|p| Server::new("127.0.0.1", *p)).collect());
     cfg.retry_timeout = Duration::from_secs(60);
+    // Generous: 40 writers at once on a loaded 2-core machine must not time out.
+    cfg.op_timeout = Duration::from_secs(2);
+    cfg.connect_timeout = Duration::from_secs(2);
     MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) }
 }
 
