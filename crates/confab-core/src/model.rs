@@ -223,6 +223,11 @@ pub struct Thread {
     /// A post moderators pinned to the top of the thread.
     pub pinned: Option<Id>,
     pub created_at: UnixMs,
+    /// Moves forward with every change its pages show (posts written, edited,
+    /// moderated or anonymised; closing, pinning), by the store's triggers: cached pages
+    /// carry the version they were read at, and an older one never replaces a newer one.
+    /// Votes do not move it (their counts catch up with the cache's refresh).
+    pub version: u64,
 }
 
 /// What a client says about the page a thread belongs to.

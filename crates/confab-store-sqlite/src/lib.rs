@@ -61,6 +61,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0010_bans.sql")),
         M::up(include_str!("../migrations/0011_rules.sql")),
         M::up(include_str!("../migrations/0012_post_network.sql")),
+        M::up(include_str!("../migrations/0013_thread_versions.sql")),
     ])
 });
 

@@ -36,7 +36,8 @@ pub(crate) fn forum(row: &Row<'_>) -> rusqlite::Result<Forum> {
     })
 }
 
-pub(crate) const THREAD_COLS: &str = "id, forum_id, identifier, url, title, closed, posts, created_at, pinned_post_id";
+pub(crate) const THREAD_COLS: &str =
+    "id, forum_id, identifier, url, title, closed, posts, created_at, pinned_post_id, version";
 
 pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
     Ok(Thread {
@@ -49,6 +50,7 @@ pub(crate) fn thread(row: &Row<'_>) -> rusqlite::Result<Thread> {
         posts: row.get(6)?,
         created_at: row.get(7)?,
         pinned: opt_id_at(row, 8)?,
+        version: row.get::<_, i64>(9)? as u64,
     })
 }
 

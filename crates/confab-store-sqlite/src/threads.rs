@@ -46,6 +46,7 @@ pub(crate) fn create(
         posts: 0,
         pinned: None,
         created_at: now,
+        version: 0,
     };
     let result = c
         .prepare_cached(

@@ -447,6 +447,54 @@ pub async fn guests_with_the_same_details_share_an_author(store: &dyn Store) {
     assert!(store.authors_get_many(&[]).await.unwrap().is_empty());
 }
 
+/// Every change a thread's pages show moves its version forward; votes do not.
+pub async fn thread_versions_move_with_what_pages_show(store: &dyn Store) {
+    let f = forum(store, "blog").await;
+    let first = post(store, &f, "t", None, NOW).await;
+    let version = async || store.thread_get(first.thread_id).await.unwrap().version;
+    let mut seen = version().await;
+    assert!(seen > 0, "creating the thread's first post moved it");
+    let moved = async |what: &str, seen: &mut u64| {
+        let now = version().await;
+        assert!(now > *seen, "{what}: version {now} after {seen}");
+        *seen = now;
+    };
+    let reply = post(store, &f, "t", Some(first.id), NOW + 1).await;
+    moved("a reply", &mut seen).await;
+    store.post_edit(reply.id, Message::parse("edited").unwrap(), render_markdown("edited"), NOW + 2).await.unwrap();
+    moved("an edit", &mut seen).await;
+    let mia = confab_core::model::Moderator::Filter;
+    store.post_set_state(reply.id, PostState::Spam, mia, None, NOW + 3).await.unwrap();
+    moved("marked spam", &mut seen).await;
+    store.post_set_state(reply.id, PostState::Approved, mia, None, NOW + 4).await.unwrap();
+    moved("approved", &mut seen).await;
+    store.post_set_highlighted(reply.id, true, NOW + 5).await.unwrap();
+    moved("highlighted", &mut seen).await;
+    store.thread_set_pinned(first.thread_id, Some(reply.id)).await.unwrap();
+    moved("pinned", &mut seen).await;
+    let closed = store.thread_set_closed(first.thread_id, true).await.unwrap();
+    assert!(closed.version >= seen, "what the write returns is not behind what it did");
+    moved("closed", &mut seen).await;
+    store.post_delete(reply.id, NOW + 6).await.unwrap();
+    moved("deleted", &mut seen).await;
+    store.vote_set(first.id, token(), VoteValue::Up, NOW + 7).await.unwrap();
+    assert_eq!(version().await, seen, "a vote leaves it");
+    // Another thread's version is its own.
+    let other = post(store, &f, "other", None, NOW).await;
+    assert_eq!(version().await, seen);
+    assert!(store.thread_get(other.thread_id).await.unwrap().version > 0);
+    let imported = store
+        .thread_import(
+            &f,
+            spec("imported"),
+            (0..3usize).map(|i| import_post(i.checked_sub(1), "x", PostState::Approved, 0)).collect(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(store.thread_get(imported.thread.id).await.unwrap().version > 0, "an import moved it");
+}
+
 pub async fn account(store: &dyn Store, username: &str, email: &str) -> Account {
     store
         .account_create(
@@ -1580,6 +1628,7 @@ macro_rules! store_contract_tests {
             case!(spam_state_changes_keep_counts_and_learning_is_per_forum);
             case!(bans_match_their_forum_and_lapse);
             case!(flags_marks_shadow_posts_and_the_search);
+            case!(thread_versions_move_with_what_pages_show);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_claims_never_share_a_job() {

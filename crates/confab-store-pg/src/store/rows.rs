@@ -30,7 +30,8 @@ pub(crate) fn forum(r: &Row) -> StoreResult<Forum> {
     })
 }
 
-pub(crate) const THREAD_COLS: &str = "id, forum_id, identifier, url, title, closed, posts, created_at, pinned_post_id";
+pub(crate) const THREAD_COLS: &str =
+    "id, forum_id, identifier, url, title, closed, posts, created_at, pinned_post_id, version";
 
 pub(crate) fn thread(r: &Row) -> StoreResult<Thread> {
     Ok(Thread {
@@ -43,6 +44,7 @@ pub(crate) fn thread(r: &Row) -> StoreResult<Thread> {
         posts: col(r, 6)?,
         created_at: col(r, 7)?,
         pinned: opt_id_col(r, 8)?,
+        version: col::<i64>(r, 9)? as u64,
     })
 }
 

@@ -63,6 +63,7 @@ pub(crate) async fn thread_insert(
         posts: 0,
         pinned: None,
         created_at: now,
+        version: 0,
     };
     let n = exec(
         c,
