@@ -167,6 +167,76 @@ impl Cache {
         Ok(entry.value)
     }
 
+    /// Values for many keys with one backend round trip (a page's authors, a batch of
+    /// counts). The keys missing, stale or older than `min_version` are made by one call
+    /// of `fill` with their indexes — one store statement for the lot rather than one
+    /// per key — then stored. `None`: `fill` made nothing for that key.
+    ///
+    /// No single flight here: batches differ from caller to caller, and a batch's fill
+    /// is one cheap statement; what calls it (a page's fill) is itself single-flight.
+    pub async fn get_many_or_fill<E, F, Fut>(
+        &self,
+        keys: &[String],
+        policy: Policy,
+        min_version: u64,
+        fill: F,
+    ) -> Result<Vec<Option<Bytes>>, E>
+    where
+        F: FnOnce(Vec<usize>) -> Fut,
+        Fut: Future<Output = Result<Vec<(usize, Filled)>, E>>,
+    {
+        let mut out: Vec<Option<Bytes>> = keys.iter().map(|k| keep::get(k, min_version)).collect();
+        let kept = out.iter().filter(|v| v.is_some()).count() as u64;
+        self.stats.kept.fetch_add(kept, Ordering::Relaxed);
+        let asked: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
+        if asked.is_empty() {
+            return Ok(out);
+        }
+        let refs: Vec<&str> = asked.iter().map(|&i| keys[i].as_str()).collect();
+        let found = self.backend.get_many(&refs).await;
+        let now = (self.clock)();
+        let mut missing = Vec::new();
+        for (&i, e) in asked.iter().zip(found) {
+            match e {
+                Some(e) if e.version >= min_version && now < e.fresh_until => {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    keep::put(&keys[i], e.version, &e.value);
+                    out[i] = Some(e.value);
+                }
+                _ => missing.push(i),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        self.stats.misses.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        let made = match fill(missing).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.fill_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        self.stats.fills.fetch_add(1, Ordering::Relaxed);
+        let fresh_until = (self.clock)() + policy.fresh.as_millis() as u64;
+        for (i, filled) in made {
+            let Some(key) = keys.get(i) else { continue };
+            let entry = Entry { version: filled.version, fresh_until, fill_ms: 0, value: filled.value };
+            self.backend.put(key, &entry, policy.fresh + policy.stale).await;
+            keep::put(key, entry.version, &entry.value);
+            out[i] = Some(entry.value);
+        }
+        Ok(out)
+    }
+
+    /// Which of `keys` hold a value now or are being filled in this process: what a
+    /// writer refreshes after a change (values nobody reads are not made).
+    pub async fn present(&self, keys: &[&str]) -> Vec<bool> {
+        let found = self.backend.get_many(keys).await;
+        let filling = self.inflight.lock().expect("inflight lock");
+        keys.iter().zip(found).map(|(k, e)| e.is_some() || filling.contains_key(*k)).collect()
+    }
+
     /// Stores a value a writer made ("set, don't delete"); ignored by the backend when
     /// it holds a higher version. `false`: not stored.
     pub async fn put(&self, key: &str, policy: Policy, filled: Filled) -> bool {

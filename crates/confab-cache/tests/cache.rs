@@ -266,3 +266,55 @@ async fn a_cache_outage_costs_fills_not_errors() {
     assert_eq!(source.reads(), 5, "every read went to the source, none failed");
     assert!(!cache.put("k", POLICY, Filled { version: 2, value: Bytes::from("x") }).await);
 }
+
+/// A page's authors: the ones cached come from one backend read, the rest from one
+/// fill for all of them; what the fill does not make stays missing (and is asked again).
+async fn batches_read_once_and_fill_the_rest_at_once(backend: Arc<dyn Backend>) {
+    let clock = Clock::new();
+    let cache = clock.cache(backend);
+    let keys: Vec<String> = (0..6).map(|i| format!("batch-author:{i}")).collect();
+    let fills = AtomicUsize::new(0);
+    // Authors 0..4 exist; 5 does not.
+    let fill = |asked: Vec<usize>| {
+        fills.fetch_add(1, Ordering::SeqCst);
+        let made: Vec<(usize, Filled)> = asked
+            .into_iter()
+            .filter(|&i| i < 5)
+            .map(|i| (i, Filled { version: 1, value: Bytes::from(format!("author {i}")) }))
+            .collect();
+        async move { Ok::<_, String>(made) }
+    };
+    let first = cache.get_many_or_fill(&keys[..3], POLICY, 0, fill).await.unwrap();
+    assert_eq!(
+        first,
+        vec![Some(Bytes::from("author 0")), Some(Bytes::from("author 1")), Some(Bytes::from("author 2"))]
+    );
+    let all = cache.get_many_or_fill(&keys, POLICY, 0, fill).await.unwrap();
+    assert_eq!(all[4], Some(Bytes::from("author 4")));
+    assert_eq!(all[5], None);
+    assert_eq!(fills.load(Ordering::SeqCst), 2, "one fill per batch");
+    let misses = cache.stats().misses;
+    assert_eq!(misses, 3 + 3, "the second batch missed only 3, 4 and 5");
+    // All cached but the one that does not exist; a stale one is made again.
+    clock.advance(POLICY.fresh + Duration::from_secs(1));
+    cache.put(&keys[0], POLICY, Filled { version: 2, value: Bytes::from("author 0, renamed") }).await;
+    let again = cache.get_many_or_fill(&keys, POLICY, 0, fill).await.unwrap();
+    assert_eq!(again[0], Some(Bytes::from("author 0, renamed")));
+    assert_eq!(cache.stats().misses - misses, 5, "1..4 went stale, 5 is still missing");
+    // A fill error reaches the caller.
+    let failing = |_| async { Err::<Vec<(usize, Filled)>, String>("database down".into()) };
+    assert_eq!(cache.get_many_or_fill(&keys[5..], POLICY, 0, failing).await.unwrap_err(), "database down");
+    assert_eq!(cache.present(&[keys[0].as_str(), "batch-author:nobody"]).await, vec![true, false]);
+}
+
+#[tokio::test]
+async fn in_process_batches_read_once_and_fill_the_rest_at_once() {
+    batches_read_once_and_fill_the_rest_at_once(Arc::new(InProcess::new(1 << 20))).await;
+}
+
+#[tokio::test]
+async fn memcached_batches_read_once_and_fill_the_rest_at_once() {
+    let servers: Vec<_> = (0..2).map(|_| common::memcached()).collect();
+    let ports: Vec<u16> = servers.iter().map(|m| m.port).collect();
+    batches_read_once_and_fill_the_rest_at_once(Arc::new(memcached_backend(&ports))).await;
+}
