@@ -146,7 +146,9 @@ impl Cache {
         let found = self.backend.get_many(&[key]).await.pop().flatten();
         let now = (self.clock)();
         let entry = match found {
-            Some(e) if e.version >= min_version => {
+            // Past its stale window by this clock: gone, whatever the backend's own
+            // expiry (which runs on its own time) says.
+            Some(e) if e.version >= min_version && now < e.fresh_until + policy.stale.as_millis() as u64 => {
                 if now >= e.fresh_until {
                     self.stats.stale.fetch_add(1, Ordering::Relaxed);
                     self.refresh_in_background(key, policy, e.fresh_until, fill);

@@ -596,6 +596,7 @@ async fn thread_action(
         _ => return Ok(message_page(StatusCode::UNPROCESSABLE_ENTITY, "Not done", Some(&forum), "Unknown action.")),
     };
     state.store.thread_set_closed(id, closed).await?;
+    state.thread_changed(id).await;
     Ok(back_to(&forum, &format!("/dashboard/{}/threads/{id}", forum.shortname.as_str()), None))
 }
 
@@ -997,7 +998,8 @@ async fn settings_action(
                 let origins = crate::api::forums::parse_origins(&lines("origins"))?;
                 let update =
                     confab_core::model::ForumUpdate { name: Some(name), origins: Some(origins), policy: Some(policy) };
-                state.store.forum_update(forum.id, update).await?;
+                let forum = state.store.forum_update(forum.id, update).await?;
+                state.reads.forum_changed(&forum);
                 tracing::info!(forum = %forum.id, "forum settings changed from the dashboard");
             }
             _ => return Err(ApiError::InvalidQuery("unknown settings form".into())),

@@ -40,6 +40,10 @@ pub struct Effects {
     pub notify_interval: Duration,
     /// The operator's Akismet-compatible service, for forums that use it.
     pub akismet: Option<crate::akismet::Akismet>,
+    /// The server whose cache a verdict's state change is pushed into (workers inside
+    /// `confab serve`); `None` in a worker process of its own, whose changes reach
+    /// cached pages when they expire.
+    pub server: Option<crate::AppState>,
 }
 
 impl Effects {
@@ -55,7 +59,17 @@ impl Effects {
         let key = store.secret_get_or_init(crate::PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
         let link_key: [u8; 32] =
             key.try_into().map_err(|_| StoreError::Internal("stored page key has the wrong length".into()))?;
-        Ok(Effects { store, outbound, clock, mailer, public_url, link_key, notify_interval, akismet: None })
+        Ok(Effects {
+            store,
+            outbound,
+            clock,
+            mailer,
+            public_url,
+            link_key,
+            notify_interval,
+            akismet: None,
+            server: None,
+        })
     }
 }
 
@@ -211,6 +225,9 @@ impl Effects {
         }
         let why = verdict_reasons.filter(|r| !r.is_empty()).map(|r| r.join(", "));
         let change = self.store.post_set_state(post.id, target, Moderator::Filter, why, self.clock.now()).await?;
+        if let Some(server) = &self.server {
+            server.thread_changed(post.thread_id).await;
+        }
         if change.after.state == PostState::Approved {
             // Its post.approved event announces it.
             return Ok(vec![]);

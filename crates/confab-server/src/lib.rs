@@ -9,6 +9,7 @@ mod account_site;
 pub mod akismet;
 pub(crate) mod api;
 pub mod auth;
+pub mod cached;
 mod consistency;
 mod dashboard;
 pub mod embed;
@@ -231,6 +232,8 @@ pub struct AppState {
     pub outbound: outbound::Outbound,
     /// Wakes this process's workers after a write queued jobs.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Public reads through the cache, and the refreshes writes push into it.
+    pub reads: Arc<cached::Reads>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -271,7 +274,23 @@ impl AppState {
                 .map_err(confab_store::StoreError::Internal)?,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             write_positions: Arc::default(),
+            reads: Arc::new(cached::Reads::off()),
         })
+    }
+
+    /// The same state reading every value from the store.
+    pub fn without_cache(mut self) -> Self {
+        self.reads = Arc::new(cached::Reads::off());
+        self
+    }
+
+    /// The same state reading through `cache` (its clock is the state's, so a test
+    /// that moves time moves the cache's too).
+    pub fn with_cache(mut self, backend: Arc<dyn confab_cache::Backend>, settings: cached::CacheSettings) -> Self {
+        let clock = self.clock.clone();
+        let cache = confab_cache::Cache::with_clock(backend, Arc::new(move || u64::try_from(clock.now()).unwrap_or(0)));
+        self.reads = Arc::new(cached::Reads::new(cache, settings));
+        self
     }
 
     /// The same state with outbound requests under `policy`.
@@ -302,6 +321,7 @@ impl AppState {
             link_key: self.page_key,
             notify_interval: self.settings.notify_interval,
             akismet: self.settings.akismet.clone(),
+            server: Some(self.clone()),
         }
     }
 
@@ -322,6 +342,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), consistency::read_your_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http_cache::layer))
+        .layer(axum::middleware::from_fn(cached::keep_layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())

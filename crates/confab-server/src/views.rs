@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use confab_core::id::Id;
 use confab_core::model::{Account, Author, Forum, ForumPolicy, Post, PostState, Session, Thread, UnixMs};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub fn rfc3339(ms: UnixMs) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -77,7 +77,8 @@ impl ThreadView {
     }
 }
 
-#[derive(Serialize)]
+/// Also what the cache keeps of an author (public fields only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorView {
     pub id: Id,
     pub kind: confab_core::model::AuthorKind,
@@ -173,6 +174,11 @@ pub struct PostView {
 
 impl PostView {
     pub fn new(p: &Post, author: Option<&Author>) -> Self {
+        PostView::public(p, author.map(AuthorView::from))
+    }
+
+    /// With the author's public view (as the cache keeps it).
+    pub fn public(p: &Post, author: Option<AuthorView>) -> Self {
         let shown = p.state != PostState::Deleted;
         PostView {
             id: p.id,
@@ -182,7 +188,7 @@ impl PostView {
             state: p.state,
             message: shown.then(|| p.html.clone()),
             raw_message: shown.then(|| p.message.to_string()),
-            author: author.filter(|_| shown).map(AuthorView::from),
+            author: author.filter(|_| shown),
             likes: p.likes,
             dislikes: p.dislikes,
             points: p.points(),
@@ -194,8 +200,8 @@ impl PostView {
     }
 
     /// Maps posts with their authors from a `get_many` result.
-    pub fn many<'a>(posts: impl IntoIterator<Item = &'a Post>, authors: &HashMap<Id, Author>) -> Vec<PostView> {
-        posts.into_iter().map(|p| PostView::new(p, authors.get(&p.author_id))).collect()
+    pub fn many<'a>(posts: impl IntoIterator<Item = &'a Post>, authors: &HashMap<Id, AuthorView>) -> Vec<PostView> {
+        posts.into_iter().map(|p| PostView::public(p, authors.get(&p.author_id).cloned())).collect()
     }
 }
 

@@ -27,7 +27,8 @@ async fn fill(app: &TestApp, identifier: &str, roots: usize, replies: usize, aut
 
 #[tokio::test]
 async fn thread_page_statements_do_not_grow_with_the_thread() {
-    let app = TestApp::with_forum().await;
+    let app = TestApp::uncached().await;
+    app.create_forum("blog").await;
     fill(&app, "small", 1, 0, 1).await;
     fill(&app, "big", 120, 4, 97).await;
     let mut counts = Vec::new();
@@ -59,14 +60,16 @@ async fn thread_page_statements_do_not_grow_with_the_thread() {
 
 #[tokio::test]
 async fn a_missing_thread_costs_two_statements() {
-    let app = TestApp::with_forum().await;
+    let app = TestApp::uncached().await;
+    app.create_forum("blog").await;
     let r = app.get(&TestApp::page_uri("nothing-here", "")).await.expect(StatusCode::OK);
     assert_eq!(r.queries(), 2, "forum + thread look-up");
 }
 
 #[tokio::test]
 async fn writes_are_one_transaction_of_bounded_size() {
-    let app = TestApp::with_forum().await;
+    let app = TestApp::uncached().await;
+    app.create_forum("blog").await;
     let first = app
         .post(
             "/api/v1/forums/blog/posts",
@@ -96,7 +99,8 @@ async fn writes_are_one_transaction_of_bounded_size() {
 
 #[tokio::test]
 async fn an_edit_reads_the_post_and_its_token_at_once() {
-    let app = TestApp::with_forum().await;
+    let app = TestApp::uncached().await;
+    app.create_forum("blog").await;
     let created = app.comment("t", None, "before", "Ann").await;
     let token = created["edit_token"].as_str().unwrap();
     let r = app
@@ -121,7 +125,8 @@ async fn an_edit_reads_the_post_and_its_token_at_once() {
 async fn identity_costs_a_fixed_number_of_statements() {
     use axum::http::Method;
     use serde_json::json;
-    let app = TestApp::with_forum().await;
+    let app = TestApp::uncached().await;
+    app.create_forum("blog").await;
     app.post(
         "/api/v1/auth/signup",
         &json!({ "username": "ann", "email": "ann@example.com", "password": "a long password" }),

@@ -1,7 +1,8 @@
 //! Read-your-writes over HTTP, on the PostgreSQL topology with replay paused on the
 //! replica: the author of a comment sees it at once (their reads go to the primary
 //! until the replica has their write), another reader is served by the replica and
-//! sees it once replay resumes. Always on PostgreSQL: it is about replicas.
+//! sees it once replay resumes (without the cache; with it, the write pushes the new
+//! page and everyone sees it at once). Always on PostgreSQL: it is about replicas.
 
 mod common;
 
@@ -52,7 +53,7 @@ impl Drop for Resume {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_author_reads_their_write_while_the_replica_lags() {
-    let app = TestApp::on_postgres().await;
+    let app = TestApp::on_postgres_uncached().await;
     // A forum on the first cluster, the one with a replica (logical shards 0-511).
     let forum = (0..).map(|i| format!("ryw{i}")).find(|n| LogicalShard::for_key(n).get() < 512).unwrap();
     app.create_forum(&forum).await;
@@ -87,4 +88,30 @@ async fn the_author_reads_their_write_while_the_replica_lags() {
     }
     assert!(seen, "the other reader sees it once replay resumes");
     assert_eq!(page_posts(&app, &forum, author).await, 2);
+}
+
+/// With the cache (the default), a write pushes the new page read from the primary, so
+/// while the replica lags the author and every other reader see it at once, and a
+/// reader's fill from the lagging replica cannot put the old page back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_cache_everyone_reads_the_write_while_the_replica_lags() {
+    let app = TestApp::on_postgres().await;
+    let forum = (0..).map(|i| format!("rywc{i}")).find(|n| LogicalShard::for_key(n).get() < 512).unwrap();
+    app.create_forum(&forum).await;
+    let (author, reader) = ("10.1.0.1:5000", "10.2.0.1:5000");
+    comment(&app, &forum, author, "first").await;
+    let replica = admin(base_port() + 2).await;
+    let _resume = Resume;
+    replica.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
+    comment(&app, &forum, author, "second").await;
+    assert_eq!(page_posts(&app, &forum, author).await, 2, "the author sees their comment at once");
+    assert_eq!(page_posts(&app, &forum, reader).await, 2, "so does everyone: the write set the page");
+    // Past its fresh time, a refill may read the paused replica: its older version is
+    // refused, and the page stays new.
+    app.advance(Duration::from_secs(11));
+    for _ in 0..5 {
+        assert_eq!(page_posts(&app, &forum, reader).await, 2);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    replica.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
 }

@@ -196,6 +196,8 @@ pub struct ThreadCount {
     pub identifier: Identifier,
     pub url: Option<WebUrl>,
     pub posts: i64,
+    /// The thread's [`Thread::version`], for the cached count.
+    pub version: u64,
 }
 
 /// One outbox row: a task, where it is in its life, and how its attempts went.

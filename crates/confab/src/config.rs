@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::Figment;
@@ -50,6 +51,8 @@ pub struct Config {
     /// migrates every database in it, and `serve` and `worker` use it instead of the
     /// embedded store.
     pub postgres: Option<confab_store_pg::PgConfig>,
+    /// The cache of public reads (`[cache]`): in this process by default.
+    pub cache: CacheConfig,
     /// Admin token (16–128 URL-safe characters). When unset, the first start creates
     /// one, prints it once, and stores only its hash.
     pub admin_token: Option<Secret>,
@@ -200,8 +203,126 @@ impl Default for Config {
             log: "info".into(),
             log_format: LogFormat::Text,
             postgres: None,
+            cache: CacheConfig::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In this process, bounded by `memory_mb`.
+    Memory,
+    /// The `servers` pool, shared by every Confab process (and placed as libmemcached
+    /// places keys, so other applications sharing the pool agree).
+    Memcached,
+    /// No cache: every read goes to the store.
+    Off,
+}
+
+/// `[cache]`: where cached reads live and how long they stay.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// `memory` (default), `memcached` or `off`.
+    pub backend: CacheBackend,
+    /// Megabytes the in-process cache may hold. Default 256.
+    pub memory_mb: u64,
+    /// memcached servers, `host:port` or `host:port:weight`.
+    pub servers: Vec<String>,
+    /// How keys are spread over `servers`, as libmemcached names it: `ketama_weighted`
+    /// (default; pylibmc's `ketama: True`), `ketama` (one-at-a-time hash, weights
+    /// ignored) or `ketama_md5`.
+    pub distribution: String,
+    /// Milliseconds to connect to a server, and for one request. Defaults 250 and 250.
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive failures that take a server out of the pool. Default 2.
+    pub failure_limit: u32,
+    /// Seconds a server stays out before it is tried again. Default 10.
+    pub retry_timeout_secs: u64,
+    /// Seconds a cached page, count or look-up is served as fresh. Writes push new
+    /// values at once; this bounds what they cannot reach (votes, forum settings,
+    /// another process's in-process cache). Default 10.
+    pub fresh_secs: u64,
+    /// Seconds after that it is still served while one refill runs. Default 300.
+    pub stale_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            backend: CacheBackend::Memory,
+            memory_mb: 256,
+            servers: Vec::new(),
+            distribution: "ketama_weighted".into(),
+            connect_timeout_ms: 250,
+            timeout_ms: 250,
+            failure_limit: 2,
+            retry_timeout_secs: 10,
+            fresh_secs: 10,
+            stale_secs: 300,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The backend it names; `None` when the cache is off. Refuses a malformed pool.
+    pub fn backend(&self) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
+        use confab_cache::ketama::{Distribution, KeyHash};
+        use confab_cache::memcached::{Memcached, MemcachedConfig};
+        Ok(match self.backend {
+            CacheBackend::Off => None,
+            CacheBackend::Memory => Some(Arc::new(confab_cache::InProcess::new(self.memory_mb.max(1) << 20))),
+            CacheBackend::Memcached => {
+                if self.servers.is_empty() {
+                    anyhow::bail!("cache: backend = \"memcached\" needs servers (\"host:port\", …)");
+                }
+                let servers = self.servers.iter().map(|s| parse_server(s)).collect::<anyhow::Result<Vec<_>>>()?;
+                let mut cfg = MemcachedConfig::new(servers);
+                cfg.distribution = match self.distribution.as_str() {
+                    "ketama_weighted" => Distribution::Weighted,
+                    "ketama" => Distribution::Ketama(KeyHash::OneAtATime),
+                    "ketama_md5" => Distribution::Ketama(KeyHash::Md5),
+                    other => anyhow::bail!(
+                        "cache: unknown distribution {other:?}: use ketama_weighted, ketama or ketama_md5"
+                    ),
+                };
+                cfg.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
+                cfg.op_timeout = Duration::from_millis(self.timeout_ms);
+                cfg.failure_limit = self.failure_limit.max(1);
+                cfg.retry_timeout = Duration::from_secs(self.retry_timeout_secs);
+                Some(Arc::new(confab_cache::MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) }))
+            }
+        })
+    }
+
+    pub fn settings(&self) -> confab_server::cached::CacheSettings {
+        confab_server::cached::CacheSettings {
+            fresh: Duration::from_secs(self.fresh_secs),
+            stale: Duration::from_secs(self.stale_secs),
+        }
+    }
+}
+
+/// `host:port` or `host:port:weight`.
+fn parse_server(s: &str) -> anyhow::Result<confab_cache::ketama::Server> {
+    let bad = || anyhow::anyhow!("cache: server {s:?} is not host:port or host:port:weight");
+    let mut parts = s.rsplitn(3, ':').collect::<Vec<_>>();
+    parts.reverse();
+    let (host, port, weight) = match parts.as_slice() {
+        [host, port] => (*host, *port, "1"),
+        [host, port, weight] => (*host, *port, *weight),
+        _ => return Err(bad()),
+    };
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let weight: u32 = weight.parse().map_err(|_| bad())?;
+    if host.is_empty() || host.contains(':') || port == 0 || weight == 0 {
+        return Err(bad());
+    }
+    let mut server = confab_cache::ketama::Server::new(host, port);
+    server.weight = weight;
+    Ok(server)
 }
 
 impl Config {

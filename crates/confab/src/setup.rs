@@ -188,6 +188,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_mailer(mailer)
         .with_outbound(config.outbound())
         .map_err(anyhow::Error::msg)?;
+    let state = match config.cache.backend()? {
+        Some(backend) => state.with_cache(backend, config.cache.settings()),
+        None => state,
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if config.workers {
         let worker = confab_jobs::Worker::new(store, Arc::new(state.effects()), config.worker()?, now_fn(&clock));

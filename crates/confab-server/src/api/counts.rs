@@ -40,20 +40,13 @@ pub(crate) async fn thread_counts(
     for u in &q.url {
         keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(ApiError::query_param)?));
     }
-    let forum = state.store.forum_by_shortname(&forum).await?;
-    let found = state.store.thread_counts(&forum, &keys).await?;
+    let posts = state.counts(&forum, &keys).await?;
     let counts: Vec<_> = keys
         .iter()
-        .map(|k| match k {
-            ThreadKey::Identifier(i) => {
-                let posts = found.iter().find(|c| &c.identifier == i).map_or(0, |c| c.posts);
-                json!({ "identifier": i.as_str(), "posts": posts })
-            }
-            ThreadKey::Url(u) => {
-                // The oldest thread with that URL, as in look-ups by URL.
-                let posts = found.iter().find(|c| c.url.as_ref() == Some(u)).map_or(0, |c| c.posts);
-                json!({ "url": u.as_str(), "posts": posts })
-            }
+        .zip(posts)
+        .map(|(k, posts)| match k {
+            ThreadKey::Identifier(i) => json!({ "identifier": i.as_str(), "posts": posts }),
+            ThreadKey::Url(u) => json!({ "url": u.as_str(), "posts": posts }),
         })
         .collect();
     Ok(axum::Json(json!({ "counts": counts })))

@@ -132,6 +132,7 @@ pub(crate) async fn update_forum(
         }
     };
     let forum = state.store.forum_update(forum.id, ForumUpdate { name, origins, policy }).await?;
+    state.reads.forum_changed(&forum);
     tracing::info!(forum = %forum.id, "forum settings changed");
     Ok(axum::Json(ForumView::from(&forum)))
 }

@@ -8,7 +8,7 @@ mod flags;
 pub(crate) mod forums;
 pub mod jobs;
 pub(crate) mod moderation;
-mod page;
+pub(crate) mod page;
 mod posts;
 mod subscriptions;
 mod threads;

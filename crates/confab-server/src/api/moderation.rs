@@ -121,6 +121,7 @@ pub(crate) async fn decide(
     let change = state.store.post_set_state(post.id, to, by, why, state.clock.now()).await?;
     if change.before.state != change.after.state {
         state.wake_workers();
+        state.thread_changed(post.thread_id).await;
         // A moderator's word on spam is what the forum's classifier learns from.
         let learn = match (change.before.state, change.after.state) {
             (_, PostState::Spam) => Some(true),
@@ -181,6 +182,9 @@ pub(crate) async fn mark(
             let changed = post.highlighted != on;
             let after = if changed { state.store.post_set_highlighted(post.id, on, now).await? } else { post.clone() };
             state.wake_workers();
+            if changed {
+                state.thread_changed(post.thread_id).await;
+            }
             Ok((after, state.store.thread_get(post.thread_id).await?, changed))
         }
         _ => {
@@ -188,6 +192,9 @@ pub(crate) async fn mark(
             let target = if on { Some(post.id) } else { thread.pinned.filter(|p| *p != post.id) };
             let changed = thread.pinned != target;
             let thread = if changed { state.store.thread_set_pinned(thread.id, target).await? } else { thread };
+            if changed {
+                state.thread_changed(thread.id).await;
+            }
             Ok((post.clone(), thread, changed))
         }
     }

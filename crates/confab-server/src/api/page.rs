@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use confab_core::cursor::ReplyCursor;
 use confab_core::id::Id;
-use confab_core::model::{Author, Forum, Post, PostState, Sort, Thread};
+use confab_core::model::{Forum, Post, PostState, Sort, Thread};
 use confab_store::{PageLimits, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::{Actor, Viewer};
 use crate::error::ApiError;
 use crate::extract::{PathForum, PathId, Query};
-use crate::views::{PostView, RootView, ThreadView};
+use crate::views::{AuthorView, PostView, RootView, ThreadView};
 
 pub const DEFAULT_ROOTS: u32 = 25;
 pub const MAX_ROOTS: u32 = 100;
@@ -27,6 +27,8 @@ pub const DEFAULT_REPLIES_PER_ROOT: u32 = 3;
 pub const MAX_REPLIES_PER_ROOT: u32 = 20;
 pub const DEFAULT_REPLIES_PAGE: u32 = 25;
 pub const MAX_REPLIES_PAGE: u32 = 100;
+/// The sizes the embed asks for: pages of these sizes are cached.
+const DEFAULT_LIMITS: PageLimits = PageLimits { roots: DEFAULT_ROOTS, replies_per_root: DEFAULT_REPLIES_PER_ROOT };
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RootsQuery {
@@ -91,7 +93,7 @@ pub(crate) async fn thread_page(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
     Query(q): Query<PageQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let key = ThreadKeyQuery { identifier: q.identifier, url: q.url }.key()?;
     let roots = RootsQuery { sort: q.sort, cursor: q.cursor, limit: q.limit, replies: q.replies };
     let (sort, limits) = (roots.sort()?, roots.limits()?);
@@ -100,23 +102,54 @@ pub(crate) async fn thread_page(
             "the thread page is the first page; continue with /api/v1/threads/{id}/posts".into(),
         ));
     }
-    let forum = state.store.forum_by_shortname(&forum).await?;
+    if limits == DEFAULT_LIMITS {
+        // What the embed asks for on every page load: through the cache.
+        return Ok(match state.thread_of(&forum, &key).await? {
+            Some((id, thread)) => json_bytes(state.first_page(id, thread, sort).await?),
+            None => axum::Json(PageView::empty(sort)).into_response(),
+        });
+    }
+    let forum = state.forum_by_shortname(&forum).await?;
     let Some(thread) = state.store.thread_find(&forum, &key).await? else {
-        return Ok(axum::Json(PageView { thread: None, sort, posts: Vec::new(), cursor: None, pinned: None }));
+        return Ok(axum::Json(PageView::empty(sort)).into_response());
     };
-    roots_page(&state, &forum, thread, sort, None, limits).await.map(axum::Json)
+    Ok(axum::Json(roots_page(&state, &forum, thread, sort, None, limits).await?).into_response())
 }
 
 pub(crate) async fn thread_roots(
     State(state): State<AppState>,
     PathId(thread_id): PathId,
     Query(q): Query<RootsQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (sort, limits) = (q.sort()?, q.limits()?);
+    if q.cursor.is_none() && limits == DEFAULT_LIMITS {
+        return Ok(json_bytes(state.first_page(thread_id, None, sort).await?));
+    }
     let after = q.cursor.as_deref().map(|c| state.cursors.decode_root(thread_id, sort, c)).transpose()?;
     let thread = state.store.thread_get(thread_id).await?;
-    let forum = state.store.forum_get(thread.forum_id).await?;
-    roots_page(&state, &forum, thread, sort, after, limits).await.map(axum::Json)
+    let forum = state.forum_get(thread.forum_id).await?;
+    Ok(axum::Json(roots_page(&state, &forum, thread, sort, after, limits).await?).into_response())
+}
+
+/// JSON the cache kept, sent as it is.
+fn json_bytes(body: bytes::Bytes) -> axum::response::Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+impl PageView {
+    fn empty(sort: Sort) -> PageView {
+        PageView { thread: None, sort, posts: Vec::new(), cursor: None, pinned: None }
+    }
+}
+
+/// The first page of `thread` with the default sizes: what the cache keeps.
+pub(crate) async fn first_page_view(
+    state: &AppState,
+    forum: &Forum,
+    thread: Thread,
+    sort: Sort,
+) -> Result<PageView, ApiError> {
+    roots_page(state, forum, thread, sort, None, DEFAULT_LIMITS).await
 }
 
 async fn roots_page(
@@ -151,7 +184,7 @@ async fn roots_page(
                 state.cursors.encode_replies(r.root.id, &ReplyCursor { path })
             });
             RootView {
-                post: PostView::new(&r.root, authors.get(&r.root.author_id)),
+                post: PostView::public(&r.root, authors.get(&r.root.author_id).cloned()),
                 replies: PostView::many(&r.replies, &authors),
                 replies_cursor,
             }
@@ -162,7 +195,7 @@ async fn roots_page(
         sort,
         posts,
         cursor: page.next.map(|c| state.cursors.encode_root(thread.id, sort, c)),
-        pinned: pinned.map(|p| PostView::new(&p, authors.get(&p.author_id))),
+        pinned: pinned.map(|p| PostView::public(&p, authors.get(&p.author_id).cloned())),
     })
 }
 
@@ -176,7 +209,7 @@ pub(crate) async fn own_posts(
     headers: axum::http::HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let thread = state.store.thread_get(thread_id).await?;
-    let forum = state.store.forum_get(thread.forum_id).await?;
+    let forum = state.forum_get(thread.forum_id).await?;
     let (account, sso) = match crate::auth::actor(&state, &forum, viewer, &headers).await? {
         Actor::Account(me) => (Some(me.account.id), None),
         Actor::Sso(user) => (None, Some((forum.id, user.id.clone()))),
@@ -231,7 +264,8 @@ pub(crate) fn shown_authors<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<Id
     ids.into_iter().collect()
 }
 
-/// Authors by id in one `get_many`, keyed for the views.
-pub(crate) async fn authors_of(state: &AppState, ids: Vec<Id>) -> Result<HashMap<Id, Author>, ApiError> {
-    Ok(state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
+/// Authors' public views by id: cached ones from one read, the rest from one
+/// `get_many`.
+pub(crate) async fn authors_of(state: &AppState, ids: Vec<Id>) -> Result<HashMap<Id, AuthorView>, ApiError> {
+    crate::cached::author_views(state, &ids).await
 }

@@ -194,6 +194,8 @@ pub(crate) async fn create_post(
     };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
+    crate::cached::author_changed(&state, &created.author).await;
+    state.thread_changed(created.thread.id).await;
     if let Some(email) = subscriber {
         state.store.subscription_add(&created.thread, &email, now).await?;
     }
@@ -298,7 +300,7 @@ async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
 pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) -> Result<impl IntoResponse, ApiError> {
     let post = public_post(&state, id).await?;
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
-    Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
+    Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
 }
 
 /// Checks that the request comes from the post's author: signed in as them (an
@@ -372,9 +374,10 @@ pub(crate) async fn edit_post(
         post = state.store.post_set_state(id, PostState::Pending, by, Some(why), state.clock.now()).await?.after;
     }
     state.wake_workers();
+    state.thread_changed(post.thread_id).await;
     let post = as_author_sees(post);
     let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
-    Ok(axum::Json(PostView::new(&post, authors.get(&post.author_id))))
+    Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
 }
 
 pub(crate) async fn delete_post(
@@ -386,6 +389,7 @@ pub(crate) async fn delete_post(
     let (_, forum) = authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
     state.wake_workers();
+    state.thread_changed(thread.id).await;
     Ok(axum::Json(
         json!({ "post": PostView::new(&post, None), "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()) }),
     ))

@@ -84,6 +84,8 @@ pub(crate) async fn create_thread(
     }
     let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
     state.wake_workers();
+    // "No such thread" may be cached for its page: the look-ups are made anew.
+    state.thread_changed(thread.id).await;
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 
@@ -126,5 +128,6 @@ async fn set_closed(
     let forum = state.store.forum_get(thread.forum_id).await?;
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let thread = state.store.thread_set_closed(id, closed).await?;
+    state.thread_changed(id).await;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use confab_core::IdGenerator;
 use confab_core::secret::Token;
+use confab_server::cached::CacheSettings;
 use confab_server::mail::MemoryMailer;
 use confab_server::{AppState, Clock, Settings};
 use confab_store::Store;
@@ -48,6 +49,11 @@ pub struct TestApp {
     /// A worker over the app's store and clock (not running: `run_jobs` drives it).
     /// Outbound requests may reach loopback, where tests run their receivers.
     pub worker: confab_jobs::Worker,
+    /// The app's cache of public reads.
+    #[allow(dead_code)]
+    pub cache: Option<Arc<confab_cache::Cache>>,
+    #[allow(dead_code)]
+    pub state: AppState,
     _dir: tempfile::TempDir,
     /// A PostgreSQL test's databases, dropped after everything else.
     _pg: Option<confab_store_pg::testing::Databases>,
@@ -97,10 +103,29 @@ impl TestApp {
         Self::build(settings, None, confab_store_pg::testing::selected()).await
     }
 
+    /// Without the cache: every read reaches the store (for what a test asserts of the
+    /// store's own reads: statements, replicas).
+    #[allow(dead_code)]
+    pub async fn uncached() -> Self {
+        let mut app = Self::new().await;
+        app.router = confab_server::app(app.state.clone().without_cache());
+        app.cache = None;
+        app
+    }
+
     /// A test app on the PostgreSQL topology whatever `CONFAB_TEST_STORE` says (for
     /// what only a store with replicas does).
     pub async fn on_postgres() -> Self {
         Self::build(test_settings(confab_server::RateLimits::off()), None, true).await
+    }
+
+    /// As [`TestApp::on_postgres`], without the cache.
+    #[allow(dead_code)]
+    pub async fn on_postgres_uncached() -> Self {
+        let mut app = Self::on_postgres().await;
+        app.router = confab_server::app(app.state.clone().without_cache());
+        app.cache = None;
+        app
     }
 
     /// A test app whose mail goes to a real SMTP server at `smtp_url`.
@@ -140,7 +165,10 @@ impl TestApp {
             .unwrap()
             .with_mailer(mail.unwrap_or_else(|| Arc::clone(&mailer) as Arc<dyn confab_server::mail::Mailer>))
             .with_outbound(policy)
-            .unwrap();
+            .unwrap()
+            // The product's default: public reads through an in-process cache.
+            .with_cache(Arc::new(confab_cache::InProcess::new(64 << 20)), CacheSettings::default());
+        let cache = state.reads.cache().cloned();
         let worker_config = confab_jobs::WorkerConfig {
             max_attempts: 4,
             backoff: confab_core::jobs::Backoff { base: Duration::from_secs(10), max: Duration::from_secs(60) },
@@ -152,8 +180,19 @@ impl TestApp {
             worker_config,
             Arc::new(move || clock.now()),
         );
-        let router = confab_server::app(state);
-        TestApp { router, store, admin: admin.expose().to_owned(), now, mailer, worker, _dir: dir, _pg: pg_databases }
+        let router = confab_server::app(state.clone());
+        TestApp {
+            router,
+            store,
+            admin: admin.expose().to_owned(),
+            now,
+            mailer,
+            worker,
+            cache,
+            state,
+            _dir: dir,
+            _pg: pg_databases,
+        }
     }
 
     /// A test app with the forum `blog`.
