@@ -234,10 +234,25 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> anyhow::Result<Bytes> {
         .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 30 s"))?
 }
 
+/// As [`fetch`], with an `Authorization` header (operators' endpoints).
+pub async fn fetch_as(addr: SocketAddr, path: &str, authorization: &str) -> anyhow::Result<Bytes> {
+    tokio::time::timeout(Duration::from_secs(30), fetch_once_as(addr, path, Some(authorization)))
+        .await
+        .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 30 s"))?
+}
+
 async fn fetch_once(addr: SocketAddr, path: &str) -> anyhow::Result<Bytes> {
+    fetch_once_as(addr, path, None).await
+}
+
+async fn fetch_once_as(addr: SocketAddr, path: &str, authorization: Option<&str>) -> anyhow::Result<Bytes> {
     let mut s = connect(addr).await?;
     let host = addr.to_string();
-    let req = Request::get(path).header(hyper::header::HOST, &host).body(Full::new(Bytes::new()))?;
+    let mut req = Request::get(path).header(hyper::header::HOST, &host);
+    if let Some(a) = authorization {
+        req = req.header(hyper::header::AUTHORIZATION, a);
+    }
+    let req = req.body(Full::new(Bytes::new()))?;
     let resp = s.send_request(req).await?;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();

@@ -319,9 +319,30 @@ async fn run(
             .await?,
         );
     }
+    let mut cache_b = serde_json::Value::Null;
+    let mut page_bytes_avg = 0.0;
     if want("b") {
+        // The average first page over pages drawn uniformly (empty ones included): what
+        // sizing a cache to a share of the threads needs (scripts/bench-cache).
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(manifest.seed);
+        let mut total = 0usize;
+        const SAMPLE: usize = 200;
+        for _ in 0..SAMPLE {
+            let r = rand::Rng::random_range(&mut rng, 0..manifest.pages);
+            let path = format!(
+                "/api/v1/forums/{}/thread-page?identifier={}&limit=25&replies=3",
+                m.forum_of(r),
+                dataset::page_identifier(r)
+            );
+            total += load::fetch(confab.addr, &path).await?.len();
+        }
+        page_bytes_avg = total as f64 / SAMPLE as f64;
+        eprintln!("   average first page over {SAMPLE} uniform pages: {page_bytes_avg:.0} bytes");
         let d = format!("long tail: first pages by Zipf(1.0) over {} pages", manifest.pages);
+        let before = cache_stats(&confab).await?;
         rows.push(measure("b", &d, &confab, p(Mode::Closed), Arc::clone(&tail), Some(ceiling_rps)).await?);
+        cache_b = cache_delta(&before, &cache_stats(&confab).await?);
+        eprintln!("   cache during (b): {cache_b}");
     }
     if want("c") {
         let deep: serde_json::Value = serde_json::from_slice(
@@ -424,12 +445,34 @@ async fn run(
     println!("{table}");
     std::fs::write(
         out.with_extension("json"),
-        serde_json::to_vec_pretty(&serde_json::json!({ "dataset": manifest, "rows": rows }))?,
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "dataset": manifest, "rows": rows, "cache_b": cache_b, "page_bytes_avg": page_bytes_avg
+        }))?,
     )?;
     std::fs::write(out.with_extension("md"), table)?;
     drop(confab);
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(rows)
+}
+
+/// The server's cache counters (`GET /api/v1/cache`).
+async fn cache_stats(server: &procs::Server) -> anyhow::Result<serde_json::Value> {
+    let auth = format!("Bearer {}", procs::ADMIN_TOKEN);
+    Ok(serde_json::from_slice(&load::fetch_as(server.addr, "/api/v1/cache", &auth).await?)?)
+}
+
+/// What the counters did between two readings, with the hit ratio over that span and
+/// the gauges as they were at the end.
+fn cache_delta(before: &serde_json::Value, after: &serde_json::Value) -> serde_json::Value {
+    let mut d = after.clone();
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+    for k in ["hits", "stale", "early", "misses", "fills", "fill_errors", "kept"] {
+        d[k] = serde_json::json!(n(after, k) - n(before, k));
+    }
+    let served = n(&d, "hits") + n(&d, "stale") + n(&d, "early");
+    let all = served + n(&d, "misses");
+    d["hit_ratio"] = serde_json::json!(if all == 0 { 0.0 } else { served as f64 / all as f64 });
+    d
 }
 
 async fn measure(

@@ -50,6 +50,9 @@ pub fn start(mut cmd: Command, marker: &str) -> anyhow::Result<Server> {
     }
 }
 
+/// The benchmarked server's admin token (for its cache counters).
+pub const ADMIN_TOKEN: &str = "bench-admin-token-not-secret-000";
+
 /// `confab serve` on the embedded store in `data_dir`, or on the topology of the
 /// configuration file `postgres`.
 pub fn confab(bin: &Path, data_dir: &Path, postgres: Option<&Path>) -> anyhow::Result<Server> {
@@ -63,7 +66,7 @@ pub fn confab(bin: &Path, data_dir: &Path, postgres: Option<&Path>) -> anyhow::R
         .env("CONFAB_LISTEN", "127.0.0.1:0")
         .env("CONFAB_DEMO", "false")
         .env("CONFAB_LOG", "warn")
-        .env("CONFAB_ADMIN_TOKEN", "bench-admin-token-not-secret-000")
+        .env("CONFAB_ADMIN_TOKEN", ADMIN_TOKEN)
         // One client address sends everything: per-network limits would measure the limiter.
         .env("CONFAB_RATE_LIMIT_POSTS_PER_MINUTE", "0")
         .env("CONFAB_RATE_LIMIT_VOTES_PER_MINUTE", "0")

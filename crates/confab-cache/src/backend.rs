@@ -19,6 +19,12 @@ pub trait Backend: Send + Sync + 'static {
     /// writer with an old value never replaces a newer one). `false`: not stored.
     async fn put(&self, key: &str, entry: &Entry, ttl: Duration) -> bool;
     async fn remove(&self, key: &str);
+    /// What it is, for operators: `memory` or `memcached`.
+    fn name(&self) -> &'static str;
+    /// Its gauges now, for operators (entries held, servers out…).
+    fn gauges(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Entries in this process: bounded by their size in bytes, each expiring at its own
@@ -84,6 +90,15 @@ impl Backend for InProcess {
     async fn remove(&self, key: &str) {
         self.cache.invalidate(key);
     }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn gauges(&self) -> Vec<(&'static str, u64)> {
+        self.cache.run_pending_tasks();
+        vec![("entries", self.cache.entry_count()), ("bytes", self.cache.weighted_size())]
+    }
 }
 
 /// Entries on a memcached pool. The version check on put is a compare-and-set loop:
@@ -135,5 +150,13 @@ impl Backend for MemcachedBackend {
 
     async fn remove(&self, key: &str) {
         self.pool.delete(key).await;
+    }
+
+    fn name(&self) -> &'static str {
+        "memcached"
+    }
+
+    fn gauges(&self) -> Vec<(&'static str, u64)> {
+        vec![("servers_out", self.pool.servers_out() as u64)]
     }
 }

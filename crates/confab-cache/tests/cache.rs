@@ -36,6 +36,9 @@ impl<B: Backend> Backend for Counting<B> {
     async fn remove(&self, key: &str) {
         self.inner.remove(key).await
     }
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
 }
 
 struct Clock(Arc<AtomicU64>);

@@ -223,3 +223,22 @@ async fn shadow_banned_posts_never_reach_the_cached_page() {
     assert_eq!(messages(&p.json), ["first"]);
     assert_eq!(p.json["thread"]["posts"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_read_the_cache_counters() {
+    let app = TestApp::with_forum().await;
+    app.comment("t", None, "first", "Ann").await;
+    page(&app, "t").await;
+    page(&app, "t").await;
+    app.get("/api/v1/cache").await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let admin = format!("Bearer {}", app.admin);
+    let s = app.send(Method::GET, "/api/v1/cache", None, &[("authorization", &admin)]).await.expect(StatusCode::OK);
+    assert_eq!(s.json["backend"], "memory");
+    assert!(s.json["hits"].as_u64().unwrap() >= 2, "{}", s.text);
+    assert!(s.json["entries"].as_u64().unwrap() >= 3, "{}", s.text);
+    assert!(s.json["hit_ratio"].as_f64().unwrap() > 0.0);
+    let off = TestApp::uncached().await;
+    let admin = format!("Bearer {}", off.admin);
+    let s = off.send(Method::GET, "/api/v1/cache", None, &[("authorization", &admin)]).await;
+    assert_eq!(s.expect(StatusCode::OK).json, json!({ "backend": "off" }));
+}

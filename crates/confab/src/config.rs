@@ -335,7 +335,8 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"])).extract().map_err(Box::new)
+        // `CONFAB_CACHE__BACKEND=off` sets `[cache] backend`.
+        fig.merge(Env::prefixed("CONFAB_").ignore(&["CONFIG"]).split("__")).extract().map_err(Box::new)
     }
 
     /// The rate limits in force; refuses malformed proxy networks.

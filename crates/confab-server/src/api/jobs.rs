@@ -19,6 +19,29 @@ use crate::views::rfc3339;
 
 const MAX_PAGE: u32 = 100;
 
+/// `GET /api/v1/cache`: where the cache of public reads lives and its counters since
+/// start, for operators watching its hit ratio.
+pub(crate) async fn cache_stats(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
+    who.require(&state, None, Power::Global).await?;
+    let Some(cache) = state.reads.cache() else { return Ok(axum::Json(json!({ "backend": "off" }))) };
+    let s = cache.stats();
+    let mut v = json!({
+        "backend": cache.backend().name(),
+        "hits": s.hits,
+        "stale": s.stale,
+        "early": s.early,
+        "misses": s.misses,
+        "fills": s.fills,
+        "fill_errors": s.fill_errors,
+        "kept": s.kept,
+        "hit_ratio": s.hit_ratio(),
+    });
+    for (name, value) in cache.backend().gauges() {
+        v[name] = json!(value);
+    }
+    Ok(axum::Json(v))
+}
+
 /// A job as operators see it: what it is about, not its payload.
 pub fn job_view(j: &Job) -> serde_json::Value {
     let about = match Task::from_json(&j.task) {

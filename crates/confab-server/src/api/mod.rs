@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/forums/{forum}/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
         .route("/api/v1/forums/{forum}/webhooks/{webhook}", delete(webhooks::delete_webhook))
         .route("/api/v1/forums/{forum}/webhooks/{webhook}/deliveries", get(webhooks::list_deliveries))
+        .route("/api/v1/cache", get(jobs::cache_stats))
         .route("/api/v1/jobs", get(jobs::list_jobs))
         .route("/api/v1/jobs/{job}", get(jobs::get_job).delete(jobs::discard_job))
         .route("/api/v1/jobs/{job}/retry", post(jobs::retry_job))
