@@ -269,6 +269,9 @@ pub(crate) fn delete(c: &mut Connection, ids: &IdGenerator, account: Id, now: Un
     )?;
     let mut done = AccountDeleted::default();
     for (id, policy, forum, thread) in posts {
+        if !done.threads.contains(&thread) {
+            done.threads.push(thread);
+        }
         let policy: ForumPolicy = serde_json::from_str(&policy).map_err(|e| StoreError::Internal(e.to_string()))?;
         match policy.on_account_delete {
             AccountDeletion::Remove => {

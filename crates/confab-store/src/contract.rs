@@ -773,6 +773,11 @@ pub async fn an_account_exports_its_data_and_is_deleted_per_forum_policy(store: 
 
     let done = store.account_delete(ann.id, NOW).await.unwrap();
     assert_eq!((done.posts_anonymized, done.posts_removed), (1, 1));
+    let mut threads = done.threads.clone();
+    threads.sort();
+    let mut expected = vec![kept.thread_id, wiped.post.thread_id];
+    expected.sort();
+    assert_eq!(threads, expected, "each changed thread once, for the caches");
     assert!(matches!(store.account_get(ann.id).await, Err(StoreError::AccountNotFound)));
     assert!(store.session_lookup(session.hash(), NOW).await.unwrap().is_none());
     assert!(store.account_for_login("ann@example.com").await.unwrap().is_none(), "the address is free again");

@@ -183,10 +183,12 @@ pub struct AccountData {
 }
 
 /// What deleting an account did to its posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountDeleted {
     pub posts_removed: u64,
     pub posts_anonymized: u64,
+    /// The threads whose pages changed (each once), for the caches to refresh.
+    pub threads: Vec<Id>,
 }
 
 /// Comment count of one thread, for a count request.

@@ -646,6 +646,9 @@ impl Store for PgStore {
                     .map(|f| (f.id, f.policy))
                     .collect();
             for (_, _, post) in posts {
+                if !done.threads.contains(&post.thread_id) {
+                    done.threads.push(post.thread_id);
+                }
                 let policy = policies.get(&post.forum_id).cloned().unwrap_or_default();
                 match policy.on_account_delete {
                     AccountDeletion::Remove => {
