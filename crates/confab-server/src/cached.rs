@@ -20,8 +20,8 @@
 //! The writer waits for a refresh that started after its write, so its next read shows
 //! the write; everyone else's does too, as soon as that refresh lands. Values a write
 //! cannot reach (another process's in-process cache; forum settings; votes, which do not
-//! move a thread's version) catch up within `fresh` (then one refill while the stale
-//! value is served, within `stale`).
+//! move a thread's version, so a fill racing one may store the count before it) catch up
+//! within `fresh` (then one refill while the stale value is served, within `stale`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

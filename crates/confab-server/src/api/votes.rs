@@ -79,6 +79,11 @@ pub(crate) async fn vote_post(
         (post, value.as_i64(), 0)
     } else {
         let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
+        if outcome.current != outcome.previous {
+            // The voter reloads and expects their vote counted: the thread's cached pages
+            // are made again (one refresh per thread at a time, however many votes).
+            state.thread_changed(outcome.post.thread_id).await;
+        }
         (outcome.post, outcome.current.as_i64(), outcome.previous.as_i64())
     };
     let mut body = json!({
