@@ -1,4 +1,4 @@
-//! Confab's caches (issue 9, being built). So far:
+//! Confab's caches:
 //! - [`ketama`]: the consistent hashing that places keys on a memcached pool exactly as
 //!   libmemcached (and so pylibmc, PHP's memcached and the other clients built on it)
 //!   does, so that applications sharing a pool agree on where each key lives;

@@ -37,20 +37,9 @@ use tokio::sync::watch;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// How long cached values live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Served without a second thought for this long after they were made.
-    pub fresh: Duration,
-    /// Then served while one refill runs, for up to this long; after that, gone.
-    pub stale: Duration,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings { fresh: Duration::from_secs(10), stale: Duration::from_secs(300) }
-    }
-}
+/// How long cached values live unless configured otherwise (`[cache] fresh_secs`,
+/// `stale_secs`).
+pub const DEFAULT_POLICY: Policy = Policy { fresh: Duration::from_secs(10), stale: Duration::from_secs(300) };
 
 /// How long a writer waits for the refresh of its thread before answering anyway.
 const REFRESH_WAIT: Duration = Duration::from_secs(5);
@@ -144,12 +133,12 @@ fn in_callers_scope<F: std::future::Future>(fut: F) -> impl std::future::Future<
 
 impl Reads {
     /// Reads through `cache`.
-    pub fn new(cache: Arc<Cache>, settings: CacheSettings) -> Reads {
+    pub fn new(cache: Arc<Cache>, policy: Policy) -> Reads {
         Reads {
             cache: Some(cache),
-            policy: Policy { fresh: settings.fresh, stale: settings.stale },
-            forums_by_name: moka::sync::Cache::builder().max_capacity(FORUMS).time_to_live(settings.fresh).build(),
-            forums_by_id: moka::sync::Cache::builder().max_capacity(FORUMS).time_to_live(settings.fresh).build(),
+            policy,
+            forums_by_name: moka::sync::Cache::builder().max_capacity(FORUMS).time_to_live(policy.fresh).build(),
+            forums_by_id: moka::sync::Cache::builder().max_capacity(FORUMS).time_to_live(policy.fresh).build(),
             refreshes: Mutex::new(HashMap::new()),
         }
     }
@@ -169,16 +158,12 @@ impl Reads {
         self.cache.as_ref()
     }
 
-    fn remember_forum(&self, f: &Forum) {
+    /// A forum as read now, or as a settings change in this process left it.
+    pub(crate) fn forum_changed(&self, f: &Forum) {
         if self.cache.is_some() {
             self.forums_by_name.insert(f.shortname.as_str().to_owned(), f.clone());
             self.forums_by_id.insert(f.id, f.clone());
         }
-    }
-
-    /// A forum whose settings changed in this process: kept as it is now.
-    pub(crate) fn forum_changed(&self, f: &Forum) {
-        self.remember_forum(f);
     }
 }
 
@@ -188,7 +173,7 @@ impl AppState {
             return Ok(f);
         }
         let f = self.store.forum_by_shortname(name).await?;
-        self.reads.remember_forum(&f);
+        self.reads.forum_changed(&f);
         Ok(f)
     }
 
@@ -197,7 +182,7 @@ impl AppState {
             return Ok(f);
         }
         let f = self.store.forum_get(id).await?;
-        self.reads.remember_forum(&f);
+        self.reads.forum_changed(&f);
         Ok(f)
     }
 

@@ -286,10 +286,10 @@ impl AppState {
 
     /// The same state reading through `cache` (its clock is the state's, so a test
     /// that moves time moves the cache's too).
-    pub fn with_cache(mut self, backend: Arc<dyn confab_cache::Backend>, settings: cached::CacheSettings) -> Self {
+    pub fn with_cache(mut self, backend: Arc<dyn confab_cache::Backend>, policy: confab_cache::Policy) -> Self {
         let clock = self.clock.clone();
         let cache = confab_cache::Cache::with_clock(backend, Arc::new(move || u64::try_from(clock.now()).unwrap_or(0)));
-        self.reads = Arc::new(cached::Reads::new(cache, settings));
+        self.reads = Arc::new(cached::Reads::new(cache, policy));
         self
     }
 

@@ -4,26 +4,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::{TestApp, id_of};
 use serde_json::{Value, json};
 
 /// A guest post from `ip`.
 async fn post_from(app: &TestApp, forum: &str, name: &str, email: Option<&str>, ip: [u8; 4]) -> common::Resp {
     let body = json!({ "thread": { "identifier": "t" }, "message": format!("hello from {name}"), "author": { "name": name, "email": email } });
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/forums/{forum}/posts"))
-        .header("content-type", "application/json")
-        .extension(ConnectInfo(SocketAddr::from((ip, 4000))))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.raw(req).await
+    app.post_from(&format!("/api/v1/forums/{forum}/posts"), &body, ip).await
 }
 
 async fn ban(app: &TestApp, who: &str, forum: &str, body: Value) -> common::Resp {
@@ -61,14 +51,7 @@ async fn bans_by_address_domain_network_and_account_stop_the_next_post() {
     app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[("authorization", &troll)])
         .await
         .expect_error(StatusCode::FORBIDDEN, "banned");
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(&vote)
-        .header("content-type", "application/json")
-        .extension(ConnectInfo(SocketAddr::from(([203, 0, 113, 5], 4000))))
-        .body(Body::from(json!({ "value": 1 }).to_string()))
-        .unwrap();
-    app.raw(req).await.expect_error(StatusCode::FORBIDDEN, "banned");
+    app.post_from(&vote, &json!({ "value": 1 }), [203, 0, 113, 5]).await.expect_error(StatusCode::FORBIDDEN, "banned");
     app.send(Method::POST, &vote, Some(&json!({ "value": 1 })), &[]).await.expect(StatusCode::OK);
     // Everyone else, and the same people elsewhere, post as before.
     post_from(&app, "blog", "Fine", Some("fine@example.com"), [198, 51, 100, 1]).await.expect(StatusCode::CREATED);

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, id_of};
-use confab_server::cached::CacheSettings;
 use serde_json::{Value, json};
 
-const FRESH: Duration = CacheSettings { fresh: Duration::from_secs(10), stale: Duration::from_secs(300) }.fresh;
+const FRESH: Duration = confab_server::cached::DEFAULT_POLICY.fresh;
 
 async fn page(app: &TestApp, identifier: &str) -> common::Resp {
     app.get(&TestApp::page_uri(identifier, "")).await.expect(StatusCode::OK)
@@ -208,17 +207,8 @@ async fn shadow_banned_posts_never_reach_the_cached_page() {
     )
     .await
     .expect(StatusCode::CREATED);
-    let mut req = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/forums/blog/posts")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
-            json!({ "thread": { "identifier": "t" }, "message": "from the banned", "author": { "name": "Zed" } })
-                .to_string(),
-        ))
-        .unwrap();
-    req.extensions_mut().insert(axum::extract::ConnectInfo("192.0.2.7:4000".parse::<std::net::SocketAddr>().unwrap()));
-    app.raw(req).await.expect(StatusCode::CREATED);
+    let body = json!({ "thread": { "identifier": "t" }, "message": "from the banned", "author": { "name": "Zed" } });
+    app.post_from("/api/v1/forums/blog/posts", &body, [192, 0, 2, 7]).await.expect(StatusCode::CREATED);
     let p = page(&app, "t").await;
     assert_eq!(messages(&p.json), ["first"]);
     assert_eq!(p.json["thread"]["posts"], 1);

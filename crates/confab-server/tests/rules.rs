@@ -6,12 +6,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::{TestApp, id_of};
 use serde_json::{Value, json};
 
@@ -29,14 +26,7 @@ async fn set_policy(app: &TestApp, forum: &str, policy: Value) -> common::Resp {
 /// A guest post from `ip` in thread `t`.
 async fn guest_post(app: &TestApp, name: &str, message: &str, ip: [u8; 4]) -> common::Resp {
     let body = json!({ "thread": { "identifier": "t" }, "message": message, "author": { "name": name } });
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/forums/blog/posts")
-        .header("content-type", "application/json")
-        .extension(ConnectInfo(SocketAddr::from((ip, 4000))))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.raw(req).await
+    app.post_from("/api/v1/forums/blog/posts", &body, ip).await
 }
 
 async fn account_post(app: &TestApp, who: &str, message: &str) -> common::Resp {
@@ -276,14 +266,7 @@ async fn readers_flags_send_a_post_to_review_at_the_threshold() {
     flag(a.clone(), "abuse").await.expect(StatusCode::OK);
     // Two guests from one network are one reader.
     for ip in [[203, 0, 113, 5], [203, 0, 113, 6]] {
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(&flag_uri)
-            .header("content-type", "application/json")
-            .extension(ConnectInfo(SocketAddr::from((ip, 4000))))
-            .body(Body::from(json!({ "reason": "spam" }).to_string()))
-            .unwrap();
-        app.raw(req).await.expect(StatusCode::OK);
+        app.post_from(&flag_uri, &json!({ "reason": "spam" }), ip).await.expect(StatusCode::OK);
     }
     let h = history(&app, &mona, &target).await;
     assert_eq!((h["post"]["flags"].clone(), h["post"]["state"].clone()), (json!(2), json!("approved")));

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use confab_core::IdGenerator;
 use confab_core::LogicalShard;
-use confab_core::input::{DisplayName, Email, Shortname, WebUrl};
+use confab_core::input::{Email, WebUrl};
 use confab_core::jobs::EventKind;
-use confab_core::model::{Forum, ForumPolicy, Moderator, NewForum, PostState, Sort, ThreadKey, VoteValue};
+use confab_core::model::{Forum, Moderator, PostState, Sort, ThreadKey, VoteValue};
 use confab_core::secret::Token;
 use confab_store::contract::{self, NOW};
 use confab_store::{NewWebhook, PageLimits, Store, WebhookAttempt};
@@ -20,16 +20,6 @@ use confab_store_pg::{MAINTENANCE, PgConfig, PgStore, PinError, Topology, migrat
 async fn open(cfg: &PgConfig, app: &str) -> Arc<PgStore> {
     let t = Topology::named(cfg.clone(), app).unwrap();
     Arc::new(PgStore::open(t, Arc::new(IdGenerator::new())).await.unwrap())
-}
-
-fn new_forum(shortname: &str) -> NewForum {
-    NewForum {
-        owner: None,
-        shortname: Shortname::parse(shortname).unwrap(),
-        name: DisplayName::parse("name", shortname).unwrap(),
-        origins: vec![],
-        policy: ForumPolicy::default(),
-    }
 }
 
 /// A shortname hashing to `shard`, so that a new forum would land there if allowed.
@@ -61,7 +51,7 @@ async fn pinned_forums_get_a_shard_of_their_own_on_the_dedicated_cluster() {
     for i in 0..40 {
         shared.push(contract::forum(&*a, &format!("site-{i}")).await);
     }
-    let news = a.forum_create_pinned(new_forum("news"), "big", NOW).await.unwrap();
+    let news = a.forum_create_pinned(contract::new_forum("news"), "big", NOW).await.unwrap();
     assert!(shared.iter().all(|f| f.shard != news.shard), "the pinned forum's shard is its own");
     assert_ne!(news.shard.get(), 0);
     assert_eq!(a.topology().cluster_of_shard(news.shard).await.unwrap().name, "big");
@@ -97,12 +87,12 @@ async fn pinned_forums_get_a_shard_of_their_own_on_the_dedicated_cluster() {
 
     // Bad requests change nothing.
     assert!(matches!(
-        a.forum_create_pinned(new_forum("nowhere"), "c9", NOW).await,
+        a.forum_create_pinned(contract::new_forum("nowhere"), "c9", NOW).await,
         Err(PinError::UnknownCluster(c)) if c == "c9"
     ));
     assert!(matches!(a.forum_by_shortname("nowhere").await, Err(confab_store::StoreError::ForumNotFound)));
     assert!(matches!(
-        a.forum_create_pinned(new_forum("news"), "big", NOW).await,
+        a.forum_create_pinned(contract::new_forum("news"), "big", NOW).await,
         Err(PinError::Store(confab_store::StoreError::ForumExists))
     ));
     let on_big: i64 =

@@ -104,13 +104,7 @@ pub(crate) fn counts(c: &Connection, forum_id: Id, keys: &[ThreadKey]) -> StoreR
         let rows = stmt.query_map(params_from_iter(values.iter()), rows::thread).map_err(sql_err)?;
         for t in rows {
             let t = t.map_err(sql_err)?;
-            out.push(ThreadCount {
-                thread_id: t.id,
-                identifier: t.identifier,
-                url: t.url,
-                posts: t.posts,
-                version: t.version,
-            });
+            out.push(ThreadCount::from(t));
         }
     }
     Ok(out)

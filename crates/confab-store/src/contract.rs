@@ -34,20 +34,19 @@ pub struct Fresh {
 
 pub const NOW: i64 = 1_800_000_000_000;
 
+/// A forum with no owner, no origins and the default policy.
+pub fn new_forum(shortname: &str) -> NewForum {
+    NewForum {
+        owner: None,
+        shortname: Shortname::parse(shortname).unwrap(),
+        name: DisplayName::parse("name", shortname).unwrap(),
+        origins: vec![],
+        policy: ForumPolicy::default(),
+    }
+}
+
 pub async fn forum(store: &dyn Store, shortname: &str) -> Forum {
-    store
-        .forum_create(
-            NewForum {
-                owner: None,
-                shortname: Shortname::parse(shortname).unwrap(),
-                name: DisplayName::parse("name", shortname).unwrap(),
-                origins: vec![],
-                policy: ForumPolicy::default(),
-            },
-            NOW,
-        )
-        .await
-        .unwrap()
+    store.forum_create(new_forum(shortname), NOW).await.unwrap()
 }
 
 pub fn spec(identifier: &str) -> ThreadSpec {

@@ -202,6 +202,12 @@ pub struct ThreadCount {
     pub version: u64,
 }
 
+impl From<Thread> for ThreadCount {
+    fn from(t: Thread) -> Self {
+        ThreadCount { thread_id: t.id, identifier: t.identifier, url: t.url, posts: t.posts, version: t.version }
+    }
+}
+
 /// One outbox row: a task, where it is in its life, and how its attempts went.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {

@@ -260,8 +260,8 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             failure_limit: 2,
             retry_timeout_secs: 10,
-            fresh_secs: 10,
-            stale_secs: 300,
+            fresh_secs: confab_server::cached::DEFAULT_POLICY.fresh.as_secs(),
+            stale_secs: confab_server::cached::DEFAULT_POLICY.stale.as_secs(),
         }
     }
 }
@@ -297,8 +297,8 @@ impl CacheConfig {
         })
     }
 
-    pub fn settings(&self) -> confab_server::cached::CacheSettings {
-        confab_server::cached::CacheSettings {
+    pub fn policy(&self) -> confab_cache::Policy {
+        confab_cache::Policy {
             fresh: Duration::from_secs(self.fresh_secs),
             stale: Duration::from_secs(self.stale_secs),
         }

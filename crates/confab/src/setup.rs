@@ -189,7 +189,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_outbound(config.outbound())
         .map_err(anyhow::Error::msg)?;
     let state = match config.cache.backend()? {
-        Some(backend) => state.with_cache(backend, config.cache.settings()),
+        Some(backend) => state.with_cache(backend, config.cache.policy()),
         None => state,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

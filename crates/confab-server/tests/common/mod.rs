@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use confab_core::IdGenerator;
 use confab_core::secret::Token;
-use confab_server::cached::CacheSettings;
 use confab_server::mail::MemoryMailer;
 use confab_server::{AppState, Clock, Settings};
 use confab_store::Store;
@@ -167,7 +166,7 @@ impl TestApp {
             .with_outbound(policy)
             .unwrap()
             // The product's default: public reads through an in-process cache.
-            .with_cache(Arc::new(confab_cache::InProcess::new(64 << 20)), CacheSettings::default());
+            .with_cache(Arc::new(confab_cache::InProcess::new(64 << 20)), confab_server::cached::DEFAULT_POLICY);
         let cache = state.reads.cache().cloned();
         let worker_config = confab_jobs::WorkerConfig {
             max_attempts: 4,
@@ -238,6 +237,20 @@ impl TestApp {
 
     pub async fn get(&self, uri: &str) -> Resp {
         self.send(Method::GET, uri, None, &[]).await
+    }
+
+    /// A JSON `POST` from a client at `ip` (what rate limits, bans and read-your-writes
+    /// key on).
+    #[allow(dead_code)]
+    pub async fn post_from(&self, uri: &str, body: &Value, ip: [u8; 4]) -> Resp {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 4000))))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.raw(req).await
     }
 
     pub async fn post(&self, uri: &str, body: &Value) -> Resp {

@@ -153,13 +153,7 @@ pub(crate) async fn thread_counts(
         let sql = format!("SELECT {THREAD_COLS} FROM threads WHERE forum_id = $1 AND {column} = ANY($2) ORDER BY id");
         for r in query(c, &sql, args![forum.as_i64(), values]).await? {
             let t = rows::thread(&r)?;
-            out.push(ThreadCount {
-                thread_id: t.id,
-                identifier: t.identifier,
-                url: t.url,
-                posts: t.posts,
-                version: t.version,
-            });
+            out.push(ThreadCount::from(t));
         }
     }
     Ok(out)
