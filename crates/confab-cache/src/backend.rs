@@ -1,5 +1,7 @@
-//! Where entries live: in this process ([`InProcess`], the embedded default) or on a
-//! memcached pool ([`MemcachedBackend`]). Best effort by contract: a backend that
+//! Where entries live: in this process ([`InProcess`], the embedded default), on a
+//! memcached pool ([`MemcachedBackend`]) or a Redis server
+//! ([`RedisBackend`](crate::redis::RedisBackend)), the shared ones optionally behind an
+//! in-process L1 ([`Tiered`](crate::tiered::Tiered)). Best effort by contract: a backend that
 //! cannot answer answers a miss, and a put it cannot make is dropped.
 
 use std::sync::Arc;
@@ -19,7 +21,8 @@ pub trait Backend: Send + Sync + 'static {
     /// writer with an old value never replaces a newer one). `false`: not stored.
     async fn put(&self, key: &str, entry: &Entry, ttl: Duration) -> bool;
     async fn remove(&self, key: &str);
-    /// What it is, for operators: `memory` or `memcached`.
+    /// What it is, for operators: `memory`, `memcached`, `redis`, or one of the last two
+    /// with `+l1`.
     fn name(&self) -> &'static str;
     /// Its gauges now, for operators (entries held, servers out…).
     fn gauges(&self) -> Vec<(&'static str, u64)> {
@@ -70,6 +73,16 @@ impl InProcess {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Drops `key` now (what [`Backend::remove`] does, without awaiting).
+    pub fn forget(&self, key: &str) {
+        self.cache.invalidate(key);
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
 }
 
 #[async_trait]
@@ -88,7 +101,7 @@ impl Backend for InProcess {
     }
 
     async fn remove(&self, key: &str) {
-        self.cache.invalidate(key);
+        self.forget(key);
     }
 
     fn name(&self) -> &'static str {

@@ -4,7 +4,11 @@
 //!   does, so that applications sharing a pool agree on where each key lives;
 //! - [`memcached`]: the pool itself — timeouts, auto-eject and retry, outages degrading
 //!   to misses;
-//! - [`Cache`]: reads through a [`Backend`] ([`InProcess`] or [`MemcachedBackend`])
+//! - [`redis`]: Redis as a backend and as the channel of change notices;
+//! - [`tiered`]: an in-process L1 in front of memcached or Redis, kept coherent by
+//!   those notices;
+//! - [`Cache`]: reads through a [`Backend`] ([`InProcess`], [`MemcachedBackend`],
+//!   [`RedisBackend`] or [`Tiered`])
 //!   with one fill per key per process at a time, stale-while-revalidate, early
 //!   probabilistic refresh, versioned puts ("set, don't delete") and the request's
 //!   [`keep`]-cache.
@@ -15,6 +19,12 @@ pub mod entry;
 pub mod keep;
 pub mod ketama;
 pub mod memcached;
+pub mod redis;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tiered;
 
 pub use backend::{Backend, InProcess, MemcachedBackend};
 pub use cache::{Cache, Filled, Policy, StatsSnapshot};
+pub use redis::{Redis, RedisBackend, RedisConfig};
+pub use tiered::Tiered;

@@ -1,9 +1,10 @@
-//! The cache's promises, on the in-process backend and on real memcached: one fill for
+//! The cache's promises, on the in-process backend, on real memcached and Redis, and on
+//! an L1 in front of memcached: one fill for
 //! a storm of readers, stale values served during a refill, versions that only move
 //! forward, early refresh near expiry, the request's keep-cache, and outages that cost
 //! fills but never errors.
 
-mod common;
+use confab_cache::testing as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,7 +15,9 @@ use bytes::Bytes;
 use confab_cache::entry::Entry;
 use confab_cache::ketama::Server;
 use confab_cache::memcached::{Memcached, MemcachedConfig};
-use confab_cache::{Backend, Cache, Filled, InProcess, MemcachedBackend, Policy, keep};
+use confab_cache::{
+    Backend, Cache, Filled, InProcess, MemcachedBackend, Policy, Redis, RedisBackend, RedisConfig, Tiered, keep,
+};
 
 const POLICY: Policy = Policy { fresh: Duration::from_secs(60), stale: Duration::from_secs(600) };
 
@@ -320,4 +323,115 @@ async fn memcached_batches_read_once_and_fill_the_rest_at_once() {
     let servers: Vec<_> = (0..2).map(|_| common::memcached()).collect();
     let ports: Vec<u16> = servers.iter().map(|m| m.port).collect();
     batches_read_once_and_fill_the_rest_at_once(Arc::new(memcached_backend(&ports))).await;
+}
+
+fn redis_backend(url: &str) -> RedisBackend {
+    let mut cfg = RedisConfig::new(url);
+    cfg.op_timeout = Duration::from_secs(2);
+    cfg.connect_timeout = Duration::from_secs(2);
+    RedisBackend::new(Arc::new(Redis::new(cfg).unwrap()))
+}
+
+/// An L1 in front of memcached, its notices on Redis, once its subscription is live.
+async fn tiered_over_memcached(ports: &[u16], redis_url: &str) -> Arc<Tiered> {
+    let notices = Arc::new(Redis::new(RedisConfig::new(redis_url)).unwrap());
+    let tiered = Tiered::with_redis_notices(Arc::new(memcached_backend(ports)), 1 << 20, POLICY.fresh, notices);
+    for _ in 0..250 {
+        if tiered.is_live() {
+            return tiered;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the notice subscription did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_storms_fill_once() {
+    let server = common::redis();
+    storm_on_a_missing_key(Arc::new(redis_backend(&server.redis_url()))).await;
+    storm_on_a_just_changed_key(Arc::new(redis_backend(&server.redis_url()))).await;
+    versions_only_move_forward(Arc::new(redis_backend(&server.redis_url()))).await;
+    batches_read_once_and_fill_the_rest_at_once(Arc::new(redis_backend(&server.redis_url()))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiered_storms_fill_once() {
+    let (memcached, redis) = (common::memcached(), common::redis());
+    let (ports, url) = ([memcached.port], redis.redis_url());
+    let tiered = || tiered_over_memcached(&ports, &url);
+    storm_on_a_missing_key(tiered().await).await;
+    storm_on_a_just_changed_key(tiered().await).await;
+    versions_only_move_forward(tiered().await).await;
+    batches_read_once_and_fill_the_rest_at_once(tiered().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_leave_the_highest_version_on_redis() {
+    let server = common::redis();
+    let backend = redis_backend(&server.redis_url());
+    let mut writers = Vec::new();
+    let backend = Arc::new(backend);
+    for v in (1..=40u64).rev().chain(1..=40) {
+        let backend = Arc::clone(&backend);
+        writers.push(tokio::spawn(async move {
+            let e = Entry { version: v, fresh_until: u64::MAX, fill_ms: 0, value: Bytes::from(format!("v{v}")) };
+            backend.put("thread:race", &e, Duration::from_secs(60)).await
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let got = backend.get_many(&["thread:race"]).await.remove(0).expect("stored");
+    assert_eq!((got.version, got.value), (40, Bytes::from("v40")));
+    // Versions are compared as unsigned 64-bit numbers, not as Lua numbers or text.
+    let e = |v: u64| Entry { version: v, fresh_until: 0, fill_ms: 0, value: Bytes::new() };
+    assert!(backend.put("thread:big", &e(u64::MAX - 1), Duration::from_secs(60)).await);
+    assert!(!backend.put("thread:big", &e(255), Duration::from_secs(60)).await);
+    assert!(backend.put("thread:big", &e(u64::MAX), Duration::from_secs(60)).await);
+    // What another application stored there is replaced, not trusted.
+    let mut raw = redis::Client::open(server.redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET").arg("thread:foreign").arg("plain text").query_async(&mut raw).await.unwrap();
+    assert_eq!(backend.get_many(&["thread:foreign"]).await, vec![None]);
+    assert!(backend.put("thread:foreign", &e(1), Duration::from_secs(60)).await);
+    // A TTL is set on every entry.
+    let ttl: i64 = redis::cmd("PTTL").arg("thread:foreign").query_async(&mut raw).await.unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "ttl {ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_costs_fills_not_errors() {
+    let mut server = common::redis();
+    let mut cfg = RedisConfig::new(server.redis_url());
+    cfg.retry_timeout = Duration::from_secs(1);
+    let redis = Arc::new(Redis::new(cfg).unwrap());
+    let cache = Cache::new(Arc::new(RedisBackend::new(Arc::clone(&redis))));
+    let source = Source::new(Duration::ZERO);
+    assert_eq!(cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+    assert_eq!(cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+    assert_eq!(source.reads(), 1);
+    server.kill();
+    // Every read is a fill, none an error, and after the failure limit none waits.
+    for _ in 0..5 {
+        assert_eq!(cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap(), "page v1");
+    }
+    assert_eq!(source.reads(), 6);
+    assert!(redis.is_out(), "left alone after repeated failures");
+    let started = std::time::Instant::now();
+    cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(200), "no timeout while Redis is out");
+    // Back (empty): used again once the retry time has passed.
+    server.restart();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut cached_again = false;
+    for _ in 0..50 {
+        let before = source.reads();
+        cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap();
+        cache.get_or_fill("thread:o", POLICY, 0, source.fill()).await.unwrap();
+        if source.reads() == before + 1 {
+            cached_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cached_again, "Redis is used again after the retry timeout");
 }

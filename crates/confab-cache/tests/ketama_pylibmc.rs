@@ -4,7 +4,7 @@
 //! servers, then 4, then 3 again with one taken out, weighted and not. Every key must
 //! be where libmemcached put it. `scripts/test-deps` installs the servers and pylibmc.
 
-mod common;
+use confab_cache::testing as common;
 
 use std::process::Command;
 

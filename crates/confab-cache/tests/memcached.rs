@@ -3,7 +3,7 @@
 //! load costs no error, its keys move to the others, and it is used again after the
 //! retry timeout; a server that accepts and never answers stalls nobody for long.
 
-mod common;
+use confab_cache::testing as common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
