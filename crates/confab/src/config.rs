@@ -216,6 +216,8 @@ pub enum CacheBackend {
     /// The `servers` pool, shared by every Confab process (and placed as libmemcached
     /// places keys, so other applications sharing the pool agree).
     Memcached,
+    /// The Redis server at `redis_url`, shared by every Confab process.
+    Redis,
     /// No cache: every read goes to the store.
     Off,
 }
@@ -224,7 +226,7 @@ pub enum CacheBackend {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// `memory` (default), `memcached` or `off`.
+    /// `memory` (default), `memcached`, `redis` or `off`.
     pub backend: CacheBackend,
     /// Megabytes the in-process cache may hold. Default 256.
     pub memory_mb: u64,
@@ -241,6 +243,12 @@ pub struct CacheConfig {
     pub failure_limit: u32,
     /// Seconds a server stays out before it is tried again. Default 10.
     pub retry_timeout_secs: u64,
+    /// `redis://[:password@]host:port[/db]`: the server of `backend = "redis"`, and the channel of
+    /// the change notices that keep each process's L1 coherent.
+    pub redis_url: Option<Secret>,
+    /// Megabytes of in-process L1 in front of memcached or Redis. Needs `redis_url`
+    /// (its change notices); default 64 when there is one, else none. 0: none.
+    pub l1_mb: Option<u64>,
     /// Seconds a cached page, count or look-up is served as fresh. Writes push new
     /// values at once; this bounds what they cannot reach (votes, forum settings,
     /// another process's in-process cache). Default 10.
@@ -260,6 +268,8 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             failure_limit: 2,
             retry_timeout_secs: 10,
+            redis_url: None,
+            l1_mb: None,
             fresh_secs: confab_server::cached::DEFAULT_POLICY.fresh.as_secs(),
             stale_secs: confab_server::cached::DEFAULT_POLICY.stale.as_secs(),
         }
@@ -267,13 +277,33 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// The backend it names; `None` when the cache is off. Refuses a malformed pool.
+    /// The backend it names; `None` when the cache is off. Refuses a malformed pool, a
+    /// Redis backend without a server, and an L1 without notices to keep it coherent.
+    /// Starts the L1's notice tasks, so it runs inside the runtime.
     pub fn backend(&self) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
         use confab_cache::ketama::{Distribution, KeyHash};
         use confab_cache::memcached::{Memcached, MemcachedConfig};
-        Ok(match self.backend {
-            CacheBackend::Off => None,
-            CacheBackend::Memory => Some(Arc::new(confab_cache::InProcess::new(self.memory_mb.max(1) << 20))),
+        let redis = match &self.redis_url {
+            Some(url) => {
+                let mut cfg = confab_cache::RedisConfig::new(url.expose().trim());
+                cfg.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
+                cfg.op_timeout = Duration::from_millis(self.timeout_ms);
+                cfg.failure_limit = self.failure_limit.max(1);
+                cfg.retry_timeout = Duration::from_secs(self.retry_timeout_secs);
+                Some(Arc::new(confab_cache::Redis::new(cfg).map_err(|e| anyhow::anyhow!("cache: {e}"))?))
+            }
+            None => None,
+        };
+        let shared: Arc<dyn confab_cache::Backend> = match self.backend {
+            CacheBackend::Off | CacheBackend::Memory => {
+                if self.l1_mb.is_some_and(|mb| mb > 0) {
+                    anyhow::bail!("cache: l1_mb is for backend = \"memcached\" or \"redis\"");
+                }
+                return Ok(match self.backend {
+                    CacheBackend::Off => None,
+                    _ => Some(Arc::new(confab_cache::InProcess::new(self.memory_mb.max(1) << 20))),
+                });
+            }
             CacheBackend::Memcached => {
                 if self.servers.is_empty() {
                     anyhow::bail!("cache: backend = \"memcached\" needs servers (\"host:port\", …)");
@@ -292,9 +322,32 @@ impl CacheConfig {
                 cfg.op_timeout = Duration::from_millis(self.timeout_ms);
                 cfg.failure_limit = self.failure_limit.max(1);
                 cfg.retry_timeout = Duration::from_secs(self.retry_timeout_secs);
-                Some(Arc::new(confab_cache::MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) }))
+                Arc::new(confab_cache::MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) })
             }
-        })
+            CacheBackend::Redis => match &redis {
+                Some(redis) => Arc::new(confab_cache::RedisBackend::new(Arc::clone(redis))),
+                None => anyhow::bail!("cache: backend = \"redis\" needs redis_url (\"redis://host:port\")"),
+            },
+        };
+        let l1_mb = match (self.l1_mb, &redis) {
+            (Some(mb), None) if mb > 0 => {
+                anyhow::bail!("cache: l1_mb needs redis_url, whose change notices keep each process's L1 coherent")
+            }
+            (Some(mb), _) => mb,
+            (None, Some(_)) => 64,
+            (None, None) => 0,
+        };
+        Ok(Some(match redis {
+            // Without notices an L1 copy could only be bounded by its expiry; the L1
+            // stays within the fresh time even if a notice is lost.
+            Some(redis) if l1_mb > 0 => confab_cache::Tiered::with_redis_notices(
+                shared,
+                l1_mb << 20,
+                Duration::from_secs(self.fresh_secs.max(1)),
+                redis,
+            ),
+            _ => shared,
+        }))
     }
 
     pub fn policy(&self) -> confab_cache::Policy {
@@ -522,6 +575,52 @@ mod tests {
             jail.create_file("bad.toml", "edit_window_secs = \"soon\"")?;
             assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
             assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    fn cache(toml: &str) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", toml)?;
+            out = Some(Config::load(Some(Path::new("c.toml"))).map_err(|e| *e)?.cache);
+            Ok(())
+        });
+        out.unwrap().backend()
+    }
+
+    fn refused(toml: &str, says: &str) {
+        let e = cache(toml).err().unwrap_or_else(|| panic!("{toml} was accepted")).to_string();
+        assert!(e.contains(says), "{toml}: {e}");
+    }
+
+    #[tokio::test]
+    async fn the_cache_section_names_its_backends_and_refuses_what_cannot_work() {
+        assert_eq!(cache("").unwrap().unwrap().name(), "memory");
+        assert!(cache("[cache]\nbackend = \"off\"").unwrap().is_none());
+        let memcached = "[cache]\nbackend = \"memcached\"\nservers = [\"127.0.0.1:11211:2\"]";
+        assert_eq!(cache(memcached).unwrap().unwrap().name(), "memcached");
+        let redis = "[cache]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6390\"";
+        // With a notice channel, an L1 sits in front (64 MB unless told), unless 0.
+        assert_eq!(cache(redis).unwrap().unwrap().name(), "redis+l1");
+        assert_eq!(cache(&format!("{redis}\nl1_mb = 0")).unwrap().unwrap().name(), "redis");
+        let tiered = format!("{memcached}\nredis_url = \"redis://127.0.0.1:6390\"\nl1_mb = 8");
+        assert_eq!(cache(&tiered).unwrap().unwrap().name(), "memcached+l1");
+
+        refused("[cache]\nbackend = \"memcached\"", "needs servers");
+        refused("[cache]\nbackend = \"memcached\"\nservers = [\"localhost\"]", "not host:port");
+        refused("[cache]\nbackend = \"memcached\"\nservers = [\"h:11211:0\"]", "not host:port");
+        refused(&format!("{memcached}\ndistribution = \"modula\""), "unknown distribution");
+        refused("[cache]\nbackend = \"redis\"", "needs redis_url");
+        refused("[cache]\nbackend = \"redis\"\nredis_url = \"http://x\"", "redis url");
+        refused(&format!("{memcached}\nl1_mb = 16"), "l1_mb needs redis_url");
+        refused("[cache]\nl1_mb = 16", "l1_mb is for");
+        // The URL's password stays out of what the configuration prints.
+        let with_password = "[cache]\nredis_url = \"redis://:hunter2@127.0.0.1:6390\"";
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", with_password)?;
+            let config = Config::load(Some(Path::new("c.toml"))).map_err(|e| *e)?;
+            assert!(!format!("{config:?}").contains("hunter2"));
             Ok(())
         });
     }
