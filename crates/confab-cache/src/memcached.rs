@@ -175,6 +175,9 @@ impl Memcached {
     }
 
     fn failed(&self, node: &Node, f: &Failure) {
+        // Connections kept from before a failure are suspect (a restarted server
+        // has closed them all): reusing them would fail the retry after it returns.
+        node.idle.lock().expect("idle lock").clear();
         let n = node.failures.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(server = %node.addr, failures = n, error = %f, "memcached request failed; treated as a miss");
         if n >= self.cfg.failure_limit {

@@ -211,13 +211,23 @@ impl TestApp {
     }
 
     pub async fn raw(&self, req: Request<Body>) -> Resp {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8(bytes.to_vec()).expect("responses are UTF-8");
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, json }
+        raw_via(&self.router, req).await
+    }
+
+    /// The same app reading through `backend` (as `[cache] backend` configures it).
+    #[allow(dead_code)]
+    pub fn reading_through(mut self, backend: Arc<dyn confab_cache::Backend>) -> Self {
+        self.state = self.state.clone().with_cache(backend, confab_server::cached::DEFAULT_POLICY);
+        self.router = confab_server::app(self.state.clone());
+        self.cache = self.state.reads.cache().cloned();
+        self
+    }
+
+    /// Another Confab process on the same store with its own cache layer over `backend`
+    /// (requests to it go through [`raw_via`]).
+    #[allow(dead_code)]
+    pub fn other_process(&self, backend: Arc<dyn confab_cache::Backend>) -> Router {
+        confab_server::app(self.state.clone().with_cache(backend, confab_server::cached::DEFAULT_POLICY))
     }
 
     pub async fn send(&self, method: Method, uri: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
@@ -342,4 +352,15 @@ pub fn urlencode(s: &str) -> String {
 
 pub fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("ids are strings").to_owned()
+}
+
+/// `req` answered by `router` (a [`TestApp`]'s, or another process's).
+pub async fn raw_via(router: &Router, req: Request<Body>) -> Resp {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).expect("responses are UTF-8");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp { status, headers, text, json }
 }
