@@ -98,6 +98,10 @@ impl Redis {
         if let Some(c) = &*conn {
             return Some(c.clone());
         }
+        // Callers that queued behind a connect that failed do not each wait for their own.
+        if self.is_out() {
+            return None;
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.cfg.connect_timeout)
             .set_response_timeout(self.cfg.op_timeout)

@@ -435,3 +435,20 @@ async fn a_redis_outage_costs_fills_not_errors() {
     }
     assert!(cached_again, "Redis is used again after the retry timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_from_the_start_is_an_outage_not_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = Arc::new(Redis::new(RedisConfig::new(format!("redis://127.0.0.1:{port}"))).unwrap());
+    let backend = Arc::new(RedisBackend::new(Arc::clone(&redis)));
+    // Twenty readers at once: all misses, and only the failure limit's worth of them
+    // waits for a connection attempt.
+    let started = std::time::Instant::now();
+    let reads = futures_util::future::join_all((0..20).map(|_| backend.get_many(&["thread:k"]))).await;
+    assert!(reads.iter().all(|r| r == &vec![None]));
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(redis.is_out());
+    let e = Entry { version: 1, fresh_until: 0, fill_ms: 0, value: Bytes::new() };
+    assert!(!backend.put("thread:k", &e, Duration::from_secs(1)).await);
+    assert!(Redis::new(RedisConfig::new("http://example.com")).is_err(), "not a Redis URL");
+}
