@@ -466,8 +466,10 @@ async fn cache_stats(server: &procs::Server) -> anyhow::Result<serde_json::Value
 fn cache_delta(before: &serde_json::Value, after: &serde_json::Value) -> serde_json::Value {
     let mut d = after.clone();
     let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
-    for k in ["hits", "stale", "early", "misses", "fills", "fill_errors", "kept"] {
-        d[k] = serde_json::json!(n(after, k) - n(before, k));
+    for k in ["hits", "stale", "early", "misses", "fills", "fill_errors", "kept", "l1_hits", "notices_heard"] {
+        if after.get(k).is_some() {
+            d[k] = serde_json::json!(n(after, k) - n(before, k));
+        }
     }
     let served = n(&d, "hits") + n(&d, "stale") + n(&d, "early");
     let all = served + n(&d, "misses");
