@@ -129,7 +129,12 @@ impl Redis {
     async fn run<T: redis::FromRedisValue>(&self, what: &str, cmd: impl FnOnce() -> redis::Cmd) -> Option<T> {
         let mut conn = self.connection().await?;
         let cmd = cmd();
-        match tokio::time::timeout(self.cfg.op_timeout, cmd.query_async::<T>(&mut conn)).await {
+        self.settle(what, cmd.query_async::<T>(&mut conn)).await
+    }
+
+    /// Awaits one exchange within the operation timeout, counting its failure.
+    async fn settle<T>(&self, what: &str, exchange: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+        match tokio::time::timeout(self.cfg.op_timeout, exchange).await {
             Ok(Ok(v)) => {
                 self.failures.store(0, Ordering::Relaxed);
                 Some(v)
@@ -201,21 +206,8 @@ impl Backend for RedisBackend {
         let bytes = entry.encode();
         let mut invocation = self.script.key(key);
         invocation.arg(bytes.as_ref()).arg(ttl_ms);
-        let call = invocation.invoke_async::<i64>(&mut conn);
-        match tokio::time::timeout(self.redis.cfg.op_timeout, call).await {
-            Ok(Ok(stored)) => {
-                self.redis.failures.store(0, Ordering::Relaxed);
-                stored == 1
-            }
-            Ok(Err(e)) => {
-                self.redis.failed("put", &e);
-                false
-            }
-            Err(_) => {
-                self.redis.failed("put", &"timed out");
-                false
-            }
-        }
+        let stored = self.redis.settle("put", invocation.invoke_async::<i64>(&mut conn)).await;
+        stored == Some(1)
     }
 
     async fn remove(&self, key: &str) {

@@ -43,29 +43,28 @@ fn free_port() -> u16 {
 }
 
 fn spawn_memcached(port: u16) -> Child {
-    let mut cmd = Command::new("memcached");
-    cmd.args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "32"]);
+    let mut args = vec!["-l", "127.0.0.1", "-U", "0", "-m", "32"];
     // memcached refuses to run as root unless told which user to be.
     if Command::new("id").arg("-u").output().unwrap().stdout == b"0\n" {
-        cmd.args(["-u", "root"]);
+        args.extend(["-u", "root"]);
     }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("memcached is installed (scripts/test-deps installs it)");
-    wait_for(port, "memcached");
-    child
+    spawn("memcached", &args, "-p", port)
 }
 
 fn spawn_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+    spawn("redis-server", &["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "--port", port)
+}
+
+/// Starts `program` with `args` and `port_flag port`, and waits until it listens.
+fn spawn(program: &str, args: &[&str], port_flag: &str, port: u16) -> Child {
+    let child = Command::new(program)
+        .args(args)
+        .args([port_flag, &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("redis-server is installed (scripts/test-deps installs it)");
-    wait_for(port, "redis-server");
+        .unwrap_or_else(|e| panic!("{program} is installed (scripts/test-deps installs it): {e}"));
+    wait_for(port, program);
     child
 }
 
@@ -92,4 +91,34 @@ impl Server {
     pub fn redis_url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+}
+
+/// A memcached pool over `ports` on loopback, with timeouts generous enough for a
+/// loaded 2-core machine (only a dead server should fail) and `retry` as its retry time.
+pub fn memcached_backend(ports: &[u16], retry: Duration) -> crate::MemcachedBackend {
+    use crate::memcached::{Memcached, MemcachedConfig};
+    let mut cfg = MemcachedConfig::new(ports.iter().map(|p| crate::ketama::Server::new("127.0.0.1", *p)).collect());
+    cfg.retry_timeout = retry;
+    cfg.op_timeout = Duration::from_secs(2);
+    cfg.connect_timeout = Duration::from_secs(2);
+    crate::MemcachedBackend { pool: std::sync::Arc::new(Memcached::new(cfg)) }
+}
+
+/// An L1 of 1 MB in front of `l2`, its notices on the Redis at `redis_url`, once its
+/// subscription is live.
+pub async fn live_tiered(
+    l2: std::sync::Arc<dyn crate::Backend>,
+    redis_url: &str,
+    l1_ttl: Duration,
+) -> std::sync::Arc<crate::Tiered> {
+    let mut cfg = crate::RedisConfig::new(redis_url);
+    cfg.retry_timeout = Duration::from_millis(200);
+    let notices = std::sync::Arc::new(crate::Redis::new(cfg).unwrap());
+    let tiered = crate::Tiered::with_redis_notices(l2, 1 << 20, l1_ttl, notices);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !tiered.is_live() {
+        assert!(Instant::now() < deadline, "the notice subscription did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tiered
 }

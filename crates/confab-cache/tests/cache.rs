@@ -13,8 +13,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use confab_cache::entry::Entry;
-use confab_cache::ketama::Server;
-use confab_cache::memcached::{Memcached, MemcachedConfig};
 use confab_cache::{
     Backend, Cache, Filled, InProcess, MemcachedBackend, Policy, Redis, RedisBackend, RedisConfig, Tiered, keep,
 };
@@ -90,12 +88,7 @@ impl Source {
 }
 
 fn memcached_backend(ports: &[u16]) -> MemcachedBackend {
-    let mut cfg = MemcachedConfig::new(ports.iter().map(|p| Server::new("127.0.0.1", *p)).collect());
-    cfg.retry_timeout = Duration::from_secs(60);
-    // Generous: 40 writers at once on a loaded 2-core machine must not time out.
-    cfg.op_timeout = Duration::from_secs(2);
-    cfg.connect_timeout = Duration::from_secs(2);
-    MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) }
+    common::memcached_backend(ports, Duration::from_secs(60))
 }
 
 /// 1,000 readers of a key nobody has: one fill, everyone gets its value.
@@ -334,15 +327,7 @@ fn redis_backend(url: &str) -> RedisBackend {
 
 /// An L1 in front of memcached, its notices on Redis, once its subscription is live.
 async fn tiered_over_memcached(ports: &[u16], redis_url: &str) -> Arc<Tiered> {
-    let notices = Arc::new(Redis::new(RedisConfig::new(redis_url)).unwrap());
-    let tiered = Tiered::with_redis_notices(Arc::new(memcached_backend(ports)), 1 << 20, POLICY.fresh, notices);
-    for _ in 0..250 {
-        if tiered.is_live() {
-            return tiered;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the notice subscription did not start");
+    common::live_tiered(Arc::new(memcached_backend(ports)), redis_url, POLICY.fresh).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use confab_cache::entry::Entry;
-use confab_cache::ketama::Server;
-use confab_cache::memcached::{Memcached, MemcachedConfig};
 use confab_cache::testing::{self, Server as Process};
-use confab_cache::{Backend, MemcachedBackend, Redis, RedisConfig, Tiered};
+use confab_cache::{Backend, Tiered};
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -20,9 +18,7 @@ fn entry(version: u64, value: &'static str) -> Entry {
 }
 
 fn memcached_backend(port: u16) -> Arc<dyn Backend> {
-    let mut cfg = MemcachedConfig::new(vec![Server::new("127.0.0.1", port)]);
-    cfg.op_timeout = Duration::from_secs(2);
-    Arc::new(MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) })
+    Arc::new(testing::memcached_backend(&[port], Duration::from_secs(10)))
 }
 
 /// A shared backend whose reads answer late with what they found at once: a slow read
@@ -57,17 +53,9 @@ impl Setup {
         Setup { memcached: testing::memcached(), redis: testing::redis() }
     }
 
-    fn notices(&self) -> Arc<Redis> {
-        let mut cfg = RedisConfig::new(self.redis.redis_url());
-        cfg.retry_timeout = Duration::from_millis(200);
-        Arc::new(Redis::new(cfg).unwrap())
-    }
-
     /// One process's cache, once its subscription is live.
     async fn process(&self, l2: Arc<dyn Backend>) -> Arc<Tiered> {
-        let tiered = Tiered::with_redis_notices(l2, 1 << 20, TTL, self.notices());
-        until(Duration::from_secs(5), || tiered.is_live()).await.expect("subscribed");
-        tiered
+        testing::live_tiered(l2, &self.redis.redis_url(), TTL).await
     }
 }
 

@@ -8,16 +8,12 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, id_of};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A guest post from `ip`.
 async fn post_from(app: &TestApp, forum: &str, name: &str, email: Option<&str>, ip: [u8; 4]) -> common::Resp {
     let body = json!({ "thread": { "identifier": "t" }, "message": format!("hello from {name}"), "author": { "name": name, "email": email } });
     app.post_from(&format!("/api/v1/forums/{forum}/posts"), &body, ip).await
-}
-
-async fn ban(app: &TestApp, who: &str, forum: &str, body: Value) -> common::Resp {
-    app.send(Method::POST, &format!("/api/v1/forums/{forum}/bans"), Some(&body), &[("authorization", who)]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,12 +23,12 @@ async fn bans_by_address_domain_network_and_account_stop_the_next_post() {
     let mona = app.member("mona", "blog", "moderator").await;
     let troll = app.member("troll", "other", "member").await;
 
-    ban(&app, &mona, "blog", json!({ "kind": "email", "value": "Spammy@Example.com", "reason": "spam" }))
+    app.ban(&mona, "blog", json!({ "kind": "email", "value": "Spammy@Example.com", "reason": "spam" }))
         .await
         .expect(StatusCode::CREATED);
-    ban(&app, &mona, "blog", json!({ "kind": "domain", "value": "@junk.example" })).await.expect(StatusCode::CREATED);
-    ban(&app, &mona, "blog", json!({ "kind": "ip", "value": "203.0.113.0/24" })).await.expect(StatusCode::CREATED);
-    ban(&app, &mona, "blog", json!({ "kind": "account", "value": "troll" })).await.expect(StatusCode::CREATED);
+    app.ban(&mona, "blog", json!({ "kind": "domain", "value": "@junk.example" })).await.expect(StatusCode::CREATED);
+    app.ban(&mona, "blog", json!({ "kind": "ip", "value": "203.0.113.0/24" })).await.expect(StatusCode::CREATED);
+    app.ban(&mona, "blog", json!({ "kind": "account", "value": "troll" })).await.expect(StatusCode::CREATED);
 
     let refused = post_from(&app, "blog", "S", Some("spammy@example.com"), [198, 51, 100, 1]).await;
     refused.expect_error(StatusCode::FORBIDDEN, "banned");
@@ -86,7 +82,8 @@ async fn bans_by_address_domain_network_and_account_stop_the_next_post() {
 async fn a_timeout_lapses_by_itself() {
     let app = TestApp::with_forum().await;
     let mona = app.member("mona", "blog", "moderator").await;
-    let b = ban(&app, &mona, "blog", json!({ "kind": "email", "value": "hot@example.com", "duration_secs": 3600 }))
+    let b = app
+        .ban(&mona, "blog", json!({ "kind": "email", "value": "hot@example.com", "duration_secs": 3600 }))
         .await
         .expect(StatusCode::CREATED);
     assert!(b.json["expires_at"].as_str().is_some());
@@ -111,11 +108,11 @@ async fn only_the_forums_moderators_manage_its_bans() {
     let mona = app.member("mona", "blog", "moderator").await;
     let tess = app.member("tess", "blog", "trusted").await;
     let body = json!({ "kind": "email", "value": "x@example.com" });
-    ban(&app, &tess, "blog", body.clone()).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
-    ban(&app, &mona, "other", body.clone()).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
+    app.ban(&tess, "blog", body.clone()).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
+    app.ban(&mona, "other", body.clone()).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
     app.post("/api/v1/forums/blog/bans", &body).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
     let admin = format!("Bearer {}", app.admin);
-    let theirs = ban(&app, &admin, "other", body).await.expect(StatusCode::CREATED).json;
+    let theirs = app.ban(&admin, "other", body).await.expect(StatusCode::CREATED).json;
     app.send(
         Method::DELETE,
         &format!("/api/v1/forums/blog/bans/{}", id_of(&theirs)),
@@ -131,9 +128,8 @@ async fn only_the_forums_moderators_manage_its_bans() {
         (json!({ "kind": "planet", "value": "mars" }), "unknown_kind"),
         (json!({ "kind": "email", "value": "x@example.com", "duration_secs": 0 }), "out_of_range"),
     ] {
-        let r = ban(&app, &mona, "blog", body.clone())
-            .await
-            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        let r =
+            app.ban(&mona, "blog", body.clone()).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
         assert_eq!(r.json["error"]["reason"], reason, "{body}");
     }
 }

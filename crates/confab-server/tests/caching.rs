@@ -199,14 +199,9 @@ async fn shadow_banned_posts_never_reach_the_cached_page() {
     app.comment("t", None, "first", "Ann").await;
     assert_eq!(messages(&page(&app, "t").await.json), ["first"]);
     let mona = app.member("mona", "blog", "moderator").await;
-    app.send(
-        Method::POST,
-        "/api/v1/forums/blog/bans",
-        Some(&json!({ "kind": "ip", "value": "192.0.2.0/24", "shadow": true })),
-        &[("authorization", &mona)],
-    )
-    .await
-    .expect(StatusCode::CREATED);
+    app.ban(&mona, "blog", json!({ "kind": "ip", "value": "192.0.2.0/24", "shadow": true }))
+        .await
+        .expect(StatusCode::CREATED);
     let body = json!({ "thread": { "identifier": "t" }, "message": "from the banned", "author": { "name": "Zed" } });
     app.post_from("/api/v1/forums/blog/posts", &body, [192, 0, 2, 7]).await.expect(StatusCode::CREATED);
     let p = page(&app, "t").await;

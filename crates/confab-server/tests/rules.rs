@@ -159,14 +159,9 @@ async fn a_shadow_ban_hides_posts_from_everyone_but_their_author() {
     let reader = app.member("reader", "blog", "member").await;
     let visible = account_post(&app, &reader, "a normal comment").await.expect(StatusCode::CREATED);
     let visible_id = id_of(&visible.json["post"]);
-    app.send(
-        Method::POST,
-        "/api/v1/forums/blog/bans",
-        Some(&json!({ "kind": "account", "value": "troll", "shadow": true })),
-        &[("authorization", &mona)],
-    )
-    .await
-    .expect(StatusCode::CREATED);
+    app.ban(&mona, "blog", json!({ "kind": "account", "value": "troll", "shadow": true }))
+        .await
+        .expect(StatusCode::CREATED);
 
     // The troll is told nothing: the post looks approved to them.
     let p = account_post(&app, &troll, "you are all wrong").await.expect(StatusCode::CREATED);

@@ -13,37 +13,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{Resp, TestApp, raw_via};
-use confab_cache::ketama::Server;
-use confab_cache::memcached::{Memcached, MemcachedConfig};
 use confab_cache::testing;
-use confab_cache::{Backend, MemcachedBackend, Redis, RedisConfig, Tiered};
+use confab_cache::{Backend, Tiered};
 use serde_json::Value;
-
-fn memcached(ports: &[u16], retry: Duration) -> Arc<MemcachedBackend> {
-    let mut cfg = MemcachedConfig::new(ports.iter().map(|p| Server::new("127.0.0.1", *p)).collect());
-    cfg.retry_timeout = retry;
-    // A loaded 2-core machine answers slowly at times; only a dead server should fail.
-    cfg.op_timeout = Duration::from_secs(1);
-    cfg.connect_timeout = Duration::from_secs(1);
-    Arc::new(MemcachedBackend { pool: Arc::new(Memcached::new(cfg)) })
-}
 
 /// One process's cache: L1 in front of memcached, notices on Redis, once subscribed.
 async fn tiered(memcached_port: u16, redis_url: &str) -> Arc<Tiered> {
-    let notices = Arc::new(Redis::new(RedisConfig::new(redis_url)).unwrap());
-    let policy = confab_server::cached::DEFAULT_POLICY;
-    let t = Tiered::with_redis_notices(
-        memcached(&[memcached_port], Duration::from_secs(10)),
-        8 << 20,
-        policy.fresh,
-        notices,
-    );
-    let started = Instant::now();
-    while !t.is_live() {
-        assert!(started.elapsed() < Duration::from_secs(5), "notices did not start");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    t
+    let l2 = Arc::new(testing::memcached_backend(&[memcached_port], Duration::from_secs(10)));
+    testing::live_tiered(l2, redis_url, confab_server::cached::DEFAULT_POLICY.fresh).await
 }
 
 async fn get(router: &Router, uri: &str) -> Resp {
@@ -163,7 +140,7 @@ async fn server_stat(port: u16, name: &str) -> u64 {
 async fn a_memcached_node_killed_mid_load_costs_no_errors() {
     let mut nodes: Vec<_> = (0..3).map(|_| testing::memcached()).collect();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
-    let pool = memcached(&ports, Duration::from_secs(2));
+    let pool = Arc::new(testing::memcached_backend(&ports, Duration::from_secs(2)));
     let app = TestApp::with_forum().await.reading_through(pool.clone());
     let mut uris = Vec::new();
     let mut page_keys = Vec::new();

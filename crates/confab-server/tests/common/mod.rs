@@ -263,6 +263,12 @@ impl TestApp {
         self.raw(req).await
     }
 
+    /// `POST /api/v1/forums/{forum}/bans` with `body`, as `who` (an `authorization` value).
+    #[allow(dead_code)]
+    pub async fn ban(&self, who: &str, forum: &str, body: Value) -> Resp {
+        self.send(Method::POST, &format!("/api/v1/forums/{forum}/bans"), Some(&body), &[("authorization", who)]).await
+    }
+
     pub async fn post(&self, uri: &str, body: &Value) -> Resp {
         self.send(Method::POST, uri, Some(body), &[]).await
     }
