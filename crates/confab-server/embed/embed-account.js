@@ -68,7 +68,7 @@ export default function open(ctx) {
   }
 
   function show(mode, notice) {
-    var f = h('form', { novalidate: true });
+    var f = h('form', { method: 'dialog', novalidate: true });
     FIELDS[mode].forEach(function (d) {
       var id = 'cf-a-' + d[0];
       f.append(h('label', { for: id, text: L[d[0]] }),

@@ -247,6 +247,7 @@
       return;
     }
     var root = host.shadowRoot || host.attachShadow({ mode: 'open' });
+    wire(root);
     if (!sheet) {
       try { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); } catch (e) { sheet = null; }
     }
@@ -551,7 +552,7 @@
   var formSeq = 0;
   function form(parentId) {
     var s = state, who = load('author', {}), i = ++formSeq;
-    var f = h('form', { cls: 'cf-form', novalidate: true, 'data-parent': parentId || '' });
+    var f = h('form', { cls: 'cf-form', method: 'dialog', novalidate: true, 'data-parent': parentId || '' });
     var label = parentId ? t('replyTo', null, { name: (s.nodes[parentId].p.author || {}).name || '' }) : t('join');
     var msg = h('textarea', { name: 'message', id: 'cf-m' + i, rows: parentId ? '3' : '4', maxlength: '20000',
       required: true, 'aria-describedby': 'cf-me' + i });
@@ -671,7 +672,7 @@
   function openEdit(id) {
     var s = state, n = s.nodes[id];
     if (n.art.querySelector('form')) return;
-    var f = h('form', { cls: 'cf-form cf-edit', novalidate: true, 'data-edit': id });
+    var f = h('form', { cls: 'cf-form cf-edit', method: 'dialog', novalidate: true, 'data-edit': id });
     var ta = h('textarea', { name: 'message', id: 'cf-ed' + id, rows: '4', maxlength: '20000', 'aria-describedby': 'cf-ede' + id,
       'aria-label': t('edit') });
     ta.value = n.p.raw_message || '';
@@ -856,9 +857,9 @@
   }
 
   function onSubmit(e) {
+    e.preventDefault();
     var f = e.target;
     if (!f.classList || !f.classList.contains('cf-form')) return;
-    e.preventDefault();
     if (f.hasAttribute('data-edit')) submitEdit(f); else submitPost(f);
   }
 
@@ -877,18 +878,20 @@
     if (cancel) cancel.click();
   }
 
+  // Wired in start(): other languages get there after their strings load.
+  function wire(root) {
+    if (root.__confab) return;
+    root.__confab = true;
+    root.addEventListener('click', onClick);
+    root.addEventListener('submit', onSubmit);
+    root.addEventListener('change', onChange);
+    root.addEventListener('keydown', onKey);
+  }
+
   function boot(override) {
     var cfg = readConfig(override);
     if (state && state.root && state.root.host !== cfg.el) state = Object.assign(state, { root: null });
     start(cfg);
-    var root = state && state.root;
-    if (root && !root.__confab) {
-      root.__confab = true;
-      root.addEventListener('click', onClick);
-      root.addEventListener('submit', onSubmit);
-      root.addEventListener('change', onChange);
-      root.addEventListener('keydown', onKey);
-    }
   }
 
   // Relative times stay relative.
