@@ -90,6 +90,11 @@ pub enum Task {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Screen {
     pub clean: PostState,
+    /// The post's state when it was queued, set by the store in the post's transaction:
+    /// the filter moves only a post still in it that nobody has decided on since. (Jobs
+    /// queued before this field existed compare with the state the filter reads.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<PostState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientInfo>,
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use confab_core::id::Id;
 use confab_core::jobs::{EventKind, PostSnapshot, Screen, Task};
-use confab_core::model::{Author, AuthorKind, Moderator, Post, PostState, SpamFilter};
+use confab_core::model::{Author, AuthorKind, Post, PostState, SpamFilter};
 use confab_core::signature;
 use confab_core::spam::{self, Action};
 use confab_jobs::{Failure, Handler};
@@ -224,7 +224,13 @@ impl Effects {
             return self.announce(job, &post, author.as_ref()).await;
         }
         let why = verdict_reasons.filter(|r| !r.is_empty()).map(|r| r.join(", "));
-        let change = self.store.post_set_state(post.id, target, Moderator::Filter, why, self.clock.now()).await?;
+        let queued = order.queued.unwrap_or(post.state);
+        let Some(change) = self.store.post_screened(post.id, queued, target, why, self.clock.now()).await? else {
+            // A moderator (or the author, or readers' flags) decided while it waited or
+            // while the filter judged it: their decision stands. The verdict is recorded.
+            tracing::info!(post = %post.id, "decided on since it was queued; the filter's verdict is not applied");
+            return Ok(vec![]);
+        };
         if let Some(server) = &self.server {
             server.thread_changed(post.thread_id).await;
         }

@@ -135,18 +135,19 @@ pub(crate) async fn digest(
     thread: Id,
 ) -> Result<Vec<NewJob>, Failure> {
     let store = &effects.store;
+    // The waiting posts leave the queue only once their mail has gone (`done`): a send
+    // that fails is retried with all of them, and so is one a crash interrupted.
+    let ids = store.digest_waiting(&email, thread).await?;
     if store.is_muted(&email, thread).await? {
-        store.digest_take(&email, thread, effects.clock.now()).await?;
-        return Ok(vec![]);
+        return digest_done(effects, job, &email, thread, &ids).await;
     }
-    let ids = store.digest_take(&email, thread, effects.clock.now()).await?;
-    let thread = match store.thread_get(thread).await {
+    let thread_row = match store.thread_get(thread).await {
         Ok(t) => t,
-        Err(StoreError::ThreadNotFound) => return Ok(vec![]),
+        Err(StoreError::ThreadNotFound) => return digest_done(effects, job, &email, thread, &ids).await,
         Err(e) => return Err(e.into()),
     };
     let mut posts = Vec::new();
-    for id in ids {
+    for &id in &ids {
         match store.post_get(id).await {
             // Only what is still public (a post removed meanwhile is not news).
             Ok(p) if p.state == PostState::Approved || p.state == PostState::Pending => posts.push(p),
@@ -154,15 +155,37 @@ pub(crate) async fn digest(
             Err(e) => return Err(e.into()),
         }
     }
-    if posts.is_empty() {
+    if !posts.is_empty() {
+        let author_ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
+        let authors: HashMap<Id, Author> =
+            store.authors_get_many(&author_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+        // Keyed by the job, so a retry after a crash between sending and `done` repeats
+        // the same Message-ID.
+        let mail = digest_mail(effects, &email, &thread_row, &posts, &authors, job.id);
+        send(effects, mail).await?;
+    }
+    digest_done(effects, job, &email, thread, &ids).await
+}
+
+/// The digest's posts are done with (mailed, or not to be); posts that joined while it
+/// was being sent get a digest of their own after the next quiet interval.
+async fn digest_done(
+    effects: &Effects,
+    job: &confab_store::Job,
+    email: &Email,
+    thread: Id,
+    posts: &[Id],
+) -> Result<Vec<NewJob>, Failure> {
+    let now = effects.clock.now();
+    let next_due = now + effects.notify_interval.as_millis() as i64;
+    if !effects.store.digest_sent(email, thread, posts, now, next_due).await? {
         return Ok(vec![]);
     }
-    let author_ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
-    let authors: HashMap<Id, Author> =
-        store.authors_get_many(&author_ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    let mail = digest_mail(effects, &email, &thread, &posts, &authors, job.id);
-    send(effects, mail).await?;
-    Ok(vec![])
+    Ok(vec![NewJob {
+        forum_id: job.forum_id,
+        task: Task::Digest { email: email.as_str().to_owned(), thread },
+        run_at: next_due,
+    }])
 }
 
 async fn load(effects: &Effects, post: Id, thread: Id) -> Result<Option<(Post, Option<Author>, Thread)>, Failure> {

@@ -246,3 +246,34 @@ async fn a_mail_server_that_is_down_gets_the_mail_once_it_is_back() {
     assert_eq!(got.len(), 1, "delivered exactly once after the retry");
     assert!(decode_qp(&got[0]).contains("while the mail server is down"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_that_meets_a_mail_outage_is_sent_whole_when_it_is_back() {
+    let mut sink = SmtpSink::start();
+    let app = app(&sink).await;
+    let ann = guest_post(&app, None, "opening", "Ann", Some("ann@example.com"), true).await;
+    let parent = id_of(&ann["post"]);
+    for i in 1..=3 {
+        guest_post(&app, Some(&parent), &format!("reply {i}"), "Bob", None, false).await;
+        app.advance(Duration::from_secs(60));
+        app.run_jobs().await;
+    }
+    // The first reply went at once; replies 2 and 3 wait for the digest.
+    assert_eq!(mails_to(&sink, "ann@example.com", 1).await.len(), 1);
+    sink.stop();
+    // The digest comes due while the mail server is down: its attempts fail...
+    app.advance(Duration::from_secs(13 * 60));
+    app.run_jobs().await;
+    app.advance(Duration::from_secs(10));
+    app.run_jobs().await;
+    sink.restart();
+    assert_eq!(sink.to("ann@example.com").len(), 1, "nothing more got through");
+    // ...and the next one, with the server back, carries every reply that waited.
+    app.advance(Duration::from_secs(5 * 60));
+    app.run_jobs().await;
+    let got = mails_to(&sink, "ann@example.com", 2).await;
+    assert_eq!(got.len(), 2, "the first reply's mail, then one digest");
+    let digest = decode_qp(&got[1]);
+    assert!(header(&got[1], "Subject").unwrap().contains("2 new comments"), "{digest}");
+    assert!(digest.contains("reply 2") && digest.contains("reply 3"), "{digest}");
+}

@@ -250,3 +250,90 @@ async fn a_failing_service_leaves_the_built_in_verdict_standing() {
     assert_eq!(state_of(&app, &watch).await, "approved");
     assert_eq!(state_of(&app, &spam).await, "spam");
 }
+
+async fn decide(app: &TestApp, post: &Value, action: &str) {
+    let body = json!({ "action": action });
+    let uri = format!("/api/v1/posts/{}/moderation", id_of(&post["post"]));
+    app.send(Method::POST, &uri, Some(&body), &[("authorization", &format!("Bearer {}", app.admin))])
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screening_never_undoes_a_decision_made_before_it_ran() {
+    let app = TestApp::with_forum().await;
+    // Held by a moderator before the filter ran: a clean verdict must not publish it,
+    // nor a spam verdict move it out of the moderator's queue.
+    let held_ham = say(&app, "blog", HAM, "Ann").await;
+    let held_spam = say(&app, "blog", SPAM, "Prize").await;
+    decide(&app, &held_ham, "hold").await;
+    decide(&app, &held_spam, "hold").await;
+    // Held and approved again (back to the state it was queued in): still a decision.
+    let approved = say(&app, "blog", &format!("{SPAM} again"), "Prize").await;
+    decide(&app, &approved, "hold").await;
+    decide(&app, &approved, "approve").await;
+    // Deleted or marked spam by a moderator: stays so.
+    let deleted = say(&app, "blog", "A comment the moderator removed before screening.", "Bo").await;
+    decide(&app, &deleted, "delete").await;
+    let marked = say(&app, "blog", "A comment the moderator marked as spam.", "Cy").await;
+    decide(&app, &marked, "spam").await;
+    // Nobody touched this one: the filter still does its work.
+    let untouched = say(&app, "blog", &format!("{SPAM} once more"), "Prize").await;
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &held_ham).await, "pending");
+    assert_eq!(state_of(&app, &held_spam).await, "pending");
+    assert_eq!(state_of(&app, &approved).await, "approved");
+    assert_eq!(state_of(&app, &deleted).await, "deleted");
+    assert_eq!(state_of(&app, &marked).await, "spam");
+    assert_eq!(state_of(&app, &untouched).await, "spam");
+    // The verdict is still recorded for the moderator to see.
+    let v = app.store.spam_verdict(id_of(&approved["post"]).parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(v.action, Action::Spam);
+    assert_eq!(count(&app, "blog").await, 1, "only the re-approved comment counts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forum_that_filters_first_keeps_a_moderators_early_approval() {
+    let app = TestApp::new().await;
+    forum_with(&app, "strict", json!({ "spam_filter": "before" })).await;
+    let early = say(&app, "strict", SPAM, "Prize").await;
+    assert_eq!(early["post"]["state"], "pending");
+    decide(&app, &early, "approve").await;
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &early).await, "approved", "the moderator approved it before the filter ran");
+}
+
+/// An Akismet-compatible service that answers "spam" only when the test lets it: the
+/// moderator decides while the outside service is still judging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_made_while_the_outside_service_judges_stands() {
+    let (asked_tx, mut asked) = tokio::sync::mpsc::channel::<()>(1);
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let g = Arc::clone(&gate);
+    let service = axum::Router::new().route(
+        "/1.1/comment-check",
+        axum::routing::post(move || {
+            let (asked_tx, g) = (asked_tx.clone(), Arc::clone(&g));
+            async move {
+                asked_tx.send(()).await.unwrap();
+                g.notified().await;
+                "true"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let app = akismet_app(&endpoint, "any-key").await;
+    let post = say(&app, "blog", HAM, "Ann").await;
+    let moderator = async {
+        asked.recv().await.expect("the filter asks the service");
+        decide(&app, &post, "hold").await;
+        decide(&app, &post, "approve").await;
+        gate.notify_one();
+    };
+    tokio::join!(app.run_jobs(), moderator);
+    assert_eq!(state_of(&app, &post).await, "approved", "the moderator's approval stands over the service's spam");
+    let v = app.store.spam_verdict(id_of(&post["post"]).parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(v.action, Action::Spam, "the service's verdict is recorded: {v:?}");
+}

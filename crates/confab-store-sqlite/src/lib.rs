@@ -528,9 +528,21 @@ impl Store for SqliteStore {
         self.write(move |c, _| notify::release(c, &email, thread, post, sent_at)).await
     }
 
-    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
+    async fn digest_waiting(&self, email: &Email, thread: Id) -> StoreResult<Vec<Id>> {
         let email = email.clone();
-        self.write(move |c, _| notify::digest_take(c, &email, thread, now)).await
+        self.read(move |c| notify::digest_waiting(c, &email, thread)).await
+    }
+
+    async fn digest_sent(
+        &self,
+        email: &Email,
+        thread: Id,
+        posts: &[Id],
+        now: UnixMs,
+        next_due: UnixMs,
+    ) -> StoreResult<bool> {
+        let (email, posts) = (email.clone(), posts.to_vec());
+        self.write(move |c, _| notify::digest_sent(c, &email, thread, &posts, now, next_due)).await
     }
 
     async fn post_set_state(
@@ -542,6 +554,17 @@ impl Store for SqliteStore {
         now: UnixMs,
     ) -> StoreResult<StateChange> {
         self.write(move |c, ids| spam::set_state(c, ids, id, state, by, reason.as_deref(), now)).await
+    }
+
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>> {
+        self.write(move |c, ids| spam::screened(c, ids, id, queued, state, reason.as_deref(), now)).await
     }
 
     async fn moderation_queue(&self, forum: Id, search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {

@@ -148,22 +148,44 @@ pub(crate) fn gate(
     Ok(gate)
 }
 
-pub(crate) fn digest_take(c: &mut Connection, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-    let posts: Vec<Id> = tx
-        .prepare_cached("DELETE FROM notify_pending WHERE email = ?1 AND thread_id = ?2 RETURNING post_id")
+pub(crate) fn digest_waiting(c: &Connection, email: &Email, thread: Id) -> StoreResult<Vec<Id>> {
+    c.prepare_cached("SELECT post_id FROM notify_pending WHERE email = ?1 AND thread_id = ?2 ORDER BY post_id")
         .and_then(|mut s| s.query_map(params![email.as_str(), thread.as_i64()], |r| id_at(r, 0))?.collect())
+        .map_err(sql_err)
+}
+
+pub(crate) fn digest_sent(
+    c: &mut Connection,
+    email: &Email,
+    thread: Id,
+    posts: &[Id],
+    now: UnixMs,
+    next_due: UnixMs,
+) -> StoreResult<bool> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    {
+        let mut del = tx
+            .prepare_cached("DELETE FROM notify_pending WHERE email = ?1 AND thread_id = ?2 AND post_id = ?3")
+            .map_err(sql_err)?;
+        for p in posts {
+            del.execute(params![email.as_str(), thread.as_i64(), p.as_i64()]).map_err(sql_err)?;
+        }
+    }
+    let more: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM notify_pending WHERE email = ?1 AND thread_id = ?2)",
+            params![email.as_str(), thread.as_i64()],
+            |r| r.get(0),
+        )
         .map_err(sql_err)?;
     tx.execute(
-        "UPDATE notify_state SET digest_at = NULL, last_sent_at = CASE WHEN ?3 THEN ?4 ELSE last_sent_at END \
-         WHERE email = ?1 AND thread_id = ?2",
-        params![email.as_str(), thread.as_i64(), !posts.is_empty(), now],
+        "UPDATE notify_state SET digest_at = CASE WHEN ?5 THEN ?6 END, \
+         last_sent_at = CASE WHEN ?3 THEN ?4 ELSE last_sent_at END WHERE email = ?1 AND thread_id = ?2",
+        params![email.as_str(), thread.as_i64(), !posts.is_empty(), now, more, next_due],
     )
     .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
-    let mut posts = posts;
-    posts.sort();
-    Ok(posts)
+    Ok(more)
 }
 
 pub(crate) fn release(c: &mut Connection, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool> {

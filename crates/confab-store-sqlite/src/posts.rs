@@ -249,7 +249,8 @@ pub(crate) fn create(
         outbox::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now)?;
     }
     outbox::emit_post(&tx, ids, EventKind::PostCreated, &post, now)?;
-    if let Some(order) = screen {
+    if let Some(mut order) = screen {
+        order.queued = Some(post.state);
         let job = confab_store::NewJob {
             forum_id: forum.id,
             task: confab_core::jobs::Task::Screen { post: post.id, order },

@@ -28,6 +28,37 @@ pub(crate) fn set_state(
     Ok(change)
 }
 
+/// The filter's verdict, applied only to a post nobody has decided on since it was
+/// queued (see `Store::post_screened`). The write transaction is SQLite's one writer, so
+/// the check and the move see the same post.
+pub(crate) fn screened(
+    c: &mut Connection,
+    ids: &IdGenerator,
+    id: Id,
+    queued: PostState,
+    state: PostState,
+    reason: Option<&str>,
+    now: UnixMs,
+) -> StoreResult<Option<StateChange>> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let decided: bool = tx
+        .prepare_cached(&format!(
+            "SELECT p.state != ?2 OR EXISTS (SELECT 1 FROM moderation_log WHERE post_id = ?1 AND {}) \
+             FROM posts p WHERE p.id = ?1",
+            confab_store::shape::DECIDED_BY_SOMEONE
+        ))
+        .and_then(|mut s| s.query_row(params![id.as_i64(), queued.code()], |r| r.get(0)))
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::PostNotFound)?;
+    if decided {
+        return Ok(None);
+    }
+    let change = set_state_in(&tx, ids, id, state, Moderator::Filter, reason, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(Some(change))
+}
+
 /// Records one state change in the moderation log (inside the caller's transaction).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn log(

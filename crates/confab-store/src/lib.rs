@@ -625,9 +625,21 @@ pub trait Store: Send + Sync + 'static {
     /// (`true`: the next attempt may send it), or, if a digest has opened since,
     /// hand the post to that digest (`false`).
     async fn notify_release(&self, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool>;
-    /// Takes the posts waiting for the recipient's digest of the thread (oldest first)
-    /// and starts a new quiet interval.
-    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>>;
+    /// The posts waiting for the recipient's digest of the thread (oldest first). They
+    /// stay waiting: only `digest_sent`, once the mail has gone, takes them, so a failed
+    /// or interrupted send loses none (its retry sends them again).
+    async fn digest_waiting(&self, email: &Email, thread: Id) -> StoreResult<Vec<Id>>;
+    /// The digest of `posts` went out at `now`: they stop waiting and a new quiet
+    /// interval starts. `true` when others joined while it was being sent: the digest
+    /// then stays open for them, due at `next_due`, and the caller queues it.
+    async fn digest_sent(
+        &self,
+        email: &Email,
+        thread: Id,
+        posts: &[Id],
+        now: UnixMs,
+        next_due: UnixMs,
+    ) -> StoreResult<bool>;
 
     // ---- spam (forum shard) ----
 
@@ -643,6 +655,19 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<String>,
         now: UnixMs,
     ) -> StoreResult<StateChange>;
+    /// The spam filter's verdict: moves the post to `state` (as `post_set_state` does,
+    /// logged as the filter's) only if it is still in `queued`, the state it had when its
+    /// screening was queued, and nobody has decided on it since (a moderator, the forum's
+    /// key, the author, the readers' flags: `shape::DECIDED_BY_SOMEONE`), checked in the
+    /// transaction that moves it. `None` when someone has: their decision stands.
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>>;
     /// A forum's posts matching `search`, newest first.
     async fn moderation_queue(&self, forum: Id, search: &PostSearch) -> StoreResult<Vec<Post>>;
     /// Counts of a forum's posts: pending, spam, flagged (approved or pending with

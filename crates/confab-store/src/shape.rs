@@ -11,6 +11,11 @@ use confab_core::model::{MAX_DEPTH, Post, PostState, UnixMs};
 
 use crate::{ImportPost, JobOutcome, RootWithReplies, RootsPage, StoreError, StoreResult};
 
+/// The moderation-log entries that are somebody's decision on a post, as a condition on
+/// `moderation_log` (both stores' SQL): every actor but the filter itself and the rules
+/// that held the post as it was written. The spam filter never overrides them.
+pub const DECIDED_BY_SOMEONE: &str = "actor_kind NOT IN ('filter', 'rules')";
+
 /// Each post's depth in a bulk import, checked before anything is written: a parent
 /// must come earlier in the batch, and the tree must not nest deeper than `MAX_DEPTH`.
 pub fn import_depths(batch: &[ImportPost]) -> StoreResult<Vec<u32>> {

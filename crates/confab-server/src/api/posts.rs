@@ -174,7 +174,7 @@ pub(crate) async fn create_post(
         }
     });
     // A shadow post is not screened: the filter must not publish it, nor mail anyone.
-    let screen = (state_on_create != PostState::Shadow).then_some(Screen { clean, client: client_info });
+    let screen = (state_on_create != PostState::Shadow).then_some(Screen { clean, queued: None, client: client_info });
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();

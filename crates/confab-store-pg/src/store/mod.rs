@@ -387,7 +387,8 @@ impl Store for PgStore {
                     shard::emit_thread(&tx, ids, forum.id, EventKind::ThreadCreated, thread.id, now).await?;
                 }
                 shard::emit_post(&tx, ids, EventKind::PostCreated, &post, now).await?;
-                if let Some(order) = screen {
+                if let Some(mut order) = screen {
+                    order.queued = Some(post.state);
                     let job = confab_store::NewJob {
                         forum_id: forum.id,
                         task: confab_core::jobs::Task::Screen { post: post.id, order },
@@ -875,10 +876,22 @@ impl Store for PgStore {
         })
     }
 
-    async fn digest_take(&self, email: &Email, thread: Id, now: UnixMs) -> StoreResult<Vec<Id>> {
+    async fn digest_waiting(&self, email: &Email, thread: Id) -> StoreResult<Vec<Id>> {
+        // From the primary: a replica may not have the posts that joined just now.
+        write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| notify::digest_waiting(&*c, email, thread).await)
+    }
+
+    async fn digest_sent(
+        &self,
+        email: &Email,
+        thread: Id,
+        posts: &[Id],
+        now: UnixMs,
+        next_due: UnixMs,
+    ) -> StoreResult<bool> {
         write_on!(self, self.cluster(thread.shard()).await?, |c, _ids| {
             let tx = begin(c).await?;
-            let r = notify::digest_take(&tx, email, thread, now).await?;
+            let r = notify::digest_sent(&tx, email, thread, posts, now, next_due).await?;
             commit(tx).await?;
             Ok(r)
         })
@@ -895,6 +908,22 @@ impl Store for PgStore {
         write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
             let tx = begin(c).await?;
             let r = moderation::set_state_in(&tx, ids, id, state, by, reason.as_deref(), now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
+    }
+
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let r = moderation::screened(&tx, ids, id, queued, state, reason.as_deref(), now).await?;
             commit(tx).await?;
             Ok(r)
         })

@@ -64,6 +64,30 @@ pub(crate) async fn set_state_in(
     Ok(StateChange { before, after, thread })
 }
 
+/// The filter's verdict, applied only to a post nobody has decided on since it was
+/// queued (see `Store::post_screened`): the post's row is locked first, so a moderator's
+/// change either committed before (and is seen here) or waits for this one.
+pub(crate) async fn screened(
+    tx: &impl GenericClient,
+    ids: &IdGenerator,
+    id: Id,
+    queued: PostState,
+    state: PostState,
+    reason: Option<&str>,
+    now: UnixMs,
+) -> StoreResult<Option<StateChange>> {
+    let post = shard::post_locked(tx, id).await?;
+    let decided_sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM moderation_log WHERE post_id = $1 AND {})",
+        confab_store::shape::DECIDED_BY_SOMEONE
+    );
+    let decided: bool = col(&one(tx, &decided_sql, args![id.as_i64()]).await?, 0)?;
+    if post.state != queued || decided {
+        return Ok(None);
+    }
+    set_state_in(tx, ids, id, state, Moderator::Filter, reason, now).await.map(Some)
+}
+
 /// The search: one statement, its WHERE built from the filters given (values always
 /// bound, never spliced). `email_authors`: the author ids the address resolved to.
 pub(crate) async fn search(

@@ -289,29 +289,49 @@ pub(crate) async fn gate(
     })
 }
 
-pub(crate) async fn digest_take(
-    tx: &impl GenericClient,
-    email: &Email,
-    thread: Id,
-    now: UnixMs,
-) -> StoreResult<Vec<Id>> {
-    lock(tx, email, thread).await?;
+pub(crate) async fn digest_waiting(c: &impl GenericClient, email: &Email, thread: Id) -> StoreResult<Vec<Id>> {
     let rs = query(
-        tx,
-        "DELETE FROM notify_pending WHERE email = $1 AND thread_id = $2 RETURNING post_id",
+        c,
+        "SELECT post_id FROM notify_pending WHERE email = $1 AND thread_id = $2 ORDER BY post_id",
         args![email.as_str(), thread.as_i64()],
     )
     .await?;
-    let mut posts = rows::all(&rs, |r| id_col(r, 0))?;
+    rows::all(&rs, |r| id_col(r, 0))
+}
+
+pub(crate) async fn digest_sent(
+    tx: &impl GenericClient,
+    email: &Email,
+    thread: Id,
+    posts: &[Id],
+    now: UnixMs,
+    next_due: UnixMs,
+) -> StoreResult<bool> {
+    lock(tx, email, thread).await?;
+    let ids: Vec<i64> = posts.iter().map(|p| p.as_i64()).collect();
     exec(
         tx,
-        "UPDATE notify_state SET digest_at = NULL, last_sent_at = CASE WHEN $3 THEN $4 ELSE last_sent_at END \
-         WHERE email = $1 AND thread_id = $2",
-        args![email.as_str(), thread.as_i64(), !posts.is_empty(), now],
+        "DELETE FROM notify_pending WHERE email = $1 AND thread_id = $2 AND post_id = ANY($3)",
+        args![email.as_str(), thread.as_i64(), ids],
     )
     .await?;
-    posts.sort();
-    Ok(posts)
+    let more: bool = col(
+        &one(
+            tx,
+            "SELECT EXISTS (SELECT 1 FROM notify_pending WHERE email = $1 AND thread_id = $2)",
+            args![email.as_str(), thread.as_i64()],
+        )
+        .await?,
+        0,
+    )?;
+    exec(
+        tx,
+        "UPDATE notify_state SET digest_at = CASE WHEN $5 THEN $6::bigint END, \
+         last_sent_at = CASE WHEN $3 THEN $4 ELSE last_sent_at END WHERE email = $1 AND thread_id = $2",
+        args![email.as_str(), thread.as_i64(), !posts.is_empty(), now, more, next_due],
+    )
+    .await?;
+    Ok(more)
 }
 
 pub(crate) async fn release(
