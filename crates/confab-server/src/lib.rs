@@ -24,6 +24,7 @@ pub mod outbound;
 mod pages;
 pub mod passwords;
 pub mod ratelimit;
+mod redirect;
 mod views;
 
 use std::sync::Arc;
@@ -33,7 +34,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use confab_core::cursor::CursorCodec;
 use confab_core::model::UnixMs;
-use confab_core::secret::TokenHash;
 use confab_store::Store;
 
 pub use api::jobs::job_view;
@@ -215,8 +215,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Signs and checks pagination cursors (key from the store's secrets).
     pub cursors: CursorCodec,
-    /// SHA-256 of the admin token that authorises forum creation and thread control.
-    pub admin_token: TokenHash,
+    /// The admin token that authorises forum creation and thread control.
+    pub admin_token: auth::AdminToken,
     pub settings: Settings,
     pub clock: Clock,
     pub limiter: Arc<ratelimit::Limiter>,
@@ -245,7 +245,7 @@ impl AppState {
     /// Builds the state, loading (or creating) the cursor key from the store.
     pub async fn new(
         store: Arc<dyn Store>,
-        admin_token: TokenHash,
+        admin_token: impl Into<auth::AdminToken>,
         settings: Settings,
         clock: Clock,
     ) -> Result<Self, confab_store::StoreError> {
@@ -263,7 +263,7 @@ impl AppState {
         Ok(AppState {
             store,
             cursors: CursorCodec::new(key),
-            admin_token,
+            admin_token: admin_token.into(),
             settings,
             clock,
             limiter: Arc::new(ratelimit::Limiter::default()),
@@ -393,7 +393,7 @@ fn cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method, header};
     tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,

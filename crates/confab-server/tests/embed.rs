@@ -196,3 +196,53 @@ async fn without_the_demo_forum_the_root_is_a_landing_page() {
     assert!(!home.text.contains("<div id=\"confab_thread\""), "no widget without the demo");
     app.get("/demo/lighthouse").await.expect_error(StatusCode::NOT_FOUND, "route_not_found");
 }
+
+/// Every method the widget's scripts call the API with, read from their source (so a
+/// new call cannot be added without its preflight passing), preflighted from a foreign
+/// origin with every header the widget may send.
+#[tokio::test]
+async fn every_method_and_header_the_widget_sends_passes_a_cross_origin_preflight() {
+    let app = TestApp::with_forum().await;
+    let sources = [include_str!("../embed/embed.js"), include_str!("../embed/embed-account.js")];
+    // `api(METHOD, path, …)`: the quoted words of the first argument (`a ? 'PUT' : 'DELETE'` too).
+    let mut methods = std::collections::BTreeSet::new();
+    for src in sources {
+        for (at, _) in src.match_indices("api(") {
+            let first = src[at + 4..].split(',').next().unwrap();
+            methods.extend(
+                first
+                    .split('\'')
+                    .skip(1)
+                    .step_by(2)
+                    .filter(|w| w.chars().all(|c| c.is_ascii_uppercase()))
+                    .map(String::from),
+            );
+        }
+    }
+    assert!(methods.is_superset(&["GET", "POST", "PUT", "PATCH", "DELETE"].map(String::from).into()), "{methods:?}");
+    let headers = "content-type, authorization, x-confab-edit-token, x-confab-voter, x-confab-sso, x-confab-api-key";
+    for (method, path) in methods.iter().flat_map(|m| {
+        ["/api/v1/threads/1/subscription", "/api/v1/posts/1", "/api/v1/forums/blog/posts", "/api/v1/auth/login"]
+            .map(move |p| (m.clone(), p))
+    }) {
+        let preflight = app
+            .send(
+                Method::OPTIONS,
+                path,
+                None,
+                &[
+                    ("origin", "https://blog.example"),
+                    ("access-control-request-method", &method),
+                    ("access-control-request-headers", headers),
+                ],
+            )
+            .await
+            .expect(StatusCode::OK);
+        let allowed = preflight.headers[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap();
+        assert!(allowed.split(',').any(|m| m.trim() == method), "{method} {path}: {allowed}");
+        let allowed = preflight.headers[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().to_ascii_lowercase();
+        for h in headers.split(", ") {
+            assert!(allowed.contains(h), "{method} {path}: {h} not in {allowed}");
+        }
+    }
+}
