@@ -120,11 +120,13 @@ impl Claims {
 }
 
 fn check_age(signed_at_secs: i64, now: UnixMs, max_age_secs: u64) -> Result<(), SsoError> {
-    let now_secs = now.div_euclid(1000);
-    if signed_at_secs > now_secs + MAX_CLOCK_SKEW_SECS {
+    // In i128, where no i64 time or u64 age can overflow: a timestamp of -2^63 once
+    // wrapped `now - signed_at` around to a negative age and was accepted.
+    let (signed_at, now_secs) = (i128::from(signed_at_secs), i128::from(now.div_euclid(1000)));
+    if signed_at > now_secs + i128::from(MAX_CLOCK_SKEW_SECS) {
         return Err(SsoError::FromTheFuture);
     }
-    if now_secs - signed_at_secs > max_age_secs as i64 {
+    if now_secs - signed_at > i128::from(max_age_secs) {
         return Err(SsoError::Expired);
     }
     Ok(())
@@ -230,6 +232,24 @@ mod tests {
     const SECRET: &[u8] = b"sk_forum_a_secret";
     const NOW: UnixMs = 1_800_000_000_000;
     const T: i64 = 1_800_000_000;
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_wrapped_around() {
+        for ts in [i64::MIN, i64::MIN + 1, -1, 0, T - 7201] {
+            let disqus = sign_disqus(r#"{"id":"1","username":"A"}"#, SECRET, ts);
+            assert!(matches!(verify(&disqus, SECRET, NOW, 7200), Err(SsoError::Expired)), "{ts}");
+            let jwt = sign_jwt(&format!(r#"{{"sub":"1","name":"A","iat":{ts}}}"#), SECRET);
+            assert!(matches!(verify(&jwt, SECRET, NOW, 7200), Err(SsoError::Expired)), "{ts}");
+        }
+        for ts in [i64::MAX, i64::MAX - 1, T + MAX_CLOCK_SKEW_SECS + 1] {
+            let disqus = sign_disqus(r#"{"id":"1","username":"A"}"#, SECRET, ts);
+            assert!(matches!(verify(&disqus, SECRET, NOW, 7200), Err(SsoError::FromTheFuture)), "{ts}");
+        }
+        // The largest ages and clocks do not overflow either.
+        let disqus = sign_disqus(r#"{"id":"1","username":"A"}"#, SECRET, i64::MIN);
+        assert!(verify(&disqus, SECRET, i64::MAX, u64::MAX).is_ok());
+        assert!(matches!(verify(&disqus, SECRET, i64::MAX, 7200), Err(SsoError::Expired)));
+    }
 
     fn user(json: &str) -> SsoUser {
         match verify(&sign_disqus(json, SECRET, T), SECRET, NOW, 7200).unwrap() {
