@@ -107,10 +107,8 @@ fn to_account() -> Response {
 
 /// Where a log-in may send the browser next: a page of the dashboard, nothing else (no
 /// open redirect).
-fn safe_next(next: &str) -> Option<&str> {
-    let ok = (next == "/dashboard" || next.starts_with("/dashboard/"))
-        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"' && b != b'<' && b != b'>');
-    ok.then_some(next)
+fn safe_next(next: &str) -> Option<String> {
+    crate::redirect::confined(next, "/dashboard")
 }
 
 pub(crate) fn login_page(status: StatusCode, error: Option<&str>) -> Response {
@@ -122,7 +120,7 @@ pub(crate) fn login_page_to(status: StatusCode, error: Option<&str>, next: Optio
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
     let next = next
         .and_then(safe_next)
-        .map(|n| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", escape(n)))
+        .map(|n| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", escape(&n)))
         .unwrap_or_default();
     page(
         status,
@@ -219,7 +217,7 @@ pub(crate) async fn log_in(
                 .path("/")
                 .max_age(time::Duration::seconds(ttl))
                 .build();
-            let to = safe_next(&form.next).map_or_else(to_account, |n| Redirect::to(n).into_response());
+            let to = safe_next(&form.next).map_or_else(to_account, |n| Redirect::to(&n).into_response());
             Ok((jar.add(cookie), to).into_response())
         }
         Err(ApiError::InvalidCredentials) => Ok(login_page_to(

@@ -188,7 +188,9 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(Principal::Anonymous);
         };
         // Constant-time comparison of the hashes.
-        if state.admin_token.matches(&token.hash()) {
+        if let AdminToken::Configured(hash) = &state.admin_token
+            && hash.matches(&token.hash())
+        {
             return Ok(Principal::AdminToken);
         }
         // A secret key has its own shape (`sk_` and 64 hex digits); session tokens are 43
@@ -197,10 +199,33 @@ impl FromRequestParts<AppState> for Principal {
         if key.len() == 67 && key.starts_with("sk_") && key[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Principal::SecretKey(token));
         }
-        match state.store.session_lookup(token.hash(), state.clock.now()).await? {
-            Some((session, account)) => Ok(Principal::Account(SignedIn { session, account })),
-            None => Err(ApiError::Unauthorized),
+        if let Some((session, account)) = state.store.session_lookup(token.hash(), state.clock.now()).await? {
+            return Ok(Principal::Account(SignedIn { session, account }));
         }
+        // The stored token is read where it is kept, each time: `confab admin-token
+        // rotate` takes effect at once in every process sharing the store. Sessions are
+        // looked up first, so readers' requests never pay for this read.
+        if matches!(state.admin_token, AdminToken::Stored)
+            && state.store.admin_token_hash().await?.is_some_and(|h| h.matches(&token.hash()))
+        {
+            return Ok(Principal::AdminToken);
+        }
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Where the admin token is kept.
+#[derive(Clone, Debug)]
+pub enum AdminToken {
+    /// Set in the configuration (`admin_token`): fixed for the process's life.
+    Configured(confab_core::secret::TokenHash),
+    /// In the store, made on the first start and replaced by `confab admin-token rotate`.
+    Stored,
+}
+
+impl From<confab_core::secret::TokenHash> for AdminToken {
+    fn from(hash: confab_core::secret::TokenHash) -> Self {
+        AdminToken::Configured(hash)
     }
 }
 

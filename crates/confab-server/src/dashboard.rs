@@ -198,10 +198,7 @@ impl Fields {
 /// Where to go after an action: a page of this forum's dashboard, else its queue.
 fn back_to(forum: &Forum, back: &str, anchor: Option<&str>) -> Response {
     let base = format!("/dashboard/{}", forum.shortname.as_str());
-    let ok = back.starts_with(&base)
-        && back.bytes().all(|b| b.is_ascii_graphic() && !b"\\\"<>#".contains(&b))
-        && !back.contains("//");
-    let mut to = if ok { back.to_owned() } else { base };
+    let mut to = crate::redirect::confined(back, &base).unwrap_or(base);
     if let Some(a) = anchor.filter(|a| a.bytes().all(|b| b.is_ascii_digit())) {
         to.push_str("#p-");
         to.push_str(a);

@@ -8,7 +8,8 @@ use confab_core::id::IdGenerator;
 use confab_core::input::{DisplayName, Identifier, Message, Shortname, Title, WebUrl};
 use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostAuthor, PostState, ThreadSpec};
 use confab_core::render::render_markdown;
-use confab_core::secret::{Token, TokenHash};
+use confab_core::secret::Token;
+use confab_server::auth::AdminToken;
 use confab_server::{AppState, Clock, Settings};
 use confab_store::Store;
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
@@ -57,28 +58,27 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(open(config).await?.store)
 }
 
-/// The admin token hash in force: the configured token, else the stored one, else a
-/// new one (printed once — the only time it is ever shown).
-async fn admin_token(config: &Config, store: &dyn Store) -> anyhow::Result<TokenHash> {
+/// The admin token in force: the configured token, else the stored one, made now if
+/// there is none yet (and printed once — the only time it is ever shown).
+async fn admin_token(config: &Config, store: &dyn Store) -> anyhow::Result<AdminToken> {
     if let Some(secret) = &config.admin_token {
         let token = Token::from_client(secret.expose()).context("admin_token must be 16-128 URL-safe characters")?;
-        return Ok(token.hash());
+        return Ok(AdminToken::Configured(token.hash()));
     }
-    if let Some(hash) = store.admin_token_hash().await? {
-        return Ok(hash);
+    if store.admin_token_hash().await?.is_none() {
+        let token = Token::generate();
+        if store.admin_token_init(token.hash()).await? {
+            println!(
+                "\nAdmin token (shown once; `confab admin-token rotate` makes a new one):\n\n    {}\n",
+                token.expose()
+            );
+        }
     }
-    let token = Token::generate();
-    if store.admin_token_init(token.hash()).await? {
-        println!(
-            "\nAdmin token (shown once; `confab admin-token rotate` makes a new one):\n\n    {}\n",
-            token.expose()
-        );
-    }
-    store.admin_token_hash().await?.context("admin token missing after creation")
+    Ok(AdminToken::Stored)
 }
 
 /// The demo forum with a welcome thread, created when no forum exists yet.
-async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
+async fn create_demo(store: &dyn Store, clock: &Clock, public_url: &str) -> anyhow::Result<bool> {
     if !store.forum_list().await?.is_empty() {
         return Ok(false);
     }
@@ -98,7 +98,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock) -> anyhow::Result<bool> {
     let spec = |identifier: &str, path: &str, title: &str| -> anyhow::Result<ThreadSpec> {
         Ok(ThreadSpec {
             identifier: Identifier::parse(identifier)?,
-            url: Some(WebUrl::parse("url", &format!("http://127.0.0.1:8080{path}"))?),
+            url: Some(WebUrl::parse("url", &format!("{public_url}{path}"))?),
             title: Some(Title::parse(title)?),
         })
     };
@@ -161,11 +161,19 @@ fn process_clock() -> Clock {
     })
 }
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // Bind first: a start that cannot listen must create nothing (no data directory, no
+    // admin token printed and then lost with the process).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // The address really listened on (port 0 picks one): links in mails and the demo's
+    // thread URLs point there unless public_url says otherwise.
+    config.listen = listener.local_addr()?;
     let Opened { store, pg } = open(&config).await?;
     let clock = process_clock();
     let admin = admin_token(&config, &*store).await?;
-    if config.demo && create_demo(&*store, &clock).await? {
+    if config.demo && create_demo(&*store, &clock, &config.accounts()?.public_url).await? {
         tracing::info!("created the demo forum");
     }
     let has_demo = store.forum_by_shortname("demo").await.is_ok();
@@ -212,10 +220,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some((wake, _)) => state.with_jobs_wake(Arc::clone(wake)),
         None => state,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let base = format!("http://{}", config.listen);
     // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
     println!("  API document:  {base}/api/v1/openapi.json");

@@ -232,10 +232,10 @@ fn serve_runs_the_demo_and_answers_over_http() {
     assert_eq!(status, 201, "the stored token still works");
     again.stop();
 
-    // Rotation replaces it.
+    // Rotation replaces it at once, in the running server too.
+    let mut third = Server::start(dir.path());
     let rotated = confab(dir.path(), &["admin-token", "rotate"]);
     let new_token = stdout(&rotated).split_whitespace().last().unwrap().to_owned();
-    let mut third = Server::start(dir.path());
     let (status, _) =
         third.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine3"}"#), &[("Authorization", &auth)]);
     assert_eq!(status, 401, "the old token is gone");
@@ -245,8 +245,45 @@ fn serve_runs_the_demo_and_answers_over_http() {
         Some(r#"{"shortname":"mine3"}"#),
         &[("Authorization", &format!("Bearer {new_token}"))],
     );
-    assert_eq!(status, 201);
+    assert_eq!(status, 201, "the new one works without a restart");
     third.stop();
+}
+
+#[test]
+fn a_start_on_a_busy_port_creates_nothing_and_the_next_start_prints_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(&data)
+        .env("CONFAB_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!stdout(&o).contains("Admin token"), "no token printed by a start that cannot run: {}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot listen on"), "{o:?}");
+    assert!(!data.exists(), "nothing created");
+    drop(busy);
+    let mut server = Server::start(&data);
+    assert!(server.admin_token().is_some(), "the first start that runs prints the token");
+    server.stop();
+}
+
+#[test]
+fn the_demo_threads_point_at_where_confab_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let (status, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=welcome", None, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(page["thread"]["url"], format!("{}/", server.base), "not a fixed :8080");
+    server.stop();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(dir.path(), &[("CONFAB_PUBLIC_URL", "https://comments.example.com")]);
+    let (_, page) = server.request("GET", "/api/v1/forums/demo/thread-page?identifier=lighthouse", None, &[]);
+    assert_eq!(page["thread"]["url"], "https://comments.example.com/demo/lighthouse");
+    server.stop();
 }
 
 #[test]
