@@ -87,7 +87,7 @@ pub enum ApiError {
     #[error("this forum accepts comments only from its own sites (Origin not in the forum's origins)")]
     OriginNotAllowed,
     /// 429: a rate limit; the wait in milliseconds.
-    #[error("too many requests: try again in {} seconds", .0.div_ceil(1000))]
+    #[error("too many requests: try again in {}", seconds(.0.div_ceil(1000)))]
     RateLimited(u64),
     /// 404: no route.
     #[error("no such endpoint")]
@@ -271,6 +271,11 @@ fn error_id() -> String {
     format!("{n:016x}")
 }
 
+/// "1 second", "2 seconds".
+fn seconds(n: u64) -> String {
+    if n == 1 { "1 second".to_owned() } else { format!("{n} seconds") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +305,13 @@ mod tests {
         assert_eq!(json["error"]["code"], "unavailable");
         assert_eq!(headers["retry-after"], "1");
         assert!(!json.to_string().contains("reader"));
+    }
+
+    #[test]
+    fn waits_are_counted_in_words_that_agree() {
+        assert_eq!(ApiError::RateLimited(1).to_string(), "too many requests: try again in 1 second");
+        assert_eq!(ApiError::RateLimited(1000).to_string(), "too many requests: try again in 1 second");
+        assert_eq!(ApiError::RateLimited(1001).to_string(), "too many requests: try again in 2 seconds");
     }
 
     #[tokio::test]

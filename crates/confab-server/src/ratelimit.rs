@@ -40,8 +40,10 @@ pub enum Key {
     VotesByPerson([u8; 32]),
     SignupsFromNetwork(IpAddr),
     LoginsFromNetwork(IpAddr),
-    /// SHA-256 of the login name as typed (normalised), so the key holds no address.
-    LoginsForName([u8; 32]),
+    /// SHA-256 of the login name as typed (normalised), so the key holds no address,
+    /// with the network trying it: someone hammering a name from their network must not
+    /// lock its owner out of theirs (`None`: the owner's own re-check of their password).
+    LoginsForName([u8; 32], Option<IpAddr>),
     ResetsFromNetwork(IpAddr),
     ResetsForEmail([u8; 32]),
 }

@@ -321,6 +321,26 @@ async fn log_in_is_throttled_per_name_whoever_tries() {
 }
 
 #[tokio::test]
+async fn someone_hammering_a_name_does_not_lock_its_owner_out() {
+    let limits = RateLimits { logins_per_name: Quota { per_minute: 1, burst: 3 }, ..RateLimits::off() };
+    let app = TestApp::with_settings(test_settings(limits)).await;
+    account(&app, "ann", "ann@example.com").await;
+    let guess = json!({ "login": "ann", "password": "guess guess guess" });
+    for _ in 0..3 {
+        app.post_from("/api/v1/auth/login", &guess, [198, 51, 100, 9]).await.expect(StatusCode::UNAUTHORIZED);
+    }
+    // The attacker's network is braked, from any of its addresses...
+    for ip in [[198, 51, 100, 9], [198, 51, 100, 200]] {
+        app.post_from("/api/v1/auth/login", &guess, ip)
+            .await
+            .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    }
+    // ...while Ann, from her own network, logs in at once.
+    let right = json!({ "login": "ann", "password": PASSWORD });
+    app.post_from("/api/v1/auth/login", &right, [203, 0, 113, 7]).await.expect(StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_forum_says_who_may_vote() {
     let app = TestApp::new().await;
     for (name, voting) in [("members", "accounts"), ("quiet", "off"), ("open", "anyone")] {

@@ -318,7 +318,9 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
     tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
     let filter =
         tracing_subscriber::EnvFilter::try_new(confab_server::log_filter(&config.log)).context("invalid log filter")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only on a terminal: a file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -420,3 +420,26 @@ fn workers_can_run_apart_from_the_server_and_jobs_are_listed() {
     let bad = confab(dir.path(), &["jobs", "list", "--state", "buried"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("CONFAB_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.contains("Confab is listening") {}
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("created the demo forum"), "the info log was written: {err}");
+    assert!(!err.contains('\u{1b}'), "no terminal escapes in a pipe: {err:?}");
+}

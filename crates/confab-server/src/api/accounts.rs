@@ -202,7 +202,11 @@ pub(crate) async fn authenticate(
     client.limit(state, Key::LoginsFromNetwork, limits.logins_per_network)?;
     state
         .limiter
-        .check(Key::LoginsForName(sha256(key)), limits.logins_per_name, state.clock.now())
+        .check(
+            Key::LoginsForName(sha256(key), client.0.map(crate::ratelimit::network)),
+            limits.logins_per_name,
+            state.clock.now(),
+        )
         .map_err(ApiError::RateLimited)?;
     let password = Password::presented(password).ok_or(ApiError::InvalidCredentials)?;
     let found = state.store.account_for_login(key).await?;
@@ -325,7 +329,7 @@ pub(crate) async fn delete_with_password(
     state
         .limiter
         .check(
-            Key::LoginsForName(sha256(&me.account.username.key())),
+            Key::LoginsForName(sha256(&me.account.username.key()), None),
             state.settings.rate_limits.logins_per_name,
             state.clock.now(),
         )
