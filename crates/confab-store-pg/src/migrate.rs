@@ -27,7 +27,10 @@ pub enum Schema {
 /// (version, name, SQL), in order.
 pub fn migrations(schema: Schema) -> &'static [(i32, &'static str, &'static str)] {
     match schema {
-        Schema::Global => &[(1, "global", include_str!("../migrations/global/0001_global.sql"))],
+        Schema::Global => &[
+            (1, "global", include_str!("../migrations/global/0001_global.sql")),
+            (2, "id_nodes", include_str!("../migrations/global/0002_id_nodes.sql")),
+        ],
         Schema::Shard => &[
             (1, "shard", include_str!("../migrations/shard/0001_shard.sql")),
             (2, "thread_versions", include_str!("../migrations/shard/0002_thread_versions.sql")),

@@ -10,6 +10,7 @@ mod accounts;
 mod bans;
 mod counting;
 mod forums;
+mod id_nodes;
 mod moderation;
 mod notify;
 mod outbox;
@@ -36,6 +37,7 @@ use confab_core::model::{
 };
 use confab_core::rank;
 use confab_core::secret::TokenHash;
+use confab_store::id_nodes::IdNodeLease;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
     NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
@@ -62,6 +64,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0011_rules.sql")),
         M::up(include_str!("../migrations/0012_post_network.sql")),
         M::up(include_str!("../migrations/0013_thread_versions.sql")),
+        M::up(include_str!("../migrations/0014_id_nodes.sql")),
     ])
 });
 
@@ -192,6 +195,21 @@ impl Store for SqliteStore {
 
     async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()> {
         self.write(move |c, _| settings::set(c, settings::ADMIN_TOKEN, &hash.0)).await
+    }
+
+    async fn id_node_acquire(&self, holder: &str, now: u64, until: u64) -> StoreResult<IdNodeLease> {
+        let holder = holder.to_owned();
+        self.write(move |c, _| id_nodes::acquire(c, &holder, now, until)).await
+    }
+
+    async fn id_node_renew(&self, node: u16, holder: &str, high_ms: u64, until: u64) -> StoreResult<bool> {
+        let holder = holder.to_owned();
+        self.write(move |c, _| id_nodes::renew(c, node, &holder, high_ms, until)).await
+    }
+
+    async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()> {
+        let holder = holder.to_owned();
+        self.write(move |c, _| id_nodes::release(c, node, &holder, high_ms)).await
     }
 
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {

@@ -8,6 +8,7 @@
 //! - every statement is counted into the current [`stats`] scope.
 
 pub mod consistency;
+pub mod id_nodes;
 pub mod shape;
 pub mod stats;
 
@@ -406,6 +407,18 @@ pub trait Store: Send + Sync + 'static {
     async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool>;
     /// Replaces the admin token hash (rotation).
     async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()>;
+
+    // ---- id nodes (global; see [`id_nodes`]) ----
+
+    /// Leases to `holder` until `until` the node whose lease ended longest ago (before
+    /// `now`; times are wall-clock Unix ms), with its floor by
+    /// [`id_nodes::IdNodeLease::after`]. `Unavailable` when every node is held.
+    async fn id_node_acquire(&self, holder: &str, now: u64, until: u64) -> StoreResult<id_nodes::IdNodeLease>;
+    /// Extends `holder`'s lease of `node` to `until`, recording that its ids reached
+    /// `high_ms`; false when the node is no longer `holder`'s.
+    async fn id_node_renew(&self, node: u16, holder: &str, high_ms: u64, until: u64) -> StoreResult<bool>;
+    /// Gives `holder`'s node back, recording that its ids reached `high_ms`.
+    async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()>;
 
     // ---- forums (global) ----
 

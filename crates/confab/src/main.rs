@@ -5,7 +5,6 @@ mod config;
 mod setup;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -239,7 +238,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Forum(ForumCommand::List) => {
-            let store = setup::open_store(&config).await?;
+            let opened = setup::open(&config).await?;
+            let store = &opened.store;
             for f in store.forum_list().await? {
                 let origins: Vec<&str> = f.origins.iter().map(|o| o.as_str()).collect();
                 println!("{}\t{}\t{}", f.shortname, f.name, origins.join(","));
@@ -247,7 +247,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Admin { username, revoke }) => {
-            let store = setup::open_store(&config).await?;
+            let opened = setup::open(&config).await?;
+            let store = &opened.store;
             let name = confab_core::input::Username::parse(&username)?;
             let account = store
                 .account_by_username(&name)
@@ -261,7 +262,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker { once } => setup::worker(config, once).await,
         Command::Jobs(cmd) => jobs_command(&config, cmd).await,
         Command::AdminToken(AdminTokenCommand::Rotate) => {
-            let store: Arc<dyn confab_store::Store> = setup::open_store(&config).await?;
+            let opened = setup::open(&config).await?;
+            let store = &opened.store;
             let token = confab_core::secret::Token::generate();
             store.admin_token_set(token.hash()).await?;
             println!("new admin token (shown once): {}", token.expose());
@@ -275,7 +277,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn jobs_command(config: &Config, cmd: JobsCommand) -> anyhow::Result<()> {
     use confab_core::jobs::JobState;
-    let store = setup::open_store(config).await?;
+    let opened = setup::open(config).await?;
+    let store = &opened.store;
     let parse_id = |id: &str| id.parse::<confab_core::id::Id>().map_err(|_| anyhow::anyhow!("{id:?} is not a job id"));
     match cmd {
         JobsCommand::List { state, limit } => {

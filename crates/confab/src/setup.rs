@@ -12,6 +12,7 @@ use confab_core::secret::Token;
 use confab_server::auth::AdminToken;
 use confab_server::{AppState, Clock, Settings};
 use confab_store::Store;
+use confab_store::id_nodes::IdNodeKeeper;
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::Config;
@@ -33,29 +34,39 @@ pub async fn open_as(config: &Config, app: &str) -> anyhow::Result<Opened> {
         for replica in topology.await_replicas(std::time::Duration::from_secs(10)).await {
             tracing::warn!(db = %replica, "replica has not replayed the migrations yet; reads use it once it has");
         }
-        let store = confab_store_pg::PgStore::open(topology, Arc::new(IdGenerator::new()))
+        let ids = Arc::new(IdGenerator::new());
+        let store = confab_store_pg::PgStore::open(topology, Arc::clone(&ids))
             .await
             .map_err(|e| anyhow::anyhow!("postgres: {e}"))?;
         let store = Arc::new(store);
-        return Ok(Opened { store: Arc::clone(&store) as Arc<dyn Store>, pg: Some(store) });
+        let id_node = lease_id_node(Arc::clone(&store) as Arc<dyn Store>, ids).await?;
+        return Ok(Opened { store: Arc::clone(&store) as Arc<dyn Store>, pg: Some(store), id_node });
     }
     let mut opts = SqliteOptions::new(config.database_path());
     opts.readers = config.sqlite_readers.max(1);
     opts.acquire_timeout = std::time::Duration::from_millis(config.db_acquire_timeout_ms);
-    let store = SqliteStore::open(&opts, Arc::new(IdGenerator::new()))
-        .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
-    Ok(Opened { store: Arc::new(store), pg: None })
+    let ids = Arc::new(IdGenerator::new());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&opts, Arc::clone(&ids))
+            .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?,
+    );
+    let id_node = lease_id_node(Arc::clone(&store), ids).await?;
+    Ok(Opened { store, pg: None, id_node })
 }
 
-/// An open store, and the PostgreSQL one again when that is what it is (for what only
-/// it does: waking workers by LISTEN/NOTIFY).
+/// Every process that writes leases a node of the id space first, so that processes
+/// sharing the store (servers, workers, commands) never mint the same id.
+async fn lease_id_node(store: Arc<dyn Store>, ids: Arc<IdGenerator>) -> anyhow::Result<IdNodeKeeper> {
+    IdNodeKeeper::start(store, ids).await.context("cannot lease a node of the id space")
+}
+
+/// An open store with the id node its process holds (given back when this is
+/// dropped), and the PostgreSQL store again when that is what it is (for what only it
+/// does: waking workers by LISTEN/NOTIFY).
 pub struct Opened {
     pub store: Arc<dyn Store>,
     pub pg: Option<Arc<confab_store_pg::PgStore>>,
-}
-
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(open(config).await?.store)
+    pub id_node: IdNodeKeeper,
 }
 
 /// The admin token in force: the configured token, else the stored one, made now if
@@ -170,7 +181,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     // The address really listened on (port 0 picks one): links in mails and the demo's
     // thread URLs point there unless public_url says otherwise.
     config.listen = listener.local_addr()?;
-    let Opened { store, pg } = open(&config).await?;
+    let Opened { store, pg, id_node } = open(&config).await?;
     let clock = process_clock();
     let admin = admin_token(&config, &*store).await?;
     if config.demo && create_demo(&*store, &clock, &config.accounts()?.public_url).await? {
@@ -244,13 +255,14 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         // its jobs.
         run.await.context("the worker task failed")?;
     }
+    id_node.release().await;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// `confab worker`: workers alone, no HTTP server. Several may run against one store.
 pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
-    let Opened { store, pg } = open(&config).await?;
+    let Opened { store, pg, id_node } = open(&config).await?;
     let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
@@ -271,11 +283,13 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     }
     if once {
         let ran = worker.run_until_idle().await;
+        id_node.release().await;
         println!("ran {ran} job attempts; nothing else is due");
         return Ok(());
     }
     println!("Confab worker running (Ctrl-C to stop)");
     worker.run(shutdown_signal()).await;
+    id_node.release().await;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use confab_core::model::{
 };
 use confab_core::secret::TokenHash;
 use confab_core::sso::SsoUser;
+use confab_store::id_nodes::IdNodeLease;
 use confab_store::{StoreError, StoreResult};
 use tokio_postgres::{Client, GenericClient};
 
@@ -40,6 +41,56 @@ pub(crate) async fn setting_set(c: &impl GenericClient, name: &str, value: &[u8]
         c,
         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         args![name, value],
+    )
+    .await
+    .map(drop)
+}
+
+// ---- id nodes (see confab_store::id_nodes) ----
+
+pub(crate) async fn id_node_acquire(
+    c: &impl GenericClient,
+    holder: &str,
+    now: u64,
+    until: u64,
+) -> StoreResult<IdNodeLease> {
+    // SKIP LOCKED: processes starting at once each take a different node, none waits.
+    let row = opt(
+        c,
+        "WITH pick AS (SELECT node, until_ms, high_ms FROM id_nodes WHERE until_ms < $1 \
+                       ORDER BY until_ms, node LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         UPDATE id_nodes n SET holder = $2, until_ms = $3 FROM pick WHERE n.node = pick.node \
+         RETURNING n.node, pick.until_ms, pick.high_ms",
+        args![now as i64, holder, until as i64],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Unavailable("every id node is leased: too many processes share this topology".into()))?;
+    let (node, prev_until, high): (i16, i64, i64) = (col(&row, 0)?, col(&row, 1)?, col(&row, 2)?);
+    Ok(IdNodeLease::after(node as u16, prev_until as u64, high as u64))
+}
+
+pub(crate) async fn id_node_renew(
+    c: &impl GenericClient,
+    node: u16,
+    holder: &str,
+    high: u64,
+    until: u64,
+) -> StoreResult<bool> {
+    let n = exec(
+        c,
+        "UPDATE id_nodes SET until_ms = $4, high_ms = GREATEST(high_ms, $3) WHERE node = $1 AND holder = $2 RETURNING 1",
+        args![node as i16, holder, high as i64, until as i64],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub(crate) async fn id_node_release(c: &impl GenericClient, node: u16, holder: &str, high: u64) -> StoreResult<()> {
+    exec(
+        c,
+        "UPDATE id_nodes SET holder = NULL, until_ms = 0, high_ms = GREATEST(high_ms, $3) \
+         WHERE node = $1 AND holder = $2 RETURNING 1",
+        args![node as i16, holder, high as i64],
     )
     .await
     .map(drop)

@@ -37,6 +37,7 @@ use confab_core::model::{
     NewPost, Post, PostAuthor, PostState, Role, Session, Sort, Thread, ThreadKey, ThreadSpec, UnixMs, VoteValue,
 };
 use confab_core::secret::TokenHash;
+use confab_store::id_nodes::IdNodeLease;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ExportedPost, ImportPost, ImportedThread, Job, JobFilter,
     JobOutcome, NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange,
@@ -277,6 +278,18 @@ impl Store for PgStore {
 
     async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()> {
         write_on!(self, &self.t.global, |c, _ids| global::setting_set(&*c, global::ADMIN_TOKEN, &hash.0).await)
+    }
+
+    async fn id_node_acquire(&self, holder: &str, now: u64, until: u64) -> StoreResult<IdNodeLease> {
+        write_on!(self, &self.t.global, |c, _ids| global::id_node_acquire(&*c, holder, now, until).await)
+    }
+
+    async fn id_node_renew(&self, node: u16, holder: &str, high_ms: u64, until: u64) -> StoreResult<bool> {
+        write_on!(self, &self.t.global, |c, _ids| global::id_node_renew(&*c, node, holder, high_ms, until).await)
+    }
+
+    async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::id_node_release(&*c, node, holder, high_ms).await)
     }
 
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
