@@ -46,7 +46,11 @@ async fn migrations_apply_once_everywhere_even_from_two_processes_at_once() {
         both.sort_unstable();
         assert_eq!(both, all, "{}", ra[i].0);
     }
-    assert_eq!(count(&a.global.primary, "SELECT count(*) FROM confab_migrations").await, 1);
+    assert_eq!(
+        count(&a.global.primary, "SELECT count(*) FROM confab_migrations").await,
+        migrations(Schema::Global).len() as i64
+    );
+    assert_eq!(count(&a.global.primary, "SELECT count(*) FROM id_nodes").await, 31);
     assert_eq!(count(&a.global.primary, "SELECT count(*) FROM shard_map").await, 1024);
     assert_eq!(count(&a.global.primary, "SELECT count(*) FROM shard_map WHERE cluster = 'c2'").await, 512);
     for c in a.clusters.values() {

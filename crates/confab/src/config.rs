@@ -66,6 +66,13 @@ pub struct Config {
     /// Seconds after that it may still answer with it while it asks
     /// (`stale-while-revalidate`). Default 60.
     pub http_stale_secs: u64,
+    /// Seconds a connection may take to send a request's headers, counted from its
+    /// opening or its previous response's end: slow clients and idle keep-alive
+    /// connections are closed after it. Default 20.
+    pub http_header_timeout_secs: u64,
+    /// Open connections at most; at the cap a new one closes the connection idle
+    /// longest. Default: the descriptor limit (raised to its maximum) less 256.
+    pub http_max_connections: Option<usize>,
     /// Reader connections to the embedded database. Default 8.
     pub sqlite_readers: usize,
     /// Milliseconds a request waits for a database connection before a 503. Default 5000.
@@ -162,6 +169,8 @@ impl Default for Config {
             expose_query_count: false,
             http_max_age_secs: 10,
             http_stale_secs: 60,
+            http_header_timeout_secs: 20,
+            http_max_connections: None,
             sqlite_readers: 8,
             db_acquire_timeout_ms: 5_000,
             demo: true,

@@ -2,6 +2,7 @@
 //! operator's tools. Every subcommand reads the same configuration.
 
 mod config;
+mod listen;
 mod setup;
 
 use std::path::PathBuf;

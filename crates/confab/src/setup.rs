@@ -243,13 +243,16 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     println!();
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
-    // Connection info gives rate limits the client's address.
-    let app = confab_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let limits = crate::listen::Limits {
+        header_timeout: std::time::Duration::from_secs(config.http_header_timeout_secs.max(1)),
+        max_connections: config.http_max_connections.unwrap_or_else(crate::listen::default_max_connections).max(1),
+        drain_timeout: std::time::Duration::from_secs(30),
+    };
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    axum::serve(listener, app).with_graceful_shutdown(wait_for(stopped)).await?;
+    crate::listen::serve(listener, confab_server::app(state), limits, wait_for(stopped)).await;
     if let Some((_, run)) = worker {
         // The server has drained its requests; now the worker finishes or gives back
         // its jobs.
