@@ -1,6 +1,7 @@
-// Signing in from inside the widget, on a host page of another origin: a Confab
-// account (sign up, confirm by the mailed link, log in, post, log out) and a site's
-// own users through Disqus-style SSO (remote_auth_s3, this.sso's log-in window).
+// Signing in from the widget, on a host page of another origin: a Confab account (sign
+// up, confirm by the mailed link, log in, post, log out) in Confab's own log-in window,
+// a hostile host page that gets nothing it could abuse, and a site's own users through
+// Disqus-style SSO (remote_auth_s3, this.sso's log-in window).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -65,26 +66,30 @@ test('a reader signs up, confirms the address, logs in, comments and logs out, a
   const w = page.locator('#confab_thread');
   assert.equal(await w.locator('.cf-who').isVisible(), true, 'guests see name and email fields');
 
-  // Sign up: the account module loads on first use.
+  // Sign up, in Confab's own window: no password is typed into the host page.
+  let popup = page.waitForEvent('popup');
   await w.getByRole('button', { name: 'Log in' }).click();
-  const acct = w.locator('.cf-acct');
-  await acct.getByRole('button', { name: 'New here? Create an account' }).click();
-  await acct.getByLabel('Username', { exact: true }).fill('ann_e2e');
-  await acct.getByLabel('Email', { exact: true }).fill('ann.e2e@example.com');
-  await acct.getByLabel('Password', { exact: true }).fill('short');
-  await acct.getByRole('button', { name: 'Create account' }).click();
-  await acct.getByText('must be at least 8 characters').waitFor();
-  await acct.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
-  await acct.getByRole('button', { name: 'Create account' }).click();
-  await acct.getByText('Almost done').waitFor();
-  assert.ok(!/null|undefined/.test(await acct.innerText()), await acct.innerText());
-  await screenshot(page, 'accounts-signed-up');
+  const win = await popup;
+  assert.equal(new URL(win.url()).origin, new URL(confab.base).origin);
+  await win.getByText(`Log in to comment on ${hostBase}.`).waitFor();
+  await win.getByRole('link', { name: 'New here? Create an account' }).click();
+  await win.getByLabel('Username', { exact: true }).fill('ann_e2e');
+  await win.getByLabel('Email', { exact: true }).fill('ann.e2e@example.com');
+  await win.getByLabel('Password', { exact: true }).fill('short');
+  await win.getByRole('button', { name: 'Create account' }).click();
+  await win.getByText('must be at least 8 characters').waitFor();
+  await win.getByLabel('Username', { exact: true }).fill('ann_e2e');
+  await win.getByLabel('Email', { exact: true }).fill('ann.e2e@example.com');
+  await win.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
+  await win.getByRole('button', { name: 'Create account' }).click();
+  await win.getByText('Almost done').waitFor();
+  await screenshot(win, 'accounts-signed-up');
 
   // Logging in before confirming is refused, with a new link.
-  await acct.getByLabel('Username or email').fill('ann.e2e@example.com');
-  await acct.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
-  await acct.getByRole('button', { name: 'Log in', exact: true }).click();
-  await acct.getByText('confirm your email address first').waitFor();
+  await win.getByLabel('Username or email').fill('ann.e2e@example.com');
+  await win.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
+  await win.getByRole('button', { name: 'Log in', exact: true }).click();
+  await win.getByText('Confirm your email address first').waitFor();
 
   // The mailed link opens Confab's own page; one click confirms.
   const mail = lastMailTo('ann.e2e@example.com');
@@ -97,7 +102,12 @@ test('a reader signs up, confirms the address, logs in, comments and logs out, a
   assert.deepEqual(confirm.problems, []);
   await confirm.context().close();
 
-  await acct.getByRole('button', { name: 'Log in', exact: true }).click();
+  // Logged in, the window hands the widget its credential and closes itself.
+  await win.getByLabel('Username or email').fill('ann.e2e@example.com');
+  await win.getByLabel('Password', { exact: true }).fill('a long enough passphrase');
+  const closed = win.waitForEvent('close');
+  await win.getByRole('button', { name: 'Log in', exact: true }).click();
+  await closed;
   await w.getByText('Signed in as ann_e2e').waitFor();
   assert.equal(await w.locator('.cf-who').isVisible(), false, 'no name fields when signed in');
   await w.getByLabel('Join the discussion').fill('My first comment as a member');
@@ -109,7 +119,7 @@ test('a reader signs up, confirms the address, logs in, comments and logs out, a
   // Still signed in after a reload (the token is kept in this site's storage, no cookie).
   await page.reload();
   await w.getByText('Signed in as ann_e2e').waitFor();
-  const token = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).t, `confab:${confab.base}:session`);
+  const token = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).t, `confab:${confab.base}:reader`);
   assert.deepEqual(await page.context().cookies(), []);
 
   // Without the post's edit token (another browser, or after the window) the account's
@@ -127,6 +137,64 @@ test('a reader signs up, confirms the address, logs in, comments and logs out, a
   assert.equal(await w.locator('.cf-who').isVisible(), true);
   const me = await fetch(`${confab.base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(me.status, 401, 'log-out ended the session on the server');
+  assert.deepEqual(page.problems.filter((p) => !/status of 4\d\d/.test(p)), []);
+});
+
+test('a hostile host page sees no password and holds nothing beyond commenting in its forum', async () => {
+  // An owner of the demo forum, reading comments on a page that spies on them.
+  const email = 'olga.e2e@example.com';
+  const call = (path, body, auth) => fetch(confab.base + path, {
+    method: body ? 'POST' : 'GET',
+    headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
+    body: body && JSON.stringify(body),
+  });
+  assert.equal((await call('/api/v1/auth/signup', { username: 'olga_e2e', email, password: 'owner passphrase 1' })).status, 202);
+  const verify = lastMailTo(email).match(/token=([A-Za-z0-9_-]+)/)[1];
+  assert.equal((await call('/api/v1/auth/verify', { token: verify })).status, 200);
+  const role = await fetch(`${confab.base}/api/v1/forums/demo/roles/olga_e2e`, {
+    method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${confab.adminToken}` },
+    body: JSON.stringify({ role: 'owner' }),
+  });
+  assert.equal(role.status, 200, await role.text());
+
+  const url = hostPage('/spy', '<script>' +
+    // Every keystroke anywhere on the page, inside the widget's shadow root too.
+    "window.seen = []; document.addEventListener('input', (e) => window.seen.push(e.composedPath()[0].value), true);" +
+    "const open = window.open; window.opened = [];" +
+    "window.open = function () { const w = open.apply(this, arguments); window.opened.push(w); return w; };" +
+    '</script>',
+    '<div id="confab_thread" data-identifier="spied-on" data-lazy="false"></div>' +
+    `<script async src="${confab.base}/embed.js" data-forum="demo"></script>`);
+  const page = await watchedPage(browser);
+  await page.goto(url);
+  await widgetReady(page);
+  const w = page.locator('#confab_thread');
+  const popup = page.waitForEvent('popup');
+  await w.getByRole('button', { name: 'Log in' }).click();
+  const win = await popup;
+  await win.getByLabel('Username or email').fill('olga_e2e');
+  await win.getByLabel('Password', { exact: true }).fill('owner passphrase 1');
+  assert.equal(await page.evaluate(() => { try { return window.opened[0].document.body.innerText; } catch (e) { return 'blocked'; } }),
+    'blocked', "the host page cannot read Confab's window");
+  const closed = win.waitForEvent('close');
+  await win.getByRole('button', { name: 'Log in', exact: true }).click();
+  await closed;
+  await w.getByText('Signed in as olga_e2e').waitFor();
+  const seen = await page.evaluate(() => window.seen);
+  assert.ok(!seen.some((v) => /owner passphrase/.test(v || '')), `the host page saw the password: ${seen}`);
+
+  // What the page can take from its storage comments in this forum, and does nothing else.
+  const stolen = await page.evaluate(() => Object.keys(localStorage).filter((k) => /:(reader|session)$/.test(k))
+    .map((k) => JSON.parse(localStorage.getItem(k))).filter(Boolean).map((v) => v.t));
+  assert.equal(stolen.length, 1, 'one credential, the reader one');
+  const bearer = `Bearer ${stolen[0]}`;
+  assert.equal((await call('/api/v1/forums/demo/keys', null, bearer)).status, 401, 'no secret key');
+  assert.equal((await call('/api/v1/forums/demo/queue', null, bearer)).status, 401, 'no moderation');
+  assert.equal((await call('/api/v1/me/sessions', null, bearer)).status, 403, 'no account management');
+  const elsewhere = await call('/api/v1/forums', { shortname: 'olgasother' }, `Bearer ${confab.adminToken}`);
+  assert.equal(elsewhere.status, 201);
+  const post = { thread: { identifier: 'x' }, message: 'posted by the host page' };
+  assert.equal((await call('/api/v1/forums/olgasother/posts', post, bearer)).status, 403, 'no other forum');
   assert.deepEqual(page.problems.filter((p) => !/status of 4\d\d/.test(p)), []);
 });
 

@@ -374,6 +374,10 @@ pub struct Session {
     pub account_id: Id,
     pub created_at: UnixMs,
     pub expires_at: UnixMs,
+    /// A reader credential for this forum alone (what a site embedding the widget is
+    /// handed): post, vote, edit one's own, subscribe, flag there; nothing else. `None`
+    /// for the account's own sessions (API clients, Confab's pages).
+    pub forum: Option<Id>,
 }
 
 /// What a one-time emailed link is for.

@@ -39,7 +39,7 @@
       report: 'Report', why: ['Spam', 'Abusive', 'Off topic', 'Something else'], reported: 'Reported. Thank you.'
     }
   };
-  // Other languages are modules fetched only by pages in them (see loadLang).
+  // Other languages are modules fetched by pages in them.
   var LANGS = ['en', 'de', 'fr'];
   var HELP = ['**…**', '_…_', '`…`', '[…](https://…)', '> …', '- …'];
 
@@ -84,7 +84,7 @@
     return out;
   }
 
-  // ---- configuration: confab_config, Disqus's config function and globals, data attributes ----
+  // ---- configuration: confab_config, Disqus's config and globals, data attributes ----
   function readConfig(override) {
     var data = Object.assign({}, script.dataset);
     var el = document.getElementById('confab_thread') || document.getElementById('disqus_thread');
@@ -153,7 +153,7 @@
   var state = null; // everything about the current page's discussion
   var sheet = null;
 
-  // Intl formatters are costly to build: one of each per language.
+  // Intl formatters are costly: one of each per language.
   var intl = {};
   function fmt(kind, lang) {
     var k = kind + lang;
@@ -173,8 +173,11 @@
     return s;
   }
 
-  // The reader's credentials: the site's SSO payload, else a Confab session kept here.
-  function session() { return load('session', null); }
+  // Credentials: the site's SSO payload, else the log-in window's.
+  function session() {
+    var r = load('reader', null);
+    return r && state && r.f === state.cfg.forum ? r : null;
+  }
   function creds(x) {
     var c = state && state.cfg, se = session();
     x = Object.assign({}, x);
@@ -203,7 +206,7 @@
       var err = (json && json.error) || { code: 'http_' + resp.status };
       err.status = resp.status;
       err.retryAfter = parseInt(resp.headers.get('Retry-After') || '', 10) || null;
-      if (err.code === 'invalid_session') { keep('session', null); if (state) state.me = null; }
+      if (err.code === 'invalid_session') { keep('reader', null); if (state) state.me = null; }
       throw err;
     }
     return json;
@@ -322,7 +325,7 @@
 
   function render(page) {
     var s = state, box = s.box;
-    // Again now: an async script can run before the page's stylesheets have applied.
+    // Again: an async script can run before the page's stylesheets apply.
     box.setAttribute('data-theme', theme(s.cfg, s.host));
     s.thread = page.thread;
     s.cursor = page.cursor;
@@ -375,15 +378,19 @@
     return b;
   }
 
-  // Log-in, sign-up and password reset live in a module loaded on first use.
+  // Passwords are typed in Confab's own window, never in this page.
   function account() {
-    import(BASE + '/embed-account.js').then(function (m) {
-      m.default({ h: h, api: api, errorText: errorText, box: state.box, lang: state.cfg.lang, done: function (res) {
-        keep('session', { t: res.token });
-        loadPage();
-      } });
-    }, function () { announce(t('net')); });
+    var c = state.cfg;
+    W.open(BASE + '/account/window?' + query({ forum: c.forum, origin: location.origin, lang: c.lang }),
+      'confab_login', 'popup,width=480,height=640');
   }
+  W.addEventListener('message', function (e) {
+    var d = e.data;
+    if (e.origin !== BASE || !d || d.confab !== 'session' || !state || d.forum !== state.cfg.forum) return;
+    keep('reader', { t: d.token, f: d.forum });
+    loadPage();
+  });
+  keep('session', null); // older versions' full sessions
   // Disqus's SSO flow: the site's log-in page in a window; when it closes, the page's
   // config (with a fresh payload) is read again.
   function ssoLogin() {
@@ -401,7 +408,7 @@
   }
   async function logout() {
     try { await api('POST', '/api/v1/auth/logout'); } catch (e) { /* ended already */ }
-    keep('session', null);
+    keep('reader', null);
     loadPage();
   }
 
@@ -498,8 +505,8 @@
     var who = p.author.url
       ? h('a', { cls: 'cf-author', href: p.author.url, rel: 'nofollow ugc noopener', target: '_blank', text: name })
       : h('b', { cls: 'cf-author', text: name });
-    // The site's own avatar for its SSO users; else initials coloured by the email's hash
-    // (the same person looks the same; no third-party avatar service is asked).
+    // The site's avatar for SSO users; else initials coloured by the email's hash (no
+    // third-party avatar service).
     var av = /^https:/.test(p.author.avatar_url || '') ? h('img', { cls: 'cf-av', src: p.author.avatar_url, alt: '', loading: 'lazy' })
       : h('span', { cls: 'cf-av', 'aria-hidden': 'true', 'data-h': String(hue(p.author.avatar_hash || name) % 12), text: initials(name) });
     var meta = h('div', { cls: 'cf-meta' }, av, who, ' ', timeEl(p.created_at));
@@ -843,7 +850,7 @@
     else if (act === 'reload') { state.box.replaceChildren(h('p', { cls: 'cf-loading', text: t('loading') })); loadPage(); }
   }
 
-  // Reporting a post: the button becomes a choice of reasons; choosing sends it.
+  // Reporting: the button becomes a choice of reasons; choosing sends it.
   function flag(btn, id) {
     var sel = h('select', { 'aria-label': t('report') }, h('option', { value: '', text: t('report') + '…' }));
     (I18N[state.cfg.lang].why || I18N.en.why).forEach(function (w, i) { sel.append(h('option', { value: ['spam', 'abuse', 'off_topic', 'other'][i], text: w })); });
@@ -905,7 +912,7 @@
     });
   }
 
-  // DISQUS.reset({ reload: true, config: function () { this.page.identifier = …; } }) for single-page apps.
+  // DISQUS.reset({ reload: true, config: … }) for single-page apps.
   ns.reset = function (opts) {
     opts = opts || {};
     if (opts.reload === false) return;

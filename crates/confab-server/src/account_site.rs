@@ -87,7 +87,7 @@ pub(crate) async fn from_cookie(state: &AppState, jar: &CookieJar) -> Result<Opt
 }
 
 /// Writes must come from a page of Confab's own origin.
-fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     let ours = url::Url::parse(&state.settings.accounts.public_url).map(|u| u.origin().ascii_serialization());
     let sent = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     matches!((ours, sent), (Ok(o), Some(s)) if o == s)
@@ -207,7 +207,7 @@ pub(crate) async fn log_in(
         return Ok(refused());
     }
     let key = login_key(&form.login);
-    match authenticate(&state, &client, &key, &form.password).await {
+    match authenticate(&state, &client, &key, &form.password, None).await {
         Ok((token, session, _)) => {
             let ttl = (session.expires_at - state.clock.now()).max(0) / 1000;
             let cookie = Cookie::build((cookie_name(&state), cookie_value(&state, &token)))

@@ -84,6 +84,10 @@ pub async fn actor(
     viewer: Option<SignedIn>,
     headers: &HeaderMap,
 ) -> Result<Actor, ApiError> {
+    // A reader credential acts only in the forum it was handed to.
+    if viewer.as_ref().is_some_and(|v| !v.may_act_in(forum.id)) {
+        return Err(ApiError::CredentialForOtherForum);
+    }
     let Some(payload) = headers.get(SSO_HEADER) else {
         return Ok(viewer.map_or(Actor::Guest, Actor::Account));
     };
@@ -128,6 +132,21 @@ pub struct SignedIn {
     pub account: confab_core::model::Account,
 }
 
+impl SignedIn {
+    /// Whether the session may act as a reader in `forum`: an account's own session
+    /// anywhere, a reader credential only in its forum.
+    pub fn may_act_in(&self, forum: confab_core::id::Id) -> bool {
+        self.session.forum.is_none_or(|f| f == forum)
+    }
+
+    /// A reader credential: what a site embedding the widget holds (see [`Session::forum`]).
+    ///
+    /// [`Session::forum`]: confab_core::model::Session::forum
+    pub fn is_reader_credential(&self) -> bool {
+        self.session.forum.is_some()
+    }
+}
+
 /// The reader, if signed in. A request without `Authorization` is anonymous; one whose
 /// bearer token names no live session is refused (401 `invalid_session`), so a client
 /// holding a revoked or expired token learns to drop it instead of acting as a guest.
@@ -148,11 +167,26 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// The account's own session, for what concerns the account itself (its sessions, its
+/// data, its deletion). A reader credential is refused (403 `reader_credential`): the
+/// site that holds it must not manage the account.
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Viewer::from_request_parts(parts, state).await?.0.ok_or(ApiError::LoginRequired)
+        let me = AnySession::from_request_parts(parts, state).await?.0;
+        if me.is_reader_credential() { Err(ApiError::ReaderCredential) } else { Ok(me) }
+    }
+}
+
+/// Any live session, reader credentials included: for who is signed in, and to log out.
+pub struct AnySession(pub SignedIn);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Viewer::from_request_parts(parts, state).await?.0.map(AnySession).ok_or(ApiError::LoginRequired)
     }
 }
 
@@ -200,6 +234,11 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(Principal::SecretKey(token));
         }
         if let Some((session, account)) = state.store.session_lookup(token.hash(), state.clock.now()).await? {
+            // A reader credential carries no power at all: moderation, keys, settings and
+            // every other forum are as closed to it as to a stranger.
+            if session.forum.is_some() {
+                return Ok(Principal::Anonymous);
+            }
             return Ok(Principal::Account(SignedIn { session, account }));
         }
         // The stored token is read where it is kept, each time: `confab admin-token

@@ -19,7 +19,6 @@ pub const EMBED_JS_SOURCE: &str = include_str!("../embed/embed.js");
 pub const EMBED_CSS: &str = include_str!("../embed/embed.css");
 pub const COUNT_JS: &str = include_str!("../embed/count.js");
 /// The account panel (log in, sign up, reset), an ES module the widget loads on use.
-pub const ACCOUNT_JS: &str = include_str!("../embed/embed-account.js");
 const DEMO_CSS: &str = include_str!("../embed/demo/demo.css");
 const DEMO_PAGE: &str = include_str!("../embed/demo/page.html");
 
@@ -73,7 +72,6 @@ pub const WIDGET_LANGUAGES: [(&str, &str); 2] =
 static LANGUAGES: LazyLock<Vec<(&str, Asset)>> = LazyLock::new(|| {
     WIDGET_LANGUAGES.iter().map(|(l, src)| (*l, Asset::new((*src).into(), "text/javascript; charset=utf-8"))).collect()
 });
-static ACCOUNT: LazyLock<Asset> = LazyLock::new(|| Asset::new(ACCOUNT_JS.into(), "text/javascript; charset=utf-8"));
 static DEMO_STYLE: LazyLock<Asset> = LazyLock::new(|| Asset::new(DEMO_CSS.into(), "text/css; charset=utf-8"));
 
 pub(crate) async fn embed_js(headers: HeaderMap) -> Response {
@@ -82,10 +80,6 @@ pub(crate) async fn embed_js(headers: HeaderMap) -> Response {
 
 pub(crate) async fn count_js(headers: HeaderMap) -> Response {
     COUNT.respond(&headers)
-}
-
-pub(crate) async fn account_js(headers: HeaderMap) -> Response {
-    ACCOUNT.respond(&headers)
 }
 
 /// `/embed-i18n/{lang}.js`: the widget's strings in one language.

@@ -55,6 +55,13 @@ pub enum ApiError {
     /// 401: the action needs a signed-in account.
     #[error("sign in to do this (Authorization: Bearer <session token>)")]
     LoginRequired,
+    /// 403: a reader credential (the widget's, held by the embedding site) used for
+    /// what only the account's own session may do.
+    #[error("this sign-in is for commenting on one site only: manage your account on Confab's account page")]
+    ReaderCredential,
+    /// 403: a reader credential used in a forum it was not handed to.
+    #[error("this sign-in is for another site's comments: log in again here")]
+    CredentialForOtherForum,
     /// 401: wrong username/email or password (never says which).
     #[error("the username or email and password do not match an account")]
     InvalidCredentials,
@@ -117,6 +124,8 @@ impl ApiError {
             | ApiError::InvalidCredentials
             | ApiError::InvalidSso(_) => StatusCode::UNAUTHORIZED,
             ApiError::EmailNotVerified
+            | ApiError::ReaderCredential
+            | ApiError::CredentialForOtherForum
             | ApiError::VotingNotAllowed(_)
             | ApiError::InvalidApiKey
             | ApiError::Forbidden => StatusCode::FORBIDDEN,
@@ -173,6 +182,8 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::InvalidSession => "invalid_session",
             ApiError::LoginRequired => "login_required",
+            ApiError::ReaderCredential => "reader_credential",
+            ApiError::CredentialForOtherForum => "credential_for_other_forum",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::EmailNotVerified => "email_not_verified",
             ApiError::VotingNotAllowed(_) => "voting_not_allowed",

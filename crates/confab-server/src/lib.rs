@@ -17,6 +17,7 @@ mod error;
 mod extract;
 pub mod http_cache;
 pub mod jobs;
+mod login_window;
 pub mod mail;
 mod middleware;
 pub mod notify;
@@ -368,13 +369,14 @@ fn browser_routes() -> Router<AppState> {
     Router::new()
         .route("/embed.js", get(embed::embed_js))
         .route("/count.js", get(embed::count_js))
-        .route("/embed-account.js", get(embed::account_js))
         .route("/embed-i18n/{file}", get(embed::language_js))
         .route("/demo/demo.css", get(embed::demo_css))
         .route("/demo/{slug}", get(embed::demo_article))
         .route("/account/account.css", get(pages::stylesheet))
         .route("/account", get(account_site::home))
         .route("/account/login", axum::routing::post(account_site::log_in))
+        .route("/account/window", get(login_window::show).post(login_window::submit))
+        .route("/account/handoff.js", get(login_window::handoff_js))
         .route("/account/logout", axum::routing::post(account_site::log_out))
         .route("/account/sessions/revoke", axum::routing::post(account_site::revoke))
         .route("/account/export", get(account_site::export))

@@ -32,10 +32,16 @@ fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     account_at(row, 0)
 }
 
-const SESSION_COLS: &str = "s.id, s.account_id, s.created_at, s.expires_at";
+const SESSION_COLS: &str = "s.id, s.account_id, s.created_at, s.expires_at, s.forum_id";
 
 fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session { id: id_at(row, 0)?, account_id: id_at(row, 1)?, created_at: row.get(2)?, expires_at: row.get(3)? })
+    Ok(Session {
+        id: id_at(row, 0)?,
+        account_id: id_at(row, 1)?,
+        created_at: row.get(2)?,
+        expires_at: row.get(3)?,
+        forum: row.get::<_, Option<i64>>(4)?.and_then(Id::from_i64),
+    })
 }
 
 pub(crate) fn create(c: &mut Connection, ids: &IdGenerator, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
@@ -425,6 +431,7 @@ pub(crate) fn session_create(
     token: TokenHash,
     now: UnixMs,
     expires_at: UnixMs,
+    forum: Option<Id>,
 ) -> StoreResult<Session> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     tx.prepare_cached("DELETE FROM sessions WHERE account_id = ?1 AND expires_at <= ?2")
@@ -433,9 +440,12 @@ pub(crate) fn session_create(
     let id = ids.next(LogicalShard::GLOBAL);
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, forum_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
-        .and_then(|mut s| s.execute(params![id.as_i64(), &token.0[..], account.as_i64(), now, expires_at]));
+        .and_then(|mut s| {
+            s.execute(params![id.as_i64(), &token.0[..], account.as_i64(), now, expires_at, forum.map(Id::as_i64)])
+        });
     match inserted {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(f, _)) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
@@ -444,7 +454,7 @@ pub(crate) fn session_create(
         Err(e) => return Err(sql_err(e)),
     }
     tx.commit().map_err(sql_err)?;
-    Ok(Session { id, account_id: account, created_at: now, expires_at })
+    Ok(Session { id, account_id: account, created_at: now, expires_at, forum })
 }
 
 pub(crate) fn session_lookup(c: &Connection, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {
@@ -452,7 +462,7 @@ pub(crate) fn session_lookup(c: &Connection, token: TokenHash, now: UnixMs) -> S
         "SELECT {SESSION_COLS}, {ACCOUNT_COLS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
          WHERE s.token_hash = ?1 AND s.expires_at > ?2"
     ))
-    .and_then(|mut s| s.query_row(params![&token.0[..], now], |r| Ok((session(r)?, account_at(r, 4)?))).optional())
+    .and_then(|mut s| s.query_row(params![&token.0[..], now], |r| Ok((session(r)?, account_at(r, 5)?))).optional())
     .map_err(sql_err)
 }
 

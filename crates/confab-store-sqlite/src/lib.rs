@@ -65,6 +65,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0012_post_network.sql")),
         M::up(include_str!("../migrations/0013_thread_versions.sql")),
         M::up(include_str!("../migrations/0014_id_nodes.sql")),
+        M::up(include_str!("../migrations/0015_reader_sessions.sql")),
     ])
 });
 
@@ -375,8 +376,9 @@ impl Store for SqliteStore {
         token: TokenHash,
         now: UnixMs,
         expires_at: UnixMs,
+        forum: Option<Id>,
     ) -> StoreResult<Session> {
-        self.write(move |c, ids| accounts::session_create(c, ids, account, token, now, expires_at)).await
+        self.write(move |c, ids| accounts::session_create(c, ids, account, token, now, expires_at, forum)).await
     }
 
     async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {

@@ -579,9 +579,9 @@ pub async fn sessions_expire_are_revocable_and_die_on_reset(store: &dyn Store) {
     let ann = account(store, "ann", "ann@example.com").await;
     let bob = account(store, "bob", "bob@example.com").await;
     let (t1, t2, t3) = (Token::generate(), Token::generate(), Token::generate());
-    let s1 = store.session_create(ann.id, t1.hash(), NOW, NOW + 100).await.unwrap();
-    let s2 = store.session_create(ann.id, t2.hash(), NOW + 1, NOW + 10_000).await.unwrap();
-    let s3 = store.session_create(bob.id, t3.hash(), NOW, NOW + 10_000).await.unwrap();
+    let s1 = store.session_create(ann.id, t1.hash(), NOW, NOW + 100, None).await.unwrap();
+    let s2 = store.session_create(ann.id, t2.hash(), NOW + 1, NOW + 10_000, None).await.unwrap();
+    let s3 = store.session_create(bob.id, t3.hash(), NOW, NOW + 10_000, None).await.unwrap();
     let (found, acc) = store.session_lookup(t1.hash(), NOW + 50).await.unwrap().unwrap();
     assert_eq!((found.id, acc.id), (s1.id, ann.id));
     assert!(store.session_lookup(t1.hash(), NOW + 100).await.unwrap().is_none(), "expired");
@@ -594,12 +594,17 @@ pub async fn sessions_expire_are_revocable_and_die_on_reset(store: &dyn Store) {
     store.session_revoke(ann.id, s2.id).await.unwrap();
     assert!(store.session_lookup(t2.hash(), NOW).await.unwrap().is_none());
     assert!(matches!(
-        store.session_create(Id::from_i64(999).unwrap(), Token::generate().hash(), NOW, NOW + 1).await,
+        store.session_create(Id::from_i64(999).unwrap(), Token::generate().hash(), NOW, NOW + 1, None).await,
         Err(StoreError::AccountNotFound)
     ));
     // A password reset ends every session of the account, and only of that account.
     let t4 = Token::generate();
-    store.session_create(ann.id, t4.hash(), NOW, NOW + 10_000).await.unwrap();
+    // A reader credential keeps its forum; it dies with the rest on a reset.
+    let f77 = Id::from_i64(77).unwrap();
+    let reader = store.session_create(ann.id, t4.hash(), NOW, NOW + 10_000, Some(f77)).await.unwrap();
+    assert_eq!(reader.forum, Some(f77));
+    assert_eq!(store.session_lookup(t4.hash(), NOW).await.unwrap().unwrap().0.forum, Some(f77));
+    assert_eq!(store.session_lookup(t3.hash(), NOW).await.unwrap().unwrap().0.forum, None);
     let (r1, r2) = (Token::generate(), Token::generate());
     for r in [&r1, &r2] {
         store.link_create(r.hash(), ann.id, LinkPurpose::Reset, &ann.email, NOW, NOW + 1000).await.unwrap();
@@ -768,7 +773,7 @@ pub async fn an_account_exports_its_data_and_is_deleted_per_forum_policy(store: 
     assert_eq!(store.post_get(kept.id).await.unwrap().author_id, ann.id);
     store.role_set(owned.id, bob.id, Some(Role::Owner), NOW).await.unwrap();
     let session = Token::generate();
-    store.session_create(ann.id, session.hash(), NOW, NOW + 1000).await.unwrap();
+    store.session_create(ann.id, session.hash(), NOW, NOW + 1000, None).await.unwrap();
 
     let done = store.account_delete(ann.id, NOW).await.unwrap();
     assert_eq!((done.posts_anonymized, done.posts_removed), (1, 1));

@@ -522,12 +522,15 @@ pub trait Store: Send + Sync + 'static {
         password_hash: String,
         now: UnixMs,
     ) -> StoreResult<Account>;
+    /// A session of the account; `forum` makes it a reader credential for that forum
+    /// alone (see [`Session::forum`]).
     async fn session_create(
         &self,
         account: Id,
         token: TokenHash,
         now: UnixMs,
         expires_at: UnixMs,
+        forum: Option<Id>,
     ) -> StoreResult<Session>;
     /// The live session a bearer token names, with its account, in one statement.
     async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>>;

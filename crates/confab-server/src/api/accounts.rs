@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::auth::{ClientIp, SignedIn};
+use crate::auth::{AnySession, ClientIp, SignedIn};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::mail::Mail;
@@ -120,9 +120,29 @@ pub(crate) async fn sign_up(
     client: ClientIp,
     Json(body): Json<SignUp>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let username = Username::parse(body.username.trim())?;
-    let email = Email::parse(&body.email)?;
-    let password = Password::parse(&body.password)?;
+    register(&state, &client, &body.username, &body.email, &body.password).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        no_store(),
+        axum::Json(json!({
+            "status": "confirmation_sent",
+            "message": "Check your inbox: we sent a link to confirm the address. Log in once it is confirmed.",
+        })),
+    ))
+}
+
+/// Creates an account and mails the link that confirms its address (shared with the
+/// log-in window). The answer is the same whether or not the address had an account.
+pub(crate) async fn register(
+    state: &AppState,
+    client: &ClientIp,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    let username = Username::parse(username.trim())?;
+    let email = Email::parse(email)?;
+    let password = Password::parse(password)?;
     if login_key(password.expose()) == username.key() || login_key(password.expose()) == email.as_str() {
         return Err(InputError::new("password", "too_guessable", "must not be your username or email").into());
     }
@@ -160,14 +180,7 @@ pub(crate) async fn sign_up(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        no_store(),
-        axum::Json(json!({
-            "status": "confirmation_sent",
-            "message": "Check your inbox: we sent a link to confirm the address. Log in once it is confirmed.",
-        })),
-    ))
+    Ok(())
 }
 
 pub(crate) async fn log_in(
@@ -179,7 +192,7 @@ pub(crate) async fn log_in(
     if key.is_empty() || key.chars().count() > confab_core::input::MAX_EMAIL_CHARS {
         return Err(InputError::new("login", "invalid_login", "give your username or email address").into());
     }
-    let (token, session, account) = authenticate(&state, &client, &key, &body.password).await?;
+    let (token, session, account) = authenticate(&state, &client, &key, &body.password, None).await?;
     Ok((
         no_store(),
         axum::Json(json!({
@@ -190,13 +203,15 @@ pub(crate) async fn log_in(
     ))
 }
 
-/// Checks a log-in (limits, password, confirmed address) and opens a session; shared by
-/// the API and the account page.
+/// Checks a log-in (limits, password, confirmed address) and opens a session (a reader
+/// credential for `forum` alone when one is given); shared by the API, the account page
+/// and the log-in window.
 pub(crate) async fn authenticate(
     state: &AppState,
     client: &ClientIp,
     key: &str,
     password: &str,
+    forum: Option<confab_core::id::Id>,
 ) -> Result<(Token, confab_core::model::Session, Account), ApiError> {
     let limits = &state.settings.rate_limits;
     client.limit(state, Key::LoginsFromNetwork, limits.logins_per_network)?;
@@ -225,17 +240,20 @@ pub(crate) async fn authenticate(
     let token = Token::generate();
     let now = state.clock.now();
     let expires = now + state.settings.accounts.session_ttl.as_millis() as i64;
-    let session = state.store.session_create(account.id, token.hash(), now, expires).await?;
+    let session = state.store.session_create(account.id, token.hash(), now, expires, forum).await?;
     tracing::info!(account = %account.id, session = %session.id, "signed in");
     Ok((token, session, account))
 }
 
-pub(crate) async fn log_out(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn log_out(
+    State(state): State<AppState>,
+    AnySession(me): AnySession,
+) -> Result<impl IntoResponse, ApiError> {
     state.store.session_revoke(me.account.id, me.session.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn me(me: SignedIn) -> impl IntoResponse {
+pub(crate) async fn me(AnySession(me): AnySession) -> impl IntoResponse {
     (no_store(), axum::Json(json!({ "account": AccountView::from(&me.account) })))
 }
 
@@ -385,16 +403,7 @@ pub(crate) async fn request_reset(
     client: ClientIp,
     Json(body): Json<ResetRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let email = Email::parse(&body.email)?;
-    let limits = &state.settings.rate_limits;
-    client.limit(&state, Key::ResetsFromNetwork, limits.resets_per_network)?;
-    state
-        .limiter
-        .check(Key::ResetsForEmail(sha256(email.as_str())), limits.resets_per_email, state.clock.now())
-        .map_err(ApiError::RateLimited)?;
-    if let Some(account) = state.store.account_by_email(&email).await? {
-        send_link(&state, &account, LinkPurpose::Reset).await?;
-    }
+    send_reset(&state, &client, &body.email).await?;
     Ok((
         StatusCode::ACCEPTED,
         no_store(),
@@ -403,6 +412,22 @@ pub(crate) async fn request_reset(
             "message": "If an account uses this address, a link to reset its password is on its way.",
         })),
     ))
+}
+
+/// Mails a reset link if an account uses the address (shared with the log-in window);
+/// the answer is the same either way.
+pub(crate) async fn send_reset(state: &AppState, client: &ClientIp, email: &str) -> Result<(), ApiError> {
+    let email = Email::parse(email)?;
+    let limits = &state.settings.rate_limits;
+    client.limit(state, Key::ResetsFromNetwork, limits.resets_per_network)?;
+    state
+        .limiter
+        .check(Key::ResetsForEmail(sha256(email.as_str())), limits.resets_per_email, state.clock.now())
+        .map_err(ApiError::RateLimited)?;
+    if let Some(account) = state.store.account_by_email(&email).await? {
+        send_link(state, &account, LinkPurpose::Reset).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn reset(

@@ -328,7 +328,7 @@ async fn authorise_edit(
         }
         return Err(ApiError::InvalidEditToken);
     }
-    if viewer.is_some_and(|v| v.account.id == post.author_id) {
+    if viewer.is_some_and(|v| v.may_act_in(post.forum_id) && v.account.id == post.author_id) {
         return Ok((post, forum));
     }
     let presented = header_token(headers, EDIT_TOKEN_HEADER).ok_or(ApiError::InvalidEditToken)?;

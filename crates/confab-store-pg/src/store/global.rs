@@ -624,14 +624,16 @@ pub(crate) async fn session_create(
     token: TokenHash,
     now: UnixMs,
     expires_at: UnixMs,
+    forum: Option<Id>,
 ) -> StoreResult<Session> {
     let tx = begin(c).await?;
     exec(&tx, "DELETE FROM sessions WHERE account_id = $1 AND expires_at <= $2", args![account.as_i64(), now]).await?;
     let id = ids.next(LogicalShard::GLOBAL);
     let inserted = try_rows(
         &tx,
-        "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        args![id.as_i64(), &token.0[..], account.as_i64(), now, expires_at],
+        "INSERT INTO sessions (id, token_hash, account_id, created_at, expires_at, forum_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        args![id.as_i64(), &token.0[..], account.as_i64(), now, expires_at, forum.map(Id::as_i64)],
     )
     .await;
     match inserted {
@@ -642,7 +644,7 @@ pub(crate) async fn session_create(
         Err(e) => return Err(db_err(e)),
     }
     commit(tx).await?;
-    Ok(Session { id, account_id: account, created_at: now, expires_at })
+    Ok(Session { id, account_id: account, created_at: now, expires_at, forum })
 }
 
 pub(crate) async fn session_lookup(
@@ -659,7 +661,7 @@ pub(crate) async fn session_lookup(
         args![&token.0[..], now],
     )
     .await?;
-    r.map(|r| Ok((rows::session(&r)?, rows::account_at(&r, 4)?))).transpose()
+    r.map(|r| Ok((rows::session(&r)?, rows::account_at(&r, 5)?))).transpose()
 }
 
 pub(crate) async fn session_list(c: &impl GenericClient, account: Id, now: UnixMs) -> StoreResult<Vec<Session>> {

@@ -556,8 +556,10 @@ impl Store for PgStore {
         token: TokenHash,
         now: UnixMs,
         expires_at: UnixMs,
+        forum: Option<Id>,
     ) -> StoreResult<Session> {
-        write_on!(self, &self.t.global, |c, ids| global::session_create(c, ids, account, token, now, expires_at).await)
+        write_on!(self, &self.t.global, |c, ids| global::session_create(c, ids, account, token, now, expires_at, forum)
+            .await)
     }
 
     async fn session_lookup(&self, token: TokenHash, now: UnixMs) -> StoreResult<Option<(Session, Account)>> {

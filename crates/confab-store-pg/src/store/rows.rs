@@ -128,10 +128,16 @@ pub(crate) fn account(r: &Row) -> StoreResult<Account> {
     account_at(r, 0)
 }
 
-pub(crate) const SESSION_COLS: &str = "s.id, s.account_id, s.created_at, s.expires_at";
+pub(crate) const SESSION_COLS: &str = "s.id, s.account_id, s.created_at, s.expires_at, s.forum_id";
 
 pub(crate) fn session(r: &Row) -> StoreResult<Session> {
-    Ok(Session { id: id_col(r, 0)?, account_id: id_col(r, 1)?, created_at: col(r, 2)?, expires_at: col(r, 3)? })
+    Ok(Session {
+        id: id_col(r, 0)?,
+        account_id: id_col(r, 1)?,
+        created_at: col(r, 2)?,
+        expires_at: col(r, 3)?,
+        forum: col::<Option<i64>>(r, 4)?.and_then(confab_core::id::Id::from_i64),
+    })
 }
 
 /// Maps every row with `f`.
