@@ -146,20 +146,20 @@ pub(crate) async fn register(
     if login_key(password.expose()) == username.key() || login_key(password.expose()) == email.as_str() {
         return Err(InputError::new("password", "too_guessable", "must not be your username or email").into());
     }
-    client.limit(&state, Key::SignupsFromNetwork, state.settings.rate_limits.signups_per_network)?;
+    client.limit(state, Key::SignupsFromNetwork, state.settings.rate_limits.signups_per_network)?;
     let password_hash = state.passwords.hash(password).await?;
     let new = NewAccount { username, email: email.clone(), password_hash };
     match state.store.account_create(new, state.clock.now()).await {
         Ok(account) => {
             tracing::info!(account = %account.id, "account created");
-            send_link(&state, &account, LinkPurpose::Verify).await?;
+            send_link(state, &account, LinkPurpose::Verify).await?;
         }
         Err(StoreError::EmailTaken) => {
             // Same answer as a new sign-up; the owner of the address learns what happened.
             if let Some(existing) = state.store.account_by_email(&email).await? {
                 if existing.email_verified {
                     deliver(
-                        &state,
+                        state,
                         Mail::plain(
                             existing.email.clone(),
                             "You already have an account",
@@ -174,7 +174,7 @@ pub(crate) async fn register(
                     )
                     .await;
                 } else {
-                    send_link(&state, &existing, LinkPurpose::Verify).await?;
+                    send_link(state, &existing, LinkPurpose::Verify).await?;
                 }
             }
         }
