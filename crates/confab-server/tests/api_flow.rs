@@ -360,3 +360,40 @@ async fn health_landing_and_unknown_routes() {
         .await
         .expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
+
+/// A vote from a guest at `ip`, with a fresh voter token each time, as a script would.
+async fn guest_vote(app: &TestApp, post: &str, ip: [u8; 4]) -> serde_json::Value {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/posts/{post}/vote"))
+        .header("content-type", "application/json")
+        .header("x-confab-voter", confab_core::secret::Token::generate().expose())
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 4000))))
+        .body(axum::body::Body::from(json!({ "value": 1 }).to_string()))
+        .unwrap();
+    app.raw(req).await.expect(StatusCode::OK).json
+}
+
+#[tokio::test]
+async fn guests_vote_once_per_post_per_network_whatever_tokens_they_send() {
+    let app = TestApp::with_forum().await;
+    let p = id_of(&app.comment("t", None, "vote on me", "Ann").await["post"]);
+    // Thirty fresh voter tokens from one network (and its neighbours in the /24) count once.
+    for i in 0..30u8 {
+        let r = guest_vote(&app, &p, [198, 51, 100, 1 + i]).await;
+        assert_eq!(r["post"]["likes"], 1, "vote {i} from the same network counted: {r}");
+    }
+    // Another network is another guest.
+    assert_eq!(guest_vote(&app, &p, [203, 0, 113, 9]).await["post"]["likes"], 2);
+    // An account votes as itself, wherever it is.
+    let member = app.member("mia", "blog", "member").await;
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/posts/{p}/vote"))
+        .header("content-type", "application/json")
+        .header("authorization", &member)
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([198, 51, 100, 7], 4000))))
+        .body(axum::body::Body::from(json!({ "value": 1 }).to_string()))
+        .unwrap();
+    assert_eq!(app.raw(req).await.expect(StatusCode::OK).json["post"]["likes"], 3);
+}

@@ -1,6 +1,8 @@
 //! Votes: up (1), down (-1), clear (0). A signed-in reader votes as their account (one
-//! vote per account on any device). A guest is a token the client keeps in
-//! `X-Confab-Voter`; without one, the server mints one and returns it once. The forum's
+//! vote per account on any device). A guest votes as its network (IPv4 /24, IPv6 /48,
+//! keyed under a server secret): one vote per post per network. Where the client's
+//! address is unknown, a guest is the token it keeps in `X-Confab-Voter` (without one,
+//! the server mints one and returns it once). The forum's
 //! policy says whether guests, only accounts, or nobody may vote.
 
 use axum::extract::State;
@@ -8,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use confab_core::input::InputError;
 use confab_core::model::{VotePolicy, VoteValue};
-use confab_core::secret::Token;
+use confab_core::secret::{Token, TokenHash};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,7 +18,7 @@ use crate::AppState;
 use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, actor, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
-use crate::ratelimit::Key;
+use crate::ratelimit::{Key, network_hash};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +54,12 @@ pub(crate) async fn vote_post(
     }
     let standing =
         super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
+    // A guest votes once per post per network, whatever voter tokens it sends (fresh
+    // tokens from one network do not add up; accounts vote anywhere). Without the
+    // client's address (in-process callers) the voter token stands in.
+    let guest_network = client.0.map(|ip| TokenHash(network_hash(&state.page_key, ip)));
     let (voter, minted) = match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
+        (None, _) if let Some(network) = guest_network => (network, None),
         (Some(person), _) => {
             state
                 .limiter
