@@ -62,12 +62,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 /// Query parameters; repeated keys collect into `Vec` fields (`?url=a&url=b`).
+///
+/// An empty value reads as absent, except a cursor's: `cursor=` is a malformed cursor
+/// (400 `invalid_cursor`), as any other is, not a request for the first page.
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        if url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "cursor" && v.is_empty()) {
+            return Err(ApiError::InvalidCursor(confab_core::cursor::CursorError::Malformed));
+        }
         axum_extra::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))

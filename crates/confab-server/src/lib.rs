@@ -338,6 +338,7 @@ pub fn app(state: AppState) -> Router {
     let expose = state.settings.expose_query_count;
     api::routes()
         .merge(browser_routes())
+        .merge(own_pages())
         .merge(dashboard::routes())
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -347,6 +348,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())
+        .layer(axum::middleware::from_fn(middleware::no_cors_on_own_pages))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(move |req, next| middleware::observe(expose, req, next)))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
@@ -372,6 +374,13 @@ fn browser_routes() -> Router<AppState> {
         .route("/embed-i18n/{file}", get(embed::language_js))
         .route("/demo/demo.css", get(embed::demo_css))
         .route("/demo/{slug}", get(embed::demo_article))
+}
+
+/// Confab's own pages, on its origin: the account page, the log-in window, the pages
+/// mailed links open. Forms and a cookie session; no CORS.
+fn own_pages() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new()
         .route("/account/account.css", get(pages::stylesheet))
         .route("/account", get(account_site::home))
         .route("/account/login", axum::routing::post(account_site::log_in))

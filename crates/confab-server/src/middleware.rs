@@ -39,3 +39,23 @@ pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response 
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Store(confab_store::StoreError::Internal("handler panicked".into())).into_response()
 }
+
+/// Confab's own pages (the account page, the log-in window, mailed links' pages, the
+/// dashboard) hold a cookie session or a credential hand-off: no other origin may read
+/// them, so their answers (preflights included) carry no CORS headers. One rule over
+/// the one CORS layer, rather than a second router.
+pub(crate) async fn no_cors_on_own_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let own = ["/account", "/dashboard", "/unsubscribe"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
+    let mut response = next.run(req).await;
+    if own {
+        let h = response.headers_mut();
+        let cors: Vec<_> = h.keys().filter(|k| k.as_str().starts_with("access-control-")).cloned().collect();
+        for k in cors {
+            h.remove(k);
+        }
+    }
+    response
+}

@@ -185,3 +185,29 @@ async fn the_form_log_in_says_what_went_wrong() {
     let r = form(&app, "/account/login", "login=%3Cscript%3E&password=x", Some(ORIGIN), None).await;
     assert!(!r.text.contains("<script>"));
 }
+
+/// Confab's own pages answer no cross-origin read: no `Access-Control-Allow-Origin`, no
+/// preflight; the API and the scripts still do.
+#[tokio::test]
+async fn own_pages_answer_no_cors_while_the_api_does() {
+    let app = TestApp::with_forum().await;
+    let from = [("origin", "https://evil.example")];
+    for path in ["/account", "/account/window?forum=blog&origin=https%3A%2F%2Fa.example", "/dashboard", "/unsubscribe"]
+    {
+        let r = app.send(Method::GET, path, None, &from).await;
+        assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), "{path}: {:?}", r.headers);
+        let pre = app
+            .send(
+                Method::OPTIONS,
+                path,
+                None,
+                &[("origin", "https://evil.example"), ("access-control-request-method", "POST")],
+            )
+            .await;
+        assert!(!pre.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), "{path} preflight: {:?}", pre.headers);
+    }
+    let api = app.send(Method::GET, "/api/v1/forums/blog", None, &from).await.expect(StatusCode::OK);
+    assert_eq!(api.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let js = app.send(Method::GET, "/embed-i18n/de.js", None, &from).await.expect(StatusCode::OK);
+    assert_eq!(js.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}

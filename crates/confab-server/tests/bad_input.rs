@@ -275,10 +275,14 @@ async fn cursors_sorts_and_limits_are_checked() {
     let thread = page["thread"]["id"].as_str().unwrap();
     let cursor = page["cursor"].as_str().unwrap();
     let base = format!("/api/v1/threads/{thread}/posts");
-    // (An empty `cursor=` is no cursor: the first page.)
-    for bad in ["garbage", "AAAA", "%00", "A%3D", &"A".repeat(5_000)] {
+    // An empty `cursor=` is as malformed as any other, not a request for the first page.
+    for bad in ["", "garbage", "AAAA", "%00", "A%3D", &"A".repeat(5_000)] {
         app.get(&format!("{base}?cursor={bad}")).await.expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
     }
+    app.get(&TestApp::page_uri("t", "cursor=")).await.expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.get(&format!("/api/v1/posts/{}/replies?cursor=", id_of(&page["posts"][0])))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
     // Flip one character: the signature no longer matches.
     let mut tampered: Vec<char> = cursor.chars().collect();
     tampered[5] = if tampered[5] == 'A' { 'B' } else { 'A' };
