@@ -14,6 +14,11 @@ use confab_core::input::InputError;
 use confab_store::StoreError;
 use serde_json::json;
 
+/// The longest path and query Confab reads (what common proxies allow in a request line);
+/// longer ones answer `414 uri_too_long` in the JSON envelope. (Past 64 KiB the HTTP layer
+/// refuses the request line itself, with a bare 414.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the body is not JSON.
@@ -25,6 +30,9 @@ pub enum ApiError {
     /// 413: the body exceeds the limit.
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    /// 414: a request line longer than [`MAX_URI_BYTES`].
+    #[error("the address is too long: at most {} bytes of path and query", MAX_URI_BYTES)]
+    UriTooLong,
     /// 422: JSON of the wrong shape (types, missing or unknown fields).
     #[error("{0}")]
     InvalidBody(String),
@@ -117,6 +125,7 @@ impl ApiError {
             | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized
             | ApiError::InvalidSession
@@ -172,6 +181,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::UriTooLong => "uri_too_long",
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::InvalidInput(_) => "invalid_input",
             ApiError::InvalidQuery(_) => "invalid_query",

@@ -14,6 +14,7 @@ mod consistency;
 mod dashboard;
 pub mod embed;
 mod error;
+pub use error::MAX_URI_BYTES;
 mod extract;
 pub mod http_cache;
 pub mod jobs;

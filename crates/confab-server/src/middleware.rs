@@ -20,7 +20,12 @@ pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response 
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let counter = Arc::new(QueryStats::default());
-    let mut resp = stats::scope(Arc::clone(&counter), next.run(req)).await;
+    let too_long = req.uri().path_and_query().is_some_and(|pq| pq.as_str().len() > crate::error::MAX_URI_BYTES);
+    let mut resp = if too_long {
+        ApiError::UriTooLong.into_response()
+    } else {
+        stats::scope(Arc::clone(&counter), next.run(req)).await
+    };
     let statements = counter.statements();
     tracing::info!(
         target: "confab::request",

@@ -366,3 +366,16 @@ async fn identifiers_round_trip_exactly() {
     assert!(!thread_exists(&app, "with  spaces").await);
     assert!(!thread_exists(&app, "leading and trailing").await);
 }
+
+#[tokio::test]
+async fn an_overlong_address_answers_414_in_the_envelope() {
+    let app = TestApp::with_forum().await;
+    let long = "a".repeat(confab_server::MAX_URI_BYTES);
+    let r = app.get(&format!("/api/v1/forums/blog/thread-page?identifier={long}")).await;
+    r.expect_error(StatusCode::URI_TOO_LONG, "uri_too_long");
+    // Just under the limit reaches the handler, which says what is wrong.
+    let under = "a".repeat(1000);
+    app.get(&format!("/api/v1/forums/blog/thread-page?identifier={under}"))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
+}
