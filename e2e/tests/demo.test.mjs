@@ -337,15 +337,25 @@ test('clear error states: unreachable, rate-limited, validation next to the fiel
   assert.equal(await page.locator('.cf-sending').count(), 0, 'the optimistic copy is withdrawn');
   assert.equal(await form.locator('textarea').inputValue(), 'Checking the email', 'nothing typed is lost');
 
+  // A comment that goes through says so; a later failure does not leave that standing.
+  await form.locator('input[name=email]').fill('');
+  await form.locator('button[type=submit]').click();
+  const status = page.locator('.cf-status');
+  await status.filter({ hasText: 'Your comment was posted.' }).waitFor();
+  let wait = '30';
   await page.route('**/api/v1/forums/demo/posts', (route) => route.fulfill({
-    status: 429, headers: { 'Retry-After': '30', 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*' },
+    status: 429, headers: { 'Retry-After': wait, 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*' },
     body: JSON.stringify({ error: { code: 'rate_limited', message: 'slow down' } }),
   }));
-  await form.locator('input[name=email]').fill('');
+  await form.locator('textarea').fill('One more');
   await form.locator('button[type=submit]').click();
   const general = form.locator('.cf-general');
   await general.waitFor();
   assert.equal(await general.textContent(), 'Too many attempts. Try again in 30 seconds.');
+  assert.equal(await status.textContent(), '', 'the earlier "posted" notice is gone');
+  wait = '1';
+  await form.locator('button[type=submit]').click();
+  await general.filter({ hasText: 'Try again in 1 second.' }).waitFor();
   // The aborted load logs a console error of its own; anything else is a problem.
   assert.deepEqual(page.problems.filter((p) => !/ERR_CONNECTION_REFUSED|status of 4(22|29)/.test(p)), []);
   await page.context().close();

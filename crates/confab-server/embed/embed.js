@@ -1,8 +1,7 @@
 /*! Confab embed · MIT OR Apache-2.0 · served as written, no build step */
-// The widget lives in a shadow root on the page's own container: one script, one API
-// request to show a thread, no iframe document to load (see docs/ARCHITECTURE.md).
-// Everything shown is built with DOM calls; the only HTML inserted is comment bodies,
-// which the server sanitised. No eval, no inline styles, no cookies, no third parties.
+// A shadow root on the page's own container: one script, one API request, no iframe
+// (see docs/ARCHITECTURE.md). DOM calls only; the one HTML inserted is comment bodies,
+// which the server sanitised. No eval, inline styles, cookies or third parties.
 (function () {
   'use strict';
   var CSS = "__CONFAB_CSS__";
@@ -31,7 +30,7 @@
       removed: 'Comment deleted.', pending: 'Awaiting moderation: only you can see this for now.', edited: 'edited',
       deleted: 'This comment was deleted.', closed: 'Comments are closed.', now: 'just now', by: 'Comment by {name}',
       net: "Can't reach the comment server. Check your connection and try again.", retry: 'Try again',
-      rate: 'Too many attempts. Try again in {n} seconds.', server: 'Something went wrong on our side. Please try again.',
+      rate: ['Too many attempts. Try again in {n} second.', 'Too many attempts. Try again in {n} seconds.'], server: 'Something went wrong on our side. Please try again.',
       noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
       helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.',
       login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}',
@@ -591,6 +590,7 @@
     f.querySelectorAll('[aria-invalid]').forEach(function (e) { e.removeAttribute('aria-invalid'); });
   }
   function showError(f, field, text) {
+    announce('');
     var input = f.querySelector('[name="' + field + '"]');
     var slot = input ? f.querySelector('#' + input.getAttribute('aria-describedby')) : f.querySelector('.cf-general');
     slot.textContent = text;
@@ -647,7 +647,7 @@
       f.message.value = '';
       if (parentId) f.remove();
       refreshHead();
-      announce(t('posted'));
+      announce(t(p.state === 'pending' ? 'pending' : 'posted'));
       s.nodes[p.id].art.focus();
       s.cfg.callbacks.onNewComment.forEach(function (cb) { try { cb({ id: p.id, text: message }); } catch (e) { /* host */ } });
     } catch (err) {

@@ -14,7 +14,7 @@ export default {
   removed: 'Kommentar gelöscht.', pending: 'Wartet auf Freigabe: vorerst nur für Sie sichtbar.', edited: 'bearbeitet',
   deleted: 'Dieser Kommentar wurde gelöscht.', closed: 'Die Kommentarfunktion ist geschlossen.', now: 'gerade eben',
   by: 'Kommentar von {name}', net: 'Der Kommentar-Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
-  retry: 'Erneut versuchen', rate: 'Zu viele Versuche. Bitte in {n} Sekunden erneut versuchen.',
+  retry: 'Erneut versuchen', rate: ['Zu viele Versuche. Bitte in {n} Sekunde erneut versuchen.', 'Zu viele Versuche. Bitte in {n} Sekunden erneut versuchen.'],
   server: 'Bei uns ist etwas schiefgegangen. Bitte erneut versuchen.', noText: 'Bitte schreiben Sie zuerst etwas.',
   noName: 'Bitte geben Sie einen Namen an.', help: 'Formatierungshilfe',
   helpRows: ['Fett', 'Kursiv', 'Code', 'Link', 'Zitat', 'Liste'], remember: 'Name und E-Mail werden in diesem Browser gespeichert.',

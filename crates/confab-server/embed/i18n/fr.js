@@ -14,7 +14,7 @@ export default {
   removed: 'Commentaire supprimé.', pending: 'En attente de modération : visible par vous seul pour l’instant.',
   edited: 'modifié', deleted: 'Ce commentaire a été supprimé.', closed: 'Les commentaires sont fermés.',
   now: 'à l’instant', by: 'Commentaire de {name}', net: 'Impossible de joindre le serveur de commentaires. Vérifiez votre connexion.',
-  retry: 'Réessayer', rate: 'Trop de tentatives. Réessayez dans {n} secondes.',
+  retry: 'Réessayer', rate: ['Trop de tentatives. Réessayez dans {n} seconde.', 'Trop de tentatives. Réessayez dans {n} secondes.'],
   server: 'Une erreur est survenue de notre côté. Veuillez réessayer.', noText: 'Écrivez d’abord quelque chose.',
   noName: 'Indiquez un nom.', help: 'Aide à la mise en forme',
   helpRows: ['Gras', 'Italique', 'Code', 'Lien', 'Citation', 'Liste'], remember: 'Le nom et l’e-mail sont mémorisés dans ce navigateur.',
