@@ -51,6 +51,13 @@ impl Db {
         let mut pg: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Internal(format!("{label}: bad URL: {e}")))?;
         pg.connect_timeout(Duration::from_millis(cfg.connect_timeout_ms));
+        // A peer gone without a reset (host down, network cut) is noticed in about 30 s
+        // even on an idle pooled connection; a frozen server the kernel still answers for
+        // is bounded by the statement deadline instead (`sql::answered`).
+        pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(15));
+        pg.keepalives_interval(Duration::from_secs(5));
+        pg.keepalives_retries(3);
         pg.application_name(app);
         let manager =
             Manager::from_config(pg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -219,6 +226,13 @@ impl std::fmt::Debug for Topology {
 }
 
 impl Topology {
+    /// How long a write may take, from its first statement to its commit, before it is
+    /// abandoned: twice the statement timeout (which a live server enforces on each
+    /// statement itself; a write is a few statements) and a second more. 11 s by default.
+    pub fn write_deadline(&self) -> Duration {
+        Duration::from_millis(2 * self.config.statement_timeout_ms + 1_000)
+    }
+
     /// Pools for every database (connections open on first use). The shard map is
     /// loaded by [`Topology::load_map`], after migrations.
     pub fn new(config: PgConfig) -> StoreResult<Arc<Topology>> {
@@ -230,6 +244,7 @@ impl Topology {
     /// Confab server or worker is still connected).
     pub fn named(config: PgConfig, app: &str) -> StoreResult<Arc<Topology>> {
         config.check().map_err(|e| StoreError::Internal(e.to_string()))?;
+        crate::sql::set_statement_deadline(config.statement_timeout_ms);
         let global = Cluster::new("global", &config.global, &config, app)?;
         let clusters = config
             .clusters

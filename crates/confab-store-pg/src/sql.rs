@@ -3,6 +3,8 @@
 //! Every statement, `BEGIN` and `COMMIT` included, is counted into the request's
 //! [`confab_store::stats`] scope, as the embedded store counts them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use confab_core::id::Id;
 use confab_store::{StoreError, StoreResult, stats};
 use tokio_postgres::types::{FromSql, ToSql, Type};
@@ -38,6 +40,25 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { &[$($crate::sql::p(&$v)),*] };
 }
 pub(crate) use args;
+
+/// How long the client waits for any one statement's answer, in ms: the statement
+/// timeout (set by [`crate::Topology::new`]; a live server cancels a slow statement
+/// itself) and a second more, for a server that cannot answer at all (frozen, or cut off
+/// without a reset). One value per process, from the topology it opens.
+static STATEMENT_DEADLINE_MS: AtomicU64 = AtomicU64::new(6_000);
+
+pub(crate) fn set_statement_deadline(statement_timeout_ms: u64) {
+    STATEMENT_DEADLINE_MS.store(statement_timeout_ms + 1_000, Ordering::Relaxed);
+}
+
+/// `f`, or `Unavailable` once the statement deadline has passed.
+async fn answered<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> StoreResult<T> {
+    let ms = STATEMENT_DEADLINE_MS.load(Ordering::Relaxed);
+    match tokio::time::timeout(std::time::Duration::from_millis(ms), f).await {
+        Ok(r) => r.map_err(db_err),
+        Err(_) => Err(StoreError::Unavailable(format!("database: no answer within {ms} ms"))),
+    }
+}
 
 pub(crate) fn count() {
     if let Some(s) = stats::current() {
@@ -77,7 +98,7 @@ pub(crate) fn unique_violation(e: &Error) -> Option<&str> {
 
 pub(crate) async fn rows(c: &impl GenericClient, sql: &str, args: &[Typed<'_>]) -> StoreResult<Vec<Row>> {
     count();
-    c.query_typed(sql, args).await.map_err(db_err)
+    answered(c.query_typed(sql, args)).await
 }
 
 /// Like [`rows`], keeping the driver's error for the caller to inspect.
@@ -102,12 +123,12 @@ pub(crate) async fn exec(c: &impl GenericClient, sql: &str, args: &[Typed<'_>]) 
 /// Starts a transaction (counted: `BEGIN` is a round trip).
 pub(crate) async fn begin(c: &mut tokio_postgres::Client) -> StoreResult<tokio_postgres::Transaction<'_>> {
     count();
-    c.transaction().await.map_err(db_err)
+    answered(c.transaction()).await
 }
 
 pub(crate) async fn commit(tx: tokio_postgres::Transaction<'_>) -> StoreResult<()> {
     count();
-    tx.commit().await.map_err(db_err)
+    answered(tx.commit()).await
 }
 
 /// Column `i`, or an internal error naming it (a row the schema cannot produce).

@@ -153,16 +153,34 @@ macro_rules! write_on {
         let mut conn = cluster.primary().await?;
         #[allow(unused_variables)]
         let $ids: &IdGenerator = &$self.ids;
-        let r = {
-            #[allow(unused_variables)]
-            let $c: &mut Client = &mut conn;
-            $body
-        };
-        if r.is_ok() {
-            $self.wrote(cluster, &conn).await?;
+        // A primary that holds its connections open and never answers (frozen, or cut
+        // off without a reset) cannot enforce its own statement timeout: the client's
+        // deadline bounds the write, and the connection is dropped, not pooled again.
+        let done = tokio::time::timeout($self.t.write_deadline(), async {
+            let r = {
+                #[allow(unused_variables)]
+                let $c: &mut Client = &mut conn;
+                $body
+            };
+            if r.is_ok() {
+                $self.wrote(cluster, &conn).await?;
+            }
+            r
+        })
+        .await;
+        match done {
+            Ok(r) => r,
+            Err(_) => Err(timed_out(cluster, conn, $self.t.write_deadline())),
         }
-        r
     }};
+}
+
+/// A write that ran out of time: its connection is closed (its state is unknown) and
+/// the request answers 503.
+fn timed_out(cluster: &Cluster, conn: Object, after: std::time::Duration) -> StoreError {
+    drop(Object::take(conn));
+    tracing::warn!(cluster = %cluster.name, ms = after.as_millis() as u64, "a write got no answer in time");
+    StoreError::Unavailable(format!("{}/primary: no answer within {} ms", cluster.name, after.as_millis()))
 }
 
 pub struct PgStore {
