@@ -359,6 +359,36 @@ impl ClientIp {
     }
 }
 
+/// Whether the forum vouches for a page url: it is on one of the forum's sites, or the
+/// forum lists none (then any site may embed it).
+pub fn vouched(forum: &confab_core::model::Forum, url: &confab_core::input::WebUrl) -> bool {
+    if forum.origins.is_empty() {
+        return true;
+    }
+    let origin = url::Url::parse(url.as_str()).map(|u| u.origin().ascii_serialization());
+    origin.ok().and_then(|o| confab_core::input::Origin::parse(&o).ok()).is_some_and(|o| forum.origins.contains(&o))
+}
+
+/// A thread's url must be one the forum vouches for: the first post fixes the url every
+/// reply mail links to, so a stranger must not be able to point it at a page of theirs.
+pub fn check_thread_url(
+    forum: &confab_core::model::Forum,
+    url: Option<&confab_core::input::WebUrl>,
+) -> Result<(), ApiError> {
+    match url {
+        Some(u) if !vouched(forum, u) => {
+            let sites: Vec<&str> = forum.origins.iter().map(|o| o.as_str()).collect();
+            Err(confab_core::input::InputError::new(
+                "thread.url",
+                "url_not_on_forum_sites",
+                format!("must be a page of this forum's sites ({})", sites.join(", ")),
+            )
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The forum's trusted origins guard writes from browsers. Browsers send `Origin` with
 /// every cross-origin write (and same-origin POSTs); a request without one is not from
 /// a browser page and passes. A forum that lists no origins accepts any (the default

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use confab_core::id::Id;
 use confab_core::input::Email;
 use confab_core::jobs::{NotifyReason, Task};
-use confab_core::model::{Author, Post, PostState, Thread};
+use confab_core::model::{Author, Forum, Post, PostState, Thread};
 use confab_jobs::Failure;
 use confab_store::{NewJob, NotifyGate, StoreError};
 use std::sync::LazyLock;
@@ -107,7 +107,8 @@ pub(crate) async fn notify(
     match store.notify_gate(&email, thread, post, now, interval).await? {
         NotifyGate::Send => {
             let Some((loaded, author, t)) = load(effects, post, thread).await? else { return Ok(vec![]) };
-            let mail = single_mail(effects, &email, &t, &loaded, author.as_ref(), reason, job.id);
+            let forum = store.forum_get(t.forum_id).await?;
+            let mail = single_mail(effects, &email, &forum, &t, &loaded, author.as_ref(), reason, job.id);
             match send(effects, mail).await {
                 Ok(()) => Ok(vec![]),
                 // Not sent: the throttle must not count it. If a digest opened
@@ -161,7 +162,8 @@ pub(crate) async fn digest(
             store.authors_get_many(&author_ids).await?.into_iter().map(|a| (a.id, a)).collect();
         // Keyed by the job, so a retry after a crash between sending and `done` repeats
         // the same Message-ID.
-        let mail = digest_mail(effects, &email, &thread_row, &posts, &authors, job.id);
+        let forum = store.forum_get(thread_row.forum_id).await?;
+        let mail = digest_mail(effects, &email, &forum, &thread_row, &posts, &authors, job.id);
         send(effects, mail).await?;
     }
     digest_done(effects, job, &email, thread, &ids).await
@@ -217,9 +219,12 @@ fn author_name(a: Option<&Author>) -> String {
 }
 
 /// Where a reader sees the post: the page with the comment's anchor, when the thread
-/// has a URL.
-fn post_link(t: &Thread, p: &Post) -> Option<String> {
-    t.url.as_ref().map(|u| format!("{}#comment-{}", u.as_str().split('#').next().unwrap_or(""), p.id))
+/// has a URL the forum vouches for (on its sites; any, for a forum that lists none). A
+/// url someone else set on another site (before the forum listed its sites) is not
+/// linked: mails must not carry readers to a page the forum does not stand behind.
+fn post_link(forum: &Forum, t: &Thread, p: &Post) -> Option<String> {
+    let url = t.url.as_ref().filter(|u| crate::auth::vouched(forum, u))?;
+    Some(format!("{}#comment-{}", url.as_str().split('#').next().unwrap_or(""), p.id))
 }
 
 const FOOTER_TEXT: &str = "You get this mail because of your comment or subscription.";
@@ -245,9 +250,11 @@ fn render(name: &str, ctx: &minijinja::Value) -> String {
     TEMPLATES.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| format!("(template error: {e})"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn single_mail(
     effects: &Effects,
     to: &Email,
+    forum: &Forum,
     thread: &Thread,
     post: &Post,
     author: Option<&Author>,
@@ -266,7 +273,7 @@ fn single_mail(
         name => &name,
         text => post.message.as_str(),
         html => minijinja::Value::from_safe_string(post.html.clone()),
-        link => post_link(thread, post),
+        link => post_link(forum, thread, post),
         held => reason == NotifyReason::Held,
         footer => FOOTER_TEXT,
         unsubscribe => &unsubscribe,
@@ -284,6 +291,7 @@ fn single_mail(
 fn digest_mail(
     effects: &Effects,
     to: &Email,
+    forum: &Forum,
     thread: &Thread,
     posts: &[Post],
     authors: &HashMap<Id, Author>,
@@ -303,7 +311,7 @@ fn digest_mail(
                 name => author_name(authors.get(&p.author_id)),
                 text => p.message.as_str(),
                 html => minijinja::Value::from_safe_string(p.html.clone()),
-                link => post_link(thread, p),
+                link => post_link(forum, thread, p),
             }
         })
         .collect();

@@ -277,3 +277,79 @@ async fn a_digest_that_meets_a_mail_outage_is_sent_whole_when_it_is_back() {
     assert!(header(&got[1], "Subject").unwrap().contains("2 new comments"), "{digest}");
     assert!(digest.contains("reply 2") && digest.contains("reply 3"), "{digest}");
 }
+
+/// Thread squatting: a stranger who posts first fixes a thread's url and title. A forum
+/// that lists its sites refuses thread urls elsewhere; mails never link to a url the
+/// forum does not vouch for (one set before it listed them); moderators correct both.
+#[tokio::test]
+async fn a_squatted_thread_is_refused_unlinked_and_corrected() {
+    let sink = SmtpSink::start();
+    let app = app(&sink).await;
+    let admin = format!("Bearer {}", app.admin);
+    let squat = json!({
+        "thread": { "identifier": "launch", "url": "https://evil.example/sign-in", "title": "Your account is suspended" },
+        "message": "first!", "author": { "name": "Mallory" },
+    });
+    // Before the forum lists its sites, any url goes (the default)...
+    let first = app.post("/api/v1/forums/blog/posts", &squat).await.expect(StatusCode::CREATED).json;
+    let thread = first["thread"]["id"].as_str().unwrap().to_owned();
+    let origins = json!({ "origins": ["https://blog.example"] });
+    app.send(Method::PATCH, "/api/v1/forums/blog", Some(&origins), &[("authorization", &admin)])
+        .await
+        .expect(StatusCode::OK);
+    // ...after, a new thread elsewhere is refused, and nothing is written.
+    let mut other = squat.clone();
+    other["thread"]["identifier"] = json!("another");
+    let r = app
+        .post("/api/v1/forums/blog/posts", &other)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(
+        (r.json["error"]["field"].as_str(), r.json["error"]["reason"].as_str()),
+        (Some("thread.url"), Some("url_not_on_forum_sites"))
+    );
+    let page = app.get("/api/v1/forums/blog/thread-page?identifier=another").await.expect(StatusCode::OK).json;
+    assert!(page["thread"].is_null(), "{page}");
+
+    // A reply to the squatted thread mails its subscriber without the foreign link.
+    let mut ask = json!({
+        "thread": { "identifier": "launch", "url": "https://blog.example/launch" },
+        "message": "A real question", "author": { "name": "Ann", "email": "ann@example.com" }, "notify": true,
+    });
+    let ann = app.post("/api/v1/forums/blog/posts", &ask).await.expect(StatusCode::CREATED).json;
+    ask["parent"] = json!(id_of(&ann["post"]));
+    ask["author"] = json!({ "name": "Bob" });
+    ask["notify"] = json!(false);
+    app.post("/api/v1/forums/blog/posts", &ask).await.expect(StatusCode::CREATED);
+    app.run_jobs().await;
+    let text = decode_qp(&mails_to(&sink, "ann@example.com", 1).await[0]);
+    assert!(!text.contains("evil.example"), "a link the forum does not vouch for: {text}");
+
+    // Moderators (not readers, not strangers) correct the url and title.
+    let fix = json!({ "url": "https://blog.example/launch", "title": "Launch day" });
+    let uri = format!("/api/v1/threads/{thread}");
+    app.send(Method::PATCH, &uri, Some(&fix), &[]).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let reader = signed_in(&app, &sink, "rita").await;
+    app.send(Method::PATCH, &uri, Some(&fix), &[("authorization", &reader)]).await.expect(StatusCode::FORBIDDEN);
+    let moderator = signed_in(&app, &sink, "mo").await;
+    app.send(
+        Method::PUT,
+        "/api/v1/forums/blog/roles/mo",
+        Some(&json!({ "role": "moderator" })),
+        &[("authorization", &admin)],
+    )
+    .await
+    .expect(StatusCode::OK);
+    let off_site = json!({ "url": "https://evil.example/again" });
+    app.send(Method::PATCH, &uri, Some(&off_site), &[("authorization", &moderator)])
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let fixed =
+        app.send(Method::PATCH, &uri, Some(&fix), &[("authorization", &moderator)]).await.expect(StatusCode::OK);
+    assert_eq!(
+        (fixed.json["url"].as_str(), fixed.json["title"].as_str()),
+        (Some("https://blog.example/launch"), Some("Launch day"))
+    );
+    let page = app.get("/api/v1/forums/blog/thread-page?identifier=launch").await.expect(StatusCode::OK).json;
+    assert_eq!(page["thread"]["title"], "Launch day", "the cached page shows the correction");
+}

@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator};
-use confab_core::input::{Email, Message, Username};
+use confab_core::input::{Email, Message, Title, Username, WebUrl};
 use confab_core::jobs::JobState;
 use confab_core::model::{
     Account, Author, Forum, ForumKeys, ForumUpdate, LinkPurpose, NewAccount, NewForum, NewPost, Post, PostState, Role,
@@ -262,6 +262,13 @@ impl Store for SqliteStore {
 
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
         self.write(move |c, _| threads::set_closed(c, id, closed)).await
+    }
+
+    async fn thread_correct(&self, id: Id, url: Option<WebUrl>, title: Option<Title>) -> StoreResult<Thread> {
+        self.write(move |c, _| {
+            threads::correct(c, id, url.as_ref().map(WebUrl::as_str), title.as_ref().map(Title::as_str))
+        })
+        .await
     }
 
     async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>> {

@@ -77,6 +77,15 @@ pub(crate) fn set_closed(c: &Connection, id: Id, closed: bool) -> StoreResult<Th
         .ok_or(StoreError::ThreadNotFound)
 }
 
+pub(crate) fn correct(c: &Connection, id: Id, url: Option<&str>, title: Option<&str>) -> StoreResult<Thread> {
+    c.prepare_cached(&format!(
+        "UPDATE threads SET url = coalesce(?2, url), title = coalesce(?3, title) WHERE id = ?1 RETURNING {THREAD_COLS}"
+    ))
+    .and_then(|mut s| s.query_row(params![id.as_i64(), url, title], rows::thread).optional())
+    .map_err(sql_err)?
+    .ok_or(StoreError::ThreadNotFound)
+}
+
 /// Moves a thread's approved-post counter by `delta` and returns the thread.
 pub(crate) fn add_posts(c: &Connection, id: Id, delta: i64) -> StoreResult<Thread> {
     c.prepare_cached(&format!("UPDATE threads SET posts = posts + ?2 WHERE id = ?1 RETURNING {THREAD_COLS}"))

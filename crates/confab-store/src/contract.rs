@@ -845,6 +845,28 @@ pub async fn id_nodes_are_leased_to_one_holder_at_a_time(store: &dyn Store) {
     assert!(!store.id_node_renew(took.node, before, later, later).await.unwrap(), "the old holder lost it");
 }
 
+pub async fn threads_are_corrected_in_place(store: &dyn Store) {
+    let f = forum(store, "corrected").await;
+    let made = store.post_create(&f, new_post("t", None, "hello", PostState::Approved), token(), NOW).await.unwrap();
+    let before = made.thread.clone();
+    let url = WebUrl::parse("url", "https://real.example/article").unwrap();
+    let fixed = store.thread_correct(before.id, Some(url.clone()), None).await.unwrap();
+    assert_eq!(fixed.url.as_ref(), Some(&url));
+    assert_eq!(fixed.title, before.title, "what is not given stays");
+    assert!(fixed.version > before.version, "cached pages see the change");
+    let title = Title::parse("The real title").unwrap();
+    let fixed = store.thread_correct(before.id, None, Some(title.clone())).await.unwrap();
+    assert_eq!((fixed.url.as_ref(), fixed.title.as_ref()), (Some(&url), Some(&title)));
+    let found = store.thread_find(&f, &ThreadKey::Url(url)).await.unwrap().expect("found by its new url");
+    assert_eq!(found.id, before.id);
+    let old = before.url.clone().unwrap();
+    assert!(store.thread_find(&f, &ThreadKey::Url(old)).await.unwrap().is_none(), "not by the old one");
+    assert!(matches!(
+        store.thread_correct(Id::from_i64(12345).unwrap(), None, None).await,
+        Err(StoreError::ThreadNotFound)
+    ));
+}
+
 pub async fn secrets_and_admin_token_are_set_once(store: &dyn Store) {
     let first = store.secret_get_or_init("cursor", vec![1, 2, 3]).await.unwrap();
     assert_eq!(first, vec![1, 2, 3]);
@@ -1678,6 +1700,7 @@ macro_rules! store_contract_tests {
             case!(guests_with_the_same_details_share_an_author);
             case!(secrets_and_admin_token_are_set_once);
             case!(id_nodes_are_leased_to_one_holder_at_a_time);
+            case!(threads_are_corrected_in_place);
             case!(sorts_order_roots);
             case!(import_writes_a_tree_in_one_go);
             case!(accounts_are_unique_by_username_and_email);

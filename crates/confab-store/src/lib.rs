@@ -18,7 +18,7 @@ pub mod contract;
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::Id;
-use confab_core::input::{Email, Identifier, Message, Username, WebUrl};
+use confab_core::input::{Email, Identifier, Message, Title, Username, WebUrl};
 use confab_core::jobs::{EventKind, JobState, Task};
 use confab_core::model::{
     Account, Author, Forum, ForumKeys, ForumUpdate, GuestAuthor, LinkPurpose, NewAccount, NewForum, NewPost, Post,
@@ -443,6 +443,9 @@ pub trait Store: Send + Sync + 'static {
     async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>>;
     async fn thread_create(&self, forum: &Forum, spec: ThreadSpec, now: UnixMs) -> StoreResult<Thread>;
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread>;
+    /// A moderator's correction of the thread's page: its url, its title, or both
+    /// (`None` keeps what is there).
+    async fn thread_correct(&self, id: Id, url: Option<WebUrl>, title: Option<Title>) -> StoreResult<Thread>;
     /// Counts for threads named by identifiers or URLs; unknown ones are left out.
     async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>>;
 

@@ -45,7 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/forums/{forum}/thread-page", get(page::thread_page))
         .route("/api/v1/forums/{forum}/posts", post(posts::create_post))
         .route("/api/v1/forums/{forum}/counts", get(counts::thread_counts))
-        .route("/api/v1/threads/{thread}", get(threads::get_thread))
+        .route("/api/v1/threads/{thread}", get(threads::get_thread).patch(threads::correct_thread))
         .route("/api/v1/threads/{thread}/close", post(threads::close_thread))
         .route("/api/v1/threads/{thread}/open", post(threads::open_thread))
         .route("/api/v1/threads/{thread}/posts", get(page::thread_roots))

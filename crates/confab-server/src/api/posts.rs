@@ -131,6 +131,7 @@ pub(crate) async fn create_post(
     }
     let standing = super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
     let thread = body.thread.parse()?;
+    crate::auth::check_thread_url(&forum, thread.url.as_ref())?;
     // Counted once the input is valid, so a mistyped form does not use up the quota.
     let limits = &state.settings.rate_limits;
     client.limit(&state, Key::PostsFromNetwork, limits.posts_per_network)?;

@@ -1,5 +1,6 @@
-//! Threads: look up by identifier or URL, create explicitly (admin), close and reopen
-//! (admin). Reads never create a thread.
+//! Threads: look up by identifier or URL, create explicitly, close and reopen, correct
+//! the url and title (moderators). Reads never create a thread. A forum that lists its
+//! sites takes thread urls on them only (`auth::check_thread_url`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -76,6 +77,7 @@ pub(crate) async fn create_thread(
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let spec = body.parse()?;
+    crate::auth::check_thread_url(&forum, spec.url.as_ref())?;
     if spec.url.is_none() {
         return Err(InputError::new("thread.url", "required", "an explicitly created thread needs its page url").into());
     }
@@ -112,6 +114,37 @@ pub(crate) async fn open_thread(
     PathId(id): PathId,
 ) -> Result<impl IntoResponse, ApiError> {
     set_closed(state, who, id, false).await
+}
+
+/// A moderator's correction of a thread's page (a squatted or mistyped url or title).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ThreadCorrection {
+    url: Option<String>,
+    title: Option<String>,
+}
+
+pub(crate) async fn correct_thread(
+    State(state): State<AppState>,
+    who: Principal,
+    PathId(id): PathId,
+    Json(body): Json<ThreadCorrection>,
+) -> Result<impl IntoResponse, ApiError> {
+    if matches!(who, Principal::Anonymous) {
+        return Err(ApiError::Unauthorized);
+    }
+    let url = body.url.as_deref().map(|u| WebUrl::parse("url", u)).transpose()?;
+    let title = body.title.as_deref().map(Title::parse).transpose()?;
+    if url.is_none() && title.is_none() {
+        return Err(InputError::new("url", "required", "give the thread's corrected url, title or both").into());
+    }
+    let thread = state.store.thread_get(id).await?;
+    let forum = state.store.forum_get(thread.forum_id).await?;
+    who.require(&state, Some(&forum), Power::ManageThreads).await?;
+    crate::auth::check_thread_url(&forum, url.as_ref())?;
+    let thread = state.store.thread_correct(id, url, title).await?;
+    state.thread_changed(id).await;
+    Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }
 
 async fn set_closed(

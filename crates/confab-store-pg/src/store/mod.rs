@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use confab_core::cursor::{ReplyCursor, RootCursor};
 use confab_core::id::{Id, IdGenerator, LogicalShard};
-use confab_core::input::{DisplayName, Email, Message, Username};
+use confab_core::input::{DisplayName, Email, Message, Title, Username, WebUrl};
 use confab_core::jobs::{EventKind, JobState};
 use confab_core::keys::guest_key;
 use confab_core::model::{
@@ -361,6 +361,11 @@ impl Store for PgStore {
 
     async fn thread_set_closed(&self, id: Id, closed: bool) -> StoreResult<Thread> {
         write_on!(self, self.cluster(id.shard()).await?, |c, _ids| shard::thread_set_closed(&*c, id, closed).await)
+    }
+
+    async fn thread_correct(&self, id: Id, url: Option<WebUrl>, title: Option<Title>) -> StoreResult<Thread> {
+        let (url, title) = (url.as_ref().map(WebUrl::as_str), title.as_ref().map(Title::as_str));
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| shard::thread_correct(&*c, id, url, title).await)
     }
 
     async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>> {

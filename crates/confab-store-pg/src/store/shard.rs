@@ -123,6 +123,23 @@ pub(crate) async fn thread_set_closed(c: &impl GenericClient, id: Id, closed: bo
     r.as_ref().map(rows::thread).transpose()?.ok_or(StoreError::ThreadNotFound)
 }
 
+pub(crate) async fn thread_correct(
+    c: &impl GenericClient,
+    id: Id,
+    url: Option<&str>,
+    title: Option<&str>,
+) -> StoreResult<Thread> {
+    let r = opt(
+        c,
+        &format!(
+            "UPDATE threads SET url = coalesce($2, url), title = coalesce($3, title) WHERE id = $1 RETURNING {THREAD_COLS}"
+        ),
+        args![id.as_i64(), url, title],
+    )
+    .await?;
+    r.as_ref().map(rows::thread).transpose()?.ok_or(StoreError::ThreadNotFound)
+}
+
 /// Moves a thread's approved-post counter by `delta` and returns the thread.
 pub(crate) async fn thread_add_posts(c: &impl GenericClient, id: Id, delta: i64) -> StoreResult<Thread> {
     rows::thread(
