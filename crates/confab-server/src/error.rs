@@ -168,7 +168,7 @@ impl ApiError {
                 S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
-                S::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                S::Unavailable(_) | S::Fault(_) => StatusCode::SERVICE_UNAVAILABLE,
                 S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -230,6 +230,7 @@ impl ApiError {
                 S::ParentNotListed => "parent_not_replyable",
                 S::ParentTooDeep => "parent_too_deep",
                 S::Unavailable(_) => "unavailable",
+                S::Fault(f) => f.code(),
                 S::Internal(_) => "internal",
             },
         }
@@ -263,6 +264,11 @@ impl IntoResponse for ApiError {
                 let error_id = error_id();
                 tracing::error!(error_id = %error_id, cause = %cause, "internal error");
                 body = json!({ "code": "internal", "message": "internal error", "error_id": error_id });
+            }
+            ApiError::Store(StoreError::Fault(fault)) => {
+                tracing::error!(fault = %fault, "storage fault: writes refused until it is fixed");
+                body =
+                    json!({ "code": fault.code(), "message": format!("{fault}: the service cannot take changes now") });
             }
             ApiError::Store(StoreError::Unavailable(cause)) => {
                 let error_id = error_id();

@@ -97,6 +97,54 @@ pub struct SqliteStore {
     writer: Arc<Pool>,
     readers: Arc<Pool>,
     ids: Arc<IdGenerator>,
+    file: DbFile,
+}
+
+/// The database file as opened: a write checks that the path still names it, since
+/// SQLite keeps writing into a file deleted (or replaced) under it, and all of that
+/// would be lost.
+struct DbFile {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl DbFile {
+    fn of(path: &Path) -> StoreResult<DbFile> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        Ok(DbFile { path: path.to_owned(), dev: m.dev(), ino: m.ino() })
+    }
+
+    fn check(&self) -> StoreResult<()> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
+            _ => Err(StoreError::Fault(confab_store::StorageFault::Lost)),
+        }
+    }
+
+    /// The file system's state: full (under 1 MiB left for us) or mounted read-only.
+    fn space(&self) -> StoreResult<()> {
+        use rustix::fs::{StatVfsMountFlags, statvfs};
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let Ok(v) = statvfs(dir) else { return Ok(()) };
+        if v.f_flag.contains(StatVfsMountFlags::RDONLY) {
+            return Err(StoreError::Fault(confab_store::StorageFault::ReadOnly));
+        }
+        if v.f_bavail.saturating_mul(v.f_frsize) < 1 << 20 {
+            return Err(StoreError::Fault(confab_store::StorageFault::Full));
+        }
+        Ok(())
+    }
+}
+
+/// Beside the database file from its creation on: a data directory that has this and no
+/// database lost its database, and an empty one must not be made in its place unasked.
+fn marker_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_owned();
+    name.push(".created");
+    db.with_file_name(name)
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -106,8 +154,25 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 /// Applies every pending migration to the database at `path`, creating it if needed.
 /// Returns the schema version afterwards.
 pub fn migrate(path: &Path) -> StoreResult<usize> {
+    let marker = marker_path(path);
+    if !path.exists() && marker.exists() {
+        return Err(StoreError::Unavailable(format!(
+            "{} is missing, but {} says a database was created there: restore it from a backup, \
+                 or delete {} to start an empty one",
+            path.display(),
+            marker.display(),
+            marker.display()
+        )));
+    }
     let mut conn = open_connection(path, Duration::from_secs(5), true)?;
     MIGRATIONS.to_latest(&mut conn).map_err(internal)?;
+    if !marker.exists() {
+        let note = "Confab created its database (confab.db) beside this file. While this file is here, \
+                        Confab refuses to start without that database rather than make an empty one.\n";
+        std::fs::write(&marker, note)
+            .map_err(|e| StoreError::Unavailable(format!("cannot write {}: {e}", marker.display())))?;
+    }
+
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(internal)?;
     Ok(version as usize)
 }
@@ -152,6 +217,7 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         migrate(&opts.path)?;
+        let file = DbFile::of(&opts.path)?;
         let writer = vec![open_connection(&opts.path, opts.busy_timeout, true)?];
         let readers = (0..opts.readers.max(1))
             .map(|_| open_connection(&opts.path, opts.busy_timeout, false))
@@ -160,6 +226,7 @@ impl SqliteStore {
             writer: Pool::new("writer", writer, opts.acquire_timeout),
             readers: Pool::new("reader", readers, opts.acquire_timeout),
             ids,
+            file,
         })
     }
 
@@ -174,6 +241,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection, &IdGenerator) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
+        self.file.check()?;
         let ids = Arc::clone(&self.ids);
         self.writer.run(move |c| f(c, &ids)).await
     }
@@ -181,6 +249,12 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn health(&self) -> StoreResult<()> {
+        self.file.check()?;
+        self.file.space()?;
+        self.admin_token_hash().await.map(drop)
+    }
+
     async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>> {
         let name = name.to_owned();
         self.write(move |c, _| settings::get_or_init(c, &name, &init)).await

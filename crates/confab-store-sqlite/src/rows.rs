@@ -119,6 +119,8 @@ pub(crate) fn sql_err(e: SqlError) -> StoreError {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable("database is busy".into())
         }
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::Fault(confab_store::StorageFault::Full),
+        Some(rusqlite::ErrorCode::ReadOnly) => StoreError::Fault(confab_store::StorageFault::ReadOnly),
         _ => StoreError::Internal(e.to_string()),
     }
 }
@@ -129,4 +131,28 @@ pub(crate) fn is_unique_violation(e: &SqlError, columns: &str) -> bool {
     matches!(e, SqlError::SqliteFailure(f, Some(msg))
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             && msg.strip_prefix("UNIQUE constraint failed: ") == Some(columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_store::StorageFault;
+    use rusqlite::{Connection, OpenFlags};
+
+    #[test]
+    fn a_full_database_and_a_read_only_one_are_storage_faults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE t (v BLOB); INSERT INTO t VALUES (zeroblob(100));").unwrap();
+        // SQLite's own size cap: the next page it needs is refused as a full disk would be.
+        let pages: i64 = c.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
+        c.pragma_update(None, "max_page_count", pages).unwrap();
+        let e = c.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap_err();
+        assert!(matches!(sql_err(e), StoreError::Fault(StorageFault::Full)));
+        drop(c);
+        let ro = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let e = ro.execute("INSERT INTO t VALUES (x'00')", []).unwrap_err();
+        assert!(matches!(sql_err(e), StoreError::Fault(StorageFault::ReadOnly)));
+    }
 }

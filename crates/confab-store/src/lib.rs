@@ -74,11 +74,39 @@ pub enum StoreError {
     BanNotFound,
     #[error("the storage backend is unavailable: {0}")]
     Unavailable(String),
+    /// The storage itself is at fault: nothing is written until an operator acts.
+    #[error("{0}")]
+    Fault(StorageFault),
     #[error("storage failure: {0}")]
     Internal(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What is wrong with the storage under a store (503 with its own code; health says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StorageFault {
+    /// The disk (or the quota) is full.
+    #[error("the storage is full")]
+    Full,
+    /// The file system or the database file is read-only.
+    #[error("the storage is read-only")]
+    ReadOnly,
+    /// The database file the store opened is gone or was replaced under it: what it
+    /// would write now would be lost.
+    #[error("the database file is gone or was replaced")]
+    Lost,
+}
+
+impl StorageFault {
+    pub fn code(self) -> &'static str {
+        match self {
+            StorageFault::Full => "storage_full",
+            StorageFault::ReadOnly => "storage_read_only",
+            StorageFault::Lost => "storage_lost",
+        }
+    }
+}
 
 /// Limits of one thread page, already clamped by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +422,12 @@ pub trait Store: Send + Sync + 'static {
     /// ([`consistency`]) matter; a store without replicas ignores them.
     fn has_replicas(&self) -> bool {
         false
+    }
+
+    /// Whether the store can take writes now: `/healthz` asks. By default one cheap read;
+    /// a backend that can tell more (a file gone, a full disk) says so.
+    async fn health(&self) -> StoreResult<()> {
+        self.admin_token_hash().await.map(drop)
     }
 
     // ---- settings (global) ----

@@ -16,7 +16,8 @@ pub(crate) async fn openapi() -> impl IntoResponse {
 }
 
 pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    // One cheap read proves the store answers.
-    state.store.admin_token_hash().await?;
+    // The store says whether it can take writes (a cheap read, and what it can tell of
+    // its storage: a database file gone, a full or read-only disk).
+    state.store.health().await?;
     Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
 }
