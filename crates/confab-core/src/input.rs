@@ -208,10 +208,21 @@ string_newtype!(
     Email
 );
 
+/// A domain the mailer accepts: valid as written, or once IDNA-encoded (`bücher.example`).
+fn mail_domain(domain: &str) -> bool {
+    use email_address::EmailAddress;
+    EmailAddress::is_valid_domain(domain)
+        || matches!(url::Host::parse(domain), Ok(url::Host::Domain(ascii)) if EmailAddress::is_valid_domain(&ascii))
+}
+
 impl Email {
     pub fn parse(s: &str) -> Result<Self, InputError> {
         let s = s.trim();
         check_len("email", s, 3, MAX_EMAIL_CHARS)?;
+        // Only what the mailer can send to (lettre's rules: an RFC 5322 local part, a
+        // domain valid as is or once IDNA-encoded), with a dotted domain and nothing a
+        // header could be bent with: an address taken here and refused at delivery would
+        // be retried for hours, and an account signed up with it could never confirm.
         let valid = match s.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -220,6 +231,8 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+                    && email_address::EmailAddress::is_valid_local_part(local)
+                    && mail_domain(domain)
             }
             None => false,
         };

@@ -63,7 +63,14 @@ pub fn build_message(from: &str, mail: &Mail, message_id: &str) -> Result<lettre
     use lettre::message::header::{ContentType, HeaderName, HeaderValue};
     use lettre::message::{Mailbox, MultiPart, SinglePart};
     let from: Mailbox = from.parse().map_err(|e| format!("invalid sender address: {e}"))?;
-    let to: Mailbox = mail.to.as_str().parse().map_err(|_| "invalid recipient address".to_owned())?;
+    // Built from the address alone (never parsed as "Name <address>"), by the rules
+    // `Email::parse` already applied.
+    let to = mail
+        .to
+        .as_str()
+        .parse::<lettre::Address>()
+        .map(|a| Mailbox::new(None, a))
+        .map_err(|_| "invalid recipient address".to_owned())?;
     let builder = lettre::Message::builder()
         .from(from)
         .to(to)
@@ -138,7 +145,9 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: Mail) -> Result<(), SendFailure> {
         use lettre::AsyncTransport;
-        let message = build_message(&self.from, &mail, &message_id(&self.from, &mail))?;
+        // A message that cannot be built never will be: not worth a retry.
+        let message = build_message(&self.from, &mail, &message_id(&self.from, &mail))
+            .map_err(|reason| SendFailure { transient: false, reason })?;
         self.transport.send(message).await.map(drop).map_err(|e| {
             // lettre's messages can quote the server's reply, which may name the
             // recipient: keep only the class and the code.
@@ -244,6 +253,31 @@ impl Mailer for DropMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Addresses the old, looser check let in and the mailer refuses: each would have
+    /// been retried for hours and dead-lettered.
+    #[test]
+    fn addresses_the_mailer_cannot_use_are_refused_when_given() {
+        for bad in ["a(b)@example.com", "a,b@example.com", "a:b@example.com", "a..b@example.com", ".a@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad} accepted");
+        }
+        for good in ["ann+tag@example.com", "o'brien@example.ie", "ann@bücher.example", "a.b@sub.example.co.uk"] {
+            let e = Email::parse(good).unwrap_or_else(|_| panic!("{good} refused"));
+            assert!(build_message("c@example.com", &Mail::plain(e, "s", "t"), "id@x").is_ok(), "{good}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever `Email::parse` accepts, the mailer can address.
+        #[test]
+        fn every_accepted_address_is_one_the_mailer_takes(
+            s in "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~(),;:\\[\\]\"ü-]{1,10}@[a-zA-Z0-9ü_.\\[\\]-]{1,10}\\.[a-z]{2,3}"
+        ) {
+            if let Ok(e) = Email::parse(&s) {
+                proptest::prop_assert!(e.as_str().parse::<lettre::Address>().is_ok(), "{} accepted", s);
+            }
+        }
+    }
 
     #[tokio::test]
     async fn the_directory_mailer_writes_whole_rfc5322_files() {

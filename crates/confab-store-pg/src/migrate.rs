@@ -35,6 +35,7 @@ pub fn migrations(schema: Schema) -> &'static [(i32, &'static str, &'static str)
         Schema::Shard => &[
             (1, "shard", include_str!("../migrations/shard/0001_shard.sql")),
             (2, "thread_versions", include_str!("../migrations/shard/0002_thread_versions.sql")),
+            (3, "notify_sent", include_str!("../migrations/shard/0003_notify_sent.sql")),
         ],
     }
 }

@@ -66,6 +66,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0013_thread_versions.sql")),
         M::up(include_str!("../migrations/0014_id_nodes.sql")),
         M::up(include_str!("../migrations/0015_reader_sessions.sql")),
+        M::up(include_str!("../migrations/0016_notify_sent.sql")),
     ])
 });
 

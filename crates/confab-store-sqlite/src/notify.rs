@@ -108,6 +108,16 @@ pub(crate) fn gate(
     interval_ms: i64,
 ) -> StoreResult<NotifyGate> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    // Let through before (the job is being retried): the same mail again.
+    let sent: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM notify_sent WHERE email = ?1 AND thread_id = ?2 AND post_id = ?3)",
+        )
+        .and_then(|mut s| s.query_row(params![email.as_str(), thread.as_i64(), post.as_i64()], |r| r.get(0)))
+        .map_err(sql_err)?;
+    if sent {
+        return Ok(NotifyGate::Send);
+    }
     let state: Option<(i64, Option<i64>)> = tx
         .prepare_cached("SELECT last_sent_at, digest_at FROM notify_state WHERE email = ?1 AND thread_id = ?2")
         .and_then(|mut s| {
@@ -139,6 +149,12 @@ pub(crate) fn gate(
                 "INSERT INTO notify_state (email, thread_id, last_sent_at, digest_at) VALUES (?1, ?2, ?3, NULL) \
                  ON CONFLICT (email, thread_id) DO UPDATE SET last_sent_at = ?3, digest_at = NULL",
                 params![email.as_str(), thread.as_i64(), now],
+            )
+            .map_err(sql_err)?;
+            tx.execute(
+                "INSERT INTO notify_sent (email, thread_id, post_id, sent_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO NOTHING",
+                params![email.as_str(), thread.as_i64(), post.as_i64(), now],
             )
             .map_err(sql_err)?;
             NotifyGate::Send
@@ -190,6 +206,11 @@ pub(crate) fn digest_sent(
 
 pub(crate) fn release(c: &mut Connection, email: &Email, thread: Id, post: Id, sent_at: UnixMs) -> StoreResult<bool> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    tx.execute(
+        "DELETE FROM notify_sent WHERE email = ?1 AND thread_id = ?2 AND post_id = ?3",
+        params![email.as_str(), thread.as_i64(), post.as_i64()],
+    )
+    .map_err(sql_err)?;
     let forgot = tx
         .execute(
             "DELETE FROM notify_state WHERE email = ?1 AND thread_id = ?2 AND last_sent_at = ?3 AND digest_at IS NULL",

@@ -1380,6 +1380,9 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
         NotifyGate::Send,
         "per thread"
     );
+    // A retried notify job (its worker died after the gate) is the same mail again,
+    // never a second one by way of the digest.
+    assert_eq!(store.notify_gate(&ann, thread.id, ids[0], NOW + 3 * min, 15 * min).await.unwrap(), NotifyGate::Send);
     // Waiting posts stay until their mail has gone: a failed send finds them again.
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]]);
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]], "still there");

@@ -122,7 +122,7 @@ fn migrate_applies_to_every_database_of_a_postgres_topology() {
     assert!(first.status.success(), "{first:?}");
     assert_eq!(
         stdout(&first),
-        "global/primary: applied [1, 2]\nbig/primary: applied [1, 2]\nc1/primary: applied [1, 2]\nc2/primary: applied [1, 2]\n"
+        "global/primary: applied [1, 2, 3]\nbig/primary: applied [1, 2, 3]\nc1/primary: applied [1, 2, 3]\nc2/primary: applied [1, 2, 3]\n"
     );
     let again = run("migrate");
     assert_eq!(

@@ -61,7 +61,9 @@ fn receiver() -> (String, Log) {
 
 const ENV: &[(&str, &str)] = &[
     // Every reply is mailed at once (no digest), so mails can be counted per reply.
-    ("CONFAB_NOTIFY_INTERVAL_SECS", "0"),
+    // Short, not off: most replies then go by digest, where a retried notify job could
+    // otherwise mail a reply a second time under another Message-ID.
+    ("CONFAB_NOTIFY_INTERVAL_SECS", "1"),
     ("CONFAB_DEMO", "false"),
     ("CONFAB_ADMIN_TOKEN", "crash-test-admin-token-0123456789"),
     ("CONFAB_OUTBOUND_ALLOW_LOOPBACK", "true"),
@@ -215,15 +217,20 @@ fn kill_9_mid_load_loses_nothing_and_repeats_nothing() {
     again.stop();
 }
 
-/// Reply mails by the reply they announce (its `#comment-<id>` link): Message-ID → copies.
+/// Reply mails by every reply they announce (each `#comment-<id>` link: a digest
+/// announces several): Message-ID → copies.
 fn mails_by_post(raw: &[String]) -> HashMap<String, HashMap<String, usize>> {
     let mut out: HashMap<String, HashMap<String, usize>> = HashMap::new();
     for m in raw {
         let text = confab_testkit::decode_qp(m);
-        let Some(at) = text.find("#comment-") else { continue };
-        let post: String = text[at + 9..].chars().take_while(char::is_ascii_digit).collect();
+        let posts: HashSet<String> = text
+            .match_indices("#comment-")
+            .map(|(at, _)| text[at + 9..].chars().take_while(char::is_ascii_digit).collect())
+            .collect();
         let id = confab_testkit::header(m, "Message-ID").unwrap_or_default();
-        *out.entry(post).or_default().entry(id).or_default() += 1;
+        for post in posts {
+            *out.entry(post).or_default().entry(id.clone()).or_default() += 1;
+        }
     }
     out
 }

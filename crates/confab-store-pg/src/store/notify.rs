@@ -251,6 +251,16 @@ pub(crate) async fn gate(
     interval_ms: i64,
 ) -> StoreResult<NotifyGate> {
     lock(tx, email, thread).await?;
+    // Let through before (the job is being retried): the same mail again.
+    let sent = opt(
+        tx,
+        "SELECT 1 FROM notify_sent WHERE email = $1 AND thread_id = $2 AND post_id = $3",
+        args![email.as_str(), thread.as_i64(), post.as_i64()],
+    )
+    .await?;
+    if sent.is_some() {
+        return Ok(NotifyGate::Send);
+    }
     let state = opt(
         tx,
         "SELECT last_sent_at, digest_at FROM notify_state WHERE email = $1 AND thread_id = $2",
@@ -282,6 +292,13 @@ pub(crate) async fn gate(
                 "INSERT INTO notify_state (email, thread_id, last_sent_at, digest_at) VALUES ($1, $2, $3, NULL) \
                  ON CONFLICT (email, thread_id) DO UPDATE SET last_sent_at = $3, digest_at = NULL",
                 args![email.as_str(), thread.as_i64(), now],
+            )
+            .await?;
+            exec(
+                tx,
+                "INSERT INTO notify_sent (email, thread_id, post_id, sent_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                args![email.as_str(), thread.as_i64(), post.as_i64(), now],
             )
             .await?;
             NotifyGate::Send
@@ -342,6 +359,12 @@ pub(crate) async fn release(
     sent_at: UnixMs,
 ) -> StoreResult<bool> {
     lock(tx, email, thread).await?;
+    exec(
+        tx,
+        "DELETE FROM notify_sent WHERE email = $1 AND thread_id = $2 AND post_id = $3",
+        args![email.as_str(), thread.as_i64(), post.as_i64()],
+    )
+    .await?;
     let forgot = exec(
         tx,
         "DELETE FROM notify_state WHERE email = $1 AND thread_id = $2 AND last_sent_at = $3 AND digest_at IS NULL \
