@@ -116,6 +116,13 @@ pub(crate) fn gate(
         .and_then(|mut s| s.query_row(params![email.as_str(), thread.as_i64(), post.as_i64()], |r| r.get(0)))
         .map_err(sql_err)?;
     if sent {
+        // This attempt's time is the one a failed send gives back (`release`).
+        tx.execute(
+            "UPDATE notify_state SET last_sent_at = ?3 WHERE email = ?1 AND thread_id = ?2 AND digest_at IS NULL",
+            params![email.as_str(), thread.as_i64(), now],
+        )
+        .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
         return Ok(NotifyGate::Send);
     }
     let state: Option<(i64, Option<i64>)> = tx

@@ -259,6 +259,13 @@ pub(crate) async fn gate(
     )
     .await?;
     if sent.is_some() {
+        // This attempt's time is the one a failed send gives back (`release`).
+        exec(
+            tx,
+            "UPDATE notify_state SET last_sent_at = $3 WHERE email = $1 AND thread_id = $2 AND digest_at IS NULL",
+            args![email.as_str(), thread.as_i64(), now],
+        )
+        .await?;
         return Ok(NotifyGate::Send);
     }
     let state = opt(

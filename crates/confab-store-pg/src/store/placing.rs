@@ -133,6 +133,7 @@ const SHARD_TABLES: &[(&str, &str)] = &[
     ("subscriptions", "forum_id IN ({f})"),
     ("notify_state", "thread_id IN (SELECT id FROM threads WHERE forum_id IN ({f}))"),
     ("notify_pending", "thread_id IN (SELECT id FROM threads WHERE forum_id IN ({f}))"),
+    ("notify_sent", "thread_id IN (SELECT id FROM threads WHERE forum_id IN ({f}))"),
     ("spam_tokens", "forum_id IN ({f})"),
     ("spam_docs", "forum_id IN ({f})"),
     ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE forum_id IN ({f}))"),
