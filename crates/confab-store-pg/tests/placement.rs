@@ -117,6 +117,7 @@ async fn rows_of(store: &PgStore, cluster: &str, forums: &[&Forum]) -> Vec<(Stri
         ("subscriptions", format!("forum_id IN ({ids})")),
         ("notify_state", format!("thread_id IN (SELECT id FROM threads WHERE forum_id IN ({ids}))")),
         ("notify_pending", format!("thread_id IN (SELECT id FROM threads WHERE forum_id IN ({ids}))")),
+        ("notify_sent", format!("thread_id IN (SELECT id FROM threads WHERE forum_id IN ({ids}))")),
         ("spam_tokens", format!("forum_id IN ({ids})")),
         ("spam_docs", format!("forum_id IN ({ids})")),
         ("spam_verdicts", format!("post_id IN (SELECT id FROM posts WHERE forum_id IN ({ids}))")),
