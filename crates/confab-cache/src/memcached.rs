@@ -8,11 +8,16 @@
 //! 1.6+), because the client crates available do not place keys as libmemcached does
 //! nor eject dead servers; the protocol part is small and tested against real servers.
 //!
+//! A server that failed may have missed writes (deletes and sets sent while it hung):
+//! before it is used again it is flushed (`flush_all`), so it never serves a value that
+//! a write made meanwhile replaced. Its keys are misses then, which the cache's stampede
+//! protection absorbs.
+//!
 //! Keys memcached cannot take (over 250 bytes, or with spaces or control characters)
 //! are replaced by a digest of themselves ([`wire_key`]), the same on every node.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -90,6 +95,11 @@ struct Node {
     failures: AtomicU32,
     /// Unix ms until which the server is out; 0 when in.
     out_until: AtomicU64,
+    /// It failed since it was last flushed: what it holds may be older than writes it
+    /// missed. Cleared by a `flush_all` before its next use.
+    suspect: AtomicBool,
+    /// One flush at a time; requests wait for it rather than read what it would clear.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 pub struct Memcached {
@@ -131,6 +141,8 @@ impl Memcached {
                 idle: Mutex::new(Vec::new()),
                 failures: AtomicU32::new(0),
                 out_until: AtomicU64::new(0),
+                suspect: AtomicBool::new(false),
+                flushing: tokio::sync::Mutex::new(()),
             })
             .collect();
         let live = vec![true; cfg.servers.len()];
@@ -178,6 +190,7 @@ impl Memcached {
         // Connections kept from before a failure are suspect (a restarted server
         // has closed them all): reusing them would fail the retry after it returns.
         node.idle.lock().expect("idle lock").clear();
+        node.suspect.store(true, Ordering::Release);
         let n = node.failures.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(server = %node.addr, failures = n, error = %f, "memcached request failed; treated as a miss");
         if n >= self.cfg.failure_limit {
@@ -211,6 +224,9 @@ impl Memcached {
     async fn exchange(&self, index: usize, request: &[u8], answers: usize) -> Result<Vec<Answer>, Failure> {
         let node = &self.nodes[index];
         let run = async {
+            if node.suspect.load(Ordering::Acquire) {
+                self.flush(node).await?;
+            }
             let mut c = self.connection(node).await?;
             c.get_mut().write_all(request).await?;
             let mut out = Vec::with_capacity(answers);
@@ -234,6 +250,25 @@ impl Memcached {
                 Err(Failure::Timeout)
             }
         }
+    }
+
+    /// Empties a server that may have missed writes, once, before anything reads it.
+    async fn flush(&self, node: &Node) -> Result<(), Failure> {
+        let _one = node.flushing.lock().await;
+        if !node.suspect.load(Ordering::Acquire) {
+            return Ok(()); // another request flushed it meanwhile
+        }
+        let mut c = self.connection(node).await?;
+        c.get_mut().write_all(b"flush_all\r\n").await?;
+        let mut line = String::new();
+        c.read_line(&mut line).await?;
+        if line != "OK\r\n" {
+            return Err(Failure::Protocol(format!("flush_all answered {:?}", line.trim_end())));
+        }
+        node.suspect.store(false, Ordering::Release);
+        self.give_back(node, c);
+        tracing::info!(server = %node.addr, "memcached server flushed before use: it may have missed writes");
+        Ok(())
     }
 
     /// Values for `keys`, in order; a miss, and any key of an unreachable server, is

@@ -25,6 +25,24 @@ impl Server {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open and nothing is answered.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT), with everything it held.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        if let Some(c) = &self.child {
+            // The shell's builtin kill: no dependency on a kill binary.
+            let ok = Command::new("sh").args(["-c", &format!("kill -{name} {}", c.id())]).status().unwrap();
+            assert!(ok.success(), "SIG{name} to {}", c.id());
+        }
+    }
+
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.kill();

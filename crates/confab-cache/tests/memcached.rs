@@ -172,3 +172,32 @@ async fn a_server_that_never_answers_stalls_nobody_for_long() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), tries, "no connection to a server that is out");
     held.abort();
 }
+
+/// A server that hung (SIGSTOP) missed the writes made meanwhile; when it answers again
+/// it must not serve what it held from before them: it is flushed before its first use.
+#[tokio::test]
+async fn a_server_that_hung_and_resumed_serves_nothing_from_before() {
+    let servers: Vec<_> = (0..2).map(|_| memcached()).collect();
+    let ports: Vec<u16> = servers.iter().map(|m| m.port).collect();
+    let mc = pool(&ports, |c| {
+        c.op_timeout = Duration::from_millis(100);
+        c.failure_limit = 1;
+        c.retry_timeout = Duration::from_millis(300);
+    });
+    let key = (0..).map(|i| format!("page:{i}")).find(|k| mc.server_for(k) == Some(0)).unwrap();
+    assert!(mc.set(&key, b"old", Duration::ZERO).await);
+    servers[0].pause();
+    // The write that replaces it: refused by the hung server (now out), then stored on
+    // the other one, where its key goes meanwhile.
+    assert!(!mc.set(&key, b"new", Duration::ZERO).await);
+    assert_eq!(mc.server_for(&key), Some(1));
+    assert!(mc.set(&key, b"new", Duration::ZERO).await);
+    servers[0].resume();
+    // Once its retry timeout has passed the key is the resumed server's again.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(mc.server_for(&key), Some(0));
+    let read = mc.get(&key).await.map(|i| i.value);
+    assert_ne!(read.as_deref(), Some(&b"old"[..]), "a value from before the write it missed");
+    let alone = pool(&[ports[0]], |_| {});
+    assert!(alone.get(&key).await.is_none(), "flushed before it was used again");
+}
