@@ -187,7 +187,9 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     if config.demo && create_demo(&*store, &clock, &config.accounts()?.public_url).await? {
         tracing::info!("created the demo forum");
     }
-    let has_demo = store.forum_by_shortname("demo").await.is_ok();
+    // `demo = false` takes the demo site away (`/` becomes the landing page) even where
+    // an earlier start made the demo forum; the forum and its comments stay as data.
+    let has_demo = config.demo && store.forum_by_shortname("demo").await.is_ok();
     let settings = Settings {
         edit_window: config.edit_window(),
         expose_query_count: config.expose_query_count,

@@ -303,6 +303,15 @@ fn serve_without_the_demo_and_with_a_configured_token() {
         server.request("POST", "/api/v1/forums", Some(r#"{"shortname":"mine"}"#), &[("Authorization", &auth)]);
     assert_eq!(status, 201);
     server.stop();
+
+    // A store that had the demo from an earlier start: `demo = false` takes the site away.
+    let had = tempfile::tempdir().unwrap();
+    Server::start(had.path()).stop();
+    let server = Server::start_with(had.path(), &[("CONFAB_DEMO", "false")]);
+    assert!(!server.stdout.iter().any(|l| l.contains("demo")), "{:?}", server.stdout);
+    let (_, home) = server.request_text("GET", "/", None, &[]);
+    assert!(home.contains("Confab is running") && !home.contains("<div id=\"confab_thread\""), "{home}");
+    assert_eq!(server.request_text("GET", "/demo/lighthouse", None, &[]).0, 404);
 }
 
 #[test]
