@@ -34,6 +34,7 @@
       noText: 'Write something first.', noName: 'Please give a name.', help: 'Formatting help',
       helpRows: ['Bold', 'Italic', 'Code', 'Link', 'Quote', 'List'], remember: 'Name and email are remembered in this browser.',
       login: 'Log in', logout: 'Log out', as: 'Signed in as {name}', sso: 'Log in with {name}',
+      ssoBad: 'Your sign-in on this site has expired. Reload the page, or log in again.',
       notify: 'Email me replies', sub: 'Email me new comments', unsub: 'Stop emails', pinned: 'Pinned',
       report: 'Report', why: ['Spam', 'Abusive', 'Off topic', 'Something else'], reported: 'Reported. Thank you.'
     }
@@ -215,6 +216,11 @@
     if (!err || err.status === 0) return t('net');
     if (err.status === 429) return t('rate', err.retryAfter || 60);
     if (err.status >= 500) return t('server');
+    if (err.code === 'invalid_sso') {
+      // For the site's developers; readers get words they can act on.
+      if (W.console) console.warn('Confab: ' + err.message);
+      return t('ssoBad');
+    }
     return err.message || t('server');
   }
 
@@ -312,6 +318,7 @@
         try { performance.mark('confab:ready'); } catch (e) { /* old browsers */ }
         cfg.callbacks.onReady.forEach(function (f) { try { f(); } catch (e) { /* host callback */ } });
         s.host.dispatchEvent(new CustomEvent('confab:ready', { detail: { posts: s.thread ? s.thread.posts : 0 } }));
+        reveal();
       }
     } catch (err) {
       if (gen !== state.generation) return;
@@ -779,6 +786,33 @@
       btn.disabled = false;
     }
   }
+
+  // A link to one comment (`#comment-<id>`, as mails send): the page at that comment,
+  // highlighted, with the roots and replies before it loaded if it is further down.
+  async function reveal() {
+    var s = state, m = /^#comment-(\d+)$/.exec(location.hash), gen = s.generation;
+    if (!m) return;
+    var chain = [m[1]];
+    try {
+      // Up from the comment to the first of its ancestors on the page, or its root.
+      while (!s.nodes[chain[0]] && chain.length < 64) {
+        var p = await api('GET', '/api/v1/posts/' + chain[0]);
+        if (!p.parent) break;
+        chain.unshift(p.parent);
+      }
+      for (var i = 0; i < 50 && !s.nodes[chain[0]] && s.cursor; i++) await moreRoots(s.more);
+      for (var k = 1; k < chain.length; k++) {
+        var root = s.nodes[chain[0]];
+        for (var j = 0; j < 50 && !s.nodes[chain[k]] && root && root.moreBtn; j++) await moreReplies(root.moreBtn);
+      }
+    } catch (e) { /* gone or unreachable: the page as it is */ }
+    var n = s.nodes[m[1]];
+    if (!n || gen !== state.generation) return;
+    n.li.classList.add('cf-target');
+    n.art.scrollIntoView({ block: 'center' });
+    n.art.focus({ preventScroll: true });
+  }
+  W.addEventListener('hashchange', function () { if (state && state.ready) reveal(); });
 
   async function moreReplies(btn) {
     var s = state, id = btn.getAttribute('data-id'), n = s.nodes[id], gen = s.generation;

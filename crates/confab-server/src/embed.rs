@@ -59,11 +59,19 @@ impl Asset {
     }
 }
 
+/// The script as served: its source less the lines that are only a `//` comment (the
+/// source is written to be read; readers' browsers need none of that). Safe for this
+/// source: it has no template literal or multi-line string a line could start inside,
+/// which a test keeps so. Trailing comments and the `/*!` licence header stay.
+pub fn without_comment_lines(js: &str) -> String {
+    js.lines().filter(|l| !l.trim_start().starts_with("//")).map(|l| format!("{l}\n")).collect()
+}
+
 /// The widget with its stylesheet inlined as a JSON string literal (valid JavaScript).
 pub static EMBED: LazyLock<Asset> = LazyLock::new(|| {
     assert!(EMBED_JS_SOURCE.contains(CSS_PLACEHOLDER), "embed.js lost its stylesheet placeholder");
     let css = serde_json::to_string(EMBED_CSS).expect("a string serialises");
-    Asset::new(EMBED_JS_SOURCE.replace(CSS_PLACEHOLDER, &css), "text/javascript; charset=utf-8")
+    Asset::new(without_comment_lines(&EMBED_JS_SOURCE.replace(CSS_PLACEHOLDER, &css)), "text/javascript; charset=utf-8")
 });
 static COUNT: LazyLock<Asset> = LazyLock::new(|| Asset::new(COUNT_JS.into(), "text/javascript; charset=utf-8"));
 /// The widget's other languages (English is built in), one ES module each.

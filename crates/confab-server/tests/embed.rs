@@ -43,6 +43,19 @@ fn the_scripts_need_no_eval_and_define_one_namespace() {
     }
 }
 
+/// The served widget drops the source's comment-only lines, which is safe only while no
+/// line can start inside a template literal or a multi-line string.
+#[test]
+fn the_served_widget_is_its_source_less_comment_lines() {
+    let source = include_str!("../embed/embed.js");
+    assert!(!source.contains('`') || source.matches('`').count() == source.matches("'`").count(), "a template literal");
+    assert!(source.lines().any(|l| l.trim_start().starts_with("//")), "the source explains itself");
+    let served = EMBED.body.as_str();
+    assert!(!served.lines().any(|l| l.trim_start().starts_with("//")), "a comment line was served");
+    let code = |s: &str| s.lines().filter(|l| !l.trim_start().starts_with("//")).count();
+    assert_eq!(code(served), code(&source.replace("__CONFAB_CSS__", "")), "every line of code is served");
+}
+
 /// Every language module has every English key, and nothing else.
 #[test]
 fn each_widget_language_has_every_string() {

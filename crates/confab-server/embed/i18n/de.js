@@ -19,6 +19,7 @@ export default {
   noName: 'Bitte geben Sie einen Namen an.', help: 'Formatierungshilfe',
   helpRows: ['Fett', 'Kursiv', 'Code', 'Link', 'Zitat', 'Liste'], remember: 'Name und E-Mail werden in diesem Browser gespeichert.',
   login: 'Anmelden', logout: 'Abmelden', as: 'Angemeldet als {name}', sso: 'Anmelden mit {name}',
+  ssoBad: 'Ihre Anmeldung auf dieser Seite ist abgelaufen. Laden Sie die Seite neu oder melden Sie sich erneut an.',
   notify: 'Antworten per E-Mail', sub: 'Neue Kommentare per E-Mail', unsub: 'Keine E-Mails mehr', pinned: 'Angeheftet',
   report: 'Melden', why: ['Spam', 'Beleidigend', 'Am Thema vorbei', 'Etwas anderes'], reported: 'Gemeldet. Danke.'
 };

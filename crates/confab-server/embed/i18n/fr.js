@@ -19,6 +19,7 @@ export default {
   noName: 'Indiquez un nom.', help: 'Aide à la mise en forme',
   helpRows: ['Gras', 'Italique', 'Code', 'Lien', 'Citation', 'Liste'], remember: 'Le nom et l’e-mail sont mémorisés dans ce navigateur.',
   login: 'Se connecter', logout: 'Se déconnecter', as: 'Connecté : {name}', sso: 'Se connecter avec {name}',
+  ssoBad: 'Votre connexion sur ce site a expiré. Rechargez la page ou reconnectez-vous.',
   notify: 'M’avertir des réponses par e-mail', sub: 'Recevoir les nouveaux commentaires', unsub: 'Ne plus recevoir d’e-mails', pinned: 'Épinglé',
   report: 'Signaler', why: ['Spam', 'Injurieux', 'Hors sujet', 'Autre chose'], reported: 'Signalé. Merci.'
 };
