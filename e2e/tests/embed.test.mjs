@@ -255,3 +255,27 @@ test("a forum's trusted origins: its own site posts, another site is told why no
   assert.deepEqual(page.problems.filter((p) => !/status of 403/.test(p)), []);
   await page.context().close();
 });
+
+test("a mail's link to one comment opens the page at it, highlighted, loading what is before it", async () => {
+  // 30 roots (more than a page), and the target the fifth reply under the first root
+  // (replies past the third wait behind "more replies").
+  const roots = [];
+  for (let i = 1; i <= 30; i++) roots.push(await apiPost(confab.base, 'anchored', `Root ${i}`));
+  let target;
+  for (let i = 1; i <= 5; i++) target = await apiPost(confab.base, 'anchored', `Reply ${i}`, roots[0].id);
+  const url = hostPage('/anchored', { body: '<h1>A long article</h1><div style="height:3000px"></div>' +
+    widget('data-identifier="anchored" data-lazy="false"') });
+  const page = await watchedPage(browser);
+  await page.goto(`${url}#comment-${target.id}`);
+  const shown = page.locator(`.cf-post[data-id="${target.id}"]`);
+  await shown.and(page.locator('.cf-target')).waitFor();
+  assert.match(await shown.locator('> article .cf-body').textContent(), /Reply 5/);
+  assert.equal(await shown.locator('> article').evaluate((a) => {
+    const r = a.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= innerHeight;
+  }), true, 'scrolled into view');
+  assert.equal(await page.evaluate(() => document.querySelector('#confab_thread').shadowRoot.activeElement?.closest('.cf-post')
+    ?.getAttribute('data-id')), target.id, 'focused for keyboard and screen readers');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
