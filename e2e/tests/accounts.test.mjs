@@ -240,13 +240,17 @@ test("a site's own users comment through Disqus-style SSO, with the site's log-i
   assert.deepEqual(page.problems, []);
 
   // A payload the site did not sign is refused, and the reader is told.
+  const warnings = [];
+  page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
   await page.evaluate((p) => localStorage.setItem('sso', p), remoteAuth('not-the-secret', { id: 'x', username: 'Mallory' }));
   await page.reload();
   await w.locator('.cf-head').waitFor();
   await w.getByLabel('Join the discussion').fill('forged');
   await w.getByLabel('Name').fill('Mallory');
   await w.getByRole('button', { name: 'Post comment' }).click();
-  await w.getByText("signature does not match this forum's secret key").waitFor();
+  // Readers get words they can act on; the site's developers the reason, in the console.
+  await w.getByText('Your sign-in on this site has expired. Reload the page, or log in again.').waitFor();
+  assert.ok(warnings.some((m) => /signature does not match/.test(m)), `console: ${warnings}`);
 });
 
 test("the account page on Confab's own origin: a locked-down cookie, sessions, export, log-out", async () => {
