@@ -137,14 +137,17 @@ async fn a_forum_learns_its_own_spam_and_keeps_it_to_itself() {
     app.create_forum("other").await;
     let blog = app.store.forum_by_shortname("blog").await.unwrap();
     // What the moderation queue feeds it: moderators' decisions.
+    // (Spam as forums see it: words and a link. Words alone are never marked spam by
+    // the classifier by itself.)
     for i in 0..20 {
-        let t = confab_core::spam::tokens(&format!("zorbling deals {i} at zorbling dot shop"));
+        let t = confab_core::spam::tokens(&format!("zorbling deals {i}, cheap grobbet offers at https://zorbling.shop"));
         app.store.spam_learn(blog.id, &t, true).await.unwrap();
         let h = confab_core::spam::tokens(&format!("thoughtful reply number {i} about the article"));
         app.store.spam_learn(blog.id, &h, false).await.unwrap();
     }
-    let here = say(&app, "blog", "zorbling deals are the best zorbling", "Z").await;
-    let there = say(&app, "other", "zorbling deals are the best zorbling", "Z").await;
+    let text = "zorbling deals, cheap grobbet offers, the best zorbling at https://zorbling.shop";
+    let here = say(&app, "blog", text, "Z").await;
+    let there = say(&app, "other", text, "Z").await;
     app.run_jobs().await;
     assert_eq!(state_of(&app, &here).await, "spam");
     assert_eq!(state_of(&app, &there).await, "approved");
