@@ -150,7 +150,8 @@ async fn a_forum_learns_its_own_spam_and_keeps_it_to_itself() {
     let there = say(&app, "other", text, "Z").await;
     app.run_jobs().await;
     assert_eq!(state_of(&app, &here).await, "spam");
-    assert_eq!(state_of(&app, &there).await, "approved");
+    // Elsewhere only the seed judges it: a first comment with a link, at most held.
+    assert_ne!(state_of(&app, &there).await, "spam", "one forum's learning stays in that forum");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
