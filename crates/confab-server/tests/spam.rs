@@ -140,7 +140,8 @@ async fn a_forum_learns_its_own_spam_and_keeps_it_to_itself() {
     // (Spam as forums see it: words and a link. Words alone are never marked spam by
     // the classifier by itself.)
     for i in 0..20 {
-        let t = confab_core::spam::tokens(&format!("zorbling deals {i}, cheap grobbet offers at https://zorbling.shop"));
+        let t =
+            confab_core::spam::tokens(&format!("zorbling deals {i}, cheap grobbet offers at https://zorbling.shop"));
         app.store.spam_learn(blog.id, &t, true).await.unwrap();
         let h = confab_core::spam::tokens(&format!("thoughtful reply number {i} about the article"));
         app.store.spam_learn(blog.id, &h, false).await.unwrap();
