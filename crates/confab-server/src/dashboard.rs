@@ -313,7 +313,8 @@ fn search_form(forum: &Forum, q: &HashMap<String, String>) -> String {
 
 /// One post as a card: text, author (linked to their history), state, flags, the
 /// moderator's buttons, and a box for bulk selection.
-fn post_card(forum: &Forum, p: &Post, author: Option<&Author>, csrf: &str, back: &str, next: Option<Id>) -> String {
+fn post_card(forum: &Forum, p: &Post, info: &CardInfo, csrf: &str, back: &str, next: Option<Id>) -> String {
+    let author = info.authors.get(&p.author_id);
     let f = escape(forum.shortname.as_str());
     let who = match author {
         Some(a) => format!(
@@ -336,6 +337,21 @@ fn post_card(forum: &Forum, p: &Post, author: Option<&Author>, csrf: &str, back:
     let flags =
         if p.flags > 0 { format!(" <span class=\"badge warn\">{} flags</span>", p.flags) } else { String::new() };
     let marks = if p.highlighted { " <span class=\"badge\">highlighted</span>" } else { "" };
+    // What the spam filter said and why, unless it simply let the post through.
+    let filter = info
+        .verdicts
+        .get(&p.id)
+        .filter(|v| v.action != confab_core::spam::Action::Approve || !v.reasons.is_empty())
+        .map(|v| {
+            let why: Vec<String> = v.reasons.iter().map(|r| escape(&r.replace('_', " "))).collect();
+            format!(
+                " · <span class=\"badge filter\" title=\"the spam filter's verdict and score\">filter: {} {:.3}{}</span>",
+                v.action.as_str(),
+                v.score,
+                if why.is_empty() { String::new() } else { format!(" ({})", why.join(", ")) }
+            )
+        })
+        .unwrap_or_default();
     let button = |action: &str, label: &str, key: Option<&str>, show: bool| {
         if !show {
             return String::new();
@@ -357,7 +373,7 @@ fn post_card(forum: &Forum, p: &Post, author: Option<&Author>, csrf: &str, back:
     format!(
         "<article class=\"post state-{st}\" id=\"p-{id}\" data-id=\"{id}\" tabindex=\"-1\">\
          <header><label class=\"pick\"><input type=\"checkbox\" name=\"posts\" value=\"{id}\" form=\"bulk\" aria-label=\"Select\"></label>\
-         {who} · <time datetime=\"{at}\">{at_short}</time> · <span class=\"badge state\">{st}</span>{flags}{marks} · \
+         {who} · <time datetime=\"{at}\">{at_short}</time> · <span class=\"badge state\">{st}</span>{flags}{marks}{filter} · \
          <a href=\"/dashboard/{f}/threads/{thread}\">thread</a></header>\
          <div class=\"body\">{html}</div>\
          <form method=\"post\" action=\"/dashboard/{f}/moderate\" class=\"actions\">{csrf}{post}{back}{next}{buttons}</form>\
@@ -375,13 +391,31 @@ fn post_card(forum: &Forum, p: &Post, author: Option<&Author>, csrf: &str, back:
     )
 }
 
-async fn authors_by_id(state: &AppState, posts: &[Post]) -> Result<HashMap<Id, Author>, ApiError> {
+/// What cards show beside their posts: the authors, and the spam filter's verdicts.
+struct CardInfo {
+    authors: HashMap<Id, Author>,
+    verdicts: HashMap<Id, confab_store::SpamRecord>,
+}
+
+/// Two statements for a whole list, whatever its length.
+async fn card_info(state: &AppState, forum: &Forum, posts: &[Post]) -> Result<CardInfo, ApiError> {
     let ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
-    Ok(state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect())
+    let authors = state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
+    let verdicts = verdicts_of(state, forum, posts).await?;
+    Ok(CardInfo { authors, verdicts })
+}
+
+async fn verdicts_of(
+    state: &AppState,
+    forum: &Forum,
+    posts: &[Post],
+) -> Result<HashMap<Id, confab_store::SpamRecord>, ApiError> {
+    let ids: Vec<Id> = posts.iter().map(|p| p.id).collect();
+    Ok(state.store.spam_verdicts(forum.id, &ids).await?.into_iter().collect())
 }
 
 /// A list of posts with the bulk form and the keyboard help.
-fn post_list(forum: &Forum, posts: &[Post], authors: &HashMap<Id, Author>, csrf: &str, back: &str) -> String {
+fn post_list(forum: &Forum, posts: &[Post], info: &CardInfo, csrf: &str, back: &str) -> String {
     if posts.is_empty() {
         return "<p class=\"empty\">Nothing here.</p>".to_owned();
     }
@@ -392,7 +426,7 @@ fn post_list(forum: &Forum, posts: &[Post], authors: &HashMap<Id, Author>, csrf:
         .map(|(i, p)| {
             // After acting on a post, the page comes back at the next one.
             let next = posts.get(i + 1).or_else(|| i.checked_sub(1).and_then(|j| posts.get(j))).map(|n| n.id);
-            post_card(forum, p, authors.get(&p.author_id), csrf, back, next)
+            post_card(forum, p, info, csrf, back, next)
         })
         .collect();
     format!(
@@ -437,7 +471,7 @@ async fn queue(
         Err(e) => return Ok(message_page(StatusCode::BAD_REQUEST, "Not a search", Some(&forum), &e.to_string())),
     };
     let posts = state.store.moderation_queue(forum.id, &search).await?;
-    let authors = authors_by_id(&state, &posts).await?;
+    let info = card_info(&state, &forum, &posts).await?;
     let sizes = state.store.queue_sizes(forum.id).await?;
     let active = q.get("state").cloned().unwrap_or_else(|| "pending".to_owned());
     let active = active.as_str();
@@ -450,7 +484,7 @@ async fn queue(
         other => format!("{}{}", other[..1].to_uppercase(), &other[1..]),
     };
     let mut body = search_form(&forum, &q);
-    body.push_str(&post_list(&forum, &posts, &authors, &csrf_token(&state, &me), &here));
+    body.push_str(&post_list(&forum, &posts, &info, &csrf_token(&state, &me), &here));
     if posts.len() as u32 == PAGE
         && let Some(last) = posts.last()
     {
@@ -544,7 +578,7 @@ async fn thread_page(
     let search = PostSearch { thread: Some(thread.id), limit: 100, ..Default::default() };
     let mut posts = state.store.moderation_queue(forum.id, &search).await?;
     posts.sort_by(|a, b| a.path.cmp(&b.path));
-    let authors = authors_by_id(&state, &posts).await?;
+    let info = card_info(&state, &forum, &posts).await?;
     let csrf = csrf_token(&state, &me);
     let closed = thread.closed || forum.policy.auto_closed(thread.created_at, state.clock.now());
     let title = thread.title.as_ref().map_or_else(|| thread.identifier.to_string(), |t| t.to_string());
@@ -567,7 +601,7 @@ async fn thread_page(
             "<button name=\"action\" value=\"close\">Close the thread</button>"
         },
     );
-    body.push_str(&post_list(&forum, &posts, &authors, &csrf, &here));
+    body.push_str(&post_list(&forum, &posts, &info, &csrf, &here));
     Ok(layout(StatusCode::OK, &title, Some(&forum), "", &body))
 }
 
@@ -674,7 +708,10 @@ async fn user_page(
     } else {
         String::new()
     };
-    let authors: HashMap<Id, Author> = [(author.id, author.clone())].into_iter().collect();
+    let info = CardInfo {
+        authors: [(author.id, author.clone())].into_iter().collect(),
+        verdicts: verdicts_of(&state, &forum, &posts).await?,
+    };
     let body = format!(
         "<p>{kind} · {email} · {n} comments here: {a} approved, {p} pending, {s} spam, {d} deleted, {sh} shadow</p>\
          {trust}<h2>Ban, time out or shadow-ban</h2>{ban_form}<h2>Comments</h2>{list}",
@@ -690,7 +727,7 @@ async fn user_page(
         s = counts(PostState::Spam),
         d = counts(PostState::Deleted),
         sh = counts(PostState::Shadow),
-        list = post_list(&forum, &posts, &authors, &csrf, &here),
+        list = post_list(&forum, &posts, &info, &csrf, &here),
     );
     Ok(layout(StatusCode::OK, author.name.as_str(), Some(&forum), "", &body))
 }

@@ -291,3 +291,24 @@ async fn every_dashboard_page_and_form_keeps_forums_apart() {
     assert!(app.store.forum_keys(before.id).await.unwrap() == keys, "keys not rotated");
     assert!(app.store.roles_list(before.id).await.unwrap().is_empty());
 }
+
+/// Moderators see why the spam filter held or marked a comment, and its score, on the
+/// comment's card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_show_the_filters_verdict_reason_and_score() {
+    let app = TestApp::with_forum().await;
+    let mona = cookie_for(&app, "mona", "blog", "moderator").await;
+    let prize = "URGENT! You have WON a £1000 cash prize. Call 09061701461 now to claim, T&Cs apply, txt STOP";
+    let spam = held_post(&app, "Prize", prize).await;
+    let fine = held_post(&app, "Ann", "Welcome, Ann! Lovely to see you here.").await;
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &spam).await, "spam");
+    let page = get(&app, "/dashboard/blog?state=all", &mona).await.expect(StatusCode::OK);
+    let card = |id: &str| {
+        let at = page.text.find(&format!("id=\"p-{id}\"")).expect("the card");
+        page.text[at..].split("</article>").next().unwrap().to_owned()
+    };
+    let s = card(&spam);
+    assert!(s.contains("filter: spam 1.000") && s.contains("(classifier"), "{s}");
+    assert!(!card(&fine).contains("filter:"), "a post let through shows no verdict: {}", card(&fine));
+}

@@ -747,6 +747,11 @@ impl Store for SqliteStore {
         self.read(move |c| spam::verdict(c, post)).await
     }
 
+    async fn spam_verdicts(&self, _forum: Id, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>> {
+        let posts = posts.to_vec();
+        self.read(move |c| spam::verdicts(c, &posts)).await
+    }
+
     async fn ban_create(
         &self,
         forum: Id,

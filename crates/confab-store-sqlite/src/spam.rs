@@ -249,6 +249,30 @@ pub(crate) fn verdict(c: &Connection, post: Id) -> StoreResult<Option<SpamRecord
     .transpose()
 }
 
+pub(crate) fn verdicts(c: &Connection, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; posts.len()].join(", ");
+    let mut stmt = c
+        .prepare(&format!("SELECT post_id, action, score, reasons, at FROM spam_verdicts WHERE post_id IN ({marks})"))
+        .map_err(sql_err)?;
+    let rows: Vec<(i64, String, f64, String, i64)> = stmt
+        .query_map(rusqlite::params_from_iter(posts.iter().map(|p| p.as_i64())), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_err)?;
+    rows.into_iter()
+        .map(|(id, a, score, reasons, at)| {
+            let id = Id::from_i64(id).ok_or_else(|| StoreError::Internal("bad verdict post id".into()))?;
+            let action = Action::parse(&a).ok_or_else(|| StoreError::Internal("bad verdict action".into()))?;
+            let reasons = serde_json::from_str(&reasons).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok((id, SpamRecord { action, score, reasons, at }))
+        })
+        .collect()
+}
+
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModerationEntry> {
     let bad = |i: usize, what: &str| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, what.to_owned().into())

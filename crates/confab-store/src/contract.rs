@@ -1519,8 +1519,17 @@ pub async fn spam_state_changes_keep_counts_and_learning_is_per_forum(store: &dy
 
     let rec = SpamRecord { action: Action::Hold, score: 0.93, reasons: vec!["classifier".into()], at: NOW };
     store.spam_verdict_set(c.id, rec.clone()).await.unwrap();
-    assert_eq!(store.spam_verdict(c.id).await.unwrap(), Some(rec));
+    assert_eq!(store.spam_verdict(c.id).await.unwrap(), Some(rec.clone()));
     assert_eq!(store.spam_verdict(a.id).await.unwrap(), None);
+    // Many at once, for the dashboard's cards: those that have one.
+    let spam = SpamRecord { action: Action::Spam, score: 0.999, reasons: vec!["duplicate_text".into()], at: NOW + 1 };
+    store.spam_verdict_set(a.id, spam.clone()).await.unwrap();
+    let mut both = store.spam_verdicts(f.id, &[a.id, c.id, Id::from_raw(424242).unwrap()]).await.unwrap();
+    both.sort_by_key(|(id, _)| *id);
+    let mut want = vec![(a.id, spam), (c.id, rec)];
+    want.sort_by_key(|(id, _)| *id);
+    assert_eq!(both, want);
+    assert!(store.spam_verdicts(f.id, &[]).await.unwrap().is_empty());
 }
 
 pub async fn bans_match_their_forum_and_lapse(store: &dyn Store) {

@@ -770,6 +770,9 @@ pub trait Store: Send + Sync + 'static {
     async fn spam_learn(&self, forum: Id, tokens: &[String], spam: bool) -> StoreResult<()>;
     async fn spam_verdict_set(&self, post: Id, record: SpamRecord) -> StoreResult<()>;
     async fn spam_verdict(&self, post: Id) -> StoreResult<Option<SpamRecord>>;
+    /// The verdicts of posts of one forum (the dashboard's cards), in one statement;
+    /// posts without one are left out.
+    async fn spam_verdicts(&self, forum: Id, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>>;
 
     // ---- bans (forum shard) ----
 

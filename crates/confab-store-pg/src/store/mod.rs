@@ -1078,6 +1078,11 @@ impl Store for PgStore {
         moderation::verdict(&**self.shard_read(post.shard()).await?, post).await
     }
 
+    async fn spam_verdicts(&self, forum: Id, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>> {
+        // A forum's posts all live on its shard.
+        moderation::verdicts(&**self.shard_read(forum.shard()).await?, posts).await
+    }
+
     async fn ban_create(
         &self,
         forum: Id,

@@ -402,6 +402,26 @@ pub(crate) async fn verdict(c: &impl GenericClient, post: Id) -> StoreResult<Opt
     Ok(Some(SpamRecord { action, score: col(&r, 1)?, reasons, at: col(&r, 3)? }))
 }
 
+pub(crate) async fn verdicts(c: &impl GenericClient, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = posts.iter().map(|p| p.as_i64()).collect();
+    let rs = query(
+        c,
+        "SELECT post_id, action, score, reasons::text, at FROM spam_verdicts WHERE post_id = ANY($1)",
+        args![ids],
+    )
+    .await?;
+    rs.iter()
+        .map(|r| {
+            let action = Action::parse(col(r, 1)?).ok_or_else(|| StoreError::Internal("bad verdict action".into()))?;
+            let reasons = serde_json::from_str(col(r, 3)?).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok((id_col(r, 0)?, SpamRecord { action, score: col(r, 2)?, reasons, at: col(r, 4)? }))
+        })
+        .collect()
+}
+
 // ---- bans ----
 
 const BAN_COLS: &str = "id, forum_id, kind, value, reason, by_kind, by_id, expires_at, created_at, shadow";
