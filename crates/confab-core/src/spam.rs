@@ -425,6 +425,16 @@ pub mod corpus {
         }
     }
 
+    /// The files of `dir`, in name order (so a corpus reads the same on every machine).
+    fn sorted_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// The SMS collection (`sms.tsv`) and the SpamAssassin messages (bodies only: the
     /// headers are mail plumbing, not comment text).
     pub fn load(dir: &std::path::Path) -> Result<Vec<Doc>, String> {
@@ -437,13 +447,7 @@ pub mod corpus {
         for (group, spam) in
             [("easy-ham-1", false), ("easy-ham-2", false), ("hard-ham-1", false), ("spam-1", true), ("spam-2", true)]
         {
-            let d = dir.join("spam-assassin").join(group);
-            let mut files: Vec<_> = std::fs::read_dir(&d)
-                .map_err(|e| format!("{}: {e}", d.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in sorted_files(&dir.join("spam-assassin").join(group))? {
                 let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).map_err(|e| e.to_string())?)
                     .map_err(|e| e.to_string())?;
                 let raw = json["text"].as_str().unwrap_or("");
@@ -473,13 +477,7 @@ pub mod corpus {
         for (dir, open, close) in
             [("disqus-xml", "<message>", "</message>"), ("wxr", "<wp:comment_content>", "</wp:comment_content>")]
         {
-            let d = corpora.join(dir);
-            let mut files: Vec<_> = std::fs::read_dir(&d)
-                .map_err(|e| format!("{}: {e}", d.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in sorted_files(&corpora.join(dir))? {
                 let xml = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
                 for body in between(&xml, open, close) {
                     let body = body.trim().trim_start_matches("<![CDATA[").trim_end_matches("]]>").trim();

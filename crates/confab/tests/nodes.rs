@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Command;
 
 use common::Server;
 
@@ -94,28 +93,18 @@ fn two_servers_on_one_sqlite_file_mint_distinct_ids() {
     assert_eq!(thread_posts(&c), answers.len() as u64);
 }
 
-#[test]
-fn two_servers_on_one_postgres_topology_mint_distinct_ids() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let up = Command::new(format!("{root}/scripts/pg-topology")).arg("start").output().unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    let base: u16 = std::env::var("PGTOPO_BASE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54320);
-    let tag = std::process::id();
-    let db = |port: u16, name: &str| {
-        let url = |db: &str| format!("postgres://postgres@127.0.0.1:{port}/{db}");
-        let o = Command::new("psql").args([&url("postgres"), "-qc", &format!("CREATE DATABASE {name}")]).output();
-        let o = o.unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        url(name)
-    };
-    let (g, s1) = (db(base, &format!("nodes_{tag}_g")), db(base + 1, &format!("nodes_{tag}_s1")));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_topology_mint_distinct_ids() {
+    // Fresh databases on the local topology, dropped with `_dbs`; primaries only, so
+    // that the count read back is not a replica's that has yet to catch up.
+    let (pg, _dbs) = confab_store_pg::testing::fresh("nodes").await;
+    let mut toml = format!("[postgres]\nglobal = {{ primary = \"{}\" }}\n", pg.global.primary);
+    for (name, c) in &pg.clusters {
+        toml.push_str(&format!("[postgres.clusters.{name}]\nprimary = \"{}\"\n", c.primary));
+    }
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("confab.toml");
-    std::fs::write(
-        &cfg,
-        format!("[postgres]\nglobal = {{ primary = \"{g}\" }}\n[postgres.clusters.c1]\nprimary = \"{s1}\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&cfg, toml).unwrap();
     let env = [("CONFAB_CONFIG", cfg.to_str().unwrap())];
     let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
     let a = start(&a_dir, &env);
@@ -125,13 +114,4 @@ fn two_servers_on_one_postgres_topology_mint_distinct_ids() {
     assert_all_written(&answers);
     assert_eq!(thread_posts(&a), answers.len() as u64);
     drop((a, b));
-    for (port, name) in [(base, format!("nodes_{tag}_g")), (base + 1, format!("nodes_{tag}_s1"))] {
-        let _ = Command::new("psql")
-            .args([
-                &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            ])
-            .output();
-    }
 }
