@@ -256,3 +256,29 @@ test('a rule changed in the settings applies to the next post', async () => {
   await screenshot(mod, 'dashboard-stats');
   await Promise.all([owner.close(), flagger.close()]);
 });
+
+test('a guest whose comment the filter holds after it showed still sees it, waiting', async () => {
+  assert.equal((await call('PATCH', '/api/v1/forums/demo', { policy: { premoderate: false, spam_filter: 'after' } })).status, 200);
+  const page = await reader(null);
+  const text = 'Interesting, more at https://bit.ly/3xYz';
+  assert.equal(await comment(page, text), null);
+  await page.getByText('Your comment was posted.').waitFor();
+  // The screening job holds it for a moderator (a link shortener).
+  const queued = async () => (await call('GET', '/api/v1/forums/demo/queue?state=pending')).json.posts;
+  let held;
+  for (let i = 0; i < 100 && !held; i++) {
+    held = (await queued()).find((p) => p.raw_message === text || (p.message || '').includes('bit.ly'));
+    if (!held) await new Promise((r) => setTimeout(r, 100)); // polling for the job, bounded
+  }
+  assert.ok(held, 'the filter held it');
+
+  await page.reload();
+  await widgetReady(page);
+  const mine = page.locator('.cf-post', { hasText: 'more at' });
+  await mine.locator('.cf-pending').waitFor();
+  assert.match(await mine.locator('.cf-pending').innerText(), /Awaiting moderation/);
+  await screenshot(page, 'widget-guest-held');
+  const other = await reader(null);
+  assert.equal(await other.locator('.cf-post', { hasText: 'more at' }).count(), 0, 'nobody else sees it');
+  await Promise.all([page.close(), other.close()]);
+});

@@ -72,16 +72,24 @@
     if (typeof t !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(t)) keep('voter', (t = randomToken()));
     return t;
   }
-  // Remembered per post: the reader's vote, and edit tokens until their window closes.
+  // Remembered per post: the reader's vote, and the post's edit token: for edits until
+  // its window closes (exp), and for 30 days (until) to see the post while it is held.
   function trimmed(map, max) {
     var ks = Object.keys(map);
     for (var i = 0; i < ks.length - max; i++) delete map[ks[i]];
     return map;
   }
-  function editTokens() {
+  function ownTokens(by) {
     var m = load('edit', {}), now = Date.now(), out = {};
-    for (var id in m) if (m[id] && m[id].exp > now) out[id] = m[id];
+    for (var id in m) if (m[id] && (m[id][by || 'until'] || m[id].exp) > now) out[id] = m[id];
     return out;
+  }
+  function editTokens() { return ownTokens('exp'); }
+  // "id.token,…" for the posts a guest wrote in a thread (the newest 50).
+  function heldTokens(th) {
+    var m = ownTokens(), out = [];
+    for (var id in m) if (m[id].th === th) out.push(id + '.' + m[id].t);
+    return out.slice(-50).join(',');
   }
 
   // ---- configuration: confab_config, Disqus's config and globals, data attributes ----
@@ -295,9 +303,12 @@
       s.me = await me;
       // A signed-in reader may subscribe to the thread, and sees their own posts that
       // nobody else sees yet (kept out of the public, cacheable page).
-      var th = s.me && s.me.kind !== 'guest' && page.thread && '/api/v1/threads/' + page.thread.id;
-      var own = th ? api('GET', th + '/mine').then(function (r) { return r.posts; }, function () { return []; }) : [];
-      s.sub = th ? await api('GET', th + '/subscription').then(function (r) { return r.subscribed; }, function () { return null; }) : null;
+      // A guest's by the edit tokens kept for this thread.
+      var signed = s.me && s.me.kind !== 'guest', th = page.thread && '/api/v1/threads/' + page.thread.id;
+      var held = th ? heldTokens(page.thread.id) : '';
+      var own = th && (signed || held) ? api('GET', th + '/mine', undefined, held ? { 'X-Confab-Edit-Tokens': held } : {})
+        .then(function (r) { return r.posts; }, function () { return []; }) : [];
+      s.sub = th && signed ? await api('GET', th + '/subscription').then(function (r) { return r.subscribed; }, function () { return null; }) : null;
       own = await own;
       if (gen !== state.generation) return;
       performance.mark('confab:fetched');
@@ -641,8 +652,8 @@
     try {
       var res = await api('POST', '/api/v1/forums/' + encodeURIComponent(s.cfg.forum) + '/posts', body);
       if (gen !== state.generation) return;
-      var toks = editTokens();
-      toks[res.post.id] = { t: res.edit_token, exp: Date.parse(res.edit_expires_at) };
+      var toks = ownTokens();
+      toks[res.post.id] = { t: res.edit_token, exp: Date.parse(res.edit_expires_at), th: res.thread.id, until: Date.now() + 2592e6 };
       keep('edit', trimmed(toks, 200));
       s.thread = res.thread;
       var p = res.post;
@@ -720,7 +731,7 @@
     try {
       var res = await api('DELETE', '/api/v1/posts/' + id, undefined, editHeaders(tok));
       s.thread = res.thread;
-      var toks = editTokens();
+      var toks = ownTokens();
       delete toks[id];
       keep('edit', toks);
       if (n.children.children.length) {

@@ -10,6 +10,9 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub const EDIT_TOKEN_HEADER: &str = "x-confab-edit-token";
+/// A guest's edit tokens for the posts they wrote in one thread, `<post id>.<token>`
+/// separated by commas: the proof that lets them see their own held posts.
+pub const EDIT_TOKENS_HEADER: &str = "x-confab-edit-tokens";
 pub const VOTER_TOKEN_HEADER: &str = "x-confab-voter";
 /// An SSO payload the site signed (`this.page.remote_auth_s3`, or an HS256 JWT).
 pub const SSO_HEADER: &str = "x-confab-sso";
@@ -321,6 +324,27 @@ impl Principal {
             _ => None,
         }
     }
+}
+
+/// The `(post, token)` pairs of [`EDIT_TOKENS_HEADER`]; none when it is absent. A
+/// malformed pair, or more than [`confab_store::MAX_OWN_POSTS`], is refused whole.
+pub fn edit_tokens(headers: &HeaderMap) -> Result<Vec<(confab_core::id::Id, Token)>, ApiError> {
+    let Some(value) = headers.get(EDIT_TOKENS_HEADER) else { return Ok(Vec::new()) };
+    let bad = |message: &str| ApiError::InvalidEditTokens(message.to_owned());
+    let value = value.to_str().map_err(|_| bad("must be ASCII"))?;
+    let pairs: Vec<&str> = value.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    if pairs.len() > confab_store::MAX_OWN_POSTS {
+        return Err(bad(&format!("at most {} posts at a time", confab_store::MAX_OWN_POSTS)));
+    }
+    pairs
+        .into_iter()
+        .map(|pair| {
+            let (id, token) = pair.split_once('.').ok_or_else(|| bad("each entry is <post id>.<edit token>"))?;
+            let id = id.parse().map_err(|_| bad("a post id is not an id"))?;
+            let token = Token::from_client(token).ok_or_else(|| bad("an edit token is malformed"))?;
+            Ok((id, token))
+        })
+        .collect()
 }
 
 /// A token from a header, if present and well-formed.

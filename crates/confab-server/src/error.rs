@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 400: a query parameter that does not parse.
     #[error("{0}")]
     InvalidQuery(String),
+    /// 400: an `X-Confab-Edit-Tokens` header that does not parse.
+    #[error("X-Confab-Edit-Tokens: {0}")]
+    InvalidEditTokens(String),
     /// 400: an id in the path that is not an id.
     #[error("{0:?} is not a valid id")]
     InvalidId(String),
@@ -121,6 +124,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_)
             | ApiError::InvalidQuery(_)
+            | ApiError::InvalidEditTokens(_)
             | ApiError::InvalidId(_)
             | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -185,6 +189,7 @@ impl ApiError {
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::InvalidInput(_) => "invalid_input",
             ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::InvalidEditTokens(_) => "invalid_edit_tokens",
             ApiError::InvalidId(_) => "invalid_id",
             ApiError::InvalidCursor(_) => "invalid_cursor",
             ApiError::Unauthorized => "unauthorized",

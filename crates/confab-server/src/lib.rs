@@ -410,6 +410,7 @@ fn cors() -> tower_http::cors::CorsLayer {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             HeaderName::from_static(auth::EDIT_TOKEN_HEADER),
+            HeaderName::from_static(auth::EDIT_TOKENS_HEADER),
             HeaderName::from_static(auth::VOTER_TOKEN_HEADER),
             HeaderName::from_static(auth::SSO_HEADER),
             HeaderName::from_static(auth::API_KEY_HEADER),

@@ -342,3 +342,41 @@ async fn a_decision_made_while_the_outside_service_judges_stands() {
     let v = app.store.spam_verdict(id_of(&post["post"]).parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(v.action, Action::Spam, "the service's verdict is recorded: {v:?}");
 }
+
+/// A guest's comment that the filter holds after it showed: gone from the page, but
+/// its author, by the edit token their browser kept, still sees it waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_still_sees_their_comment_once_the_filter_holds_it() {
+    let app = TestApp::with_forum().await;
+    let held = say(&app, "blog", "Interesting, more at https://bit.ly/3xYz", "Linker").await;
+    let shown = say(&app, "blog", HAM, "Ann").await;
+    assert_eq!(held["post"]["state"], "approved", "shown at first");
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &held).await, "pending");
+    let page = app.get("/api/v1/forums/blog/thread-page?identifier=t").await.json;
+    assert_eq!(page["posts"].as_array().unwrap().len(), 1, "not on the public page");
+
+    let mine = format!("/api/v1/threads/{}/mine", held["thread"]["id"].as_str().unwrap());
+    let pair = |p: &Value| format!("{}.{}", id_of(&p["post"]), p["edit_token"].as_str().unwrap());
+    let ask = |tokens: String| {
+        let (app, mine) = (&app, &mine);
+        async move { app.send(Method::GET, mine, None, &[("x-confab-edit-tokens", &tokens)]).await }
+    };
+    let r = ask(format!("{}, {}", pair(&held), pair(&shown))).await.expect(StatusCode::OK);
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let posts = r.json["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 1, "only the hidden one: {posts:?}");
+    assert_eq!(
+        (posts[0]["id"].as_str(), posts[0]["state"].as_str()),
+        (Some(id_of(&held["post"]).as_str()), Some("pending"))
+    );
+
+    // Another post's token, or a made-up one, proves nothing.
+    let stolen = format!("{}.{}", id_of(&held["post"]), shown["edit_token"].as_str().unwrap());
+    assert!(ask(stolen).await.expect(StatusCode::OK).json["posts"].as_array().unwrap().is_empty());
+    assert!(app.get(&mine).await.expect(StatusCode::OK).json["posts"].as_array().unwrap().is_empty());
+    // Malformed, or too many, is refused whole with a reason.
+    for bad in ["nonsense".to_owned(), format!("{}.short", id_of(&held["post"])), vec![pair(&held); 51].join(",")] {
+        ask(bad).await.expect_error(StatusCode::BAD_REQUEST, "invalid_edit_tokens");
+    }
+}

@@ -714,6 +714,14 @@ impl Store for SqliteStore {
         self.read(move |c| moderation::own_hidden(c, thread, account, sso)).await
     }
 
+    async fn hidden_posts_among(&self, thread: Id, ids: &[Id]) -> StoreResult<Vec<(Post, Option<TokenHash>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Id> = ids.iter().copied().take(confab_store::MAX_OWN_POSTS).collect();
+        self.read(move |c| moderation::hidden_among(c, thread, &ids)).await
+    }
+
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
         self.read(move |c| spam::history(c, post)).await
     }

@@ -204,6 +204,23 @@ pub(crate) fn set_pinned(c: &mut Connection, thread: Id, post: Option<Id>) -> St
     Ok(t)
 }
 
+pub(crate) fn hidden_among(c: &Connection, thread: Id, ids: &[Id]) -> StoreResult<Vec<(Post, Option<TokenHash>)>> {
+    let marks = vec!["?"; ids.len()].join(", ");
+    let mut stmt = c
+        .prepare(&format!(
+            "SELECT {POST_COLS}, edit_token FROM posts WHERE thread_id = ? AND state IN (0, 4) AND id IN ({marks}) \
+             ORDER BY id"
+        ))
+        .map_err(sql_err)?;
+    let args = std::iter::once(thread.as_i64()).chain(ids.iter().map(|i| i.as_i64()));
+    stmt.query_map(params_from_iter(args), |r| {
+        let token: Option<Vec<u8>> = r.get(rows::POST_NCOLS)?;
+        Ok((rows::post(r)?, token.and_then(|b| TokenHash::from_slice(&b))))
+    })
+    .and_then(Iterator::collect)
+    .map_err(sql_err)
+}
+
 pub(crate) fn own_hidden(
     c: &Connection,
     thread: Id,

@@ -1679,6 +1679,21 @@ pub async fn flags_marks_shadow_posts_and_the_search(store: &dyn Store) {
     let days = store.posts_per_day(a.id, 0).await.unwrap();
     assert_eq!(days.iter().map(|d| d.1).sum::<u64>(), 4);
     assert_eq!(days[0].0 % 86_400_000, 0, "days start at midnight UTC");
+
+    // A guest's hidden posts: looked up by id with their edit tokens (the caller
+    // compares them), never a public post's, another thread's or a deleted one's.
+    let tok = token();
+    let held = store.post_create(&a, new_post("t", None, "held for a look", PostState::Pending), tok, NOW + 8).await;
+    let held = held.unwrap().post;
+    let gone = store.post_create(&a, new_post("t", None, "withdrawn", PostState::Pending), token(), NOW + 9).await;
+    let gone = gone.unwrap().post;
+    store.post_delete(gone.id, NOW + 10).await.unwrap();
+    let asked = [held.id, p.id, s.post.id, other.id, gone.id, Id::from_raw(4242).unwrap()];
+    let found = store.hidden_posts_among(p.thread_id, &asked).await.unwrap();
+    assert_eq!(found.iter().map(|(p, _)| p.id).collect::<Vec<_>>(), [s.post.id, held.id]);
+    assert!(found[1].1.as_ref().is_some_and(|h| h.matches(&tok)), "with its edit token");
+    assert!(store.hidden_posts_among(other.thread_id, &asked).await.unwrap().is_empty());
+    assert!(store.hidden_posts_among(p.thread_id, &[]).await.unwrap().is_empty());
 }
 
 /// Generates one test per contract item for a backend. `$fresh` is an async closure

@@ -416,6 +416,10 @@ pub struct SpamRecord {
     pub at: UnixMs,
 }
 
+/// How many of a guest's own posts one read may look for (what a reader's browser
+/// remembers of one thread; more are ignored).
+pub const MAX_OWN_POSTS: usize = 50;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether some reads may be served by replicas, so that read scopes
@@ -753,6 +757,10 @@ pub trait Store: Send + Sync + 'static {
         account: Option<Id>,
         sso: Option<(Id, String)>,
     ) -> StoreResult<Vec<Post>>;
+    /// The posts among `ids` in `thread` that only their author sees (pending and
+    /// shadow), each with its edit-token hash: a guest proves authorship by token, and
+    /// the caller compares them. At most [`MAX_OWN_POSTS`] ids are looked at.
+    async fn hidden_posts_among(&self, thread: Id, ids: &[Id]) -> StoreResult<Vec<(Post, Option<TokenHash>)>>;
     /// A post's moderation history, oldest first.
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>>;
     /// Duplicates within `duplicate_window_ms`, the author's posts before, and within

@@ -200,8 +200,10 @@ async fn roots_page(
 }
 
 /// The reader's own posts in a thread that nobody else sees yet (waiting for a
-/// moderator, or — unknown to them — shadow-banned), for a signed-in reader. Personal:
-/// never cached, and kept apart from the public page so that page can be.
+/// moderator, or — unknown to them — shadow-banned): a signed-in reader's by their
+/// account or SSO user, a guest's by the edit tokens their browser kept (still good
+/// after the edit window: they prove authorship, and reading is all they allow here).
+/// Personal: never cached, and kept apart from the public page so that page can be.
 pub(crate) async fn own_posts(
     State(state): State<AppState>,
     PathId(thread_id): PathId,
@@ -215,11 +217,22 @@ pub(crate) async fn own_posts(
         Actor::Sso(user) => (None, Some((forum.id, user.id.clone()))),
         Actor::Guest => (None, None),
     };
-    let posts = if account.is_some() || sso.is_some() {
+    let mut posts = if account.is_some() || sso.is_some() {
         state.store.own_hidden_posts(thread.id, account, sso).await?
     } else {
         Vec::new()
     };
+    let tokens = crate::auth::edit_tokens(&headers)?;
+    if !tokens.is_empty() {
+        let ids: Vec<Id> = tokens.iter().map(|(id, _)| *id).collect();
+        for (post, stored) in state.store.hidden_posts_among(thread.id, &ids).await? {
+            let proven = tokens.iter().any(|(id, t)| *id == post.id && stored.is_some_and(|s| s.matches(&t.hash())));
+            if proven && !posts.iter().any(|p| p.id == post.id) {
+                posts.push(post);
+            }
+        }
+        posts.sort_by_key(|p| p.id);
+    }
     let posts: Vec<Post> = posts.into_iter().map(super::posts::as_author_sees).collect();
     let authors = authors_of(&state, shown_authors(posts.iter())).await?;
     Ok((

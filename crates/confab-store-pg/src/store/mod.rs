@@ -1037,6 +1037,14 @@ impl Store for PgStore {
         moderation::own_hidden(&**self.shard_read(thread.shard()).await?, thread, authors).await
     }
 
+    async fn hidden_posts_among(&self, thread: Id, ids: &[Id]) -> StoreResult<Vec<(Post, Option<TokenHash>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().take(confab_store::MAX_OWN_POSTS).map(|i| i.as_i64()).collect();
+        moderation::hidden_among(&**self.shard_read(thread.shard()).await?, thread, ids).await
+    }
+
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
         moderation::history(&**self.shard_read(post.shard()).await?, post).await
     }

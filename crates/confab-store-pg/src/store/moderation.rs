@@ -258,6 +258,28 @@ pub(crate) async fn set_pinned(tx: &impl GenericClient, thread: Id, post: Option
 }
 
 /// Pending and shadow posts of these authors in the thread, oldest first.
+pub(crate) async fn hidden_among(
+    c: &impl GenericClient,
+    thread: Id,
+    ids: Vec<i64>,
+) -> StoreResult<Vec<(Post, Option<TokenHash>)>> {
+    let rs = query(
+        c,
+        &format!(
+            "SELECT {POST_COLS}, edit_token FROM posts WHERE thread_id = $1 AND state IN (0, 4) AND id = ANY($2) \
+             ORDER BY id"
+        ),
+        args![thread.as_i64(), ids],
+    )
+    .await?;
+    rs.iter()
+        .map(|r| {
+            let token: Option<Vec<u8>> = col(r, rows::POST_NCOLS)?;
+            Ok((rows::post(r)?, token.and_then(|b| TokenHash::from_slice(&b))))
+        })
+        .collect()
+}
+
 pub(crate) async fn own_hidden(c: &impl GenericClient, thread: Id, authors: Vec<i64>) -> StoreResult<Vec<Post>> {
     let rs = query(
         c,
