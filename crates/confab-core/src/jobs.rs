@@ -81,6 +81,9 @@ pub enum Task {
     /// Judge a new post (spam filter), move it to the state the verdict gives, then
     /// announce it (notifications).
     Screen { post: Id, order: Screen },
+    /// Delete a forum that its owner asked to delete, with all its data, a batch of
+    /// threads per transaction; it queues itself again until nothing is left.
+    ForumPurge { forum: Id },
 }
 
 /// How to screen a new post: the state it gets if judged clean (approved, or pending
@@ -171,6 +174,7 @@ impl Task {
             Task::Notify { .. } => "notify",
             Task::Digest { .. } => "digest",
             Task::Screen { .. } => "screen",
+            Task::ForumPurge { .. } => "forum_purge",
         }
     }
 }

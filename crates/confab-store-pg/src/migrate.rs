@@ -31,6 +31,7 @@ pub fn migrations(schema: Schema) -> &'static [(i32, &'static str, &'static str)
             (1, "global", include_str!("../migrations/global/0001_global.sql")),
             (2, "id_nodes", include_str!("../migrations/global/0002_id_nodes.sql")),
             (3, "reader_sessions", include_str!("../migrations/global/0003_reader_sessions.sql")),
+            (4, "forum_deletion", include_str!("../migrations/global/0004_forum_deletion.sql")),
         ],
         Schema::Shard => &[
             (1, "shard", include_str!("../migrations/shard/0001_shard.sql")),

@@ -135,7 +135,10 @@ pub(crate) fn role_get(c: &Connection, forum: Id, account: Id) -> StoreResult<Op
 
 pub(crate) fn roles_of(c: &Connection, account: Id) -> StoreResult<Vec<(Id, Role)>> {
     let rows: Vec<(i64, String)> = c
-        .prepare_cached("SELECT forum_id, role FROM forum_roles WHERE account_id = ?1 ORDER BY forum_id")
+        .prepare_cached(
+            "SELECT r.forum_id, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+             WHERE r.account_id = ?1 AND f.deleted_at IS NULL ORDER BY r.forum_id",
+        )
         .and_then(|mut s| s.query_map([account.as_i64()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(sql_err)?;
     rows.into_iter()
@@ -217,7 +220,7 @@ pub(crate) fn data(c: &Connection, account: Id, voter: TokenHash) -> StoreResult
     let mut s = c
         .prepare_cached(
             "SELECT f.shortname, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
-             WHERE r.account_id = ?1 ORDER BY f.shortname",
+             WHERE r.account_id = ?1 AND f.deleted_at IS NULL ORDER BY f.shortname",
         )
         .map_err(sql_err)?;
     let roles: Vec<(String, String)> =

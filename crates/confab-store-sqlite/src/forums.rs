@@ -116,20 +116,22 @@ pub(crate) fn rotate_keys(c: &mut Connection, forum: Id, keys: ForumKeys) -> Sto
 }
 
 pub(crate) fn by_shortname(c: &mut Connection, shortname: &str) -> StoreResult<Forum> {
-    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE shortname = ?1"))
+    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE shortname = ?1 AND deleted_at IS NULL"))
         .and_then(|mut s| s.query_row([shortname], rows::forum).optional())
         .map_err(sql_err)?
         .ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) fn get(c: &Connection, id: Id) -> StoreResult<Forum> {
-    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE id = ?1"))
+    c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE id = ?1 AND deleted_at IS NULL"))
         .and_then(|mut s| s.query_row([id.as_i64()], rows::forum).optional())
         .map_err(sql_err)?
         .ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) fn list(c: &mut Connection) -> StoreResult<Vec<Forum>> {
-    let mut s = c.prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums ORDER BY shortname")).map_err(sql_err)?;
+    let mut s = c
+        .prepare_cached(&format!("SELECT {FORUM_COLS} FROM forums WHERE deleted_at IS NULL ORDER BY shortname"))
+        .map_err(sql_err)?;
     s.query_map([], rows::forum).and_then(Iterator::collect).map_err(sql_err)
 }

@@ -16,6 +16,7 @@ mod notify;
 mod outbox;
 mod pool;
 mod posts;
+mod purge;
 mod rows;
 mod settings;
 mod spam;
@@ -40,7 +41,7 @@ use confab_core::secret::TokenHash;
 use confab_store::id_nodes::IdNodeLease;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
-    NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
+    NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
     StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
 };
 use rusqlite::functions::FunctionFlags;
@@ -67,6 +68,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0014_id_nodes.sql")),
         M::up(include_str!("../migrations/0015_reader_sessions.sql")),
         M::up(include_str!("../migrations/0016_notify_sent.sql")),
+        M::up(include_str!("../migrations/0017_forum_deletion.sql")),
     ])
 });
 
@@ -307,6 +309,14 @@ impl Store for SqliteStore {
 
     async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys> {
         self.read(move |c| forums::keys(c, forum)).await
+    }
+
+    async fn forum_delete_begin(&self, forum: Id, now: UnixMs) -> StoreResult<Id> {
+        self.write(move |c, ids| purge::begin(c, ids, forum, now)).await
+    }
+
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
+        self.write(move |c, _| purge::step(c, forum, keep, threads)).await
     }
 
     async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {

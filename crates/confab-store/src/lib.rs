@@ -416,6 +416,15 @@ pub struct SpamRecord {
     pub at: UnixMs,
 }
 
+/// What one step of a forum's purge removed ([`Store::forum_purge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeStep {
+    pub threads: u64,
+    pub posts: u64,
+    /// Nothing of the forum is left, its own row included.
+    pub done: bool,
+}
+
 /// How many of a guest's own posts one read may look for (what a reader's browser
 /// remembers of one thread; more are ignored).
 pub const MAX_OWN_POSTS: usize = 50;
@@ -468,6 +477,18 @@ pub trait Store: Send + Sync + 'static {
     async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys>;
     /// Replaces the forum's key pair; the old keys stop working at once.
     async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys>;
+    /// Starts deleting a forum: from here on no read finds it (the forum reads above
+    /// answer `ForumNotFound`), while its shortname stays taken until the purge ends.
+    /// Queues the purge job ([`confab_core::jobs::Task::ForumPurge`]) in the forum's
+    /// outbox and returns its id; asked again while the forum is being deleted, it
+    /// returns the waiting job, or queues a new one if none waits.
+    async fn forum_delete_begin(&self, forum: Id, now: UnixMs) -> StoreResult<Id>;
+    /// One step of the purge of a forum being deleted: up to `threads` of its threads
+    /// with everything under them, in one transaction; once none is left, the rest of
+    /// the forum's data and, last, the forum itself (`done`). A forum that is gone is
+    /// done; one not being deleted is refused (`ForumNotFound`: nothing is touched).
+    /// `keep` is the running purge job, spared when the forum's other jobs go.
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep>;
 
     // ---- authors (global) ----
 

@@ -186,7 +186,12 @@ pub(crate) async fn forum_update(c: &mut Client, id: Id, u: ForumUpdate) -> Stor
 
 /// The forum, its row locked until the transaction ends (read-modify-write of policy).
 async fn forum_locked(c: &impl GenericClient, id: Id) -> StoreResult<Forum> {
-    let r = opt(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE id = $1 FOR UPDATE"), args![id.as_i64()]).await?;
+    let r = opt(
+        c,
+        &format!("SELECT {FORUM_COLS} FROM forums WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"),
+        args![id.as_i64()],
+    )
+    .await?;
     r.as_ref().map(rows::forum).transpose()?.ok_or(StoreError::ForumNotFound)
 }
 
@@ -219,17 +224,27 @@ pub(crate) async fn forum_keys_rotate(c: &mut Client, forum: Id, keys: ForumKeys
 }
 
 pub(crate) async fn forum_by_shortname(c: &impl GenericClient, shortname: &str) -> StoreResult<Forum> {
-    let r = opt(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE shortname = $1"), args![shortname]).await?;
+    let r = opt(
+        c,
+        &format!("SELECT {FORUM_COLS} FROM forums WHERE shortname = $1 AND deleted_at IS NULL"),
+        args![shortname],
+    )
+    .await?;
     r.as_ref().map(rows::forum).transpose()?.ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) async fn forum_get(c: &impl GenericClient, id: Id) -> StoreResult<Forum> {
-    let r = opt(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE id = $1"), args![id.as_i64()]).await?;
+    let r =
+        opt(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE id = $1 AND deleted_at IS NULL"), args![id.as_i64()])
+            .await?;
     r.as_ref().map(rows::forum).transpose()?.ok_or(StoreError::ForumNotFound)
 }
 
 pub(crate) async fn forum_list(c: &impl GenericClient) -> StoreResult<Vec<Forum>> {
-    rows::all(&query(c, &format!("SELECT {FORUM_COLS} FROM forums ORDER BY shortname"), &[]).await?, rows::forum)
+    rows::all(
+        &query(c, &format!("SELECT {FORUM_COLS} FROM forums WHERE deleted_at IS NULL ORDER BY shortname"), &[]).await?,
+        rows::forum,
+    )
 }
 
 // ---- authors ----
@@ -460,7 +475,8 @@ pub(crate) async fn role_get(c: &impl GenericClient, forum: Id, account: Id) -> 
 pub(crate) async fn roles_of(c: &impl GenericClient, account: Id) -> StoreResult<Vec<(Id, Role)>> {
     let rs = query(
         c,
-        "SELECT forum_id, role FROM forum_roles WHERE account_id = $1 ORDER BY forum_id",
+        "SELECT r.forum_id, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
+         WHERE r.account_id = $1 AND f.deleted_at IS NULL ORDER BY r.forum_id",
         args![account.as_i64()],
     )
     .await?;
@@ -777,7 +793,7 @@ pub(crate) async fn roles_by_shortname(c: &impl GenericClient, account: Id) -> S
     let rs = query(
         c,
         "SELECT f.shortname, r.role FROM forum_roles r JOIN forums f ON f.id = r.forum_id \
-         WHERE r.account_id = $1 ORDER BY f.shortname",
+         WHERE r.account_id = $1 AND f.deleted_at IS NULL ORDER BY f.shortname",
         args![account.as_i64()],
     )
     .await?;

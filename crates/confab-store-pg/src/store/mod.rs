@@ -40,11 +40,10 @@ use confab_core::secret::TokenHash;
 use confab_store::id_nodes::IdNodeLease;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ExportedPost, ImportPost, ImportedThread, Job, JobFilter,
-    JobOutcome, NewWebhook, NotifyGate, PageLimits, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange,
-    Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
+    JobOutcome, NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord,
+    StateChange, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
 };
 use deadpool_postgres::Object;
-use tokio_postgres::Client;
 
 use crate::pool::{Cluster, Lsn, Topology, write_position};
 use crate::sql::{begin, commit};
@@ -149,17 +148,17 @@ fn spawn_listener(
 /// generator; after a success, records the write for the read scope.
 macro_rules! write_on {
     ($self:ident, $cluster:expr, |$c:ident, $ids:ident| $body:expr) => {{
-        let cluster: &Cluster = $cluster;
+        let cluster: &$crate::pool::Cluster = $cluster;
         let mut conn = cluster.primary().await?;
         #[allow(unused_variables)]
-        let $ids: &IdGenerator = &$self.ids;
+        let $ids: &confab_core::id::IdGenerator = &$self.ids;
         // A primary that holds its connections open and never answers (frozen, or cut
         // off without a reset) cannot enforce its own statement timeout: the client's
         // deadline bounds the write, and the connection is dropped, not pooled again.
         let done = tokio::time::timeout($self.t.write_deadline(), async {
             let r = {
                 #[allow(unused_variables)]
-                let $c: &mut Client = &mut conn;
+                let $c: &mut tokio_postgres::Client = &mut conn;
                 $body
             };
             if r.is_ok() {
@@ -170,10 +169,14 @@ macro_rules! write_on {
         .await;
         match done {
             Ok(r) => r,
-            Err(_) => Err(timed_out(cluster, conn, $self.t.write_deadline())),
+            Err(_) => Err($crate::store::timed_out(cluster, conn, $self.t.write_deadline())),
         }
     }};
 }
+
+// After `write_on!`, which it uses.
+mod purge;
+pub use purge::tables as purged_tables;
 
 /// A write that ran out of time: its connection is closed (its state is unknown) and
 /// the request answers 503.
@@ -329,6 +332,14 @@ impl Store for PgStore {
 
     async fn forum_keys(&self, forum: Id) -> StoreResult<ForumKeys> {
         global::forum_keys(&**self.global_read().await?, forum).await
+    }
+
+    async fn forum_delete_begin(&self, forum: Id, now: UnixMs) -> StoreResult<Id> {
+        self.purge_begin(forum, now).await
+    }
+
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
+        self.purge_step(forum, keep, threads).await
     }
 
     async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {
