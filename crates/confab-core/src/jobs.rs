@@ -82,8 +82,14 @@ pub enum Task {
     /// announce it (notifications).
     Screen { post: Id, order: Screen },
     /// Delete a forum that its owner asked to delete, with all its data, a batch of
-    /// threads per transaction; it queues itself again until nothing is left.
-    ForumPurge { forum: Id },
+    /// threads per transaction; it queues itself again until nothing is left. `since`:
+    /// when the deletion began (the forum's own rows wait out a grace period after it,
+    /// for writes by processes that still held the forum in memory).
+    ForumPurge {
+        forum: Id,
+        #[serde(default)]
+        since: UnixMs,
+    },
 }
 
 /// How to screen a new post: the state it gets if judged clean (approved, or pending

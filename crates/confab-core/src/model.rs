@@ -156,6 +156,14 @@ pub struct Forum {
     pub created_at: UnixMs,
 }
 
+impl Forum {
+    /// Whether `typed` confirms this forum's deletion: its shortname, exactly (spaces
+    /// around it aside). The one check behind the API, the dashboard and the CLI.
+    pub fn deletion_confirmed(&self, typed: &str) -> bool {
+        typed.trim() == self.shortname.as_str()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewForum {
     pub shortname: Shortname,

@@ -51,7 +51,7 @@ const FORUMS: u64 = 10_000;
 /// the store.
 pub struct Reads {
     cache: Option<Arc<Cache>>,
-    policy: Policy,
+    pub(crate) policy: Policy,
     forums_by_name: moka::sync::Cache<String, Forum>,
     forums_by_id: moka::sync::Cache<Id, Forum>,
     refreshes: Mutex<HashMap<Id, Refreshing>>,
@@ -69,17 +69,19 @@ impl std::fmt::Debug for Reads {
     }
 }
 
-pub(crate) fn thread_key(forum: &str, key: &ThreadKey) -> String {
+// Look-ups and counts are keyed by the forum's id, not its shortname: a forum made
+// later under a deleted forum's name must not find what the cache kept of the old one.
+pub(crate) fn thread_key(forum: Id, key: &ThreadKey) -> String {
     match key {
-        ThreadKey::Identifier(i) => format!("c1:tk:{forum}:i:{}", i.as_str()),
-        ThreadKey::Url(u) => format!("c1:tk:{forum}:u:{}", u.as_str()),
+        ThreadKey::Identifier(i) => format!("c2:tk:{forum}:i:{}", i.as_str()),
+        ThreadKey::Url(u) => format!("c2:tk:{forum}:u:{}", u.as_str()),
     }
 }
 
-pub(crate) fn count_key(forum: &str, key: &ThreadKey) -> String {
+pub(crate) fn count_key(forum: Id, key: &ThreadKey) -> String {
     match key {
-        ThreadKey::Identifier(i) => format!("c1:ct:{forum}:i:{}", i.as_str()),
-        ThreadKey::Url(u) => format!("c1:ct:{forum}:u:{}", u.as_str()),
+        ThreadKey::Identifier(i) => format!("c2:ct:{forum}:i:{}", i.as_str()),
+        ThreadKey::Url(u) => format!("c2:ct:{forum}:u:{}", u.as_str()),
     }
 }
 
@@ -158,6 +160,13 @@ impl Reads {
         self.cache.as_ref()
     }
 
+    /// A forum this process began to delete: no copy of it is served from here on
+    /// (other processes' copies expire within the fresh time).
+    pub(crate) fn forum_gone(&self, f: &Forum) {
+        self.forums_by_name.invalidate(f.shortname.as_str());
+        self.forums_by_id.invalidate(&f.id);
+    }
+
     /// A forum as read now, or as a settings change in this process left it.
     pub(crate) fn forum_changed(&self, f: &Forum) {
         if self.cache.is_some() {
@@ -168,6 +177,16 @@ impl Reads {
 }
 
 impl AppState {
+    /// Begins a forum's deletion (see `Store::forum_delete_begin`): hidden from every
+    /// read at once, its data purged by the job whose id this returns.
+    pub(crate) async fn delete_forum(&self, forum: &Forum) -> Result<Id, StoreError> {
+        let job = self.store.forum_delete_begin(forum.id, self.clock.now()).await?;
+        self.reads.forum_gone(forum);
+        self.wake_workers();
+        tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
+        Ok(job)
+    }
+
     pub(crate) async fn forum_by_shortname(&self, name: &str) -> Result<Forum, StoreError> {
         if let Some(f) = self.reads.forums_by_name.get(name) {
             return Ok(f);
@@ -197,6 +216,9 @@ impl AppState {
             let forum = self.forum_by_shortname(forum).await?;
             return Ok(self.store.thread_find(&forum, key).await?.map(|t| (t.id, Some(t))));
         };
+        // A forum being deleted is gone at once, whatever the cache still holds of it
+        // (for a live forum this is a look-up in memory).
+        let forum_id = self.forum_by_shortname(forum).await?.id;
         let read: Arc<Mutex<Option<Thread>>> = Arc::default();
         let fill = {
             let (state, forum, key, read) = (self.clone(), forum.to_owned(), key.clone(), Arc::clone(&read));
@@ -210,7 +232,7 @@ impl AppState {
                 })
             }
         };
-        let value = cache.get_or_fill(&thread_key(forum, key), self.reads.policy, 0, fill).await?;
+        let value = cache.get_or_fill(&thread_key(forum_id, key), self.reads.policy, 0, fill).await?;
         let thread = read.lock().expect("not poisoned").take();
         Ok(decode_thread_id(&value).map(|id| (id, thread.filter(|t| t.id == id))))
     }
@@ -242,7 +264,8 @@ impl AppState {
             let found = self.store.thread_counts(&f, keys).await?;
             return Ok(keys.iter().map(|k| count_of(&found, k).map_or(0, |c| c.0)).collect());
         };
-        let names: Vec<String> = keys.iter().map(|k| count_key(forum, k)).collect();
+        let forum_id = self.forum_by_shortname(forum).await?.id;
+        let names: Vec<String> = keys.iter().map(|k| count_key(forum_id, k)).collect();
         let fill = |asked: Vec<usize>| async move {
             let f = self.forum_by_shortname(forum).await?;
             let wanted: Vec<ThreadKey> = asked.iter().map(|&i| keys[i].clone()).collect();
@@ -317,8 +340,7 @@ async fn refresh(state: &AppState, id: Id) -> Result<(), ApiError> {
     let Some(cache) = state.reads.cache.clone() else { return Ok(()) };
     let thread = state.store.thread_get(id).await?;
     let forum = state.forum_get(thread.forum_id).await?;
-    let name = forum.shortname.as_str();
-    let keys_of = |k: &ThreadKey| (thread_key(name, k), count_key(name, k));
+    let keys_of = |k: &ThreadKey| (thread_key(forum.id, k), count_key(forum.id, k));
     let ident = ThreadKey::Identifier(thread.identifier.clone());
     let url = thread.url.clone().map(ThreadKey::Url);
     let (ident_tk, ident_ct) = keys_of(&ident);

@@ -903,7 +903,15 @@ async fn settings_page(
          <h2>Team</h2><ul>{team}</ul>\
          <form method=\"post\" action=\"{here}\" class=\"grid\">{csrf}{role_section}\
          <label>Username <input name=\"username\" required></label>\
-         {role_select}<button type=\"submit\">Set role</button></form>",
+         {role_select}<button type=\"submit\">Set role</button></form>\
+         <h2>Delete this forum</h2>\
+         <p>Its threads and comments, their votes and flags, its settings, keys, team, bans and webhooks all \
+         go, for good: pages that embed it show nothing from the moment you confirm. Export what you want to \
+         keep first.</p>\
+         <form method=\"post\" action=\"{here}\" class=\"grid\">{csrf}{delete_section}\
+         <label>Type the forum's shortname, <code>{shortname}</code>, to confirm \
+         <input name=\"confirm\" required autocomplete=\"off\" spellcheck=\"false\"></label>\
+         <button type=\"submit\" class=\"danger\">Delete the forum and all its comments</button></form>",
         here = escape(&here),
         csrf = hidden("csrf", &csrf),
         section = hidden("section", "policy"),
@@ -950,6 +958,8 @@ async fn settings_page(
         sk = escape(&keys.secret_key),
         rotate = hidden("section", "rotate"),
         role_section = hidden("section", "role"),
+        delete_section = hidden("section", "delete"),
+        shortname = escape(forum.shortname.as_str()),
         role_select = select(
             "role",
             "Role",
@@ -981,6 +991,12 @@ async fn settings_action(
     let here = format!("/dashboard/{}/settings", forum.shortname.as_str());
     let done: Result<(), ApiError> = async {
         match fields.one("section") {
+            "delete" => {
+                if !forum.deletion_confirmed(fields.one("confirm")) {
+                    return Err(crate::api::forums::confirmation_mismatch(&forum).into());
+                }
+                state.delete_forum(&forum).await?;
+            }
             "rotate" => {
                 let keys = confab_core::model::ForumKeys::generate(state.clock.now());
                 state.store.forum_keys_rotate(forum.id, keys).await?;
@@ -1042,6 +1058,8 @@ async fn settings_action(
     }
     .await;
     match done {
+        // Its pages are gone with it.
+        Ok(()) if fields.one("section") == "delete" => Ok(Redirect::to("/dashboard").into_response()),
         Ok(()) => {
             Ok(back_to(&forum, [fields.one("back"), &here].into_iter().find(|b| !b.is_empty()).unwrap_or(&here), None))
         }

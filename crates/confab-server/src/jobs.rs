@@ -40,6 +40,9 @@ pub struct Effects {
     pub notify_interval: Duration,
     /// The operator's Akismet-compatible service, for forums that use it.
     pub akismet: Option<crate::akismet::Akismet>,
+    /// How long after a forum's deletion began its last rows wait: until no process can
+    /// still write to it from a copy read before (see [`forum_grace`]).
+    pub forum_grace: Duration,
     /// The server whose cache a verdict's state change is pushed into (workers inside
     /// `confab serve`); `None` in a worker process of its own, whose changes reach
     /// cached pages when they expire.
@@ -68,6 +71,7 @@ impl Effects {
             link_key,
             notify_interval,
             akismet: None,
+            forum_grace: forum_grace(crate::cached::DEFAULT_POLICY.fresh),
             server: None,
         })
     }
@@ -84,11 +88,47 @@ impl Handler for Effects {
             }
             Task::Digest { email, thread } => notify::digest(self, job, parse_email(&email)?, thread).await,
             Task::Screen { post, order } => self.screen(job, post, order).await,
+            Task::ForumPurge { forum, since } => self.purge_forum(job, forum, since).await,
         }
     }
 }
 
+/// A process keeps a forum it read for at most the cache's fresh time, and a write
+/// that began with it ends within its deadline (seconds on either store): after this,
+/// nothing more can be written to a deleted forum.
+pub fn forum_grace(fresh: Duration) -> Duration {
+    fresh + Duration::from_secs(30)
+}
+
+/// A forum's purge: threads per transaction, and transactions per run (a run stays
+/// well inside its lease; the job queues itself again while threads are left).
+const PURGE_THREADS_PER_STEP: u32 = 100;
+const PURGE_STEPS_PER_RUN: usize = 20;
+
 impl Effects {
+    /// A forum's deletion: batches of its threads, then, once the grace after the
+    /// deletion began is over, the rest of it.
+    async fn purge_forum(&self, job: &Job, forum: Id, since: i64) -> Result<Vec<NewJob>, Failure> {
+        let finish_at = since.saturating_add(self.forum_grace.as_millis() as i64);
+        let again = |run_at| vec![NewJob { forum_id: forum, task: Task::ForumPurge { forum, since }, run_at }];
+        let (mut threads, mut posts) = (0, 0);
+        for _ in 0..PURGE_STEPS_PER_RUN {
+            let finish = self.clock.now() >= finish_at;
+            let step = self.store.forum_purge(forum, job.id, PURGE_THREADS_PER_STEP, finish).await?;
+            (threads, posts) = (threads + step.threads, posts + step.posts);
+            if step.done {
+                tracing::info!(forum = %forum, threads, posts, "forum deleted");
+                return Ok(vec![]);
+            }
+            if step.threads == 0 {
+                tracing::info!(forum = %forum, threads, posts, "forum purged; its last rows wait out the grace");
+                return Ok(again(finish_at));
+            }
+        }
+        tracing::info!(forum = %forum, threads, posts, "forum purge goes on");
+        Ok(again(self.clock.now()))
+    }
+
     /// One delivery job per webhook of the forum that listens to the event.
     async fn fan_out(
         &self,

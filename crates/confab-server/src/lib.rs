@@ -323,6 +323,7 @@ impl AppState {
             link_key: self.page_key,
             notify_interval: self.settings.notify_interval,
             akismet: self.settings.akismet.clone(),
+            forum_grace: jobs::forum_grace(self.reads.policy.fresh),
             server: Some(self.clone()),
         }
     }

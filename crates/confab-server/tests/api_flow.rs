@@ -397,3 +397,70 @@ async fn guests_vote_once_per_post_per_network_whatever_tokens_they_send() {
         .unwrap();
     assert_eq!(app.raw(req).await.expect(StatusCode::OK).json["post"]["likes"], 3);
 }
+
+/// An owner deletes their forum: confirmed by its name, refused to anyone else; gone
+/// from every read at once (cached pages and counts too); its data purged by the job,
+/// whose last step waits out the grace for other processes; then the name is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_deletes_a_forum_with_all_its_comments() {
+    let app = TestApp::with_forum().await;
+    app.create_forum("other").await;
+    let owner = app.member("olive", "blog", "owner").await;
+    let moderator = app.member("mo", "blog", "moderator").await;
+    let guest = json!({ "thread": { "identifier": "t" }, "message": "soon gone", "author": { "name": "Ann" } });
+    let first = app.post("/api/v1/forums/blog/posts", &guest).await.expect(StatusCode::CREATED).json;
+    app.post("/api/v1/forums/other/posts", &guest).await.expect(StatusCode::CREATED);
+    app.run_jobs().await;
+    // Cached reads, as readers make them.
+    let page = TestApp::page_uri("t", "");
+    assert_eq!(app.get(&page).await.expect(StatusCode::OK).json["posts"].as_array().unwrap().len(), 1);
+    app.get("/api/v1/forums/blog/counts?identifier=t").await.expect(StatusCode::OK);
+
+    let delete = |who: &str, confirm: serde_json::Value| {
+        let (app, who) = (&app, who.to_owned());
+        async move {
+            let body = json!({ "confirm": confirm });
+            app.send(Method::DELETE, "/api/v1/forums/blog", Some(&body), &[("authorization", &who)]).await
+        }
+    };
+    delete("", json!("blog")).await.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    delete(&moderator, json!("blog")).await.expect_error(StatusCode::FORBIDDEN, "forbidden");
+    let wrong = delete(&owner, json!("blog2")).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_eq!(
+        (wrong.json["error"]["field"].as_str(), wrong.json["error"]["reason"].as_str()),
+        (Some("confirm"), Some("confirmation_mismatch"))
+    );
+    app.send(Method::DELETE, "/api/v1/forums/blog", None, &[("authorization", &owner)])
+        .await
+        .expect(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(app.get(&page).await.status, StatusCode::OK, "nothing happened yet");
+
+    let accepted = delete(&owner, json!(" blog ")).await.expect(StatusCode::ACCEPTED);
+    let job = accepted.json["job"].as_str().unwrap().to_owned();
+    assert_eq!(accepted.headers["location"], format!("/api/v1/jobs/{job}"));
+    // Gone at once, for everyone, whatever was cached.
+    app.get(&page).await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    app.get("/api/v1/forums/blog/counts?identifier=t").await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    app.get("/api/v1/forums/blog").await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    app.post("/api/v1/forums/blog/posts", &guest).await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    delete(&owner, json!("blog")).await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+    let admin = format!("Bearer {}", app.admin);
+    let listed = app.send(Method::GET, "/api/v1/forums", None, &[("authorization", &admin)]).await.json;
+    assert_eq!(listed["forums"].as_array().unwrap().len(), 1, "{listed}");
+
+    // The job takes the threads now, and the forum's own rows after the grace.
+    app.run_jobs().await;
+    let post_id: confab_core::id::Id = id_of(&first["post"]).parse().unwrap();
+    assert!(matches!(app.store.post_get(post_id).await, Err(confab_store::StoreError::PostNotFound)));
+    app.admin_post("/api/v1/forums", Some(&json!({ "shortname": "blog" })))
+        .await
+        .expect_error(StatusCode::CONFLICT, "forum_exists");
+    let waiting = app.send(Method::GET, &format!("/api/v1/jobs/{job}"), None, &[("authorization", &admin)]).await;
+    assert_eq!(waiting.json["task"]["type"], "forum_purge");
+    app.advance(Duration::from_secs(60));
+    app.run_jobs().await;
+    app.create_forum("blog").await;
+    assert_eq!(app.get(&page).await.expect(StatusCode::OK).json["posts"].as_array().unwrap().len(), 0);
+    let other = app.get("/api/v1/forums/other/thread-page?identifier=t").await.json;
+    assert_eq!(other["posts"].as_array().unwrap().len(), 1, "another forum keeps its comments");
+}

@@ -312,3 +312,53 @@ async fn cards_show_the_filters_verdict_reason_and_score() {
     assert!(s.contains("filter: spam 1.000") && s.contains("(classifier"), "{s}");
     assert!(!card(&fine).contains("filter:"), "a post let through shows no verdict: {}", card(&fine));
 }
+
+/// The settings page's last section deletes the forum: owners only, confirmed by its
+/// shortname; the account lands on its dashboard, which no longer lists the forum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_deletes_the_forum_from_its_settings() {
+    let app = TestApp::with_forum().await;
+    let mona = cookie_for(&app, "mona", "blog", "moderator").await;
+    let owen = cookie_for(&app, "owen", "blog", "owner").await;
+    let page = get(&app, "/dashboard/blog/settings", &owen).await.expect(StatusCode::OK);
+    assert!(page.text.contains("Delete the forum and all its comments"));
+    let csrf = csrf_of(&page);
+    let post = json!({ "thread": { "identifier": "t" }, "message": "hello", "author": { "name": "Sam" } });
+    app.post("/api/v1/forums/blog/posts", &post).await.expect(StatusCode::CREATED);
+
+    let wrong = form(
+        &app,
+        "/dashboard/blog/settings",
+        &format!("csrf={csrf}&section=delete&confirm=Blog"),
+        Some(ORIGIN),
+        Some(&owen),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text.contains("to confirm"), "{}", wrong.text);
+    let mona_csrf = csrf_of(&get(&app, "/dashboard/blog/bans", &mona).await);
+    let forged = format!("csrf={mona_csrf}&section=delete&confirm=blog");
+    assert_eq!(
+        form(&app, "/dashboard/blog/settings", &forged, Some(ORIGIN), Some(&mona)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let no_csrf =
+        form(&app, "/dashboard/blog/settings", "section=delete&confirm=blog", Some(ORIGIN), Some(&owen)).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    assert!(app.store.forum_by_shortname("blog").await.is_ok(), "nothing happened yet");
+
+    let done = form(
+        &app,
+        "/dashboard/blog/settings",
+        &format!("csrf={csrf}&section=delete&confirm=blog"),
+        Some(ORIGIN),
+        Some(&owen),
+    )
+    .await;
+    assert_eq!((done.status, done.headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/dashboard"));
+    assert!(app.store.forum_by_shortname("blog").await.is_err());
+    let home = get(&app, "/dashboard", &owen).await.expect(StatusCode::OK);
+    assert!(home.text.contains("You do not moderate any forum"), "{}", home.text);
+    assert_eq!(get(&app, "/dashboard/blog/settings", &owen).await.status, StatusCode::NOT_FOUND);
+    app.get(&TestApp::page_uri("t", "")).await.expect_error(StatusCode::NOT_FOUND, "forum_not_found");
+}

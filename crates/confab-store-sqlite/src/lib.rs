@@ -315,8 +315,8 @@ impl Store for SqliteStore {
         self.write(move |c, ids| purge::begin(c, ids, forum, now)).await
     }
 
-    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
-        self.write(move |c, _| purge::step(c, forum, keep, threads)).await
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep> {
+        self.write(move |c, _| purge::step(c, forum, keep, threads, finish)).await
     }
 
     async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {

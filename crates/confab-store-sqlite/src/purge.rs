@@ -71,15 +71,18 @@ pub(crate) fn begin(c: &mut Connection, ids: &IdGenerator, forum: Id, now: UnixM
         .map_err(sql_err)?;
     let job = match waiting.and_then(Id::from_i64) {
         Some(id) => id,
-        None => {
-            outbox::enqueue(&tx, ids, &NewJob { forum_id: forum, task: Task::ForumPurge { forum }, run_at: now }, now)?
-        }
+        None => outbox::enqueue(
+            &tx,
+            ids,
+            &NewJob { forum_id: forum, task: Task::ForumPurge { forum, since: now }, run_at: now },
+            now,
+        )?,
     };
     tx.commit().map_err(sql_err)?;
     Ok(job)
 }
 
-pub(crate) fn step(c: &mut Connection, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
+pub(crate) fn step(c: &mut Connection, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     let deleting: Option<Option<i64>> = tx
         .prepare_cached("SELECT deleted_at FROM forums WHERE id = ?1")
@@ -99,7 +102,9 @@ pub(crate) fn step(c: &mut Connection, forum: Id, keep: Id, threads: u32) -> Sto
         .and_then(|mut s| s.query_map(params![f, threads], |r| r.get(0))?.collect())
         .map_err(sql_err)?;
     let mut step = PurgeStep::default();
-    if batch.is_empty() {
+    if batch.is_empty() && !finish {
+        // Nothing to do until the caller may finish.
+    } else if batch.is_empty() {
         for (table, cond) in FORUM_ROWS {
             let cond = cond.replace("{f}", &f.to_string()).replace("{keep}", &keep.to_string());
             tx.execute(&format!("DELETE FROM {table} WHERE {cond}"), []).map_err(sql_err)?;

@@ -1894,7 +1894,7 @@ pub async fn fill_forum(store: &dyn Store, shortname: &str, elsewhere: &Forum) -
 pub async fn purge_all(store: &dyn Store, forum: Id, job: Id) -> Vec<crate::PurgeStep> {
     let mut steps = Vec::new();
     loop {
-        let step = store.forum_purge(forum, job, 1).await.unwrap();
+        let step = store.forum_purge(forum, job, 1, true).await.unwrap();
         steps.push(step);
         if step.done {
             return steps;
@@ -1914,18 +1914,30 @@ pub async fn deleting_a_forum_takes_all_its_data(store: &dyn Store) {
     let job = store.forum_delete_begin(f, NOW + 1).await.unwrap();
     assert_eq!(store.forum_delete_begin(f, NOW + 2).await.unwrap(), job, "asked again: the same job");
     let queued = store.job_get(job).await.unwrap();
-    assert_eq!((queued.forum_id, Task::from_json(&queued.task).unwrap()), (f, Task::ForumPurge { forum: f }));
+    let task = Task::ForumPurge { forum: f, since: NOW + 1 };
+    assert_eq!((queued.forum_id, Task::from_json(&queued.task).unwrap()), (f, task));
     assert!(matches!(store.forum_get(f).await, Err(StoreError::ForumNotFound)));
     assert!(matches!(store.forum_by_shortname("doomed").await, Err(StoreError::ForumNotFound)));
     assert_eq!(store.forum_list().await.unwrap().iter().map(|f| f.id).collect::<Vec<_>>(), [other.id]);
     assert!(store.roles_of(filled.moderator.id).await.unwrap().is_empty(), "its roles list no more");
     assert!(matches!(store.forum_create(new_forum("doomed"), NOW).await, Err(StoreError::ForumExists)));
-    assert!(matches!(store.forum_purge(other.id, job, 10).await, Err(StoreError::Internal(_))), "not being deleted");
+    assert!(
+        matches!(store.forum_purge(other.id, job, 10, true).await, Err(StoreError::Internal(_))),
+        "not being deleted"
+    );
+    // Until the caller may finish, the threads go but the forum stays.
+    let early = store.forum_purge(f, job, 10, false).await.unwrap();
+    assert_eq!((early.threads, early.posts, early.done), (2, 4, false));
+    assert_eq!(store.forum_purge(f, job, 10, false).await.unwrap(), crate::PurgeStep::default(), "then waits");
+    assert!(matches!(store.forum_create(new_forum("doomed"), NOW).await, Err(StoreError::ForumExists)));
 
+    // A thread that a process still holding the forum wrote meanwhile goes too.
+    let late = store.post_create(&filled.forum, new_post("late", None, "late", PostState::Approved), token(), NOW + 5);
+    let late = late.await.unwrap().post;
     let steps = purge_all(store, f, job).await;
-    assert_eq!(steps.len(), 3, "a thread per step, then the rest: {steps:?}");
-    assert_eq!(steps.iter().map(|s| (s.threads, s.posts)).collect::<Vec<_>>(), [(1, 2), (1, 2), (0, 0)]);
-    assert!(store.forum_purge(f, job, 1).await.unwrap().done, "a forum gone is done");
+    assert_eq!(steps.iter().map(|s| (s.threads, s.posts, s.done)).collect::<Vec<_>>(), [(1, 1, false), (0, 0, true)]);
+    assert!(matches!(store.post_get(late.id).await, Err(StoreError::PostNotFound)));
+    assert!(store.forum_purge(f, job, 1, true).await.unwrap().done, "a forum gone is done");
     for t in &filled.threads {
         assert!(matches!(store.thread_get(*t).await, Err(StoreError::ThreadNotFound)));
     }

@@ -483,12 +483,13 @@ pub trait Store: Send + Sync + 'static {
     /// outbox and returns its id; asked again while the forum is being deleted, it
     /// returns the waiting job, or queues a new one if none waits.
     async fn forum_delete_begin(&self, forum: Id, now: UnixMs) -> StoreResult<Id>;
-    /// One step of the purge of a forum being deleted: up to `threads` of its threads
-    /// with everything under them, in one transaction; once none is left, the rest of
-    /// the forum's data and, last, the forum itself (`done`). A forum that is gone is
-    /// done; one not being deleted is refused (`ForumNotFound`: nothing is touched).
-    /// `keep` is the running purge job, spared when the forum's other jobs go.
-    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep>;
+    /// One step of the purge of a forum being deleted: its waiting jobs, and up to
+    /// `threads` of its threads with everything under them, in one transaction; once
+    /// none is left and `finish` is set, the rest of the forum's data and, last, the
+    /// forum itself (`done`). The caller sets `finish` once no process can still be
+    /// writing to the forum. A forum that is gone is done; one not being deleted is
+    /// refused (`Internal`), untouched. `keep` is the running purge job, spared.
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep>;
 
     // ---- authors (global) ----
 

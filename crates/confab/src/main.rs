@@ -120,6 +120,19 @@ enum ForumCommand {
     },
     /// List forums.
     List,
+    /// Delete a forum with all its threads and comments, for good. It disappears from
+    /// every page at once; its data goes in batches, and its last rows once running
+    /// servers have dropped their copy of it (seconds; no wait with
+    /// --servers-stopped). Asks for the shortname again unless --confirm gives it.
+    Delete {
+        shortname: String,
+        /// The shortname again, to confirm without being asked.
+        #[arg(long)]
+        confirm: Option<String>,
+        /// No `confab serve` or `confab worker` of this store is running: finish at once.
+        #[arg(long)]
+        servers_stopped: bool,
+    },
     /// PostgreSQL only: pin an existing forum to a cluster, moving its logical shard's
     /// data there (with any small forum sharing that shard). Stop every `confab serve`
     /// and `confab worker` of the topology first; it refuses while they run.
@@ -238,6 +251,33 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Forum(ForumCommand::Delete { shortname, confirm, servers_stopped }) => {
+            let opened = setup::open(&config).await?;
+            let forum = opened.store.forum_by_shortname(&shortname).await.map_err(|e| match e {
+                confab_store::StoreError::ForumNotFound => anyhow::anyhow!("no forum is called {shortname:?}"),
+                e => e.into(),
+            })?;
+            let typed = match confirm {
+                Some(typed) => typed,
+                None => ask(&format!(
+                    "This deletes forum {shortname} ({}) with all its threads and comments, for good.\n\
+                     Type its shortname to confirm: ",
+                    forum.name
+                ))?,
+            };
+            anyhow::ensure!(
+                forum.deletion_confirmed(&typed),
+                "nothing deleted: type the forum's shortname, {shortname:?}, to confirm (or give --confirm {shortname})"
+            );
+            let grace = if servers_stopped {
+                std::time::Duration::ZERO
+            } else {
+                confab_server::jobs::forum_grace(config.cache.policy().fresh)
+            };
+            let result = setup::delete_forum(&*opened.store, &forum, grace).await;
+            opened.id_node.release().await;
+            result
+        }
         Command::Forum(ForumCommand::List) => {
             let opened = setup::open(&config).await?;
             let store = &opened.store;
@@ -330,4 +370,15 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// A line typed at the terminal after `prompt`; refused when nobody is there to type.
+fn ask(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    anyhow::ensure!(std::io::stdin().is_terminal(), "not a terminal: give --confirm with the shortname to confirm");
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line)
 }

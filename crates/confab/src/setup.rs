@@ -265,6 +265,43 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `confab forum delete`, once confirmed: the deletion begins (the forum is hidden from
+/// every read), then this process purges it a batch at a time, showing how far it got,
+/// and finishes once `grace` has passed since the start. Should it stop half way, the
+/// purge job that the deletion queued finishes in any `confab serve` or `confab worker`.
+pub async fn delete_forum(
+    store: &dyn Store,
+    forum: &confab_core::model::Forum,
+    grace: std::time::Duration,
+) -> anyhow::Result<()> {
+    let clock = process_clock();
+    let since = clock.now();
+    let job = store.forum_delete_begin(forum.id, since).await?;
+    let name = forum.shortname.as_str();
+    println!("forum {name} is deleted: no page shows it from now on; removing its data");
+    let finish_at = since + grace.as_millis() as i64;
+    let (mut threads, mut posts) = (0, 0);
+    loop {
+        let step = store.forum_purge(forum.id, job, 500, clock.now() >= finish_at).await?;
+        (threads, posts) = (threads + step.threads, posts + step.posts);
+        if step.done {
+            println!("removed {threads} threads and {posts} comments; the name {name} is free again");
+            return Ok(());
+        }
+        if step.threads > 0 {
+            println!("  {threads} threads and {posts} comments removed so far");
+            continue;
+        }
+        let wait = std::time::Duration::from_millis(u64::try_from(finish_at - clock.now()).unwrap_or(0));
+        println!(
+            "waiting {} s for running servers to drop their copy of the forum (--servers-stopped when none runs)",
+            wait.as_secs().max(1)
+        );
+        // A real wait: until then a server may still write a comment it took before.
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// `confab worker`: workers alone, no HTTP server. Several may run against one store.
 pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let Opened { store, pg, id_node } = open(&config).await?;
@@ -281,6 +318,7 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     )
     .await?;
     effects.akismet = config.akismet()?;
+    effects.forum_grace = confab_server::jobs::forum_grace(config.cache.policy().fresh);
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
     if let Some(pg) = &pg {
         // Other processes' writes wake this worker at once instead of at its next poll.

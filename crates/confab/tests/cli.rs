@@ -35,6 +35,7 @@ fn help_is_everywhere() {
         &["migrate", "--help"],
         &["forum", "create", "--help"],
         &["forum", "list", "--help"],
+        &["forum", "delete", "--help"],
         &["admin-token", "rotate", "--help"],
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_confab")).args(args).output().unwrap();
@@ -66,6 +67,54 @@ fn migrate_and_forum_commands() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("shortname"), "{bad:?}");
     let l = confab(dir.path(), &["forum", "list"]);
     assert_eq!(stdout(&l), "my-site\tMy site\thttps://my.site\n");
+}
+
+/// `confab forum delete`: refused unless the shortname is typed again; then the forum
+/// and its comments are gone, another forum's stay, and the name is free again. A
+/// server started afterwards runs the queued purge job, which finds nothing left.
+#[test]
+fn forum_delete_asks_for_the_name_then_takes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["doomed", "kept"] {
+        assert!(confab(dir.path(), &["forum", "create", f]).status.success());
+    }
+    let mut server = Server::start(dir.path());
+    for (forum, n) in [("doomed", 3), ("kept", 1)] {
+        for i in 0..n {
+            let body =
+                format!(r#"{{"thread":{{"identifier":"t{i}"}},"message":"comment {i}","author":{{"name":"Ann"}}}}"#);
+            let (status, _) = server.request("POST", &format!("/api/v1/forums/{forum}/posts"), Some(&body), &[]);
+            assert_eq!(status, 201);
+        }
+    }
+    server.stop();
+
+    let unasked = confab(dir.path(), &["forum", "delete", "doomed", "--servers-stopped"]);
+    assert!(!unasked.status.success());
+    assert!(String::from_utf8_lossy(&unasked.stderr).contains("--confirm"), "{unasked:?}");
+    let wrong = confab(dir.path(), &["forum", "delete", "doomed", "--confirm", "kept", "--servers-stopped"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("nothing deleted"), "{wrong:?}");
+    let missing = confab(dir.path(), &["forum", "delete", "nope", "--confirm", "nope"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no forum is called"), "{missing:?}");
+    assert_eq!(stdout(&confab(dir.path(), &["forum", "list"])).lines().count(), 2, "doomed, kept");
+
+    let done = confab(dir.path(), &["forum", "delete", "doomed", "--confirm", "doomed", "--servers-stopped"]);
+    assert!(done.status.success(), "{done:?}");
+    assert!(stdout(&done).contains("removed 3 threads and 3 comments"), "{}", stdout(&done));
+    let names: Vec<String> = stdout(&confab(dir.path(), &["forum", "list"]))
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["kept"]);
+
+    let server = Server::start(dir.path());
+    let (status, _) = server.request("GET", "/api/v1/forums/doomed/thread-page?identifier=t0", None, &[]);
+    assert_eq!(status, 404);
+    let (_, kept) = server.request("GET", "/api/v1/forums/kept/thread-page?identifier=t0", None, &[]);
+    assert_eq!(kept["thread"]["posts"], 1, "{kept}");
+    drop(server);
+    assert!(confab(dir.path(), &["forum", "create", "doomed"]).status.success(), "the name is free again");
 }
 
 #[test]

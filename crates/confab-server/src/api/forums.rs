@@ -1,5 +1,5 @@
 //! Forums: create and list (the admin token or a global administrator), details
-//! (public), settings, keys and roles (the forum's owners).
+//! (public), settings, keys, roles and deletion (the forum's owners).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -105,6 +105,45 @@ pub(crate) fn checked_policy(mut p: ForumPolicy) -> Result<ForumPolicy, ApiError
         .into());
     }
     Ok(p)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteForum {
+    /// The forum's shortname, typed again.
+    confirm: String,
+}
+
+/// Deletes a forum with all its data (owners), confirmed by its shortname: from this
+/// answer on no read finds it; its data goes in a background job (202, with the job).
+pub(crate) async fn delete_forum(
+    State(state): State<AppState>,
+    who: Principal,
+    PathForum(forum): PathForum,
+    Json(body): Json<DeleteForum>,
+) -> Result<impl IntoResponse, ApiError> {
+    let forum = state.store.forum_by_shortname(&forum).await?;
+    who.require(&state, Some(&forum), Power::ManageForum).await?;
+    if !forum.deletion_confirmed(&body.confirm) {
+        return Err(confirmation_mismatch(&forum).into());
+    }
+    let job = state.delete_forum(&forum).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, format!("/api/v1/jobs/{job}"))],
+        axum::Json(serde_json::json!({ "forum": forum.shortname.as_str(), "deleting": true, "job": job })),
+    ))
+}
+
+pub(crate) fn confirmation_mismatch(forum: &confab_core::model::Forum) -> InputError {
+    InputError::new(
+        "confirm",
+        "confirmation_mismatch",
+        format!(
+            "type the forum's shortname, {:?}, to confirm that it and all its comments go",
+            forum.shortname.as_str()
+        ),
+    )
 }
 
 /// Changes a forum's name, trusted origins or policy (owners).

@@ -56,6 +56,9 @@ pub fn job_view(j: &Job) -> serde_json::Value {
         Ok(Task::Digest { thread, .. }) => json!({ "type": "digest", "thread": thread }),
         // The client's address stays out too.
         Ok(Task::Screen { post, .. }) => json!({ "type": "screen", "post": post }),
+        Ok(Task::ForumPurge { forum, since }) => {
+            json!({ "type": "forum_purge", "forum": forum, "since": rfc3339(since) })
+        }
         Err(_) => json!({ "type": "unreadable" }),
     };
     json!({

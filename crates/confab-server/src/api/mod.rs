@@ -28,7 +28,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(docs::health))
         .route("/api/v1/openapi.json", get(docs::openapi))
         .route("/api/v1/forums", post(forums::create_forum).get(forums::list_forums))
-        .route("/api/v1/forums/{forum}", get(forums::get_forum).patch(forums::update_forum))
+        .route(
+            "/api/v1/forums/{forum}",
+            get(forums::get_forum).patch(forums::update_forum).delete(forums::delete_forum),
+        )
         .route("/api/v1/forums/{forum}/roles", get(forums::list_roles))
         .route("/api/v1/forums/{forum}/roles/{username}", put(forums::set_role).delete(forums::remove_role))
         .route("/api/v1/forums/{forum}/keys", get(forums::get_keys))

@@ -338,8 +338,8 @@ impl Store for PgStore {
         self.purge_begin(forum, now).await
     }
 
-    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
-        self.purge_step(forum, keep, threads).await
+    async fn forum_purge(&self, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep> {
+        self.purge_step(forum, keep, threads, finish).await
     }
 
     async fn forum_keys_rotate(&self, forum: Id, keys: ForumKeys) -> StoreResult<ForumKeys> {

@@ -107,7 +107,7 @@ impl PgStore {
             let job = match waiting {
                 Some(r) => id_col(&r, 0)?,
                 None => {
-                    let job = NewJob { forum_id: forum, task: Task::ForumPurge { forum }, run_at: now };
+                    let job = NewJob { forum_id: forum, task: Task::ForumPurge { forum, since: now }, run_at: now };
                     shard::enqueue(&tx, ids, &job, now).await?
                 }
             };
@@ -116,7 +116,7 @@ impl PgStore {
         })
     }
 
-    pub(crate) async fn purge_step(&self, forum: Id, keep: Id, threads: u32) -> StoreResult<PurgeStep> {
+    pub(crate) async fn purge_step(&self, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep> {
         let marked = {
             let g = self.t.global.primary().await?;
             opt(&**g, "SELECT deleted_at FROM forums WHERE id = $1", args![forum.as_i64()]).await?
@@ -142,7 +142,9 @@ impl PgStore {
             .collect::<StoreResult<_>>()?;
             let mut step = PurgeStep::default();
             let mut guests: Vec<i64> = Vec::new();
-            if batch.is_empty() {
+            if batch.is_empty() && !finish {
+                // Nothing to do until the caller may finish.
+            } else if batch.is_empty() {
                 for (table, cond) in SHARD_ROWS {
                     delete(&tx, table, &cond.replace("{f}", &f.to_string()).replace("{keep}", &keep.to_string()))
                         .await?;
@@ -169,6 +171,9 @@ impl PgStore {
         })?;
         if !batch.is_empty() {
             self.purge_globals_of(&batch, guests).await?;
+            return Ok(step);
+        }
+        if !finish {
             return Ok(step);
         }
         write_on!(self, &self.t.global, |c, _ids| {
