@@ -4,7 +4,8 @@
 //! Which error type belongs where: `confab_core::input::InputError` for a field that
 //! does not parse, `confab_store::StoreError` from storage; both convert into
 //! `ApiError` here, and handlers return `Result<_, ApiError>`. Server faults answer
-//! only "internal error" and an error id; the cause is logged once, with that id.
+//! only "internal error" and an error id; the cause rides in the response's extensions
+//! ([`ErrorCause`]) and `middleware::observe` logs it once, with that id and the route.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -119,126 +120,78 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    /// The one table of statuses and codes: each variant's HTTP status and the stable
+    /// machine-readable code clients switch on, side by side, so they cannot drift.
+    fn meta(&self) -> (StatusCode, &'static str) {
+        use StatusCode as H;
         use StoreError as S;
         match self {
-            ApiError::MalformedJson(_)
-            | ApiError::InvalidQuery(_)
-            | ApiError::InvalidEditTokens(_)
-            | ApiError::InvalidId(_)
-            | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
-            ApiError::InvalidBody(_) | ApiError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized
-            | ApiError::InvalidSession
-            | ApiError::LoginRequired
-            | ApiError::InvalidCredentials
-            | ApiError::InvalidSso(_) => StatusCode::UNAUTHORIZED,
-            ApiError::EmailNotVerified
-            | ApiError::ReaderCredential
-            | ApiError::CredentialForOtherForum
-            | ApiError::VotingNotAllowed(_)
-            | ApiError::InvalidApiKey
-            | ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::InvalidEditToken
-            | ApiError::EditWindowClosed(_)
-            | ApiError::GuestsNotAllowed
-            | ApiError::OriginNotAllowed
-            | ApiError::Banned(_)
-            | ApiError::ReadOnly => StatusCode::FORBIDDEN,
-            ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MalformedJson(_) => (H::BAD_REQUEST, "malformed_json"),
+            ApiError::UnsupportedMediaType => (H::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::BodyTooLarge(_) => (H::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UriTooLong => (H::URI_TOO_LONG, "uri_too_long"),
+            ApiError::InvalidBody(_) => (H::UNPROCESSABLE_ENTITY, "invalid_body"),
+            ApiError::InvalidInput(_) => (H::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ApiError::InvalidQuery(_) => (H::BAD_REQUEST, "invalid_query"),
+            ApiError::InvalidEditTokens(_) => (H::BAD_REQUEST, "invalid_edit_tokens"),
+            ApiError::InvalidId(_) => (H::BAD_REQUEST, "invalid_id"),
+            ApiError::InvalidCursor(_) => (H::BAD_REQUEST, "invalid_cursor"),
+            ApiError::Unauthorized => (H::UNAUTHORIZED, "unauthorized"),
+            ApiError::InvalidEditToken => (H::FORBIDDEN, "invalid_edit_token"),
+            ApiError::Forbidden => (H::FORBIDDEN, "forbidden"),
+            ApiError::InvalidSession => (H::UNAUTHORIZED, "invalid_session"),
+            ApiError::LoginRequired => (H::UNAUTHORIZED, "login_required"),
+            ApiError::ReaderCredential => (H::FORBIDDEN, "reader_credential"),
+            ApiError::CredentialForOtherForum => (H::FORBIDDEN, "credential_for_other_forum"),
+            ApiError::InvalidCredentials => (H::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::EmailNotVerified => (H::FORBIDDEN, "email_not_verified"),
+            ApiError::VotingNotAllowed(_) => (H::FORBIDDEN, "voting_not_allowed"),
+            ApiError::InvalidSso(_) => (H::UNAUTHORIZED, "invalid_sso"),
+            ApiError::InvalidApiKey => (H::FORBIDDEN, "invalid_api_key"),
+            ApiError::EditWindowClosed(_) => (H::FORBIDDEN, "edit_window_closed"),
+            ApiError::GuestsNotAllowed => (H::FORBIDDEN, "guests_not_allowed"),
+            ApiError::RateLimited(_) => (H::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::OriginNotAllowed => (H::FORBIDDEN, "origin_not_allowed"),
+            ApiError::Banned(_) => (H::FORBIDDEN, "banned"),
+            ApiError::ReadOnly => (H::FORBIDDEN, "read_only"),
+            ApiError::RouteNotFound => (H::NOT_FOUND, "route_not_found"),
+            ApiError::MethodNotAllowed => (H::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Store(e) => match e {
-                S::ForumNotFound
-                | S::ThreadNotFound
-                | S::PostNotFound
-                | S::AccountNotFound
-                | S::SessionNotFound
-                | S::JobNotFound
-                | S::WebhookNotFound
-                | S::BanNotFound => StatusCode::NOT_FOUND,
-                S::ForumExists
-                | S::ThreadExists
-                | S::PostNotVotable
-                | S::UsernameTaken
-                | S::EmailTaken
-                | S::LastOwner
-                | S::JobNotDead => StatusCode::CONFLICT,
-                S::LinkInvalid => StatusCode::BAD_REQUEST,
-                S::ThreadClosed => StatusCode::FORBIDDEN,
-                S::ParentNotFound | S::ParentNotInThread | S::ParentNotListed | S::ParentTooDeep => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                S::Unavailable(_) | S::Fault(_) => StatusCode::SERVICE_UNAVAILABLE,
-                S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                S::ForumNotFound => (H::NOT_FOUND, "forum_not_found"),
+                S::ThreadNotFound => (H::NOT_FOUND, "thread_not_found"),
+                S::PostNotFound => (H::NOT_FOUND, "post_not_found"),
+                S::ForumExists => (H::CONFLICT, "forum_exists"),
+                S::ThreadExists => (H::CONFLICT, "thread_exists"),
+                S::PostNotVotable => (H::CONFLICT, "post_not_votable"),
+                S::AccountNotFound => (H::NOT_FOUND, "account_not_found"),
+                S::UsernameTaken => (H::CONFLICT, "username_taken"),
+                S::EmailTaken => (H::CONFLICT, "email_taken"),
+                S::LinkInvalid => (H::BAD_REQUEST, "invalid_link"),
+                S::SessionNotFound => (H::NOT_FOUND, "session_not_found"),
+                S::LastOwner => (H::CONFLICT, "last_owner"),
+                S::JobNotFound => (H::NOT_FOUND, "job_not_found"),
+                S::JobNotDead => (H::CONFLICT, "job_not_dead"),
+                S::WebhookNotFound => (H::NOT_FOUND, "webhook_not_found"),
+                S::BanNotFound => (H::NOT_FOUND, "ban_not_found"),
+                S::ThreadClosed => (H::FORBIDDEN, "thread_closed"),
+                S::ParentNotFound => (H::UNPROCESSABLE_ENTITY, "parent_not_found"),
+                S::ParentNotInThread => (H::UNPROCESSABLE_ENTITY, "parent_not_in_thread"),
+                S::ParentNotListed => (H::UNPROCESSABLE_ENTITY, "parent_not_replyable"),
+                S::ParentTooDeep => (H::UNPROCESSABLE_ENTITY, "parent_too_deep"),
+                S::Unavailable(_) => (H::SERVICE_UNAVAILABLE, "unavailable"),
+                S::Fault(f) => (H::SERVICE_UNAVAILABLE, f.code()),
+                S::Internal(_) => (H::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.meta().0
+    }
+
     /// The stable machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
-        use StoreError as S;
-        match self {
-            ApiError::MalformedJson(_) => "malformed_json",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::BodyTooLarge(_) => "body_too_large",
-            ApiError::UriTooLong => "uri_too_long",
-            ApiError::InvalidBody(_) => "invalid_body",
-            ApiError::InvalidInput(_) => "invalid_input",
-            ApiError::InvalidQuery(_) => "invalid_query",
-            ApiError::InvalidEditTokens(_) => "invalid_edit_tokens",
-            ApiError::InvalidId(_) => "invalid_id",
-            ApiError::InvalidCursor(_) => "invalid_cursor",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::InvalidEditToken => "invalid_edit_token",
-            ApiError::Forbidden => "forbidden",
-            ApiError::InvalidSession => "invalid_session",
-            ApiError::LoginRequired => "login_required",
-            ApiError::ReaderCredential => "reader_credential",
-            ApiError::CredentialForOtherForum => "credential_for_other_forum",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::EmailNotVerified => "email_not_verified",
-            ApiError::VotingNotAllowed(_) => "voting_not_allowed",
-            ApiError::InvalidSso(_) => "invalid_sso",
-            ApiError::InvalidApiKey => "invalid_api_key",
-            ApiError::EditWindowClosed(_) => "edit_window_closed",
-            ApiError::GuestsNotAllowed => "guests_not_allowed",
-            ApiError::RateLimited(_) => "rate_limited",
-            ApiError::OriginNotAllowed => "origin_not_allowed",
-            ApiError::Banned(_) => "banned",
-            ApiError::ReadOnly => "read_only",
-            ApiError::RouteNotFound => "route_not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Store(e) => match e {
-                S::ForumNotFound => "forum_not_found",
-                S::ThreadNotFound => "thread_not_found",
-                S::PostNotFound => "post_not_found",
-                S::ForumExists => "forum_exists",
-                S::ThreadExists => "thread_exists",
-                S::PostNotVotable => "post_not_votable",
-                S::AccountNotFound => "account_not_found",
-                S::UsernameTaken => "username_taken",
-                S::EmailTaken => "email_taken",
-                S::LinkInvalid => "invalid_link",
-                S::SessionNotFound => "session_not_found",
-                S::LastOwner => "last_owner",
-                S::JobNotFound => "job_not_found",
-                S::JobNotDead => "job_not_dead",
-                S::WebhookNotFound => "webhook_not_found",
-                S::BanNotFound => "ban_not_found",
-                S::ThreadClosed => "thread_closed",
-                S::ParentNotFound => "parent_not_found",
-                S::ParentNotInThread => "parent_not_in_thread",
-                S::ParentNotListed => "parent_not_replyable",
-                S::ParentTooDeep => "parent_too_deep",
-                S::Unavailable(_) => "unavailable",
-                S::Fault(f) => f.code(),
-                S::Internal(_) => "internal",
-            },
-        }
+        self.meta().1
     }
 }
 
@@ -256,33 +209,75 @@ impl From<CursorError> for ApiError {
     }
 }
 
+/// What a server-side failure was, carried in its response's extensions for
+/// `middleware::observe` to log once, beside the request's method and route. The client
+/// gets only the error id.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorCause {
+    pub error_id: String,
+    pub code: &'static str,
+    /// The error and its sources, outermost first.
+    pub chain: String,
+    /// Unavailable storage is a warning (it passes); the rest are errors.
+    pub warning: bool,
+}
+
+impl ApiError {
+    /// The cause to log, for the failures that are the server's (5xx).
+    pub(crate) fn cause(&self) -> Option<ErrorCause> {
+        let ApiError::Store(e @ (StoreError::Internal(_) | StoreError::Fault(_) | StoreError::Unavailable(_))) = self
+        else {
+            return None;
+        };
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        let warning = matches!(e, StoreError::Unavailable(_));
+        Some(ErrorCause { error_id: error_id(), code: self.code(), chain, warning })
+    }
+
+    /// `resp` with this error's cause attached (for pages that answer an error in HTML).
+    pub(crate) fn attach_cause(&self, mut resp: Response) -> Response {
+        if let Some(cause) = self.cause() {
+            resp.extensions_mut().insert(cause);
+        }
+        resp
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let cause = self.cause();
         let mut body = json!({ "code": self.code(), "message": self.to_string() });
         match &self {
             ApiError::InvalidInput(e) => {
                 body["field"] = json!(e.field);
                 body["reason"] = json!(e.code);
             }
-            ApiError::Store(StoreError::Internal(cause)) => {
-                let error_id = error_id();
-                tracing::error!(error_id = %error_id, cause = %cause, "internal error");
-                body = json!({ "code": "internal", "message": "internal error", "error_id": error_id });
+            ApiError::Store(StoreError::Internal(_)) => {
+                body = json!({ "code": "internal", "message": "internal error" });
             }
             ApiError::Store(StoreError::Fault(fault)) => {
-                tracing::error!(fault = %fault, "storage fault: writes refused until it is fixed");
                 body =
                     json!({ "code": fault.code(), "message": format!("{fault}: the service cannot take changes now") });
             }
-            ApiError::Store(StoreError::Unavailable(cause)) => {
-                let error_id = error_id();
-                tracing::warn!(error_id = %error_id, cause = %cause, "storage unavailable");
-                body = json!({ "code": "unavailable", "message": "the service is temporarily unavailable, try again shortly", "error_id": error_id });
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                body = json!({ "code": "unavailable", "message": "the service is temporarily unavailable, try again shortly" });
             }
             _ => {}
         }
+        if let Some(c) = &cause {
+            body["error_id"] = json!(c.error_id);
+        }
         let mut resp = (status, Json(json!({ "error": body }))).into_response();
+        if let Some(c) = cause {
+            resp.extensions_mut().insert(c);
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -81,7 +81,9 @@ fn invalid_link() -> Response {
 fn failure(e: &ApiError) -> Response {
     match e {
         ApiError::Store(confab_store::StoreError::LinkInvalid) => invalid_link(),
-        other => page(other.status(), "Something went wrong", "<p>Please try again in a moment.</p>"),
+        other => {
+            other.attach_cause(page(other.status(), "Something went wrong", "<p>Please try again in a moment.</p>"))
+        }
     }
 }
 
