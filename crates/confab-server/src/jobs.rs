@@ -71,7 +71,7 @@ impl Effects {
             link_key,
             notify_interval,
             akismet: None,
-            forum_grace: forum_grace(crate::cached::DEFAULT_POLICY.fresh),
+            forum_grace: forum_grace(crate::reads::DEFAULT_POLICY.fresh),
             server: None,
         })
     }

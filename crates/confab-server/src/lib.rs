@@ -9,11 +9,11 @@ mod account_site;
 pub mod akismet;
 pub(crate) mod api;
 pub mod auth;
-pub mod cached;
 mod consistency;
 mod dashboard;
 pub mod embed;
 mod error;
+pub mod reads;
 pub use error::MAX_URI_BYTES;
 mod extract;
 pub mod http_cache;
@@ -235,7 +235,7 @@ pub struct AppState {
     /// Wakes this process's workers after a write queued jobs.
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Public reads through the cache, and the refreshes writes push into it.
-    pub reads: Arc<cached::Reads>,
+    pub reads: Arc<reads::Reads>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -276,13 +276,13 @@ impl AppState {
                 .map_err(confab_store::StoreError::Internal)?,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             write_positions: Arc::default(),
-            reads: Arc::new(cached::Reads::off()),
+            reads: Arc::new(reads::Reads::off()),
         })
     }
 
     /// The same state reading every value from the store.
     pub fn without_cache(mut self) -> Self {
-        self.reads = Arc::new(cached::Reads::off());
+        self.reads = Arc::new(reads::Reads::off());
         self
     }
 
@@ -291,7 +291,7 @@ impl AppState {
     pub fn with_cache(mut self, backend: Arc<dyn confab_cache::Backend>, policy: confab_cache::Policy) -> Self {
         let clock = self.clock.clone();
         let cache = confab_cache::Cache::with_clock(backend, Arc::new(move || u64::try_from(clock.now()).unwrap_or(0)));
-        self.reads = Arc::new(cached::Reads::new(cache, policy));
+        self.reads = Arc::new(reads::Reads::new(cache, policy));
         self
     }
 
@@ -346,7 +346,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), consistency::read_your_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http_cache::layer))
-        .layer(axum::middleware::from_fn(cached::keep_layer))
+        .layer(axum::middleware::from_fn(reads::keep_layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())

@@ -279,8 +279,8 @@ impl Default for CacheConfig {
             retry_timeout_secs: 10,
             redis_url: None,
             l1_mb: None,
-            fresh_secs: confab_server::cached::DEFAULT_POLICY.fresh.as_secs(),
-            stale_secs: confab_server::cached::DEFAULT_POLICY.stale.as_secs(),
+            fresh_secs: confab_server::reads::DEFAULT_POLICY.fresh.as_secs(),
+            stale_secs: confab_server::reads::DEFAULT_POLICY.stale.as_secs(),
         }
     }
 }

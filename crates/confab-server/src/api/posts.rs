@@ -18,13 +18,13 @@ use confab_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::page::{authors_of, shown_authors};
 use super::threads::ThreadInput;
 use crate::AppState;
 use crate::auth::{Actor, ClientIp, EDIT_TOKEN_HEADER, SSO_HEADER, Viewer, actor, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
+use crate::reads::pages::{authors_of, shown_authors};
 use crate::views::{PostView, ThreadView, rfc3339};
 
 #[derive(Debug, Deserialize)]
@@ -195,7 +195,7 @@ pub(crate) async fn create_post(
     };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
-    crate::cached::author_changed(&state, &created.author).await;
+    crate::reads::author_changed(&state, &created.author).await;
     state.thread_changed(created.thread.id).await;
     if let Some(email) = subscriber {
         state.store.subscription_add(&created.thread, &email, now).await?;

@@ -10,7 +10,7 @@ use crate::common::{TestApp, id_of};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const FRESH: Duration = confab_server::cached::DEFAULT_POLICY.fresh;
+const FRESH: Duration = confab_server::reads::DEFAULT_POLICY.fresh;
 
 async fn page(app: &TestApp, identifier: &str) -> crate::common::Resp {
     app.get(&TestApp::page_uri(identifier, "")).await.expect(StatusCode::OK)

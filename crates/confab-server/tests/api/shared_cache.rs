@@ -18,7 +18,7 @@ use serde_json::Value;
 /// One process's cache: L1 in front of memcached, notices on Redis, once subscribed.
 async fn tiered(memcached_port: u16, redis_url: &str) -> Arc<Tiered> {
     let l2 = Arc::new(testing::memcached_backend(&[memcached_port], Duration::from_secs(10)));
-    testing::live_tiered(l2, redis_url, confab_server::cached::DEFAULT_POLICY.fresh).await
+    testing::live_tiered(l2, redis_url, confab_server::reads::DEFAULT_POLICY.fresh).await
 }
 
 async fn get(router: &Router, uri: &str) -> Resp {

@@ -166,7 +166,7 @@ impl TestApp {
             .with_outbound(policy)
             .unwrap()
             // The product's default: public reads through an in-process cache.
-            .with_cache(Arc::new(confab_cache::InProcess::new(64 << 20)), confab_server::cached::DEFAULT_POLICY);
+            .with_cache(Arc::new(confab_cache::InProcess::new(64 << 20)), confab_server::reads::DEFAULT_POLICY);
         let cache = state.reads.cache().cloned();
         let worker_config = confab_jobs::WorkerConfig {
             max_attempts: 4,
@@ -217,7 +217,7 @@ impl TestApp {
     /// The same app reading through `backend` (as `[cache] backend` configures it).
     #[allow(dead_code)]
     pub fn reading_through(mut self, backend: Arc<dyn confab_cache::Backend>) -> Self {
-        self.state = self.state.clone().with_cache(backend, confab_server::cached::DEFAULT_POLICY);
+        self.state = self.state.clone().with_cache(backend, confab_server::reads::DEFAULT_POLICY);
         self.router = confab_server::app(self.state.clone());
         self.cache = self.state.reads.cache().cloned();
         self
@@ -227,7 +227,7 @@ impl TestApp {
     /// (requests to it go through [`raw_via`]).
     #[allow(dead_code)]
     pub fn other_process(&self, backend: Arc<dyn confab_cache::Backend>) -> Router {
-        confab_server::app(self.state.clone().with_cache(backend, confab_server::cached::DEFAULT_POLICY))
+        confab_server::app(self.state.clone().with_cache(backend, confab_server::reads::DEFAULT_POLICY))
     }
 
     pub async fn send(&self, method: Method, uri: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {

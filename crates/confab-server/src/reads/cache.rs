@@ -1,13 +1,13 @@
-//! Public reads through the cache (issue 9): what the embed asks for on every page load
+//! Public reads through the cache: what the embed asks for on every page load
 //! is answered from the cache, and writes push new values into it ("set, don't delete").
 //!
-//! What is cached, and under which key (`c1:` is the format; a release that changes
-//! what a value holds changes it):
-//! - `c1:tk:{forum}:i:{identifier}` / `…:u:{url}`: the thread a page's key names, **or
+//! What is cached, and under which key (`c1:`/`c2:` is the format; a release that changes
+//! what a value holds, or how it is keyed, changes it):
+//! - `c2:tk:{forum id}:i:{identifier}` / `…:u:{url}`: the thread a page's key names, **or
 //!   that there is none** — most of the long tail is pages nobody has commented on;
 //! - `c1:pg:{thread}:{sort}`: the first page of a thread (default sizes) as the JSON the
 //!   API sends, under the thread's version;
-//! - `c1:ct:{forum}:i:{identifier}` / `…:u:{url}`: a comment count, under the thread's
+//! - `c2:ct:{forum id}:i:{identifier}` / `…:u:{url}`: a comment count, under the thread's
 //!   version;
 //! - `c1:au:{author}`: an author's public view (never their email), read for a page's
 //!   authors with one `get_many`;
@@ -394,7 +394,7 @@ async fn make_first_page(state: AppState, id: Id, thread: Option<Thread>, sort: 
     };
     let version = thread.version;
     let forum = state.forum_get(thread.forum_id).await?;
-    let page = crate::api::page::first_page_view(&state, &forum, thread, sort).await?;
+    let page = super::pages::first_page_view(&state, &forum, thread, sort).await?;
     let value =
         serde_json::to_vec(&page).map_err(|e| ApiError::from(StoreError::Internal(format!("page view: {e}"))))?;
     Ok(Filled { version, value: Bytes::from(value) })
