@@ -554,6 +554,9 @@ pub struct NewPost {
     /// A keyed hash of the poster's network (/24 or /64), never the address: lets
     /// moderators find posts from the same network.
     pub network: Option<[u8; 32]>,
+    /// Subscribe this (confirmed) address to the thread, in the post's own transaction:
+    /// there is never a post whose author asked to follow the thread and does not.
+    pub subscribe: Option<crate::input::Email>,
 }
 
 /// Who changed a post's state, for the moderation log.

@@ -11,6 +11,14 @@ use crate::rows::{id_at, sql_err};
 
 pub(crate) fn subscription_add(c: &mut Connection, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
+    let added = subscribe_in(&tx, thread, email, now)?;
+    tx.commit().map_err(sql_err)?;
+    Ok(added)
+}
+
+/// Subscribes `email` to `thread` in the caller's transaction (a mute of the thread
+/// goes); `true` when it was not subscribed yet.
+pub(crate) fn subscribe_in(tx: &Connection, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
     tx.execute("DELETE FROM mutes WHERE email = ?1 AND thread_id = ?2", params![email.as_str(), thread.id.as_i64()])
         .map_err(sql_err)?;
     let n = tx
@@ -20,7 +28,6 @@ pub(crate) fn subscription_add(c: &mut Connection, thread: &Thread, email: &Emai
             params![thread.id.as_i64(), email.as_str(), thread.forum_id.as_i64(), now],
         )
         .map_err(sql_err)?;
-    tx.commit().map_err(sql_err)?;
     Ok(n == 1)
 }
 

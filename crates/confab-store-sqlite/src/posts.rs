@@ -258,6 +258,9 @@ pub(crate) fn create(
         };
         outbox::enqueue(&tx, ids, &job, now)?;
     }
+    if let Some(email) = &new.subscribe {
+        crate::notify::subscribe_in(&tx, &thread, email, now)?;
+    }
     tx.commit().map_err(sql_err)?;
     Ok(CreatedPost { post, thread, author, thread_created })
 }

@@ -74,6 +74,7 @@ pub fn new_post(identifier: &str, parent: Option<Id>, text: &str, state: PostSta
         held: None,
         hold_first_post: false,
         network: None,
+        subscribe: None,
     }
 }
 
@@ -1716,6 +1717,7 @@ macro_rules! store_contract_tests {
             }
             case!(forums_are_unique_by_shortname);
             case!(deleting_a_forum_takes_all_its_data);
+            case!(a_post_subscribes_its_author_in_its_own_transaction);
             case!(threads_are_found_by_identifier_and_url);
             case!(first_post_creates_the_thread_and_closed_threads_refuse_posts);
             case!(replies_nest_and_check_their_parent);
@@ -1969,4 +1971,30 @@ pub async fn deleting_a_forum_takes_all_its_data(store: &dyn Store) {
     assert_eq!(store.post_get(kept.id).await.unwrap().id, kept.id);
     assert_eq!(store.thread_get(kept.thread_id).await.unwrap().posts, 1);
     assert!(matches!(store.forum_delete_begin(Id::from_raw(4242).unwrap(), NOW).await, Err(StoreError::ForumNotFound)));
+}
+
+/// A post that asks to follow its thread subscribes its author in its own transaction
+/// (a mute of the thread goes): a refused post subscribes nobody.
+pub async fn a_post_subscribes_its_author_in_its_own_transaction(store: &dyn Store) {
+    let f = forum(store, "blog").await;
+    let first = post(store, &f, "t", None, NOW).await;
+    let ann = Email::parse("ann@example.com").unwrap();
+    store.mute(&ann, Some(first.thread_id), NOW).await.unwrap();
+    let mut p = new_post("t", None, "following", PostState::Approved);
+    p.subscribe = Some(ann.clone());
+    store.post_create(&f, p, token(), NOW + 1).await.unwrap();
+    assert!(store.subscription_exists(first.thread_id, &ann).await.unwrap());
+    assert!(!store.is_muted(&ann, first.thread_id).await.unwrap(), "following again ends the mute");
+    // The first post of a new thread subscribes to the thread it makes.
+    let mut p = new_post("fresh", None, "new thread", PostState::Approved);
+    p.subscribe = Some(ann.clone());
+    let made = store.post_create(&f, p, token(), NOW + 2).await.unwrap();
+    assert!(store.subscription_exists(made.thread.id, &ann).await.unwrap());
+
+    store.thread_set_closed(first.thread_id, true).await.unwrap();
+    let bob = Email::parse("bob@example.com").unwrap();
+    let mut p = new_post("t", None, "too late", PostState::Approved);
+    p.subscribe = Some(bob.clone());
+    assert!(matches!(store.post_create(&f, p, token(), NOW + 3).await, Err(StoreError::ThreadClosed)));
+    assert!(!store.subscription_exists(first.thread_id, &bob).await.unwrap(), "a refused post subscribes nobody");
 }

@@ -59,6 +59,7 @@ fn new_post(identifier: &str, parent: Option<confab_core::Id>, i: usize) -> NewP
         held: None,
         hold_first_post: false,
         network: None,
+        subscribe: None,
     }
 }
 

@@ -126,6 +126,7 @@ async fn create_demo(store: &dyn Store, clock: &Clock, public_url: &str) -> anyh
             held: None,
             hold_first_post: false,
             network: None,
+            subscribe: None,
         })
     };
     // The demo site's articles (served at `/` and `/demo/{slug}`) start with a few comments.

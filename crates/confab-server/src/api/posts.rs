@@ -192,14 +192,12 @@ pub(crate) async fn create_post(
         held,
         hold_first_post,
         network: client.0.map(|ip| crate::ratelimit::network_hash(&state.page_key, ip)),
+        subscribe: subscriber,
     };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
     crate::reads::author_changed(&state, &created.author).await;
     state.thread_changed(created.thread.id).await;
-    if let Some(email) = subscriber {
-        state.store.subscription_add(&created.thread, &email, now).await?;
-    }
     tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
 
     let window_ms = state.settings.edit_window.as_millis() as i64;

@@ -391,6 +391,12 @@ impl Store for PgStore {
         now: UnixMs,
     ) -> StoreResult<CreatedPost> {
         let parent = new.parent_id;
+        // A mute of the thread (global) goes first: the author asked to follow it.
+        if let Some(email) = &new.subscribe
+            && let Some(thread) = self.thread_find(forum, &ThreadKey::Identifier(new.thread.identifier.clone())).await?
+        {
+            write_on!(self, &self.t.global, |c, _ids| global::unmute(&*c, email, thread.id).await)?;
+        }
         let created: StoreResult<CreatedPost> = async {
             write_on!(self, self.cluster(forum.shard).await?, |c, ids| {
                 let tx = begin(c).await?;
@@ -442,6 +448,9 @@ impl Store for PgStore {
                         run_at: now,
                     };
                     shard::enqueue(&tx, ids, &job, now).await?;
+                }
+                if let Some(email) = &new.subscribe {
+                    notify::subscription_add(&tx, &thread, email, now).await?;
                 }
                 commit(tx).await?;
                 Ok(CreatedPost { post, thread, author, thread_created })
