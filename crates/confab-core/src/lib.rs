@@ -5,6 +5,7 @@
 //! random source are passed in or isolated in one place), so it is tested without
 //! any database or server.
 
+pub mod admission;
 pub mod cursor;
 pub mod id;
 pub mod input;

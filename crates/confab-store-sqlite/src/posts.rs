@@ -170,25 +170,14 @@ pub(crate) fn create(
         }
     };
 
-    let author = match new.author {
+    let author = match new.author.clone() {
         PostAuthor::Guest(guest) => upsert_guest(&tx, ids, guest, now)?,
         PostAuthor::Account(account) => crate::accounts::author(&tx, account)?,
         PostAuthor::Sso(user) => upsert_sso(&tx, ids, forum.id, user, now)?,
     };
-    let mut state = new.state;
-    let mut held = new.held;
-    // "First posts wait": an author none of whose posts here a moderator (or the
-    // filter) has approved yet.
-    let mut screen = new.screen;
-    if new.hold_first_post && !has_approved(&tx, forum.id, author.id)? {
-        // (In a forum that filters first the post is already pending; it stays so.)
-        state = PostState::Pending;
-        held = Some("first post in this forum".into());
-        // The filter, judging it clean later, must leave it for the moderator too.
-        if let Some(order) = screen.as_mut() {
-            order.clean = PostState::Pending;
-        }
-    }
+    // "First posts wait", with the fact only the write knows (asked only when it applies).
+    let has_approved = new.hold_first_post && has_approved(&tx, forum.id, author.id)?;
+    let confab_core::admission::Settled { state, held, screen } = new.settled(has_approved);
     let post = Post {
         id,
         forum_id: forum.id,

@@ -5,12 +5,11 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use confab_core::admission::{self, Poster};
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
 use confab_core::jobs::{ClientInfo, Screen};
-use confab_core::model::{
-    Forum, ForumPolicy, GuestAuthor, NewPost, Post, PostAuthor, PostState, RestrictedAction, SpamFilter,
-};
+use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState};
 use confab_core::render::render_markdown;
 use confab_core::rules;
 use confab_core::secret::Token;
@@ -147,22 +146,28 @@ pub(crate) async fn create_post(
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
         .map_err(ApiError::RateLimited)?;
-    // The forum's rules: trusted members and moderators skip them; the rest may be
-    // refused (restricted words, with that policy) or held for a moderator.
+    // The forum's rules (trusted members and moderators skip them), the poster's
+    // standing and the spam filter: one decision (`confab_core::admission`).
     let trusted = forum.policy.has_rules() && skips_premoderation(&state, &forum, &actor).await?;
-    let rule = if trusted { Rule::Pass } else { rules_for(&forum, &actor, &author, &message)? };
-    // The state a clean post gets; the spam filter runs after the write (`screen`),
-    // and in a forum that filters first the post waits for it.
-    let first_post_rule = rule == Rule::FirstPost;
-    let (clean, held) = match rule {
-        Rule::Hold(why) => (PostState::Pending, Some(why)),
-        Rule::Pass | Rule::FirstPost => (PostState::Approved, None),
+    let name = match (&actor, &author) {
+        (_, PostAuthor::Guest(g)) => Some(g.name.to_string()),
+        (Actor::Account(me), _) => Some(me.account.username.to_string()),
+        (_, PostAuthor::Sso(u)) => Some(u.name.to_string()),
+        _ => None,
     };
-    let state_on_create = match (standing, forum.policy.spam_filter) {
-        (super::bans::Standing::Shadow, _) => PostState::Shadow,
-        (_, SpamFilter::Before) => PostState::Pending,
-        (_, SpamFilter::After | SpamFilter::Off) => clean,
+    let poster = match actor {
+        Actor::Guest => Poster::Guest,
+        Actor::Account(_) => Poster::Account,
+        Actor::Sso(_) => Poster::Sso,
     };
+    let admitted = admission::admit(&admission::Request {
+        policy: &forum.policy,
+        poster,
+        trusted,
+        name: name.as_deref(),
+        message: message.as_str(),
+        shadow: standing == super::bans::Standing::Shadow,
+    })?;
     // What an outside spam service needs about the request, only when one is asked.
     let client_info = (forum.policy.akismet && state.settings.akismet.is_some()).then(|| {
         let h = |name: header::HeaderName| {
@@ -174,23 +179,21 @@ pub(crate) async fn create_post(
             referrer: h(header::REFERER),
         }
     });
-    // A shadow post is not screened: the filter must not publish it, nor mail anyone.
-    let screen = (state_on_create != PostState::Shadow).then_some(Screen { clean, queued: None, client: client_info });
+    let screen = admitted.screen_clean.map(|clean| Screen { clean, queued: None, client: client_info });
     let html = render_markdown(message.as_str());
     let edit_token = Token::generate();
     let now = state.clock.now();
-    let hold_first_post = first_post_rule && state_on_create != PostState::Shadow;
     let new = NewPost {
         thread,
         parent_id: body.parent,
         author,
         message,
         html,
-        state: state_on_create,
+        state: admitted.state,
         notify,
         screen,
-        held,
-        hold_first_post,
+        held: admitted.held,
+        hold_first_post: admitted.hold_first_post,
         network: client.0.map(|ip| crate::ratelimit::network_hash(&state.page_key, ip)),
         subscribe: subscriber,
     };
@@ -214,58 +217,6 @@ pub(crate) async fn create_post(
         [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())],
         axum::Json(body),
     ))
-}
-
-/// What the forum's rules say of a new post (before bans and the spam filter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Rule {
-    Pass,
-    /// Held for a moderator, and why.
-    Hold(String),
-    /// Held only if the author has no approved post here yet (decided in the write).
-    FirstPost,
-}
-
-/// A restricted word or name: (field, error code, what the error calls it, what the log calls it).
-type Restricted = (&'static str, &'static str, &'static str, &'static str);
-const WORD: Restricted = ("message", "restricted_word", "this word", "restricted word");
-const NAME: Restricted = ("author.name", "restricted_name", "this name", "restricted name");
-
-/// What the forum does with a restricted word or name: refuse the post, or hold it.
-fn restricted(p: &ForumPolicy, (field, code, what, label): Restricted, pattern: &str) -> Result<Rule, ApiError> {
-    match p.restricted_action {
-        RestrictedAction::Reject => {
-            Err(InputError::new(field, code, format!("this forum does not accept {what} ({pattern:?})")).into())
-        }
-        RestrictedAction::Hold => Ok(Rule::Hold(format!("{label}: {pattern}"))),
-    }
-}
-
-fn rules_for(forum: &Forum, actor: &Actor, author: &PostAuthor, message: &Message) -> Result<Rule, ApiError> {
-    let p = &forum.policy;
-    let name = match (actor, author) {
-        (_, PostAuthor::Guest(g)) => Some(g.name.to_string()),
-        (Actor::Account(me), _) => Some(me.account.username.to_string()),
-        (_, PostAuthor::Sso(u)) => Some(u.name.to_string()),
-        _ => None,
-    };
-    if let Some(pattern) = name.as_deref().and_then(|n| rules::find(&p.restricted_names, n)) {
-        return restricted(p, NAME, pattern);
-    }
-    if let Some(pattern) = rules::find(&p.restricted_words, message.as_str()) {
-        return restricted(p, WORD, pattern);
-    }
-    Ok(if p.premoderate {
-        Rule::Hold("the forum pre-moderates every post".into())
-    } else if p.premoderate_guests && matches!(actor, Actor::Guest) {
-        Rule::Hold("the forum pre-moderates guests".into())
-    } else if p.premoderate_links && rules::has_link(message.as_str()) {
-        Rule::Hold("the post has a link".into())
-    } else if p.premoderate_first_posts {
-        Rule::FirstPost
-    } else {
-        Rule::Pass
-    })
 }
 
 /// A post as its own author is shown it: a shadow post looks approved to them.
@@ -355,15 +306,13 @@ pub(crate) async fn edit_post(
     }
     // An edit cannot bring in what the forum's word rules keep out.
     let mut hold = None;
-    if let Some(pattern) = rules::find(&forum.policy.restricted_words, message.as_str()) {
+    if rules::find(&forum.policy.restricted_words, message.as_str()).is_some() {
         let actor = match viewer {
             Some(v) => Actor::Account(v),
             None => Actor::Guest,
         };
-        if !skips_premoderation(&state, &forum, &actor).await?
-            && let Rule::Hold(why) = restricted(&forum.policy, WORD, pattern)?
-        {
-            hold = Some(why);
+        if !skips_premoderation(&state, &forum, &actor).await? {
+            hold = admission::admit_edit(&forum.policy, message.as_str())?;
         }
     }
     let html = render_markdown(message.as_str());

@@ -408,16 +408,9 @@ impl Store for PgStore {
                 let at = shard::place(&tx, id, &thread, new.parent_id, new.state).await?;
                 // The author (global) once the post is known to be acceptable.
                 let author = self.author_for(forum, new.author.clone(), now).await?;
-                let mut state = new.state;
-                let mut held = new.held.clone();
-                let mut screen = new.screen.clone();
-                if new.hold_first_post && !shard::has_approved(&tx, forum.id, author.id).await? {
-                    state = PostState::Pending;
-                    held = Some("first post in this forum".into());
-                    if let Some(order) = screen.as_mut() {
-                        order.clean = PostState::Pending;
-                    }
-                }
+                // "First posts wait", with the fact only the write knows.
+                let has_approved = new.hold_first_post && shard::has_approved(&tx, forum.id, author.id).await?;
+                let confab_core::admission::Settled { state, held, screen } = new.settled(has_approved);
                 let post = shard::new_post(id, &thread, at, &author, &new, state, now);
                 shard::post_insert(&tx, &post, &edit_token, &new).await?;
                 if post.state == PostState::Approved {
