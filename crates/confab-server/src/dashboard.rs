@@ -627,7 +627,7 @@ async fn thread_action(
         _ => return Ok(message_page(StatusCode::UNPROCESSABLE_ENTITY, "Not done", Some(&forum), "Unknown action.")),
     };
     state.store.thread_set_closed(id, closed).await?;
-    state.thread_changed(id).await;
+    state.reads.thread_changed(id).await;
     Ok(back_to(&forum, &format!("/dashboard/{}/threads/{id}", forum.shortname.as_str()), None))
 }
 

@@ -43,10 +43,10 @@ pub struct Effects {
     /// How long after a forum's deletion began its last rows wait: until no process can
     /// still write to it from a copy read before (see [`forum_grace`]).
     pub forum_grace: Duration,
-    /// The server whose cache a verdict's state change is pushed into (workers inside
-    /// `confab serve`); `None` in a worker process of its own, whose changes reach
-    /// cached pages when they expire.
-    pub server: Option<crate::AppState>,
+    /// The reads whose cache a verdict's state change is pushed into: the server's own
+    /// in `confab serve`, one over the configured shared cache in `confab worker`; `None`
+    /// without a cache.
+    pub reads: Option<Arc<crate::reads::Reads>>,
 }
 
 impl Effects {
@@ -72,7 +72,7 @@ impl Effects {
             notify_interval,
             akismet: None,
             forum_grace: forum_grace(crate::reads::DEFAULT_POLICY.fresh),
-            server: None,
+            reads: None,
         })
     }
 }
@@ -271,8 +271,8 @@ impl Effects {
             tracing::info!(post = %post.id, "decided on since it was queued; the filter's verdict is not applied");
             return Ok(vec![]);
         };
-        if let Some(server) = &self.server {
-            server.thread_changed(post.thread_id).await;
+        if let Some(reads) = &self.reads {
+            reads.thread_changed(post.thread_id).await;
         }
         if change.after.state == PostState::Approved {
             // Its post.approved event announces it.

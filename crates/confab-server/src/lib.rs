@@ -240,6 +240,35 @@ pub struct AppState {
 
 /// Name of the store secret that keys cursor signatures.
 pub const CURSOR_KEY_SECRET: &str = "cursor_hmac_key";
+
+/// The codec of the cursors pages carry, under the key kept in the store (made on
+/// first start), so every process of a store signs alike.
+async fn cursor_codec(store: &dyn confab_store::Store) -> Result<CursorCodec, confab_store::StoreError> {
+    let key = store.secret_get_or_init(CURSOR_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
+    Ok(CursorCodec::new(key))
+}
+
+fn cache_on(backend: Arc<dyn confab_cache::Backend>, clock: &Clock) -> Arc<confab_cache::Cache> {
+    let clock = clock.clone();
+    confab_cache::Cache::with_clock(backend, Arc::new(move || u64::try_from(clock.now()).unwrap_or(0)))
+}
+
+/// The reads of a `confab worker` process: the same pages, over the same shared cache
+/// as the servers', so that the changes its jobs make (spam verdicts) reach cached
+/// pages at once, as they do from the workers inside `confab serve`.
+pub async fn worker_reads(
+    store: Arc<dyn confab_store::Store>,
+    clock: Clock,
+    backend: Arc<dyn confab_cache::Backend>,
+    policy: confab_cache::Policy,
+) -> Result<Arc<reads::Reads>, confab_store::StoreError> {
+    let cursors = cursor_codec(&*store).await?;
+    let cache = cache_on(backend, &clock);
+    Ok(Arc::new(reads::Reads::new(store, cursors, clock, cache, policy)))
+}
 /// Name of the store secret that signs page cookies and CSRF tokens.
 pub const PAGE_KEY_SECRET: &str = "page_hmac_key";
 
@@ -251,10 +280,7 @@ impl AppState {
         settings: Settings,
         clock: Clock,
     ) -> Result<Self, confab_store::StoreError> {
-        let key = store.secret_get_or_init(CURSOR_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
-        let key: [u8; 32] = key
-            .try_into()
-            .map_err(|_| confab_store::StoreError::Internal("stored cursor key has the wrong length".into()))?;
+        let cursors = cursor_codec(&*store).await?;
         let page_key: [u8; 32] = store
             .secret_get_or_init(PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec())
             .await?
@@ -263,8 +289,9 @@ impl AppState {
         let passwords = passwords::Passwords::new(settings.accounts.password_cost)
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
         Ok(AppState {
+            reads: Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone())),
             store,
-            cursors: CursorCodec::new(key),
+            cursors,
             admin_token: admin_token.into(),
             settings,
             clock,
@@ -276,22 +303,26 @@ impl AppState {
                 .map_err(confab_store::StoreError::Internal)?,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             write_positions: Arc::default(),
-            reads: Arc::new(reads::Reads::off()),
         })
     }
 
     /// The same state reading every value from the store.
     pub fn without_cache(mut self) -> Self {
-        self.reads = Arc::new(reads::Reads::off());
+        self.reads = Arc::new(reads::Reads::off(Arc::clone(&self.store), self.cursors.clone(), self.clock.clone()));
         self
     }
 
     /// The same state reading through `cache` (its clock is the state's, so a test
     /// that moves time moves the cache's too).
     pub fn with_cache(mut self, backend: Arc<dyn confab_cache::Backend>, policy: confab_cache::Policy) -> Self {
-        let clock = self.clock.clone();
-        let cache = confab_cache::Cache::with_clock(backend, Arc::new(move || u64::try_from(clock.now()).unwrap_or(0)));
-        self.reads = Arc::new(reads::Reads::new(cache, policy));
+        let cache = cache_on(backend, &self.clock);
+        self.reads = Arc::new(reads::Reads::new(
+            Arc::clone(&self.store),
+            self.cursors.clone(),
+            self.clock.clone(),
+            cache,
+            policy,
+        ));
         self
     }
 
@@ -324,7 +355,7 @@ impl AppState {
             notify_interval: self.settings.notify_interval,
             akismet: self.settings.akismet.clone(),
             forum_grace: jobs::forum_grace(self.reads.policy.fresh),
-            server: Some(self.clone()),
+            reads: Some(Arc::clone(&self.reads)),
         }
     }
 

@@ -320,6 +320,10 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     .await?;
     effects.akismet = config.akismet()?;
     effects.forum_grace = confab_server::jobs::forum_grace(config.cache.policy().fresh);
+    if let Some(backend) = config.cache.backend()? {
+        let reads = confab_server::worker_reads(Arc::clone(&store), clock.clone(), backend, config.cache.policy());
+        effects.reads = Some(reads.await?);
+    }
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
     if let Some(pg) = &pg {
         // Other processes' writes wake this worker at once instead of at its next poll.

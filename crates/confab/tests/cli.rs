@@ -117,6 +117,40 @@ fn forum_delete_asks_for_the_name_then_takes_everything() {
     assert!(confab(dir.path(), &["forum", "create", "doomed"]).status.success(), "the name is free again");
 }
 
+/// A `confab worker` process of its own behaves as the workers inside `confab serve`:
+/// the spam verdict it reaches is pushed into the shared cache at once, so the server's
+/// cached page drops the comment now, not when the page expires.
+#[test]
+fn a_worker_process_pushes_its_verdicts_into_the_shared_cache() {
+    let memcached = confab_cache::testing::memcached();
+    let dir = tempfile::tempdir().unwrap();
+    let servers = format!("[\"127.0.0.1:{}\"]", memcached.port);
+    let env = [
+        ("CONFAB_WORKERS", "false"),
+        ("CONFAB_CACHE__BACKEND", "memcached"),
+        ("CONFAB_CACHE__SERVERS", servers.as_str()),
+        ("CONFAB_CACHE__FRESH_SECS", "600"),
+    ];
+    let server = Server::start_with(dir.path(), &env);
+    let spam = r#"{"thread":{"identifier":"offer"},"message":"URGENT! You have WON a £1000 cash prize. Call 09061701461 now to claim, T&Cs apply, txt STOP","author":{"name":"Prize"}}"#;
+    let (status, _) = server.request("POST", "/api/v1/forums/demo/posts", Some(spam), &[]);
+    assert_eq!(status, 201);
+    let page = "/api/v1/forums/demo/thread-page?identifier=offer";
+    let (_, before) = server.request("GET", page, None, &[]);
+    assert_eq!(before["posts"].as_array().unwrap().len(), 1, "shown until the filter has run: {before}");
+
+    let worker = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["worker", "--once", "--data-dir"])
+        .arg(dir.path())
+        .env("CONFAB_LOG", "warn")
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(worker.status.success(), "{worker:?}");
+    let (_, after) = server.request("GET", page, None, &[]);
+    assert_eq!(after["posts"].as_array().unwrap().len(), 0, "the worker's verdict reached the cached page: {after}");
+}
+
 #[test]
 fn unknown_configuration_keys_are_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -360,7 +360,7 @@ pub(crate) async fn delete_with_password(
     let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
     // What they wrote leaves the cached pages now, not when those expire.
     for thread in &done.threads {
-        state.thread_changed(*thread).await;
+        state.reads.thread_changed(*thread).await;
     }
     state.wake_workers();
     tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");

@@ -40,7 +40,7 @@ pub(crate) async fn thread_counts(
     for u in &q.url {
         keys.push(ThreadKey::Url(WebUrl::parse("url", u).map_err(ApiError::query_param)?));
     }
-    let posts = state.counts(&forum, &keys).await?;
+    let posts = state.reads.counts(&forum, &keys).await?;
     let counts: Vec<_> = keys
         .iter()
         .zip(posts)

@@ -75,7 +75,7 @@ pub(crate) async fn flag_post(
     let outcome = state.store.flag_add(id, voter, flag, forum.policy.flag_threshold, now).await?;
     if outcome.held {
         state.wake_workers();
-        state.thread_changed(post.thread_id).await;
+        state.reads.thread_changed(post.thread_id).await;
         tracing::info!(post = %id, "post held for review by readers' flags");
     }
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))))

@@ -121,7 +121,7 @@ pub(crate) async fn decide(
     let change = state.store.post_set_state(post.id, to, by, why, state.clock.now()).await?;
     if change.before.state != change.after.state {
         state.wake_workers();
-        state.thread_changed(post.thread_id).await;
+        state.reads.thread_changed(post.thread_id).await;
         // A moderator's word on spam is what the forum's classifier learns from.
         let learn = match (change.before.state, change.after.state) {
             (_, PostState::Spam) => Some(true),
@@ -183,7 +183,7 @@ pub(crate) async fn mark(
             let after = if changed { state.store.post_set_highlighted(post.id, on, now).await? } else { post.clone() };
             state.wake_workers();
             if changed {
-                state.thread_changed(post.thread_id).await;
+                state.reads.thread_changed(post.thread_id).await;
             }
             Ok((after, state.store.thread_get(post.thread_id).await?, changed))
         }
@@ -193,7 +193,7 @@ pub(crate) async fn mark(
             let changed = thread.pinned != target;
             let thread = if changed { state.store.thread_set_pinned(thread.id, target).await? } else { thread };
             if changed {
-                state.thread_changed(thread.id).await;
+                state.reads.thread_changed(thread.id).await;
             }
             Ok((post.clone(), thread, changed))
         }

@@ -80,16 +80,16 @@ pub(crate) async fn thread_page(
     }
     if limits == DEFAULT_LIMITS {
         // What the embed asks for on every page load: through the cache.
-        return Ok(match state.thread_of(&forum, &key).await? {
-            Some((id, thread)) => json_bytes(state.first_page(id, thread, sort).await?),
+        return Ok(match state.reads.thread_of(&forum, &key).await? {
+            Some((id, thread)) => json_bytes(state.reads.first_page(id, thread, sort).await?),
             None => axum::Json(PageView::empty(sort)).into_response(),
         });
     }
-    let forum = state.forum_by_shortname(&forum).await?;
+    let forum = state.reads.forum_by_shortname(&forum).await?;
     let Some(thread) = state.store.thread_find(&forum, &key).await? else {
         return Ok(axum::Json(PageView::empty(sort)).into_response());
     };
-    Ok(axum::Json(roots_page(&state, &forum, thread, sort, None, limits).await?).into_response())
+    Ok(axum::Json(roots_page(&state.reads, &forum, thread, sort, None, limits).await?).into_response())
 }
 
 pub(crate) async fn thread_roots(
@@ -99,12 +99,12 @@ pub(crate) async fn thread_roots(
 ) -> Result<axum::response::Response, ApiError> {
     let (sort, limits) = (q.sort()?, q.limits()?);
     if q.cursor.is_none() && limits == DEFAULT_LIMITS {
-        return Ok(json_bytes(state.first_page(thread_id, None, sort).await?));
+        return Ok(json_bytes(state.reads.first_page(thread_id, None, sort).await?));
     }
     let after = q.cursor.as_deref().map(|c| state.cursors.decode_root(thread_id, sort, c)).transpose()?;
     let thread = state.store.thread_get(thread_id).await?;
-    let forum = state.forum_get(thread.forum_id).await?;
-    Ok(axum::Json(roots_page(&state, &forum, thread, sort, after, limits).await?).into_response())
+    let forum = state.reads.forum_get(thread.forum_id).await?;
+    Ok(axum::Json(roots_page(&state.reads, &forum, thread, sort, after, limits).await?).into_response())
 }
 
 /// JSON the cache kept, sent as it is.
@@ -124,7 +124,7 @@ pub(crate) async fn own_posts(
     headers: axum::http::HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let thread = state.store.thread_get(thread_id).await?;
-    let forum = state.forum_get(thread.forum_id).await?;
+    let forum = state.reads.forum_get(thread.forum_id).await?;
     let (account, sso) = match crate::auth::actor(&state, &forum, viewer, &headers).await? {
         Actor::Account(me) => (Some(me.account.id), None),
         Actor::Sso(user) => (None, Some((forum.id, user.id.clone()))),
@@ -147,7 +147,7 @@ pub(crate) async fn own_posts(
         posts.sort_by_key(|p| p.id);
     }
     let posts: Vec<Post> = posts.into_iter().map(super::posts::as_author_sees).collect();
-    let authors = authors_of(&state, shown_authors(posts.iter())).await?;
+    let authors = authors_of(&state.reads, shown_authors(posts.iter())).await?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         axum::Json(serde_json::json!({ "posts": PostView::many(&posts, &authors) })),
@@ -177,7 +177,7 @@ pub(crate) async fn post_replies(
         return Err(ApiError::InvalidCursor(confab_core::cursor::CursorError::Mismatch));
     }
     let page = state.store.post_replies(&node, after, limit).await?;
-    let authors = authors_of(&state, shown_authors(page.replies.iter())).await?;
+    let authors = authors_of(&state.reads, shown_authors(page.replies.iter())).await?;
     Ok(axum::Json(serde_json::json!({
         "posts": PostView::many(&page.replies, &authors),
         "cursor": page.next.map(|c| state.cursors.encode_replies(node_id, &c)),

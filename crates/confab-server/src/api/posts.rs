@@ -199,8 +199,8 @@ pub(crate) async fn create_post(
     };
     let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
     state.wake_workers();
-    crate::reads::author_changed(&state, &created.author).await;
-    state.thread_changed(created.thread.id).await;
+    crate::reads::author_changed(&state.reads, &created.author).await;
+    state.reads.thread_changed(created.thread.id).await;
     tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
 
     let window_ms = state.settings.edit_window.as_millis() as i64;
@@ -249,7 +249,7 @@ async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
 
 pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) -> Result<impl IntoResponse, ApiError> {
     let post = public_post(&state, id).await?;
-    let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
+    let authors = authors_of(&state.reads, shown_authors(std::iter::once(&post))).await?;
     Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
 }
 
@@ -322,9 +322,9 @@ pub(crate) async fn edit_post(
         post = state.store.post_set_state(id, PostState::Pending, by, Some(why), state.clock.now()).await?.after;
     }
     state.wake_workers();
-    state.thread_changed(post.thread_id).await;
+    state.reads.thread_changed(post.thread_id).await;
     let post = as_author_sees(post);
-    let authors = authors_of(&state, shown_authors(std::iter::once(&post))).await?;
+    let authors = authors_of(&state.reads, shown_authors(std::iter::once(&post))).await?;
     Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
 }
 
@@ -337,7 +337,7 @@ pub(crate) async fn delete_post(
     let (_, forum) = authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
     state.wake_workers();
-    state.thread_changed(thread.id).await;
+    state.reads.thread_changed(thread.id).await;
     Ok(axum::Json(
         json!({ "post": PostView::new(&post, None), "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()) }),
     ))

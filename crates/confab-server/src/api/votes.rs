@@ -89,7 +89,7 @@ pub(crate) async fn vote_post(
         if outcome.current != outcome.previous {
             // The voter reloads and expects their vote counted: the thread's cached pages
             // are made again (one refresh per thread at a time, however many votes).
-            state.thread_changed(outcome.post.thread_id).await;
+            state.reads.thread_changed(outcome.post.thread_id).await;
         }
         (outcome.post, outcome.current.as_i64(), outcome.previous.as_i64())
     };

@@ -50,6 +50,10 @@ const FORUMS: u64 = 10_000;
 /// The cache as the handlers use it; without a cache ([`Reads::off`]) every read goes to
 /// the store.
 pub struct Reads {
+    pub(crate) store: Arc<dyn confab_store::Store>,
+    /// Signs the cursors pages carry.
+    pub(crate) cursors: confab_core::cursor::CursorCodec,
+    pub(crate) clock: crate::Clock,
     cache: Option<Arc<Cache>>,
     pub(crate) policy: Policy,
     forums_by_name: moka::sync::Cache<String, Forum>,
@@ -116,7 +120,7 @@ fn decode_thread_id(b: &[u8]) -> Option<Id> {
 
 /// Unix ms now: the version of authors' views, which the store keeps no version for. A
 /// view read later is at least as new, so it wins.
-fn now_version(state: &AppState) -> u64 {
+fn now_version(state: &Reads) -> u64 {
     u64::try_from(state.clock.now()).unwrap_or(0)
 }
 
@@ -135,8 +139,17 @@ fn in_callers_scope<F: std::future::Future>(fut: F) -> impl std::future::Future<
 
 impl Reads {
     /// Reads through `cache`.
-    pub fn new(cache: Arc<Cache>, policy: Policy) -> Reads {
+    pub fn new(
+        store: Arc<dyn confab_store::Store>,
+        cursors: confab_core::cursor::CursorCodec,
+        clock: crate::Clock,
+        cache: Arc<Cache>,
+        policy: Policy,
+    ) -> Reads {
         Reads {
+            store,
+            cursors,
+            clock,
             cache: Some(cache),
             policy,
             forums_by_name: moka::sync::Cache::builder().max_capacity(FORUMS).time_to_live(policy.fresh).build(),
@@ -146,8 +159,15 @@ impl Reads {
     }
 
     /// No cache: every read goes to the store.
-    pub fn off() -> Reads {
+    pub fn off(
+        store: Arc<dyn confab_store::Store>,
+        cursors: confab_core::cursor::CursorCodec,
+        clock: crate::Clock,
+    ) -> Reads {
         Reads {
+            store,
+            cursors,
+            clock,
             cache: None,
             policy: Policy { fresh: Duration::ZERO, stale: Duration::ZERO },
             forums_by_name: moka::sync::Cache::new(0),
@@ -186,33 +206,35 @@ impl AppState {
         tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
         Ok(job)
     }
+}
 
+impl Reads {
     pub(crate) async fn forum_by_shortname(&self, name: &str) -> Result<Forum, StoreError> {
-        if let Some(f) = self.reads.forums_by_name.get(name) {
+        if let Some(f) = self.forums_by_name.get(name) {
             return Ok(f);
         }
         let f = self.store.forum_by_shortname(name).await?;
-        self.reads.forum_changed(&f);
+        self.forum_changed(&f);
         Ok(f)
     }
 
     pub(crate) async fn forum_get(&self, id: Id) -> Result<Forum, StoreError> {
-        if let Some(f) = self.reads.forums_by_id.get(&id) {
+        if let Some(f) = self.forums_by_id.get(&id) {
             return Ok(f);
         }
         let f = self.store.forum_get(id).await?;
-        self.reads.forum_changed(&f);
+        self.forum_changed(&f);
         Ok(f)
     }
 
     /// The thread `key` names in forum `forum`: its id, and the thread itself when this
     /// call read it from the store (so a page made next need not read it again).
     pub(crate) async fn thread_of(
-        &self,
+        self: &Arc<Self>,
         forum: &str,
         key: &ThreadKey,
     ) -> Result<Option<(Id, Option<Thread>)>, ApiError> {
-        let Some(cache) = self.reads.cache.clone() else {
+        let Some(cache) = self.cache.clone() else {
             let forum = self.forum_by_shortname(forum).await?;
             return Ok(self.store.thread_find(&forum, key).await?.map(|t| (t.id, Some(t))));
         };
@@ -232,20 +254,25 @@ impl AppState {
                 })
             }
         };
-        let value = cache.get_or_fill(&thread_key(forum_id, key), self.reads.policy, 0, fill).await?;
+        let value = cache.get_or_fill(&thread_key(forum_id, key), self.policy, 0, fill).await?;
         let thread = read.lock().expect("not poisoned").take();
         Ok(decode_thread_id(&value).map(|id| (id, thread.filter(|t| t.id == id))))
     }
 
     /// The first page of thread `id` in `sort` (default sizes), as the JSON the API
     /// sends. `thread`: the thread, when the caller has just read it.
-    pub(crate) async fn first_page(&self, id: Id, thread: Option<Thread>, sort: Sort) -> Result<Bytes, ApiError> {
-        let Some(cache) = self.reads.cache.clone() else {
+    pub(crate) async fn first_page(
+        self: &Arc<Self>,
+        id: Id,
+        thread: Option<Thread>,
+        sort: Sort,
+    ) -> Result<Bytes, ApiError> {
+        let Some(cache) = self.cache.clone() else {
             return make_first_page(self.clone(), id, thread, sort).await.map(|f| f.value);
         };
         let state = self.clone();
         let fill = move || in_callers_scope(make_first_page(state, id, thread, sort));
-        cache.get_or_fill(&page_key(id, sort), self.reads.policy, 0, fill).await
+        cache.get_or_fill(&page_key(id, sort), self.policy, 0, fill).await
     }
 
     /// Comment counts for `keys` of forum `forum`, in order: cached ones from one read,
@@ -259,7 +286,7 @@ impl AppState {
             }
             .map(|c| (c.posts, c.version))
         };
-        let Some(cache) = self.reads.cache.clone() else {
+        let Some(cache) = self.cache.clone() else {
             let f = self.forum_by_shortname(forum).await?;
             let found = self.store.thread_counts(&f, keys).await?;
             return Ok(keys.iter().map(|k| count_of(&found, k).map_or(0, |c| c.0)).collect());
@@ -280,7 +307,7 @@ impl AppState {
                     .collect(),
             )
         };
-        let values = cache.get_many_or_fill(&names, self.reads.policy, 0, fill).await?;
+        let values = cache.get_many_or_fill(&names, self.policy, 0, fill).await?;
         Ok(values
             .into_iter()
             .map(|v| v.and_then(|b| b.as_ref().try_into().ok()).map_or(0, i64::from_be_bytes))
@@ -291,12 +318,12 @@ impl AppState {
     /// made anew and stored over the old ones, by one refresh per thread at a time.
     /// Returns once a refresh that started after this call is done (or after
     /// [`REFRESH_WAIT`]), so the writer's next read shows its write.
-    pub(crate) async fn thread_changed(&self, id: Id) {
-        if self.reads.cache.is_none() {
+    pub(crate) async fn thread_changed(self: &Arc<Self>, id: Id) {
+        if self.cache.is_none() {
             return;
         }
         let (target, mut done, start) = {
-            let mut m = self.reads.refreshes.lock().expect("not poisoned");
+            let mut m = self.refreshes.lock().expect("not poisoned");
             let start = !m.contains_key(&id);
             let r = m.entry(id).or_insert_with(|| Refreshing { asked: 0, done: watch::channel(0).0 });
             r.asked += 1;
@@ -312,13 +339,13 @@ impl AppState {
 }
 
 /// Refreshes thread `id` until no write asked for another refresh while one ran.
-async fn refresh_loop(state: AppState, id: Id) {
+async fn refresh_loop(state: Arc<Reads>, id: Id) {
     loop {
-        let asked = state.reads.refreshes.lock().expect("not poisoned").get(&id).map_or(0, |r| r.asked);
+        let asked = state.refreshes.lock().expect("not poisoned").get(&id).map_or(0, |r| r.asked);
         if let Err(e) = refresh(&state, id).await {
             tracing::warn!(thread = %id, error = %e, "cache refresh failed; values catch up when they expire");
         }
-        let mut m = state.reads.refreshes.lock().expect("not poisoned");
+        let mut m = state.refreshes.lock().expect("not poisoned");
         let Some(r) = m.get_mut(&id) else { return };
         r.done.send_replace(asked);
         if r.asked == asked {
@@ -336,8 +363,8 @@ async fn refresh_loop(state: AppState, id: Id) {
 /// default sort's page), present or not: a reader's fill from a replica that has not
 /// replayed the write yet would otherwise store the old value, and the writer would read
 /// it; stored first, the new value's version makes the old one's put fail.
-async fn refresh(state: &AppState, id: Id) -> Result<(), ApiError> {
-    let Some(cache) = state.reads.cache.clone() else { return Ok(()) };
+async fn refresh(state: &Arc<Reads>, id: Id) -> Result<(), ApiError> {
+    let Some(cache) = state.cache.clone() else { return Ok(()) };
     let thread = state.store.thread_get(id).await?;
     let forum = state.forum_get(thread.forum_id).await?;
     let keys_of = |k: &ThreadKey| (thread_key(forum.id, k), count_key(forum.id, k));
@@ -354,7 +381,7 @@ async fn refresh(state: &AppState, id: Id) -> Result<(), ApiError> {
         present[Sort::ALL.iter().position(|s| *s == Sort::default()).unwrap_or(0)] = true;
         present[4..].iter_mut().for_each(|p| *p = true);
     }
-    let policy = state.reads.policy;
+    let policy = state.policy;
     for (sort, _) in Sort::ALL.iter().zip(&present).filter(|(_, p)| **p) {
         let page = make_first_page(state.clone(), id, Some(thread.clone()), *sort).await?;
         cache.put(&page_key(id, *sort), policy, page).await;
@@ -387,7 +414,7 @@ async fn refresh(state: &AppState, id: Id) -> Result<(), ApiError> {
 
 /// Makes the first page of thread `id`: the thread first (its version labels the
 /// page), then what the page shows.
-async fn make_first_page(state: AppState, id: Id, thread: Option<Thread>, sort: Sort) -> Result<Filled, ApiError> {
+async fn make_first_page(state: Arc<Reads>, id: Id, thread: Option<Thread>, sort: Sort) -> Result<Filled, ApiError> {
     let thread = match thread {
         Some(t) => t,
         None => state.store.thread_get(id).await?,
@@ -402,12 +429,9 @@ async fn make_first_page(state: AppState, id: Id, thread: Option<Thread>, sort: 
 
 /// The public views of authors `ids`, cached ones from one read and the rest from one
 /// statement. Authors the store does not have are left out.
-pub(crate) async fn author_views(
-    state: &AppState,
-    ids: &[Id],
-) -> Result<HashMap<Id, crate::views::AuthorView>, ApiError> {
+pub(crate) async fn author_views(state: &Reads, ids: &[Id]) -> Result<HashMap<Id, crate::views::AuthorView>, ApiError> {
     use crate::views::AuthorView;
-    let Some(cache) = state.reads.cache.clone() else {
+    let Some(cache) = state.cache.clone() else {
         let found = state.store.authors_get_many(ids).await?;
         return Ok(found.iter().map(|a| (a.id, AuthorView::from(a))).collect());
     };
@@ -425,7 +449,7 @@ pub(crate) async fn author_views(
         }
         Ok::<_, ApiError>(made)
     };
-    let values = cache.get_many_or_fill(&keys, state.reads.policy, 0, fill).await?;
+    let values = cache.get_many_or_fill(&keys, state.policy, 0, fill).await?;
     Ok(ids
         .iter()
         .zip(values)
@@ -435,11 +459,11 @@ pub(crate) async fn author_views(
 
 /// An author whose public view may have changed (an SSO user's new name or avatar):
 /// stored as it is now.
-pub(crate) async fn author_changed(state: &AppState, author: &confab_core::model::Author) {
-    let Some(cache) = &state.reads.cache else { return };
+pub(crate) async fn author_changed(state: &Reads, author: &confab_core::model::Author) {
+    let Some(cache) = &state.cache else { return };
     if let Ok(value) = serde_json::to_vec(&crate::views::AuthorView::from(author)) {
         let filled = Filled { version: now_version(state), value: Bytes::from(value) };
-        cache.put(&author_key(author.id), state.reads.policy, filled).await;
+        cache.put(&author_key(author.id), state.policy, filled).await;
     }
 }
 

@@ -14,7 +14,7 @@ use confab_core::model::{Forum, Post, PostState, Sort, Thread};
 use confab_store::{PageLimits, StoreError};
 use serde::Serialize;
 
-use crate::AppState;
+use super::Reads;
 use crate::error::ApiError;
 use crate::views::{AuthorView, PostView, RootView, ThreadView};
 
@@ -49,7 +49,7 @@ impl PageView {
 
 /// The first page of `thread` with the default sizes: what the cache keeps.
 pub(crate) async fn first_page_view(
-    state: &AppState,
+    state: &Reads,
     forum: &Forum,
     thread: Thread,
     sort: Sort,
@@ -58,7 +58,7 @@ pub(crate) async fn first_page_view(
 }
 
 pub(crate) async fn roots_page(
-    state: &AppState,
+    state: &Reads,
     forum: &Forum,
     thread: Thread,
     sort: Sort,
@@ -112,6 +112,6 @@ pub(crate) fn shown_authors<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<Id
 
 /// Authors' public views by id: cached ones from one read, the rest from one
 /// `get_many`.
-pub(crate) async fn authors_of(state: &AppState, ids: Vec<Id>) -> Result<HashMap<Id, AuthorView>, ApiError> {
+pub(crate) async fn authors_of(state: &Reads, ids: Vec<Id>) -> Result<HashMap<Id, AuthorView>, ApiError> {
     super::cache::author_views(state, &ids).await
 }
