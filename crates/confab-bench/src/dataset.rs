@@ -11,6 +11,7 @@ use confab_core::id::IdGenerator;
 use confab_core::input::{DisplayName, Identifier, Message, Shortname, Title, WebUrl};
 use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, PostState, ThreadSpec};
 use confab_core::render::render_markdown;
+use confab_store::prelude::*;
 use confab_store::{ImportPost, Store};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use figment::providers::Format;

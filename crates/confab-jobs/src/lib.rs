@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use confab_core::id::Id;
 use confab_core::jobs::{Backoff, Task};
 use confab_core::model::UnixMs;
-use confab_store::{Job, JobOutcome, NewJob, Store, StoreError};
+use confab_store::{Job, JobOutcome, NewJob, OutboxStore, StoreError};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -105,7 +105,7 @@ pub type Now = Arc<dyn Fn() -> UnixMs + Send + Sync>;
 /// Drains the outbox. Cheap to clone; clones share the wake-up signal and stats.
 #[derive(Clone)]
 pub struct Worker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn OutboxStore>,
     handler: Arc<dyn Handler>,
     config: WorkerConfig,
     now: Now,
@@ -116,7 +116,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(store: Arc<dyn Store>, handler: Arc<dyn Handler>, config: WorkerConfig, now: Now) -> Self {
+    pub fn new(store: Arc<dyn OutboxStore>, handler: Arc<dyn Handler>, config: WorkerConfig, now: Now) -> Self {
         Worker {
             store,
             handler,

@@ -75,7 +75,7 @@ async fn rig(config: WorkerConfig) -> Rig {
     let script = Arc::new(Script::default());
     let clock = Arc::new(AtomicI64::new(NOW));
     let c = Arc::clone(&clock);
-    let worker = Worker::new(Arc::clone(&store), script.clone(), config, Arc::new(move || c.load(Ordering::SeqCst)));
+    let worker = Worker::new(store.clone(), script.clone(), config, Arc::new(move || c.load(Ordering::SeqCst)));
     let forum = forum(&*store, "blog").await;
     Rig { store, script, clock, worker, forum, _dir: dir }
 }
@@ -304,7 +304,7 @@ async fn follow_ups_are_queued_when_their_job_is_done() {
         }
     }
     let r = rig(config()).await;
-    let worker = Worker::new(Arc::clone(&r.store), Arc::new(FanOut), config(), Arc::new(|| NOW));
+    let worker = Worker::new(r.store.clone(), Arc::new(FanOut), config(), Arc::new(|| NOW));
     r.job(Act::Ok).await;
     assert_eq!(worker.run_until_idle().await, 2 + 6, "two events, three deliveries each");
     let done = r.store.jobs_list(JobFilter { state: Some(JobState::Done), limit: 100, ..Default::default() });

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use confab_core::IdGenerator;
 use confab_core::id::LogicalShard;
-use confab_store::Store;
 use confab_store::contract::{NOW, forum, post};
+use confab_store::prelude::*;
 use confab_store_pg::{PgConfig, PgStore, Topology, migrate::migrate_all};
 
 async fn store(config: PgConfig) -> Arc<PgStore> {

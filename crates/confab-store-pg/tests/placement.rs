@@ -13,6 +13,7 @@ use confab_core::jobs::EventKind;
 use confab_core::model::{Forum, Moderator, PostState, Sort, ThreadKey, VoteValue};
 use confab_core::secret::Token;
 use confab_store::contract::{self, NOW};
+use confab_store::prelude::*;
 use confab_store::{NewWebhook, PageLimits, Store, WebhookAttempt};
 use confab_store_pg::testing::fresh_with_dedicated;
 use confab_store_pg::{MAINTENANCE, PgConfig, PgStore, PinError, Topology, migrate::migrate_all};

@@ -39,6 +39,7 @@ use confab_core::model::{
 use confab_core::rank;
 use confab_core::secret::TokenHash;
 use confab_store::id_nodes::IdNodeLease;
+use confab_store::prelude::*;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
     NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
@@ -289,7 +290,10 @@ impl Store for SqliteStore {
         let holder = holder.to_owned();
         self.write(move |c, _| id_nodes::release(c, node, &holder, high_ms)).await
     }
+}
 
+#[async_trait]
+impl ForumStore for SqliteStore {
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
         self.write(move |c, ids| forums::create(c, ids, forum, now)).await
     }
@@ -323,6 +327,13 @@ impl Store for SqliteStore {
         self.write(move |c, _| forums::rotate_keys(c, forum, keys)).await
     }
 
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
+        self.write(move |c, _| forums::update(c, forum, update)).await
+    }
+}
+
+#[async_trait]
+impl PostStore for SqliteStore {
     async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -417,7 +428,10 @@ impl Store for SqliteStore {
     async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
         self.write(move |c, _| votes::set(c, post, voter, value, now)).await
     }
+}
 
+#[async_trait]
+impl AccountStore for SqliteStore {
     async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
         self.write(move |c, ids| accounts::create(c, ids, new, now)).await
     }
@@ -494,6 +508,17 @@ impl Store for SqliteStore {
         self.write(move |c, _| accounts::set_admin(c, account, admin)).await
     }
 
+    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
+        self.read(move |c| accounts::data(c, account, voter)).await
+    }
+
+    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
+        self.write(move |c, ids| accounts::delete(c, ids, account, now)).await
+    }
+}
+
+#[async_trait]
+impl RoleStore for SqliteStore {
     async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>> {
         self.read(move |c| accounts::role_get(c, forum, account)).await
     }
@@ -509,19 +534,10 @@ impl Store for SqliteStore {
     async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
         self.write(move |c, _| accounts::role_set(c, forum, account, role, now)).await
     }
+}
 
-    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
-        self.write(move |c, _| forums::update(c, forum, update)).await
-    }
-
-    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
-        self.read(move |c| accounts::data(c, account, voter)).await
-    }
-
-    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted> {
-        self.write(move |c, ids| accounts::delete(c, ids, account, now)).await
-    }
-
+#[async_trait]
+impl OutboxStore for SqliteStore {
     async fn jobs_claim(&self, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>> {
         self.write(move |c, _| outbox::claim(c, now, lease_until, limit)).await
     }
@@ -558,6 +574,13 @@ impl Store for SqliteStore {
         self.write(move |c, _| outbox::prune(c, before)).await
     }
 
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        self.write(move |c, _| outbox::attempts_prune(c, before)).await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
     async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook> {
         self.write(move |c, ids| outbox::webhook_create(c, ids, forum, new, now)).await
     }
@@ -578,14 +601,13 @@ impl Store for SqliteStore {
         self.write(move |c, _| outbox::attempt_log(c, attempt)).await
     }
 
-    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
-        self.write(move |c, _| outbox::attempts_prune(c, before)).await
-    }
-
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
         self.read(move |c| outbox::attempts(c, webhook, before, limit)).await
     }
+}
 
+#[async_trait]
+impl NotifyStore for SqliteStore {
     async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
         let (thread, email) = (thread.clone(), email.clone());
         self.write(move |c, _| notify::subscription_add(c, &thread, &email, now)).await
@@ -656,7 +678,10 @@ impl Store for SqliteStore {
         let (email, posts) = (email.clone(), posts.to_vec());
         self.write(move |c, _| notify::digest_sent(c, &email, thread, &posts, now, next_due)).await
     }
+}
 
+#[async_trait]
+impl ModerationStore for SqliteStore {
     async fn post_set_state(
         &self,
         id: Id,
@@ -666,17 +691,6 @@ impl Store for SqliteStore {
         now: UnixMs,
     ) -> StoreResult<StateChange> {
         self.write(move |c, ids| spam::set_state(c, ids, id, state, by, reason.as_deref(), now)).await
-    }
-
-    async fn post_screened(
-        &self,
-        id: Id,
-        queued: PostState,
-        state: PostState,
-        reason: Option<String>,
-        now: UnixMs,
-    ) -> StoreResult<Option<StateChange>> {
-        self.write(move |c, ids| spam::screened(c, ids, id, queued, state, reason.as_deref(), now)).await
     }
 
     async fn moderation_queue(&self, forum: Id, search: &confab_store::PostSearch) -> StoreResult<Vec<Post>> {
@@ -735,6 +749,20 @@ impl Store for SqliteStore {
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
         self.read(move |c| spam::history(c, post)).await
     }
+}
+
+#[async_trait]
+impl SpamStore for SqliteStore {
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>> {
+        self.write(move |c, ids| spam::screened(c, ids, id, queued, state, reason.as_deref(), now)).await
+    }
 
     async fn spam_context(
         &self,
@@ -769,7 +797,10 @@ impl Store for SqliteStore {
         let posts = posts.to_vec();
         self.read(move |c| spam::verdicts(c, &posts)).await
     }
+}
 
+#[async_trait]
+impl BanStore for SqliteStore {
     async fn ban_create(
         &self,
         forum: Id,

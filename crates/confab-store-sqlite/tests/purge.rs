@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use confab_core::IdGenerator;
-use confab_store::Store;
 use confab_store::contract::{self, NOW};
+use confab_store::prelude::*;
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use rusqlite::Connection;
 

@@ -416,6 +416,14 @@ pub struct SpamRecord {
     pub at: UnixMs,
 }
 
+/// Every aggregate's trait, to bring their methods into scope: `use confab_store::prelude::*`.
+pub mod prelude {
+    pub use crate::{
+        AccountStore, BanStore, ForumStore, ModerationStore, NotifyStore, OutboxStore, PostStore, RoleStore, SpamStore,
+        Store, WebhookStore,
+    };
+}
+
 /// What one step of a forum's purge removed ([`Store::forum_purge`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PurgeStep {
@@ -429,22 +437,34 @@ pub struct PurgeStep {
 /// remembers of one thread; more are ignored).
 pub const MAX_OWN_POSTS: usize = 50;
 
+/// The whole store: every aggregate's trait, and what the store itself answers (health,
+/// settings, id nodes). Code that needs one aggregate takes that trait alone.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    ForumStore
+    + PostStore
+    + AccountStore
+    + RoleStore
+    + OutboxStore
+    + WebhookStore
+    + NotifyStore
+    + ModerationStore
+    + SpamStore
+    + BanStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Whether some reads may be served by replicas, so that read scopes
     /// ([`consistency`]) matter; a store without replicas ignores them.
     fn has_replicas(&self) -> bool {
         false
     }
-
     /// Whether the store can take writes now: `/healthz` asks. By default one cheap read;
     /// a backend that can tell more (a file gone, a full disk) says so.
     async fn health(&self) -> StoreResult<()> {
         self.admin_token_hash().await.map(drop)
     }
-
-    // ---- settings (global) ----
-
     /// A server-wide secret by name, created with `init` on first use. Used for the
     /// cursor signing key; the value never leaves the server.
     async fn secret_get_or_init(&self, name: &str, init: Vec<u8>) -> StoreResult<Vec<u8>>;
@@ -454,9 +474,6 @@ pub trait Store: Send + Sync + 'static {
     async fn admin_token_init(&self, hash: TokenHash) -> StoreResult<bool>;
     /// Replaces the admin token hash (rotation).
     async fn admin_token_set(&self, hash: TokenHash) -> StoreResult<()>;
-
-    // ---- id nodes (global; see [`id_nodes`]) ----
-
     /// Leases to `holder` until `until` the node whose lease ended longest ago (before
     /// `now`; times are wall-clock Unix ms), with its floor by
     /// [`id_nodes::IdNodeLease::after`]. `Unavailable` when every node is held.
@@ -466,9 +483,11 @@ pub trait Store: Send + Sync + 'static {
     async fn id_node_renew(&self, node: u16, holder: &str, high_ms: u64, until: u64) -> StoreResult<bool>;
     /// Gives `holder`'s node back, recording that its ids reached `high_ms`.
     async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()>;
+}
 
-    // ---- forums (global) ----
-
+/// Forums (global): create, read, settings, keys, and deletion.
+#[async_trait]
+pub trait ForumStore: Send + Sync {
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum>;
     async fn forum_by_shortname(&self, shortname: &str) -> StoreResult<Forum>;
     async fn forum_get(&self, id: Id) -> StoreResult<Forum>;
@@ -490,14 +509,15 @@ pub trait Store: Send + Sync + 'static {
     /// writing to the forum. A forum that is gone is done; one not being deleted is
     /// refused (`Internal`), untouched. `keep` is the running purge job, spared.
     async fn forum_purge(&self, forum: Id, keep: Id, threads: u32, finish: bool) -> StoreResult<PurgeStep>;
+    /// Changes a forum's name, origins or policy.
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum>;
+}
 
-    // ---- authors (global) ----
-
+/// Threads, posts, their authors and votes (forum shard; authors global).
+#[async_trait]
+pub trait PostStore: Send + Sync {
     /// Authors by id, in one round trip, in no particular order; unknown ids are skipped.
     async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>>;
-
-    // ---- threads (forum shard) ----
-
     async fn thread_get(&self, id: Id) -> StoreResult<Thread>;
     /// The thread named by `key` in the forum; by URL, the oldest thread with that URL.
     async fn thread_find(&self, forum: &Forum, key: &ThreadKey) -> StoreResult<Option<Thread>>;
@@ -508,9 +528,6 @@ pub trait Store: Send + Sync + 'static {
     async fn thread_correct(&self, id: Id, url: Option<WebUrl>, title: Option<Title>) -> StoreResult<Thread>;
     /// Counts for threads named by identifiers or URLs; unknown ones are left out.
     async fn thread_counts(&self, forum: &Forum, keys: &[ThreadKey]) -> StoreResult<Vec<ThreadCount>>;
-
-    // ---- posts (forum shard) ----
-
     /// Writes a post in one transaction: the thread (created from `post.thread` if it
     /// does not exist yet), the guest author, the post, its ancestors' and thread's
     /// counters. `edit_token` is stored for later edits by the author.
@@ -539,7 +556,6 @@ pub trait Store: Send + Sync + 'static {
         posts: Vec<ImportPost>,
         now: UnixMs,
     ) -> StoreResult<ImportedThread>;
-
     /// Top-level posts of a thread after `after` in `sort` order, each with its first
     /// replies in tree order. A constant number of statements whatever the sizes.
     async fn thread_roots(
@@ -551,9 +567,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<RootsPage>;
     /// Listed descendants of `node` in tree order after `after`.
     async fn post_replies(&self, node: &Post, after: Option<ReplyCursor>, limit: u32) -> StoreResult<RepliesPage>;
+    /// Sets the voter's vote on a post and moves the post's counters by the difference.
+    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome>;
+}
 
-    // ---- accounts, sessions and emailed links (global) ----
-
+/// Accounts, sessions, mailed links and what an account holds (global).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Creates an account and its author row (same id). `UsernameTaken` / `EmailTaken`
     /// when either is in use, compared without regard to case.
     async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account>;
@@ -601,12 +621,21 @@ pub trait Store: Send + Sync + 'static {
     async fn session_list(&self, account: Id, now: UnixMs) -> StoreResult<Vec<Session>>;
     /// Ends one session of the account; `SessionNotFound` if it is not theirs.
     async fn session_revoke(&self, account: Id, session: Id) -> StoreResult<()>;
-
-    // ---- administrators and roles (global) ----
-
     async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>>;
     /// Makes an account a global administrator, or no longer one.
     async fn account_set_admin(&self, account: Id, admin: bool) -> StoreResult<Account>;
+    /// The account's posts (every state, every forum), roles and votes (`voter` is the
+    /// account's voter key).
+    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData>;
+    /// Deletes the account in one transaction: its posts are anonymised or removed as
+    /// each forum's policy says, then the account, its author row, sessions, links and
+    /// roles go. `LastOwner` if it is the only owner of a forum.
+    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted>;
+}
+
+/// Who holds which role in which forum (global).
+#[async_trait]
+pub trait RoleStore: Send + Sync {
     async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>>;
     /// The forum's accounts with a role, by username.
     async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>>;
@@ -615,26 +644,12 @@ pub trait Store: Send + Sync + 'static {
     /// Grants a role, or removes it with `None`; `LastOwner` rather than leave a forum
     /// that had owners without one.
     async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()>;
-    /// Changes a forum's name, origins or policy.
-    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum>;
+}
 
-    // ---- the account holder's data ----
-
-    /// The account's posts (every state, every forum), roles and votes (`voter` is the
-    /// account's voter key).
-    async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData>;
-    /// Deletes the account in one transaction: its posts are anonymised or removed as
-    /// each forum's policy says, then the account, its author row, sessions, links and
-    /// roles go. `LastOwner` if it is the only owner of a forum.
-    async fn account_delete(&self, account: Id, now: UnixMs) -> StoreResult<AccountDeleted>;
-
-    // ---- votes (forum shard) ----
-
-    /// Sets the voter's vote on a post and moves the post's counters by the difference.
-    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome>;
-
-    // ---- the outbox (forum shard) ----
-
+/// The outbox (forum shard): what workers claim, settle and prune (with the webhooks'
+/// delivery log, which they prune beside it). The job runtime takes only this.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` due jobs, oldest due first: ready ones whose `run_at` has
     /// come, and running ones whose lease ended (their worker died). Each claim starts
     /// an attempt and holds the job until `lease_until`.
@@ -656,9 +671,13 @@ pub trait Store: Send + Sync + 'static {
     async fn job_discard(&self, id: Id) -> StoreResult<()>;
     /// Deletes done jobs finished before `before`; returns how many.
     async fn jobs_prune(&self, before: UnixMs) -> StoreResult<u64>;
+    /// Deletes delivery-log rows recorded before `before`; returns how many.
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64>;
+}
 
-    // ---- webhooks (forum shard) ----
-
+/// A forum's webhooks and their delivery log (forum shard).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
     async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook>;
     async fn webhooks_list(&self, forum: Id) -> StoreResult<Vec<Webhook>>;
     async fn webhook_get(&self, id: Id) -> StoreResult<Webhook>;
@@ -666,13 +685,13 @@ pub trait Store: Send + Sync + 'static {
     /// find it gone and end.
     async fn webhook_delete(&self, forum: Id, id: Id) -> StoreResult<()>;
     async fn webhook_attempt_log(&self, attempt: WebhookAttempt) -> StoreResult<()>;
-    /// Deletes delivery-log rows recorded before `before`; returns how many.
-    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64>;
     /// The webhook's delivery log, newest first, before log position `before`.
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>>;
+}
 
-    // ---- notifications (forum shard) ----
-
+/// Subscriptions, mutes and the mail throttle (forum shard; mutes global).
+#[async_trait]
+pub trait NotifyStore: Send + Sync {
     /// Subscribes an address to a thread's new comments; `false` if it already was.
     /// Subscribing again lifts an earlier unsubscribe from that thread.
     async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool>;
@@ -719,9 +738,11 @@ pub trait Store: Send + Sync + 'static {
         now: UnixMs,
         next_due: UnixMs,
     ) -> StoreResult<bool>;
+}
 
-    // ---- spam (forum shard) ----
-
+/// Decisions on posts, the queues and search, flags, highlights and pins, and what only an author sees (forum shard).
+#[async_trait]
+pub trait ModerationStore: Send + Sync {
     /// Moves a post to `state` — approved, pending, spam, or deleted (soft; restorable)
     /// — with its counters, its event (`post.approved`, `post.spam`, `post.deleted`, or
     /// `post.updated` when held) and a moderation-log entry (who, why), in one
@@ -734,19 +755,6 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<String>,
         now: UnixMs,
     ) -> StoreResult<StateChange>;
-    /// The spam filter's verdict: moves the post to `state` (as `post_set_state` does,
-    /// logged as the filter's) only if it is still in `queued`, the state it had when its
-    /// screening was queued, and nobody has decided on it since (a moderator, the forum's
-    /// key, the author, the readers' flags: `shape::DECIDED_BY_SOMEONE`), checked in the
-    /// transaction that moves it. `None` when someone has: their decision stands.
-    async fn post_screened(
-        &self,
-        id: Id,
-        queued: PostState,
-        state: PostState,
-        reason: Option<String>,
-        now: UnixMs,
-    ) -> StoreResult<Option<StateChange>>;
     /// A forum's posts matching `search`, newest first.
     async fn moderation_queue(&self, forum: Id, search: &PostSearch) -> StoreResult<Vec<Post>>;
     /// Counts of a forum's posts: pending, spam, flagged (approved or pending with
@@ -785,6 +793,24 @@ pub trait Store: Send + Sync + 'static {
     async fn hidden_posts_among(&self, thread: Id, ids: &[Id]) -> StoreResult<Vec<(Post, Option<TokenHash>)>>;
     /// A post's moderation history, oldest first.
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>>;
+}
+
+/// The spam filter's context, per-forum learning and verdicts (forum shard).
+#[async_trait]
+pub trait SpamStore: Send + Sync {
+    /// The spam filter's verdict: moves the post to `state` (as `post_set_state` does,
+    /// logged as the filter's) only if it is still in `queued`, the state it had when its
+    /// screening was queued, and nobody has decided on it since (a moderator, the forum's
+    /// key, the author, the readers' flags: `shape::DECIDED_BY_SOMEONE`), checked in the
+    /// transaction that moves it. `None` when someone has: their decision stands.
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>>;
     /// Duplicates within `duplicate_window_ms`, the author's posts before, and within
     /// `recent_window_ms`.
     async fn spam_context(
@@ -803,9 +829,11 @@ pub trait Store: Send + Sync + 'static {
     /// The verdicts of posts of one forum (the dashboard's cards), in one statement;
     /// posts without one are left out.
     async fn spam_verdicts(&self, forum: Id, posts: &[Id]) -> StoreResult<Vec<(Id, SpamRecord)>>;
+}
 
-    // ---- bans (forum shard) ----
-
+/// Bans and timeouts (forum shard).
+#[async_trait]
+pub trait BanStore: Send + Sync {
     async fn ban_create(
         &self,
         forum: Id,

@@ -20,6 +20,7 @@ use confab_core::model::{ForumPolicy, GuestAuthor, NewForum, NewPost, PostAuthor
 use confab_core::render::render_markdown;
 use confab_core::secret::Token;
 use confab_server::{AppState, Clock, Settings};
+use confab_store::prelude::*;
 use confab_store::{PageLimits, Store};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use hyper_util::client::legacy::Client;

@@ -174,7 +174,7 @@ impl TestApp {
             ..Default::default()
         };
         let worker = confab_jobs::Worker::new(
-            Arc::clone(&store),
+            store.clone(),
             Arc::new(state.effects()),
             worker_config,
             Arc::new(move || clock.now()),

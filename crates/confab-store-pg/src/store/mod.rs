@@ -38,6 +38,7 @@ use confab_core::model::{
 };
 use confab_core::secret::TokenHash;
 use confab_store::id_nodes::IdNodeLease;
+use confab_store::prelude::*;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ExportedPost, ImportPost, ImportedThread, Job, JobFilter,
     JobOutcome, NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord,
@@ -312,7 +313,10 @@ impl Store for PgStore {
     async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()> {
         write_on!(self, &self.t.global, |c, _ids| global::id_node_release(&*c, node, holder, high_ms).await)
     }
+}
 
+#[async_trait]
+impl ForumStore for PgStore {
     async fn forum_create(&self, forum: NewForum, now: UnixMs) -> StoreResult<Forum> {
         let placement = placing::Placement { t: &self.t, pin: None };
         write_on!(self, &self.t.global, |c, ids| global::forum_create(c, ids, forum, now, placement).await)
@@ -346,6 +350,13 @@ impl Store for PgStore {
         write_on!(self, &self.t.global, |c, _ids| global::forum_keys_rotate(c, forum, keys).await)
     }
 
+    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
+        write_on!(self, &self.t.global, |c, _ids| global::forum_update(c, forum, update).await)
+    }
+}
+
+#[async_trait]
+impl PostStore for PgStore {
     async fn authors_get_many(&self, ids: &[Id]) -> StoreResult<Vec<Author>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -542,6 +553,18 @@ impl Store for PgStore {
         shard::replies_page(&**self.shard_read(node.id.shard()).await?, node, after, limit).await
     }
 
+    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
+        write_on!(self, self.cluster(post.shard()).await?, |c, _ids| {
+            let tx = begin(c).await?;
+            let v = shard::vote_set(&tx, post, voter, value, now).await?;
+            commit(tx).await?;
+            Ok(v)
+        })
+    }
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
     async fn account_create(&self, new: NewAccount, now: UnixMs) -> StoreResult<Account> {
         write_on!(self, &self.t.global, |c, ids| global::account_create(c, ids, new, now).await)
     }
@@ -616,26 +639,6 @@ impl Store for PgStore {
 
     async fn account_set_admin(&self, account: Id, admin: bool) -> StoreResult<Account> {
         write_on!(self, &self.t.global, |c, _ids| global::account_set_admin(&*c, account, admin).await)
-    }
-
-    async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>> {
-        global::role_get(&**self.global_read().await?, forum, account).await
-    }
-
-    async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
-        global::roles_list(&**self.global_read().await?, forum).await
-    }
-
-    async fn roles_of(&self, account: Id) -> StoreResult<Vec<(Id, Role)>> {
-        global::roles_of(&**self.global_read().await?, account).await
-    }
-
-    async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
-        write_on!(self, &self.t.global, |c, _ids| global::role_set(c, forum, account, role, now).await)
-    }
-
-    async fn forum_update(&self, forum: Id, update: ForumUpdate) -> StoreResult<Forum> {
-        write_on!(self, &self.t.global, |c, _ids| global::forum_update(c, forum, update).await)
     }
 
     async fn account_data(&self, account: Id, voter: TokenHash) -> StoreResult<AccountData> {
@@ -726,16 +729,29 @@ impl Store for PgStore {
         write_on!(self, &self.t.global, |c, _ids| global::account_remove(c, account).await)?;
         Ok(done)
     }
+}
 
-    async fn vote_set(&self, post: Id, voter: TokenHash, value: VoteValue, now: UnixMs) -> StoreResult<VoteOutcome> {
-        write_on!(self, self.cluster(post.shard()).await?, |c, _ids| {
-            let tx = begin(c).await?;
-            let v = shard::vote_set(&tx, post, voter, value, now).await?;
-            commit(tx).await?;
-            Ok(v)
-        })
+#[async_trait]
+impl RoleStore for PgStore {
+    async fn role_get(&self, forum: Id, account: Id) -> StoreResult<Option<Role>> {
+        global::role_get(&**self.global_read().await?, forum, account).await
     }
 
+    async fn roles_list(&self, forum: Id) -> StoreResult<Vec<(Account, Role)>> {
+        global::roles_list(&**self.global_read().await?, forum).await
+    }
+
+    async fn roles_of(&self, account: Id) -> StoreResult<Vec<(Id, Role)>> {
+        global::roles_of(&**self.global_read().await?, account).await
+    }
+
+    async fn role_set(&self, forum: Id, account: Id, role: Option<Role>, now: UnixMs) -> StoreResult<()> {
+        write_on!(self, &self.t.global, |c, _ids| global::role_set(c, forum, account, role, now).await)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
     async fn jobs_claim(&self, now: UnixMs, lease_until: UnixMs, limit: u32) -> StoreResult<Vec<Job>> {
         let mut out = Vec::new();
         for cluster in self.clusters_rotated() {
@@ -803,6 +819,17 @@ impl Store for PgStore {
         Ok(n)
     }
 
+    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
+        let mut n = 0;
+        for cluster in self.t.clusters.values() {
+            n += notify::attempts_prune(&**cluster.primary().await?, before).await?;
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
     async fn webhook_create(&self, forum: Id, new: NewWebhook, now: UnixMs) -> StoreResult<Webhook> {
         write_on!(self, self.cluster(forum.shard()).await?, |c, ids| notify::webhook_create(&*c, ids, forum, new, now)
             .await)
@@ -832,18 +859,13 @@ impl Store for PgStore {
             .await)
     }
 
-    async fn webhook_attempts_prune(&self, before: UnixMs) -> StoreResult<u64> {
-        let mut n = 0;
-        for cluster in self.t.clusters.values() {
-            n += notify::attempts_prune(&**cluster.primary().await?, before).await?;
-        }
-        Ok(n)
-    }
-
     async fn webhook_attempts(&self, webhook: Id, before: Option<i64>, limit: u32) -> StoreResult<Vec<WebhookAttempt>> {
         notify::attempts(&**self.shard_read(webhook.shard()).await?, webhook, before, limit).await
     }
+}
 
+#[async_trait]
+impl NotifyStore for PgStore {
     async fn subscription_add(&self, thread: &Thread, email: &Email, now: UnixMs) -> StoreResult<bool> {
         write_on!(self, &self.t.global, |c, _ids| global::unmute(&*c, email, thread.id).await)?;
         write_on!(self, self.cluster(thread.id.shard()).await?, |c, _ids| notify::subscription_add(
@@ -947,7 +969,10 @@ impl Store for PgStore {
             Ok(r)
         })
     }
+}
 
+#[async_trait]
+impl ModerationStore for PgStore {
     async fn post_set_state(
         &self,
         id: Id,
@@ -959,22 +984,6 @@ impl Store for PgStore {
         write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
             let tx = begin(c).await?;
             let r = moderation::set_state_in(&tx, ids, id, state, by, reason.as_deref(), now).await?;
-            commit(tx).await?;
-            Ok(r)
-        })
-    }
-
-    async fn post_screened(
-        &self,
-        id: Id,
-        queued: PostState,
-        state: PostState,
-        reason: Option<String>,
-        now: UnixMs,
-    ) -> StoreResult<Option<StateChange>> {
-        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
-            let tx = begin(c).await?;
-            let r = moderation::screened(&tx, ids, id, queued, state, reason.as_deref(), now).await?;
             commit(tx).await?;
             Ok(r)
         })
@@ -1061,6 +1070,25 @@ impl Store for PgStore {
     async fn moderation_log(&self, post: Id) -> StoreResult<Vec<confab_core::model::ModerationEntry>> {
         moderation::history(&**self.shard_read(post.shard()).await?, post).await
     }
+}
+
+#[async_trait]
+impl SpamStore for PgStore {
+    async fn post_screened(
+        &self,
+        id: Id,
+        queued: PostState,
+        state: PostState,
+        reason: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Option<StateChange>> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
+            let tx = begin(c).await?;
+            let r = moderation::screened(&tx, ids, id, queued, state, reason.as_deref(), now).await?;
+            commit(tx).await?;
+            Ok(r)
+        })
+    }
 
     async fn spam_context(
         &self,
@@ -1103,7 +1131,10 @@ impl Store for PgStore {
         // A forum's posts all live on its shard.
         moderation::verdicts(&**self.shard_read(forum.shard()).await?, posts).await
     }
+}
 
+#[async_trait]
+impl BanStore for PgStore {
     async fn ban_create(
         &self,
         forum: Id,
