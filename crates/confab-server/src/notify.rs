@@ -105,12 +105,15 @@ pub(crate) async fn notify(
     let interval = effects.notify_interval.as_millis() as i64;
     let now = effects.clock.now();
     match store.notify_gate(&email, thread, post, now, interval).await? {
-        NotifyGate::Send => {
+        gate @ (NotifyGate::Send | NotifyGate::SendAgain) => {
             let Some((loaded, author, t)) = load(effects, post, thread).await? else { return Ok(vec![]) };
             let forum = store.forum_get(t.forum_id).await?;
             let mail = single_mail(effects, &email, &forum, &t, &loaded, author.as_ref(), reason, job.id);
             match send(effects, mail).await {
                 Ok(()) => Ok(vec![]),
+                // An earlier attempt may have delivered it: the same mail is retried,
+                // under the same Message-ID, and never handed to a digest.
+                Err(e) if gate == NotifyGate::SendAgain => Err(e),
                 // Not sent: the throttle must not count it. If a digest opened
                 // meanwhile, the post went into it and this job is done.
                 Err(e) => match store.notify_release(&email, thread, post, now).await? {

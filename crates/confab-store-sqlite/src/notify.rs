@@ -130,7 +130,7 @@ pub(crate) fn gate(
         )
         .map_err(sql_err)?;
         tx.commit().map_err(sql_err)?;
-        return Ok(NotifyGate::Send);
+        return Ok(NotifyGate::SendAgain);
     }
     let state: Option<(i64, Option<i64>)> = tx
         .prepare_cached("SELECT last_sent_at, digest_at FROM notify_state WHERE email = ?1 AND thread_id = ?2")

@@ -1383,7 +1383,10 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     );
     // A retried notify job (its worker died after the gate) is the same mail again,
     // never a second one by way of the digest.
-    assert_eq!(store.notify_gate(&ann, thread.id, ids[0], NOW + 3 * min, 15 * min).await.unwrap(), NotifyGate::Send);
+    assert_eq!(
+        store.notify_gate(&ann, thread.id, ids[0], NOW + 3 * min, 15 * min).await.unwrap(),
+        NotifyGate::SendAgain
+    );
     // Waiting posts stay until their mail has gone: a failed send finds them again.
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]]);
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]], "still there");
@@ -1409,7 +1412,10 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     );
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]]);
     assert!(!store.digest_sent(&ann, thread.id, &[ids[1], ids[2]], NOW + 31 * min, NOW + 46 * min).await.unwrap());
-    assert_eq!(store.notify_gate(&ann, thread.id, ids[0], NOW + 46 * min, 15 * min).await.unwrap(), NotifyGate::Send);
+    assert_eq!(
+        store.notify_gate(&ann, thread.id, ids[0], NOW + 46 * min, 15 * min).await.unwrap(),
+        NotifyGate::SendAgain
+    );
 
     // A mail that failed is not counted: its retry may send at once...
     assert!(store.notify_release(&ann, thread.id, ids[0], NOW + 46 * min).await.unwrap());

@@ -336,6 +336,11 @@ pub struct WebhookAttempt {
 pub enum NotifyGate {
     /// Mail now; the recipient's quiet interval for the thread starts.
     Send,
+    /// Mail now, again: the gate let this post through before (its job is being retried
+    /// after its worker died), so an earlier attempt may have delivered it. Send the same
+    /// mail again, and if that fails, retry it: never hand it to a digest, which would
+    /// be a second mail under another Message-ID.
+    SendAgain,
     /// Wait: the post joins the digest, due at `due`; `schedule` says whether this
     /// call opened the digest (and so must queue the job that sends it).
     Digest { due: UnixMs, schedule: bool },

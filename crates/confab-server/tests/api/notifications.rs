@@ -276,6 +276,44 @@ async fn a_digest_that_meets_a_mail_outage_is_sent_whole_when_it_is_back() {
     assert!(digest.contains("reply 2") && digest.contains("reply 3"), "{digest}");
 }
 
+/// A notify job retried after its worker died past the gate (so its mail may have gone
+/// out) whose resend fails is retried as the same mail, never handed to the digest that
+/// opened meanwhile: that would be a second mail under another Message-ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_mail_that_fails_again_is_never_put_in_a_digest() {
+    let mut sink = SmtpSink::start();
+    let app = app(&sink).await;
+    let ann = guest_post(&app, None, "opening", "Ann", Some("ann@example.com"), true).await;
+    let thread: confab_core::id::Id = ann["thread"]["id"].as_str().unwrap().parse().unwrap();
+    let parent = id_of(&ann["post"]);
+    let email = confab_core::input::Email::parse("ann@example.com").unwrap();
+    let first = guest_post(&app, Some(&parent), "the retried one", "Bob", None, false).await;
+    let first_id: confab_core::id::Id = id_of(&first["post"]).parse().unwrap();
+    // Its first attempt passed the gate, then its worker died (as if mid-send).
+    let now = app.state.clock.now();
+    let min = 60_000;
+    assert_eq!(
+        app.store.notify_gate(&email, thread, first_id, now, 15 * min).await.unwrap(),
+        confab_store::NotifyGate::Send
+    );
+    // Another reply opens the digest meanwhile.
+    let second = guest_post(&app, Some(&parent), "for the digest", "Cy", None, false).await;
+    let second_id: confab_core::id::Id = id_of(&second["post"]).parse().unwrap();
+    let opened = app.store.notify_gate(&email, thread, second_id, now + 1, 15 * min).await.unwrap();
+    assert!(matches!(opened, confab_store::NotifyGate::Digest { schedule: true, .. }));
+
+    // The retry meets a mail outage.
+    sink.stop();
+    app.run_jobs().await;
+    assert_eq!(app.store.digest_waiting(&email, thread).await.unwrap(), vec![second_id], "not handed to the digest");
+    sink.restart();
+    app.advance(Duration::from_secs(120));
+    app.run_jobs().await;
+    let got = mails_to(&sink, "ann@example.com", 1).await;
+    assert_eq!(got.len(), 1, "the retried mail, once");
+    assert!(decode_qp(&got[0]).contains("the retried one"));
+}
+
 /// Thread squatting: a stranger who posts first fixes a thread's url and title. A forum
 /// that lists its sites refuses thread urls elsewhere; mails never link to a url the
 /// forum does not vouch for (one set before it listed them); moderators correct both.

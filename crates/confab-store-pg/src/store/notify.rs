@@ -266,7 +266,7 @@ pub(crate) async fn gate(
             args![email.as_str(), thread.as_i64(), now],
         )
         .await?;
-        return Ok(NotifyGate::Send);
+        return Ok(NotifyGate::SendAgain);
     }
     let state = opt(
         tx,
