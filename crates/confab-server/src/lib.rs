@@ -338,6 +338,19 @@ impl AppState {
         self
     }
 
+    /// Begins a forum's deletion (see `Store::forum_delete_begin`): hidden from every
+    /// read at once, its data purged by the job whose id this returns.
+    pub(crate) async fn delete_forum(
+        &self,
+        forum: &confab_core::model::Forum,
+    ) -> Result<confab_core::id::Id, confab_store::StoreError> {
+        let job = self.store.forum_delete_begin(forum.id, self.clock.now()).await?;
+        self.reads.forum_gone(forum);
+        self.wake_workers();
+        tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
+        Ok(job)
+    }
+
     /// Tells this process's workers that a write queued jobs.
     pub(crate) fn wake_workers(&self) {
         self.jobs_wake.notify_one();

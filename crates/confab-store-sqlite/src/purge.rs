@@ -1,8 +1,8 @@
 //! Deleting a forum with all its data ([`confab_store::Store::forum_delete_begin`] and
 //! [`confab_store::Store::forum_purge`]).
 //!
-//! [`THREAD_ROWS`] and [`FORUM_ROWS`] are the inventory: where each table keeps a
-//! forum's rows. Accounts are people's, not a forum's, and stay; a guest's author row
+//! The inventory of where each table keeps a forum's rows is `confab_store::shape`'s
+//! `PURGE_*` lists (shared with PostgreSQL), with the mutes and the forum's own row. Accounts are people's, not a forum's, and stay; a guest's author row
 //! is shared by the same guest's posts everywhere and goes with their last post.
 //! `tests/purge.rs` checks every table of the schema after a purge, so a table added
 //! later without a place here fails it.
@@ -10,48 +10,17 @@
 use confab_core::id::{Id, IdGenerator};
 use confab_core::jobs::Task;
 use confab_core::model::UnixMs;
+use confab_store::shape::{PURGE_GLOBAL_ROWS, PURGE_SHARD_ROWS, PURGE_THREAD_ROWS};
 use confab_store::{NewJob, PurgeStep, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::outbox;
 use crate::rows::sql_err;
 
-/// A batch's rows, children first; `{t}` is the batch's thread ids.
-pub(crate) const THREAD_ROWS: &[(&str, &str)] = &[
-    ("votes", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("flags", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("moderation_log", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("subscriptions", "thread_id IN ({t})"),
-    ("mutes", "thread_id IN ({t})"),
-    ("notify_state", "thread_id IN ({t})"),
-    ("notify_pending", "thread_id IN ({t})"),
-    ("notify_sent", "thread_id IN ({t})"),
-    ("posts", "thread_id IN ({t})"),
-    ("threads", "id IN ({t})"),
-];
-
-/// The forum's own rows, once no thread is left; `{f}` is its id, `{keep}` the running
-/// purge job. The forum's row goes last: until then its shortname stays taken.
-pub(crate) const FORUM_ROWS: &[(&str, &str)] = &[
-    ("webhook_attempts", "webhook_id IN (SELECT id FROM webhooks WHERE forum_id = {f})"),
-    ("webhooks", "forum_id = {f}"),
-    ("outbox", "forum_id = {f} AND id <> {keep}"),
-    ("spam_tokens", "forum_id = {f}"),
-    ("spam_docs", "forum_id = {f}"),
-    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE forum_id = {f})"),
-    ("moderation_log", "forum_id = {f}"),
-    ("bans", "forum_id = {f}"),
-    ("flags", "forum_id = {f}"),
-    ("subscriptions", "forum_id = {f}"),
-    // Reader credentials handed to the forum's site.
-    ("sessions", "forum_id = {f}"),
-    ("forum_roles", "forum_id = {f}"),
-    ("forum_keys", "forum_id = {f}"),
-    // The site's SSO users are the forum's alone.
-    ("authors", "kind = 'sso' AND sso_forum = {f}"),
-    ("forums", "id = {f}"),
-];
+/// Where a forum's rows are, beyond the shared lists of `confab_store::shape`: in the
+/// one database the global tables sit beside the shard's.
+const MUTES: (&str, &str) = ("mutes", "thread_id IN ({t})");
+const FORUM: (&str, &str) = ("forums", "id = {f}");
 
 pub(crate) fn begin(c: &mut Connection, ids: &IdGenerator, forum: Id, now: UnixMs) -> StoreResult<Id> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
@@ -105,7 +74,8 @@ pub(crate) fn step(c: &mut Connection, forum: Id, keep: Id, threads: u32, finish
     if batch.is_empty() && !finish {
         // Nothing to do until the caller may finish.
     } else if batch.is_empty() {
-        for (table, cond) in FORUM_ROWS {
+        let rows = PURGE_SHARD_ROWS.iter().chain(PURGE_GLOBAL_ROWS).chain([&FORUM]);
+        for (table, cond) in rows {
             let cond = cond.replace("{f}", &f.to_string()).replace("{keep}", &keep.to_string());
             tx.execute(&format!("DELETE FROM {table} WHERE {cond}"), []).map_err(sql_err)?;
         }
@@ -120,7 +90,7 @@ pub(crate) fn step(c: &mut Connection, forum: Id, keep: Id, threads: u32, finish
             ))
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(sql_err)?;
-        for (table, cond) in THREAD_ROWS {
+        for (table, cond) in PURGE_THREAD_ROWS.iter().chain([&MUTES]) {
             let n =
                 tx.execute(&format!("DELETE FROM {table} WHERE {}", cond.replace("{t}", &t)), []).map_err(sql_err)?;
             match *table {

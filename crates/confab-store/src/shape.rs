@@ -16,6 +16,48 @@ use crate::{ImportPost, JobOutcome, RootWithReplies, RootsPage, StoreError, Stor
 /// that held the post as it was written. The spam filter never overrides them.
 pub const DECIDED_BY_SOMEONE: &str = "actor_kind NOT IN ('filter', 'rules')";
 
+/// A forum's purge, table by table (both stores' SQL; `Store::forum_purge`). A batch of
+/// threads, children first (`{t}`: the batch's thread ids); the mutes of those threads
+/// live in the global data and are the backend's to remove.
+pub const PURGE_THREAD_ROWS: &[(&str, &str)] = &[
+    ("votes", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
+    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
+    ("flags", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
+    ("moderation_log", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
+    ("subscriptions", "thread_id IN ({t})"),
+    ("notify_state", "thread_id IN ({t})"),
+    ("notify_pending", "thread_id IN ({t})"),
+    ("notify_sent", "thread_id IN ({t})"),
+    ("posts", "thread_id IN ({t})"),
+    ("threads", "id IN ({t})"),
+];
+
+/// The forum's other rows in the forum-shard data, once no thread is left (`{f}`: its
+/// id, `{keep}`: the running purge job).
+pub const PURGE_SHARD_ROWS: &[(&str, &str)] = &[
+    ("webhook_attempts", "webhook_id IN (SELECT id FROM webhooks WHERE forum_id = {f})"),
+    ("webhooks", "forum_id = {f}"),
+    ("outbox", "forum_id = {f} AND id <> {keep}"),
+    ("spam_tokens", "forum_id = {f}"),
+    ("spam_docs", "forum_id = {f}"),
+    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE forum_id = {f})"),
+    ("moderation_log", "forum_id = {f}"),
+    ("bans", "forum_id = {f}"),
+    ("flags", "forum_id = {f}"),
+    ("subscriptions", "forum_id = {f}"),
+];
+
+/// Its rows in the global data, last; the forum's own row goes after these, at the very
+/// end (until then its shortname stays taken).
+pub const PURGE_GLOBAL_ROWS: &[(&str, &str)] = &[
+    // Reader credentials handed to the forum's site.
+    ("sessions", "forum_id = {f}"),
+    ("forum_roles", "forum_id = {f}"),
+    ("forum_keys", "forum_id = {f}"),
+    // The site's SSO users are the forum's alone.
+    ("authors", "kind = 'sso' AND sso_forum = {f}"),
+];
+
 /// Each post's depth in a bulk import, checked before anything is written: a parent
 /// must come earlier in the batch, and the tree must not nest deeper than `MAX_DEPTH`.
 pub fn import_depths(batch: &[ImportPost]) -> StoreResult<Vec<u32>> {

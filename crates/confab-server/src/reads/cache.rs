@@ -14,7 +14,7 @@
 //! - forums, by shortname and by id, in this process only: few, small, read by nearly
 //!   every request.
 //!
-//! A write that changes what a thread's pages show calls [`AppState::thread_changed`]:
+//! A write that changes what a thread's pages show calls [`Reads::thread_changed`]:
 //! one refresh per thread at a time reads the thread and makes anew the values that
 //! exist for it (pages per sort, counts, look-ups), and stores them over the old ones.
 //! The writer waits for a refresh that started after its write, so its next read shows
@@ -34,7 +34,6 @@ use confab_core::model::{Forum, Sort, Thread, ThreadKey};
 use confab_store::StoreError;
 use tokio::sync::watch;
 
-use crate::AppState;
 use crate::error::ApiError;
 
 /// How long cached values live unless configured otherwise (`[cache] fresh_secs`,
@@ -193,18 +192,6 @@ impl Reads {
             self.forums_by_name.insert(f.shortname.as_str().to_owned(), f.clone());
             self.forums_by_id.insert(f.id, f.clone());
         }
-    }
-}
-
-impl AppState {
-    /// Begins a forum's deletion (see `Store::forum_delete_begin`): hidden from every
-    /// read at once, its data purged by the job whose id this returns.
-    pub(crate) async fn delete_forum(&self, forum: &Forum) -> Result<Id, StoreError> {
-        let job = self.store.forum_delete_begin(forum.id, self.clock.now()).await?;
-        self.reads.forum_gone(forum);
-        self.wake_workers();
-        tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
-        Ok(job)
     }
 }
 

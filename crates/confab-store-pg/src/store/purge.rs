@@ -11,52 +11,15 @@
 use confab_core::id::Id;
 use confab_core::jobs::Task;
 use confab_core::model::UnixMs;
+use confab_store::shape::{PURGE_GLOBAL_ROWS, PURGE_SHARD_ROWS, PURGE_THREAD_ROWS};
 use confab_store::{NewJob, PurgeStep, StoreError, StoreResult};
 use tokio_postgres::GenericClient;
 
 use super::{PgStore, shard};
 use crate::sql::{args, begin, col, commit, exec, id_col, opt, rows};
 
-/// A batch's rows in the forum's shard database, children first; `{t}`: thread ids.
-const THREAD_ROWS: &[(&str, &str)] = &[
-    ("votes", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("flags", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("moderation_log", "post_id IN (SELECT id FROM posts WHERE thread_id IN ({t}))"),
-    ("subscriptions", "thread_id IN ({t})"),
-    ("notify_state", "thread_id IN ({t})"),
-    ("notify_pending", "thread_id IN ({t})"),
-    ("notify_sent", "thread_id IN ({t})"),
-    ("posts", "thread_id IN ({t})"),
-    ("threads", "id IN ({t})"),
-];
-
-/// The forum's other rows in its shard database, once no thread is left; `{f}`: its id,
-/// `{keep}`: the running purge job.
-const SHARD_ROWS: &[(&str, &str)] = &[
-    ("webhook_attempts", "webhook_id IN (SELECT id FROM webhooks WHERE forum_id = {f})"),
-    ("webhooks", "forum_id = {f}"),
-    ("outbox", "forum_id = {f} AND id <> {keep}"),
-    ("spam_tokens", "forum_id = {f}"),
-    ("spam_docs", "forum_id = {f}"),
-    ("spam_verdicts", "post_id IN (SELECT id FROM posts WHERE forum_id = {f})"),
-    ("moderation_log", "forum_id = {f}"),
-    ("bans", "forum_id = {f}"),
-    ("flags", "forum_id = {f}"),
-    ("subscriptions", "forum_id = {f}"),
-];
-
-/// Its rows in the global database, last of all; the forum's own row at the very end.
-const GLOBAL_ROWS: &[(&str, &str)] = &[
-    // Reader credentials handed to the forum's site.
-    ("sessions", "forum_id = {f}"),
-    ("forum_roles", "forum_id = {f}"),
-    ("forum_keys", "forum_id = {f}"),
-    // The site's SSO users are the forum's alone.
-    ("authors", "kind = 'sso' AND sso_forum = {f}"),
-    ("forum_pins", "forum_id = {f}"),
-    ("forums", "id = {f}"),
-];
+/// The global rows beyond `shape::PURGE_GLOBAL_ROWS`: the forum's pin, then its row.
+const GLOBAL_LAST: &[(&str, &str)] = &[("forum_pins", "forum_id = {f}"), ("forums", "id = {f}")];
 
 /// Every table a forum's purge looks in, by database (for the schema check in tests).
 pub fn tables() -> (Vec<&'static str>, Vec<&'static str>) {
@@ -66,9 +29,9 @@ pub fn tables() -> (Vec<&'static str>, Vec<&'static str>) {
         v.dedup();
         v
     };
-    let mut global = names(&[GLOBAL_ROWS]);
+    let mut global = names(&[PURGE_GLOBAL_ROWS, GLOBAL_LAST]);
     global.push("mutes");
-    (names(&[THREAD_ROWS, SHARD_ROWS]), global)
+    (names(&[PURGE_THREAD_ROWS, PURGE_SHARD_ROWS]), global)
 }
 
 fn list(ids: &[i64]) -> String {
@@ -145,7 +108,7 @@ impl PgStore {
             if batch.is_empty() && !finish {
                 // Nothing to do until the caller may finish.
             } else if batch.is_empty() {
-                for (table, cond) in SHARD_ROWS {
+                for (table, cond) in PURGE_SHARD_ROWS {
                     delete(&tx, table, &cond.replace("{f}", &f.to_string()).replace("{keep}", &keep.to_string()))
                         .await?;
                 }
@@ -157,7 +120,7 @@ impl PgStore {
                     .iter()
                     .map(|r| col(r, 0))
                     .collect::<StoreResult<_>>()?;
-                for (table, cond) in THREAD_ROWS {
+                for (table, cond) in PURGE_THREAD_ROWS {
                     let n = delete(&tx, table, &cond.replace("{t}", &t)).await?;
                     match *table {
                         "posts" => step.posts = n,
@@ -178,7 +141,7 @@ impl PgStore {
         }
         write_on!(self, &self.t.global, |c, _ids| {
             let tx = begin(c).await?;
-            for (table, cond) in GLOBAL_ROWS {
+            for (table, cond) in PURGE_GLOBAL_ROWS.iter().chain(GLOBAL_LAST) {
                 delete(&tx, table, &cond.replace("{f}", &f.to_string())).await?;
             }
             commit(tx).await

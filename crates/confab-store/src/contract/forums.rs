@@ -74,6 +74,21 @@ pub struct Filled {
     pub shared_guest: Id,
     pub sso_author: Id,
     pub moderator: Account,
+    pub webhooks: Vec<Id>,
+}
+
+impl Filled {
+    /// `cond` (a backend test's SQL tying rows to this forum) with its placeholders
+    /// filled: `{f}` the forum, `{t}` its threads, `{p}` its posts, `{h}` its webhooks,
+    /// `{a}` its authors that must go with it.
+    pub fn tie(&self, cond: &str) -> String {
+        let ids = |v: &[Id]| v.iter().map(|i| i.as_i64().to_string()).collect::<Vec<_>>().join(",");
+        cond.replace("{f}", &self.forum.id.as_i64().to_string())
+            .replace("{t}", &ids(&self.threads))
+            .replace("{p}", &ids(&self.posts))
+            .replace("{h}", &ids(&self.webhooks))
+            .replace("{a}", &ids(&[self.lone_guest, self.sso_author]))
+    }
 }
 
 /// Fills forum `shortname` through the store's own calls: threads, posts and replies by
@@ -165,6 +180,7 @@ pub async fn fill_forum(store: &dyn Store, shortname: &str, elsewhere: &Forum) -
         shared_guest: shared.author.id,
         sso_author: by_sso.author.id,
         moderator,
+        webhooks: vec![hook.id],
     }
 }
 
