@@ -127,7 +127,7 @@ pub(crate) async fn notify(
             task: Task::Digest { email: email.as_str().to_owned(), thread },
             run_at: due,
         }]),
-        NotifyGate::Digest { schedule: false, .. } => Ok(vec![]),
+        NotifyGate::Digest { schedule: false, .. } | NotifyGate::Digested => Ok(vec![]),
     }
 }
 

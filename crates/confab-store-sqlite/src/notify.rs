@@ -116,13 +116,14 @@ pub(crate) fn gate(
 ) -> StoreResult<NotifyGate> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
     // Let through before (the job is being retried): the same mail again.
-    let sent: bool = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM notify_sent WHERE email = ?1 AND thread_id = ?2 AND post_id = ?3)",
-        )
-        .and_then(|mut s| s.query_row(params![email.as_str(), thread.as_i64(), post.as_i64()], |r| r.get(0)))
+    let sent: Option<i64> = tx
+        .prepare_cached("SELECT sent_at FROM notify_sent WHERE email = ?1 AND thread_id = ?2 AND post_id = ?3")
+        .and_then(|mut s| s.query_row(params![email.as_str(), thread.as_i64(), post.as_i64()], |r| r.get(0)).optional())
         .map_err(sql_err)?;
-    if sent {
+    if sent == Some(confab_store::NOTIFY_DIGESTED) {
+        return Ok(NotifyGate::Digested);
+    }
+    if sent.is_some() {
         // This attempt's time is the one a failed send gives back (`release`).
         tx.execute(
             "UPDATE notify_state SET last_sent_at = ?3 WHERE email = ?1 AND thread_id = ?2 AND digest_at IS NULL",
@@ -143,6 +144,12 @@ pub(crate) fn gate(
             tx.execute(
                 "INSERT INTO notify_pending (email, thread_id, post_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![email.as_str(), thread.as_i64(), post.as_i64()],
+            )
+            .map_err(sql_err)?;
+            tx.execute(
+                "INSERT INTO notify_sent (email, thread_id, post_id, sent_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO NOTHING",
+                params![email.as_str(), thread.as_i64(), post.as_i64(), confab_store::NOTIFY_DIGESTED],
             )
             .map_err(sql_err)?;
             match digest {

@@ -331,6 +331,10 @@ pub struct WebhookAttempt {
     pub duration_ms: u32,
 }
 
+/// `notify_sent.sent_at` of a post the gate gave to a digest rather than let through
+/// (both stores), so that a retried notify job does not give it to another digest.
+pub const NOTIFY_DIGESTED: UnixMs = -1;
+
 /// What the notification throttle decided for one post and recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyGate {
@@ -341,6 +345,9 @@ pub enum NotifyGate {
     /// mail again, and if that fails, retry it: never hand it to a digest, which would
     /// be a second mail under another Message-ID.
     SendAgain,
+    /// Nothing to do: the gate gave this post to a digest before (its job is being
+    /// retried), which carries it or has mailed it already.
+    Digested,
     /// Wait: the post joins the digest, due at `due`; `schedule` says whether this
     /// call opened the digest (and so must queue the job that sends it).
     Digest { due: UnixMs, schedule: bool },

@@ -254,10 +254,15 @@ pub(crate) async fn gate(
     // Let through before (the job is being retried): the same mail again.
     let sent = opt(
         tx,
-        "SELECT 1 FROM notify_sent WHERE email = $1 AND thread_id = $2 AND post_id = $3",
+        "SELECT sent_at FROM notify_sent WHERE email = $1 AND thread_id = $2 AND post_id = $3",
         args![email.as_str(), thread.as_i64(), post.as_i64()],
     )
-    .await?;
+    .await?
+    .map(|r| col::<i64>(&r, 0))
+    .transpose()?;
+    if sent == Some(confab_store::NOTIFY_DIGESTED) {
+        return Ok(NotifyGate::Digested);
+    }
     if sent.is_some() {
         // This attempt's time is the one a failed send gives back (`release`).
         exec(
@@ -279,6 +284,13 @@ pub(crate) async fn gate(
     Ok(match state {
         Some((last, digest)) if now - last < interval_ms || digest.is_some() => {
             pending_add(tx, email, thread, post).await?;
+            exec(
+                tx,
+                "INSERT INTO notify_sent (email, thread_id, post_id, sent_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                args![email.as_str(), thread.as_i64(), post.as_i64(), confab_store::NOTIFY_DIGESTED],
+            )
+            .await?;
             match digest {
                 Some(due) => NotifyGate::Digest { due, schedule: false },
                 None => {

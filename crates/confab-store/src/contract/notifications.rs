@@ -62,7 +62,7 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
 
     // The throttle: one mail, then a digest opened once, then taken whole.
     let ann = e("ann@example.com");
-    let ids: Vec<Id> = (1..=4).map(|i| Id::from_raw(1000 + i).unwrap()).collect();
+    let ids: Vec<Id> = (1..=7).map(|i| Id::from_raw(1000 + i).unwrap()).collect();
     let min = 60_000;
     assert_eq!(store.notify_gate(&ann, thread.id, ids[0], NOW, 15 * min).await.unwrap(), NotifyGate::Send);
     assert_eq!(
@@ -88,6 +88,12 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]]);
     assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]], "still there");
     assert!(!store.digest_sent(&ann, thread.id, &ids[1..3], NOW + 15 * min, NOW + 30 * min).await.unwrap());
+    // A retried notify job whose post went to that digest finds it handled: it never
+    // joins a second digest.
+    assert_eq!(
+        store.notify_gate(&ann, thread.id, ids[1], NOW + 15 * min + 1, 15 * min).await.unwrap(),
+        NotifyGate::Digested
+    );
     assert!(store.digest_waiting(&ann, thread.id).await.unwrap().is_empty(), "taken once sent");
     // The digest started a new quiet interval.
     assert!(matches!(
@@ -99,16 +105,16 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     let sending = store.digest_waiting(&ann, thread.id).await.unwrap();
     assert_eq!(sending, vec![ids[3]]);
     assert!(matches!(
-        store.notify_gate(&ann, thread.id, ids[2], NOW + 30 * min, 15 * min).await.unwrap(),
+        store.notify_gate(&ann, thread.id, ids[5], NOW + 30 * min, 15 * min).await.unwrap(),
         NotifyGate::Digest { schedule: false, .. }
     ));
     assert!(store.digest_sent(&ann, thread.id, &sending, NOW + 31 * min, NOW + 46 * min).await.unwrap());
     assert_eq!(
-        store.notify_gate(&ann, thread.id, ids[1], NOW + 32 * min, 15 * min).await.unwrap(),
+        store.notify_gate(&ann, thread.id, ids[4], NOW + 32 * min, 15 * min).await.unwrap(),
         NotifyGate::Digest { due: NOW + 46 * min, schedule: false }
     );
-    assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[1], ids[2]]);
-    assert!(!store.digest_sent(&ann, thread.id, &[ids[1], ids[2]], NOW + 31 * min, NOW + 46 * min).await.unwrap());
+    assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[4], ids[5]]);
+    assert!(!store.digest_sent(&ann, thread.id, &[ids[4], ids[5]], NOW + 31 * min, NOW + 46 * min).await.unwrap());
     assert_eq!(
         store.notify_gate(&ann, thread.id, ids[0], NOW + 46 * min, 15 * min).await.unwrap(),
         NotifyGate::SendAgain
@@ -119,11 +125,11 @@ pub async fn notifications_follow_subscriptions_mutes_and_the_throttle(store: &d
     assert_eq!(store.notify_gate(&ann, thread.id, ids[0], NOW + 47 * min, 15 * min).await.unwrap(), NotifyGate::Send);
     // ...unless a digest opened meanwhile, which then carries the post.
     assert!(matches!(
-        store.notify_gate(&ann, thread.id, ids[1], NOW + 48 * min, 15 * min).await.unwrap(),
+        store.notify_gate(&ann, thread.id, ids[6], NOW + 48 * min, 15 * min).await.unwrap(),
         NotifyGate::Digest { schedule: true, .. }
     ));
     assert!(!store.notify_release(&ann, thread.id, ids[0], NOW + 47 * min).await.unwrap());
-    assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[0], ids[1]]);
+    assert_eq!(store.digest_waiting(&ann, thread.id).await.unwrap(), vec![ids[0], ids[6]]);
 }
 
 /// A post that asks to follow its thread subscribes its author in its own transaction
