@@ -102,7 +102,7 @@ pub async fn fresh(name: &str) -> (PgConfig, Databases) {
     // The replica has the new database once it has replayed its creation (it may still
     // be catching up after a restart by another test binary).
     let mut replayed = false;
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Ok((_, conn)) = tokio_postgres::connect(&url(base_port() + 2, &s1), NoTls).await {
             drop(conn);
             replayed = true;
