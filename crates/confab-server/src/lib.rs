@@ -27,6 +27,7 @@ mod pages;
 pub mod passwords;
 pub mod ratelimit;
 mod redirect;
+mod templates;
 mod views;
 
 use std::sync::Arc;

@@ -16,7 +16,6 @@ use confab_core::jobs::{NotifyReason, Task};
 use confab_core::model::{Author, Forum, Post, PostState, Thread};
 use confab_jobs::Failure;
 use confab_store::{NewJob, NotifyGate, StoreError};
-use std::sync::LazyLock;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -232,25 +231,11 @@ fn post_link(forum: &Forum, t: &Thread, p: &Post) -> Option<String> {
 
 const FOOTER_TEXT: &str = "You get this mail because of your comment or subscription.";
 
-/// The mail templates (`crates/confab-server/mail/`): minijinja, HTML ones escaped
-/// automatically; a post's HTML is the sanitised rendering, passed as safe.
-static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
-    let mut env = minijinja::Environment::new();
-    env.set_trim_blocks(true);
-    for (name, source) in [
-        ("notify.txt", include_str!("../mail/notify.txt")),
-        ("notify.html", include_str!("../mail/notify.html")),
-        ("digest.txt", include_str!("../mail/digest.txt")),
-        ("digest.html", include_str!("../mail/digest.html")),
-    ] {
-        env.add_template(name, source).expect("the mail templates parse");
-    }
-    env
-});
-
+/// A mail template (`templates/mail/`, in the server's one environment): HTML ones
+/// escape what they are given; a post's HTML is the sanitised rendering, passed as safe.
 fn render(name: &str, ctx: &minijinja::Value) -> String {
     // The templates are ours and tested; a failure is a bug, shown rather than hidden.
-    TEMPLATES.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| format!("(template error: {e})"))
+    crate::templates::render(name, ctx).unwrap_or_else(|e| format!("(template error: {e})"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -283,8 +268,8 @@ fn single_mail(
     };
     Mail {
         to: to.clone(),
-        text: render("notify.txt", &ctx),
-        html: Some(render("notify.html", &ctx)),
+        text: render("mail/notify.txt", &ctx),
+        html: Some(render("mail/notify.html", &ctx)),
         subject,
         unsubscribe: Some(unsubscribe),
         key: Some(key.to_string()),
@@ -326,8 +311,8 @@ fn digest_mail(
     };
     Mail {
         to: to.clone(),
-        text: render("digest.txt", &ctx),
-        html: Some(render("digest.html", &ctx)),
+        text: render("mail/digest.txt", &ctx),
+        html: Some(render("mail/digest.html", &ctx)),
         subject,
         unsubscribe: Some(unsubscribe),
         key: Some(key.to_string()),
@@ -350,12 +335,12 @@ mod tests {
             footer => FOOTER_TEXT,
             unsubscribe => "https://c.example/unsubscribe?e=a%40b&t=1&s=f",
         };
-        let html = render("notify.html", &ctx);
+        let html = render("mail/notify.html", &ctx);
         assert!(html.contains("&lt;script&gt;x&lt;&#x2f;script&gt;") && !html.contains("<script>"), "{html}");
         assert!(html.contains("<blockquote><p><em>fine</em></p></blockquote>"), "{html}");
         assert!(html.contains("&amp;b=&quot;2&quot;"), "{html}");
         assert!(html.contains("held until a moderator"), "{html}");
-        let text = render("notify.txt", &ctx);
+        let text = render("mail/notify.txt", &ctx);
         assert!(text.starts_with("<script>x</script> wrote:\n\na < b\n"), "text is not escaped: {text}");
         assert!(text.contains("Read and reply: https://e.example/?a=1&b=\"2\""), "{text}");
         assert!(
