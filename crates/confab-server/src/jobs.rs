@@ -43,10 +43,10 @@ pub struct Effects {
     /// How long after a forum's deletion began its last rows wait: until no process can
     /// still write to it from a copy read before (see [`forum_grace`]).
     pub forum_grace: Duration,
-    /// The reads whose cache a verdict's state change is pushed into: the server's own
-    /// in `confab serve`, one over the configured shared cache in `confab worker`; `None`
-    /// without a cache.
-    pub reads: Option<Arc<crate::reads::Reads>>,
+    /// What the jobs' own writes (a spam verdict's state change) do once committed: the
+    /// server's in `confab serve`; in `confab worker`, refreshes over the configured
+    /// shared cache (see [`crate::worker_reads`]), or nothing without one.
+    pub writes: crate::writes::Writes,
 }
 
 impl Effects {
@@ -63,6 +63,7 @@ impl Effects {
         let link_key: [u8; 32] =
             key.try_into().map_err(|_| StoreError::Internal("stored page key has the wrong length".into()))?;
         Ok(Effects {
+            writes: crate::writes::Writes::new(Arc::clone(&store), clock.clone(), None, None),
             store,
             outbound,
             clock,
@@ -72,7 +73,6 @@ impl Effects {
             notify_interval,
             akismet: None,
             forum_grace: forum_grace(crate::reads::DEFAULT_POLICY.fresh),
-            reads: None,
         })
     }
 }
@@ -265,15 +265,12 @@ impl Effects {
         }
         let why = verdict_reasons.filter(|r| !r.is_empty()).map(|r| r.join(", "));
         let queued = order.queued.unwrap_or(post.state);
-        let Some(change) = self.store.post_screened(post.id, queued, target, why, self.clock.now()).await? else {
+        let Some(change) = crate::writes::moderation::screened(&self.writes, &post, queued, target, why).await? else {
             // A moderator (or the author, or readers' flags) decided while it waited or
             // while the filter judged it: their decision stands. The verdict is recorded.
             tracing::info!(post = %post.id, "decided on since it was queued; the filter's verdict is not applied");
             return Ok(vec![]);
         };
-        if let Some(reads) = &self.reads {
-            reads.thread_changed(post.thread_id).await;
-        }
         if change.after.state == PostState::Approved {
             // Its post.approved event announces it.
             return Ok(vec![]);

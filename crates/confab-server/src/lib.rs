@@ -29,6 +29,7 @@ pub mod ratelimit;
 mod redirect;
 mod templates;
 mod views;
+pub mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -237,6 +238,8 @@ pub struct AppState {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Public reads through the cache, and the refreshes writes push into it.
     pub reads: Arc<reads::Reads>,
+    /// The write side's after-commit effects, over the reads and the wake-up above.
+    pub(crate) writes: writes::Writes,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -289,6 +292,8 @@ impl AppState {
             .map_err(|_| confab_store::StoreError::Internal("stored page key has the wrong length".into()))?;
         let passwords = passwords::Passwords::new(settings.accounts.password_cost)
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
+        // Made again by `rewired` below, once the state's reads and wake-up exist.
+        let writes = writes::Writes::new(Arc::clone(&store), clock.clone(), None, None);
         Ok(AppState {
             reads: Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone())),
             store,
@@ -304,13 +309,27 @@ impl AppState {
                 .map_err(confab_store::StoreError::Internal)?,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             write_positions: Arc::default(),
-        })
+            writes,
+        }
+        .rewired())
+    }
+
+    /// The writes' effects over this state's current reads and wake-up (after a
+    /// builder below changed either).
+    fn rewired(mut self) -> Self {
+        self.writes = writes::Writes::new(
+            Arc::clone(&self.store),
+            self.clock.clone(),
+            Some(Arc::clone(&self.reads)),
+            Some(Arc::clone(&self.jobs_wake)),
+        );
+        self
     }
 
     /// The same state reading every value from the store.
     pub fn without_cache(mut self) -> Self {
         self.reads = Arc::new(reads::Reads::off(Arc::clone(&self.store), self.cursors.clone(), self.clock.clone()));
-        self
+        self.rewired()
     }
 
     /// The same state reading through `cache` (its clock is the state's, so a test
@@ -324,7 +343,7 @@ impl AppState {
             cache,
             policy,
         ));
-        self
+        self.rewired()
     }
 
     /// The same state with outbound requests under `policy`.
@@ -336,7 +355,7 @@ impl AppState {
     /// The same state waking `wake` after writes (a worker's [`confab_jobs::Worker::waker`]).
     pub fn with_jobs_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
         self.jobs_wake = wake;
-        self
+        self.rewired()
     }
 
     /// Begins a forum's deletion (see `Store::forum_delete_begin`): hidden from every
@@ -346,15 +365,9 @@ impl AppState {
         forum: &confab_core::model::Forum,
     ) -> Result<confab_core::id::Id, confab_store::StoreError> {
         let job = self.store.forum_delete_begin(forum.id, self.clock.now()).await?;
-        self.reads.forum_gone(forum);
-        self.wake_workers();
+        self.writes.committed(&[writes::Change::ForumGone(forum)]).await;
         tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
         Ok(job)
-    }
-
-    /// Tells this process's workers that a write queued jobs.
-    pub(crate) fn wake_workers(&self) {
-        self.jobs_wake.notify_one();
     }
 
     /// The task handler workers of this server run.
@@ -369,7 +382,7 @@ impl AppState {
             notify_interval: self.settings.notify_interval,
             akismet: self.settings.akismet.clone(),
             forum_grace: jobs::forum_grace(self.reads.policy.fresh),
-            reads: Some(Arc::clone(&self.reads)),
+            writes: self.writes.clone(),
         }
     }
 

@@ -402,8 +402,15 @@ impl PostStore for SqliteStore {
         self.read(move |c| posts::for_edit(c, id)).await
     }
 
-    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {
-        self.write(move |c, ids| posts::edit(c, ids, id, &message, &html, now)).await
+    async fn post_edit(
+        &self,
+        id: Id,
+        message: Message,
+        html: String,
+        hold: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Post> {
+        self.write(move |c, ids| posts::edit(c, ids, id, &message, &html, hold.as_deref(), now)).await
     }
 
     async fn post_delete(&self, id: Id, now: UnixMs) -> StoreResult<DeletedPost> {

@@ -355,6 +355,7 @@ pub(crate) fn edit(
     id: Id,
     message: &Message,
     html: &str,
+    hold: Option<&str>,
     now: UnixMs,
 ) -> StoreResult<Post> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
@@ -366,6 +367,21 @@ pub(crate) fn edit(
         .map_err(sql_err)?
         .ok_or(StoreError::PostNotFound)?;
     outbox::emit_post(&tx, ids, EventKind::PostUpdated, &post, now)?;
+    let post = match hold {
+        Some(why) if post.state == PostState::Approved => {
+            crate::spam::set_state_in(
+                &tx,
+                ids,
+                id,
+                PostState::Pending,
+                confab_core::model::Moderator::Rules,
+                Some(why),
+                now,
+            )?
+            .after
+        }
+        _ => post,
+    };
     tx.commit().map_err(sql_err)?;
     Ok(post)
 }

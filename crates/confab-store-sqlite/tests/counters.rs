@@ -46,7 +46,13 @@ async fn counters_equal_a_recount_after_concurrent_writes_and_decisions() {
                         5 => {
                             if let Some(id) = mine.last() {
                                 let _ = store
-                                    .post_edit(*id, Message::parse("edited").unwrap(), "<p>edited</p>".into(), NOW)
+                                    .post_edit(
+                                        *id,
+                                        Message::parse("edited").unwrap(),
+                                        "<p>edited</p>".into(),
+                                        None,
+                                        NOW,
+                                    )
                                     .await;
                             }
                         }

@@ -553,7 +553,18 @@ pub trait PostStore: Send + Sync {
     async fn post_get(&self, id: Id) -> StoreResult<Post>;
     /// A post with the stored hash of its author's edit token, in one read.
     async fn post_for_edit(&self, id: Id) -> StoreResult<(Post, Option<TokenHash>)>;
-    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post>;
+    /// The author's new text. With `hold` (the forum's rules object to the new text),
+    /// an approved post also goes back to pending for review, logged as the rules'
+    /// decision with that reason: both in one transaction, so no crash leaves the new
+    /// text public.
+    async fn post_edit(
+        &self,
+        id: Id,
+        message: Message,
+        html: String,
+        hold: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Post>;
     /// Soft-deletes a post (its replies keep their place); returns the post and its
     /// thread as the same transaction left them.
     async fn post_delete(&self, id: Id, now: UnixMs) -> StoreResult<DeletedPost>;

@@ -321,8 +321,10 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     effects.akismet = config.akismet()?;
     effects.forum_grace = confab_server::jobs::forum_grace(config.cache.policy().fresh);
     if let Some(backend) = config.cache.backend()? {
+        // Its jobs' writes (spam verdicts) refresh the cached pages the servers serve.
         let reads = confab_server::worker_reads(Arc::clone(&store), clock.clone(), backend, config.cache.policy());
-        effects.reads = Some(reads.await?);
+        effects.writes =
+            confab_server::writes::Writes::new(Arc::clone(&store), clock.clone(), Some(reads.await?), None);
     }
     let worker = confab_jobs::Worker::new(store, Arc::new(effects), config.worker()?, now_fn(&clock));
     if let Some(pg) = &pg {

@@ -24,6 +24,7 @@ use crate::extract::{Json, PathId};
 use crate::mail::Mail;
 use crate::ratelimit::Key;
 use crate::views::{AccountView, SessionView, rfc3339};
+use crate::writes::Change;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -359,10 +360,8 @@ pub(crate) async fn delete_with_password(
     }
     let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
     // What they wrote leaves the cached pages now, not when those expire.
-    for thread in &done.threads {
-        state.reads.thread_changed(*thread).await;
-    }
-    state.wake_workers();
+    let changes: Vec<Change> = done.threads.iter().map(|t| Change::Thread(*t)).collect();
+    state.writes.committed(&changes).await;
     tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");
     Ok(done)
 }

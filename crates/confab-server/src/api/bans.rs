@@ -186,13 +186,13 @@ pub(crate) enum Standing {
 /// Refuses a poster the forum has banned: by account, address, domain, or network.
 /// A shadow ban does not refuse: it is reported, and the caller hides the post.
 pub(crate) async fn check(
-    state: &AppState,
+    store: &dyn confab_store::Store,
     forum: &Forum,
     probe: &BanProbe,
     ip: Option<std::net::IpAddr>,
     now: UnixMs,
 ) -> Result<Standing, ApiError> {
-    let found = state.store.bans_matching(forum.id, probe, now).await?;
+    let found = store.bans_matching(forum.id, probe, now).await?;
     let hits: Vec<&Ban> = found
         .iter()
         .filter(|b| match &b.target {

@@ -19,6 +19,7 @@ use crate::auth::{ClientIp, Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
+use crate::writes::Change;
 
 const MAX_NOTE_CHARS: usize = 500;
 
@@ -56,7 +57,8 @@ pub(crate) async fn flag_post(
     }
     let actor = actor(&state, &forum, viewer, &headers).await?;
     let standing =
-        super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
+        super::bans::check(&*state.store, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now())
+            .await?;
     let voter = match (actor.voter(forum.id), client.0) {
         (Some(person), _) => person,
         // The keyed hash of the network that posts keep: stable for the reader, names no one.
@@ -74,8 +76,7 @@ pub(crate) async fn flag_post(
     let flag = Flag { reason, note, at: now };
     let outcome = state.store.flag_add(id, voter, flag, forum.policy.flag_threshold, now).await?;
     if outcome.held {
-        state.wake_workers();
-        state.reads.thread_changed(post.thread_id).await;
+        state.writes.committed(&[Change::Thread(post.thread_id)]).await;
         tracing::info!(post = %id, "post held for review by readers' flags");
     }
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))))

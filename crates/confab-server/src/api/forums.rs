@@ -13,6 +13,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::ForumView;
+use crate::writes::Change;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,7 +172,7 @@ pub(crate) async fn update_forum(
         }
     };
     let forum = state.store.forum_update(forum.id, ForumUpdate { name, origins, policy }).await?;
-    state.reads.forum_changed(&forum);
+    state.writes.committed(&[Change::Forum(&forum)]).await;
     tracing::info!(forum = %forum.id, "forum settings changed");
     Ok(axum::Json(ForumView::from(&forum)))
 }

@@ -16,6 +16,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{PathId, Query};
 use crate::views::rfc3339;
+use crate::writes::Change;
 
 const MAX_PAGE: u32 = 100;
 
@@ -132,7 +133,7 @@ pub(crate) async fn retry_job(
 ) -> Result<impl IntoResponse, ApiError> {
     who.require(&state, None, Power::Global).await?;
     let job = state.store.job_retry(id, state.clock.now()).await?;
-    state.wake_workers();
+    state.writes.committed(&[Change::Jobs]).await;
     tracing::info!(job = %id, "dead job retried");
     Ok(no_store(job_view(&job)))
 }

@@ -17,6 +17,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
 use crate::views::{AuthorView, PostView, ThreadView, rfc3339};
+use crate::writes::moderation::{decide, mark};
 
 const MAX_REASON_CHARS: usize = 500;
 const MAX_BULK: usize = 100;
@@ -109,34 +110,6 @@ async fn moderated(state: &AppState, who: &Principal, id: Id) -> Result<(Post, F
     Ok((post, forum))
 }
 
-/// Applies a decision to one post the principal may moderate; teaches the classifier.
-pub(crate) async fn decide(
-    state: &AppState,
-    who: &Principal,
-    post: &Post,
-    to: PostState,
-    why: Option<String>,
-) -> Result<confab_store::StateChange, ApiError> {
-    let by = who.moderator().ok_or(ApiError::Unauthorized)?;
-    let change = state.store.post_set_state(post.id, to, by, why, state.clock.now()).await?;
-    if change.before.state != change.after.state {
-        state.wake_workers();
-        state.reads.thread_changed(post.thread_id).await;
-        // A moderator's word on spam is what the forum's classifier learns from.
-        let learn = match (change.before.state, change.after.state) {
-            (_, PostState::Spam) => Some(true),
-            (PostState::Spam | PostState::Pending, PostState::Approved) => Some(false),
-            _ => None,
-        };
-        if let Some(spam) = learn {
-            let tokens = confab_core::spam::tokens(post.message.as_str());
-            state.store.spam_learn(post.forum_id, &tokens, spam).await?;
-        }
-        tracing::info!(post = %post.id, from = ?change.before.state, to = ?change.after.state, by = by.kind(), "post moderated");
-    }
-    Ok(change)
-}
-
 pub(crate) async fn moderate_post(
     State(state): State<AppState>,
     who: Principal,
@@ -147,11 +120,12 @@ pub(crate) async fn moderate_post(
     let (post, forum) = moderated(&state, &who, id).await?;
     let (after, thread, changed) = match body.action.state() {
         Some(to) => {
-            let change = decide(&state, &who, &post, to, why).await?;
+            let by = who.moderator().ok_or(ApiError::Unauthorized)?;
+            let change = decide(&state.writes, by, &post, to, why).await?;
             let changed = change.before.state != change.after.state;
             (change.after, change.thread, changed)
         }
-        None => mark(&state, &post, body.action).await?,
+        None => mark(&state.writes, &post, body.action).await?,
     };
     let author = state.store.authors_get_many(&[after.author_id]).await?.into_iter().next();
     Ok((
@@ -162,42 +136,6 @@ pub(crate) async fn moderate_post(
             "changed": changed,
         })),
     ))
-}
-
-/// Highlight or pin a post (only what readers can see), or undo it.
-pub(crate) async fn mark(
-    state: &AppState,
-    post: &Post,
-    action: Action,
-) -> Result<(Post, confab_core::model::Thread, bool), ApiError> {
-    let on = matches!(action, Action::Highlight | Action::Pin);
-    if on && post.state != PostState::Approved {
-        return Err(
-            InputError::new("action", "not_approved", "only an approved post can be highlighted or pinned").into()
-        );
-    }
-    let now = state.clock.now();
-    match action {
-        Action::Highlight | Action::Unhighlight => {
-            let changed = post.highlighted != on;
-            let after = if changed { state.store.post_set_highlighted(post.id, on, now).await? } else { post.clone() };
-            state.wake_workers();
-            if changed {
-                state.reads.thread_changed(post.thread_id).await;
-            }
-            Ok((after, state.store.thread_get(post.thread_id).await?, changed))
-        }
-        _ => {
-            let thread = state.store.thread_get(post.thread_id).await?;
-            let target = if on { Some(post.id) } else { thread.pinned.filter(|p| *p != post.id) };
-            let changed = thread.pinned != target;
-            let thread = if changed { state.store.thread_set_pinned(thread.id, target).await? } else { thread };
-            if changed {
-                state.reads.thread_changed(thread.id).await;
-            }
-            Ok((post.clone(), thread, changed))
-        }
-    }
 }
 
 pub(crate) async fn moderate_many(
@@ -215,11 +153,12 @@ pub(crate) async fn moderate_many(
     }
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::Moderate).await?;
+    let by = who.moderator().ok_or(ApiError::Unauthorized)?;
     let mut results = Vec::with_capacity(body.posts.len());
     for id in body.posts {
         // Each post on its own: one that is missing or of another forum does not stop the rest.
         let outcome = match state.store.post_get(id).await {
-            Ok(p) if p.forum_id == forum.id => decide(&state, &who, &p, to, why.clone()).await.map(Some),
+            Ok(p) if p.forum_id == forum.id => decide(&state.writes, by, &p, to, why.clone()).await.map(Some),
             Ok(_) | Err(confab_store::StoreError::PostNotFound) => Ok(None),
             Err(e) => Err(e.into()),
         };

@@ -5,14 +5,10 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use confab_core::admission::{self, Poster};
 use confab_core::id::Id;
 use confab_core::input::{DisplayName, Email, InputError, Message, WebUrl};
-use confab_core::jobs::{ClientInfo, Screen};
-use confab_core::model::{Forum, GuestAuthor, NewPost, Post, PostAuthor, PostState};
-use confab_core::render::render_markdown;
-use confab_core::rules;
-use confab_core::secret::Token;
+use confab_core::jobs::ClientInfo;
+use confab_core::model::{Forum, GuestAuthor, Post, PostAuthor, PostState};
 use confab_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
@@ -25,6 +21,7 @@ use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
 use crate::reads::pages::{authors_of, shown_authors};
 use crate::views::{PostView, ThreadView, rfc3339};
+use crate::writes::posts;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +75,50 @@ pub(crate) async fn create_post(
     check_origin(&forum, &headers)?;
     let message = Message::parse(&body.message)?;
     let actor = actor(&state, &forum, viewer, &headers).await?;
-    let author = match (&actor, &body.author) {
+    let (author, notify, subscriber) = who_posts(&forum, &actor, &body)?;
+    let thread = body.thread.parse()?;
+    crate::auth::check_thread_url(&forum, thread.url.as_ref())?;
+    // Counted once the input is valid, so a mistyped form does not use up the quota.
+    count_post(&state, &client, &forum, &actor)?;
+    let client_info = client_info(&state, &forum, &client, &headers);
+    let draft = posts::Draft {
+        actor,
+        author,
+        thread,
+        parent: body.parent,
+        message,
+        notify,
+        subscribe: subscriber,
+        ip: client.0,
+        network: client.0.map(|ip| crate::ratelimit::network_hash(&state.page_key, ip)),
+        client: client_info,
+    };
+    let posts::Created { created, edit_token } = posts::create(&state.writes, &forum, draft).await?;
+
+    let window_ms = state.settings.edit_window.as_millis() as i64;
+    let body = json!({
+        "post": PostView::new(&as_author_sees(created.post.clone()), Some(&created.author)),
+        "thread": ThreadView::new(&created.thread, forum.shortname.as_str()),
+        "edit_token": edit_token.expose(),
+        "edit_expires_at": rfc3339(created.post.created_at + window_ms),
+    });
+    let location = format!("/api/v1/posts/{}", created.post.id);
+    // The body carries the edit token: no cache may keep it.
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())],
+        axum::Json(body),
+    ))
+}
+
+/// As whom the actor posts, whether they hear about replies, and whom the thread's
+/// subscription (if asked) goes to: what the request may ask for, checked.
+fn who_posts(
+    forum: &Forum,
+    actor: &Actor,
+    body: &CreatePost,
+) -> Result<(PostAuthor, bool, Option<confab_core::input::Email>), ApiError> {
+    let author = match (actor, &body.author) {
         (Actor::Account(me), None) => PostAuthor::Account(me.account.id),
         (Actor::Sso(user), None) => PostAuthor::Sso(user.clone()),
         (Actor::Account(_) | Actor::Sso(_), Some(_)) => {
@@ -95,7 +135,7 @@ pub(crate) async fn create_post(
         }
         (Actor::Guest, Some(a)) => PostAuthor::Guest(guest(a, forum.policy.require_guest_email)?),
     };
-    let notify = match (&actor, &author) {
+    let notify = match (actor, &author) {
         (Actor::Account(_), _) => body.notify.unwrap_or(true),
         (Actor::Sso(user), _) => body.notify.unwrap_or(false) && user.email.is_some(),
         (Actor::Guest, PostAuthor::Guest(g)) => match body.notify {
@@ -120,20 +160,14 @@ pub(crate) async fn create_post(
             .into());
         }
     };
-    let guest_email = match &author {
-        PostAuthor::Guest(g) => g.email.as_ref(),
-        _ => None,
-    };
-    let probe = super::bans::probe(&actor, guest_email);
-    if forum.policy.read_only {
-        return Err(ApiError::ReadOnly);
-    }
-    let standing = super::bans::check(&state, &forum, &probe, client.0, state.clock.now()).await?;
-    let thread = body.thread.parse()?;
-    crate::auth::check_thread_url(&forum, thread.url.as_ref())?;
-    // Counted once the input is valid, so a mistyped form does not use up the quota.
+    Ok((author, notify, subscriber))
+}
+
+/// The rate limits a new post counts against: its network's, its person's (an account
+/// or SSO user) and its forum's.
+fn count_post(state: &AppState, client: &ClientIp, forum: &Forum, actor: &Actor) -> Result<(), ApiError> {
     let limits = &state.settings.rate_limits;
-    client.limit(&state, Key::PostsFromNetwork, limits.posts_per_network)?;
+    client.limit(state, Key::PostsFromNetwork, limits.posts_per_network)?;
     if let Some(voter) = actor.voter(forum.id) {
         // The per-person key is the actor's derived voter key: one bucket per account
         // or per SSO user, never shared across forums for SSO users.
@@ -146,30 +180,12 @@ pub(crate) async fn create_post(
         .limiter
         .check(Key::PostsInForum(forum.id), limits.posts_per_forum, state.clock.now())
         .map_err(ApiError::RateLimited)?;
-    // The forum's rules (trusted members and moderators skip them), the poster's
-    // standing and the spam filter: one decision (`confab_core::admission`).
-    let trusted = forum.policy.has_rules() && skips_premoderation(&state, &forum, &actor).await?;
-    let name = match (&actor, &author) {
-        (_, PostAuthor::Guest(g)) => Some(g.name.to_string()),
-        (Actor::Account(me), _) => Some(me.account.username.to_string()),
-        (_, PostAuthor::Sso(u)) => Some(u.name.to_string()),
-        _ => None,
-    };
-    let poster = match actor {
-        Actor::Guest => Poster::Guest,
-        Actor::Account(_) => Poster::Account,
-        Actor::Sso(_) => Poster::Sso,
-    };
-    let admitted = admission::admit(&admission::Request {
-        policy: &forum.policy,
-        poster,
-        trusted,
-        name: name.as_deref(),
-        message: message.as_str(),
-        shadow: standing == super::bans::Standing::Shadow,
-    })?;
-    // What an outside spam service needs about the request, only when one is asked.
-    let client_info = (forum.policy.akismet && state.settings.akismet.is_some()).then(|| {
+    Ok(())
+}
+
+/// What an outside spam service needs about the request, only when one is asked.
+fn client_info(state: &AppState, forum: &Forum, client: &ClientIp, headers: &HeaderMap) -> Option<ClientInfo> {
+    (forum.policy.akismet && state.settings.akismet.is_some()).then(|| {
         let h = |name: header::HeaderName| {
             headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(500).collect::<String>()
         };
@@ -178,45 +194,7 @@ pub(crate) async fn create_post(
             user_agent: h(header::USER_AGENT),
             referrer: h(header::REFERER),
         }
-    });
-    let screen = admitted.screen_clean.map(|clean| Screen { clean, queued: None, client: client_info });
-    let html = render_markdown(message.as_str());
-    let edit_token = Token::generate();
-    let now = state.clock.now();
-    let new = NewPost {
-        thread,
-        parent_id: body.parent,
-        author,
-        message,
-        html,
-        state: admitted.state,
-        notify,
-        screen,
-        held: admitted.held,
-        hold_first_post: admitted.hold_first_post,
-        network: client.0.map(|ip| crate::ratelimit::network_hash(&state.page_key, ip)),
-        subscribe: subscriber,
-    };
-    let created = state.store.post_create(&forum, new, edit_token.hash(), now).await?;
-    state.wake_workers();
-    crate::reads::author_changed(&state.reads, &created.author).await;
-    state.reads.thread_changed(created.thread.id).await;
-    tracing::info!(post = %created.post.id, thread = %created.thread.id, thread_created = created.thread_created, "post created");
-
-    let window_ms = state.settings.edit_window.as_millis() as i64;
-    let body = json!({
-        "post": PostView::new(&as_author_sees(created.post.clone()), Some(&created.author)),
-        "thread": ThreadView::new(&created.thread, forum.shortname.as_str()),
-        "edit_token": edit_token.expose(),
-        "edit_expires_at": rfc3339(created.post.created_at + window_ms),
-    });
-    let location = format!("/api/v1/posts/{}", created.post.id);
-    // The body carries the edit token: no cache may keep it.
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())],
-        axum::Json(body),
-    ))
+    })
 }
 
 /// A post as its own author is shown it: a shadow post looks approved to them.
@@ -225,17 +203,6 @@ pub(crate) fn as_author_sees(mut p: Post) -> Post {
         p.state = PostState::Approved;
     }
     p
-}
-
-/// Trusted members, moderators and owners of the forum, and global administrators,
-/// post straight through the forum's rules.
-async fn skips_premoderation(state: &AppState, forum: &Forum, actor: &Actor) -> Result<bool, ApiError> {
-    let Actor::Account(me) = actor else { return Ok(false) };
-    if me.account.is_admin {
-        return Ok(true);
-    }
-    let role = state.store.role_get(forum.id, me.account.id).await?;
-    Ok(role.is_some_and(|r| r >= confab_core::model::Role::Trusted))
 }
 
 /// A post as the public may see it: pending and spam posts do not exist for them.
@@ -300,29 +267,12 @@ pub(crate) async fn edit_post(
     Json(body): Json<EditPost>,
 ) -> Result<impl IntoResponse, ApiError> {
     let message = Message::parse(&body.message)?;
-    let (_, forum) = authorise_edit(&state, id, viewer.clone(), &headers).await?;
-    if forum.policy.read_only {
-        return Err(ApiError::ReadOnly);
-    }
-    // An edit cannot bring in what the forum's word rules keep out.
-    let mut hold = None;
-    if rules::find(&forum.policy.restricted_words, message.as_str()).is_some() {
-        let actor = match viewer {
-            Some(v) => Actor::Account(v),
-            None => Actor::Guest,
-        };
-        if !skips_premoderation(&state, &forum, &actor).await? {
-            hold = admission::admit_edit(&forum.policy, message.as_str())?;
-        }
-    }
-    let html = render_markdown(message.as_str());
-    let mut post = state.store.post_edit(id, message, html, state.clock.now()).await?;
-    if let Some(why) = hold.filter(|_| post.state == PostState::Approved) {
-        let by = confab_core::model::Moderator::Rules;
-        post = state.store.post_set_state(id, PostState::Pending, by, Some(why), state.clock.now()).await?.after;
-    }
-    state.wake_workers();
-    state.reads.thread_changed(post.thread_id).await;
+    let (post, forum) = authorise_edit(&state, id, viewer.clone(), &headers).await?;
+    let actor = match viewer {
+        Some(v) => Actor::Account(v),
+        None => Actor::Guest,
+    };
+    let post = posts::edit(&state.writes, &forum, &post, &actor, message).await?;
     let post = as_author_sees(post);
     let authors = authors_of(&state.reads, shown_authors(std::iter::once(&post))).await?;
     Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
@@ -334,10 +284,8 @@ pub(crate) async fn delete_post(
     Viewer(viewer): Viewer,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (_, forum) = authorise_edit(&state, id, viewer, &headers).await?;
-    let confab_store::DeletedPost { post, thread } = state.store.post_delete(id, state.clock.now()).await?;
-    state.wake_workers();
-    state.reads.thread_changed(thread.id).await;
+    let (post, forum) = authorise_edit(&state, id, viewer, &headers).await?;
+    let confab_store::DeletedPost { post, thread } = posts::delete(&state.writes, &post).await?;
     Ok(axum::Json(
         json!({ "post": PostView::new(&post, None), "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()) }),
     ))

@@ -14,6 +14,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
 use crate::views::ThreadView;
+use crate::writes::Change;
 
 /// A page's identity as clients send it. The identifier defaults to the URL, as in
 /// Disqus's embed.
@@ -85,9 +86,8 @@ pub(crate) async fn create_thread(
         return Err(InputError::new("thread.title", "required", "an explicitly created thread needs a title").into());
     }
     let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
-    state.wake_workers();
     // "No such thread" may be cached for its page: the look-ups are made anew.
-    state.reads.thread_changed(thread.id).await;
+    state.writes.committed(&[Change::Thread(thread.id)]).await;
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 
@@ -143,7 +143,7 @@ pub(crate) async fn correct_thread(
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     crate::auth::check_thread_url(&forum, url.as_ref())?;
     let thread = state.store.thread_correct(id, url, title).await?;
-    state.reads.thread_changed(id).await;
+    state.writes.committed(&[Change::Thread(id)]).await;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }
 
@@ -161,6 +161,6 @@ async fn set_closed(
     let forum = state.store.forum_get(thread.forum_id).await?;
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     let thread = state.store.thread_set_closed(id, closed).await?;
-    state.reads.thread_changed(id).await;
+    state.writes.committed(&[Change::Thread(id)]).await;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }

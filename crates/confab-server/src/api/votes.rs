@@ -19,6 +19,7 @@ use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, actor, check_origin, hea
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
+use crate::writes::Change;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +54,8 @@ pub(crate) async fn vote_post(
         return Err(ApiError::ReadOnly);
     }
     let standing =
-        super::bans::check(&state, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now()).await?;
+        super::bans::check(&*state.store, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now())
+            .await?;
     // A guest votes once per post per network, whatever voter tokens it sends (fresh
     // tokens from one network do not add up; accounts vote anywhere). Without the
     // client's address (in-process callers) the voter token stands in.
@@ -89,7 +91,7 @@ pub(crate) async fn vote_post(
         if outcome.current != outcome.previous {
             // The voter reloads and expects their vote counted: the thread's cached pages
             // are made again (one refresh per thread at a time, however many votes).
-            state.reads.thread_changed(outcome.post.thread_id).await;
+            state.writes.committed(&[Change::Thread(outcome.post.thread_id)]).await;
         }
         (outcome.post, outcome.current.as_i64(), outcome.previous.as_i64())
     };

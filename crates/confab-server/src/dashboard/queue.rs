@@ -15,9 +15,9 @@ use super::gate::{Desk, DeskForm, Moderate};
 use super::{back_to, error_page, message, not_done};
 use crate::AppState;
 use crate::account_site::csrf_token;
-use crate::api::moderation::{Action, QueueQuery, decide, mark};
-use crate::auth::Principal;
+use crate::api::moderation::{Action, QueueQuery};
 use crate::error::ApiError;
+use crate::writes::moderation::{decide, mark};
 
 /// Posts per page of a queue.
 const PAGE: u32 = 50;
@@ -94,7 +94,7 @@ pub(super) async fn page(
 
 pub(super) async fn moderate(State(state): State<AppState>, form: DeskForm<Moderate>) -> Result<Response, ApiError> {
     let DeskForm { me, forum, fields, .. } = form;
-    let who = Principal::Account(me);
+    let by = confab_core::model::Moderator::Account(me.account.id);
     let Ok(action) = serde_json::from_value::<Action>(json!(fields.one("action"))) else {
         return Ok(not_done(&forum, "Unknown action."));
     };
@@ -115,8 +115,8 @@ pub(super) async fn moderate(State(state): State<AppState>, form: DeskForm<Moder
             Err(e) => return Err(e.into()),
         };
         let done = match action.state() {
-            Some(to) => decide(&state, &who, &post, to, None).await.map(drop),
-            None => mark(&state, &post, action).await.map(drop),
+            Some(to) => decide(&state.writes, by, &post, to, None).await.map(drop),
+            None => mark(&state.writes, &post, action).await.map(drop),
         };
         if let Err(e) = done {
             return Ok(error_page(e, Some(&forum)));

@@ -11,6 +11,7 @@ use super::{Fields, back_to, error_page};
 use crate::AppState;
 use crate::account_site::csrf_token;
 use crate::error::ApiError;
+use crate::writes::Change;
 
 pub(super) async fn page(State(state): State<AppState>, desk: Desk<Own>) -> Result<Response, ApiError> {
     let Desk { me, forum, here, .. } = desk;
@@ -118,7 +119,7 @@ async fn save_policy(state: &AppState, forum: &Forum, fields: &Fields) -> Result
     let origins = crate::api::forums::parse_origins(&lines("origins"))?;
     let update = confab_core::model::ForumUpdate { name: Some(name), origins: Some(origins), policy: Some(policy) };
     let forum = state.store.forum_update(forum.id, update).await?;
-    state.reads.forum_changed(&forum);
+    state.writes.committed(&[Change::Forum(&forum)]).await;
     tracing::info!(forum = %forum.id, "forum settings changed from the dashboard");
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::{back_to, message, not_done};
 use crate::AppState;
 use crate::account_site::csrf_token;
 use crate::error::ApiError;
+use crate::writes::Change;
 
 #[derive(Serialize)]
 struct ThreadView {
@@ -79,6 +80,6 @@ pub(super) async fn close_or_open(
         _ => return Ok(not_done(&forum, "Unknown action.")),
     };
     state.store.thread_set_closed(thread.id, closed).await?;
-    state.reads.thread_changed(thread.id).await;
+    state.writes.committed(&[Change::Thread(thread.id)]).await;
     Ok(back_to(&forum, &format!("/dashboard/{}/threads/{}", forum.shortname.as_str(), thread.id), None))
 }

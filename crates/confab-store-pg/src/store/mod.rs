@@ -371,10 +371,21 @@ impl PostStore for PgStore {
         shard::post_for_edit(&**self.shard_read(id.shard()).await?, id).await
     }
 
-    async fn post_edit(&self, id: Id, message: Message, html: String, now: UnixMs) -> StoreResult<Post> {
+    async fn post_edit(
+        &self,
+        id: Id,
+        message: Message,
+        html: String,
+        hold: Option<String>,
+        now: UnixMs,
+    ) -> StoreResult<Post> {
         write_on!(self, self.cluster(id.shard()).await?, |c, ids| {
             let tx = begin(c).await?;
-            let p = shard::post_edit(&tx, ids, id, &message, &html, now).await?;
+            let mut p = shard::post_edit(&tx, ids, id, &message, &html, now).await?;
+            if let Some(why) = hold.as_deref().filter(|_| p.state == PostState::Approved) {
+                let by = confab_core::model::Moderator::Rules;
+                p = moderation::set_state_in(&tx, ids, id, PostState::Pending, by, Some(why), now).await?.after;
+            }
             commit(tx).await?;
             Ok(p)
         })

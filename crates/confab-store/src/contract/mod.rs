@@ -178,6 +178,7 @@ macro_rules! store_contract_tests {
             case!(deleting_keeps_the_tree_whole);
             case!(replies_nest_to_the_maximum_depth);
             case!(edits_change_the_text_and_keep_the_rest);
+            case!(an_edit_the_rules_hold_is_pending_at_once);
             case!(pending_posts_are_not_listed_or_counted);
             case!(votes_move_counters_by_difference);
             case!(counts_by_identifier_and_url);

@@ -14,7 +14,7 @@ pub async fn writes_queue_their_events_in_the_same_transaction(store: &dyn Store
             (EventKind::PostCreated, Some(reply.id))
         ]
     );
-    store.post_edit(p.id, Message::parse("changed").unwrap(), "<p>changed</p>".into(), NOW).await.unwrap();
+    store.post_edit(p.id, Message::parse("changed").unwrap(), "<p>changed</p>".into(), None, NOW).await.unwrap();
     store.post_delete(reply.id, NOW).await.unwrap();
     let t = store.thread_create(&f, spec("other"), NOW).await.unwrap();
     let events = drain_events(store, NOW).await;
@@ -35,7 +35,7 @@ pub async fn writes_queue_their_events_in_the_same_transaction(store: &dyn Store
     let refused = store.post_create(&f, new_post("other", None, "x", PostState::Approved), token(), NOW).await;
     assert!(matches!(refused, Err(StoreError::ThreadClosed)));
     assert!(matches!(
-        store.post_edit(Id::from_raw(999).unwrap(), Message::parse("x").unwrap(), "x".into(), NOW).await,
+        store.post_edit(Id::from_raw(999).unwrap(), Message::parse("x").unwrap(), "x".into(), None, NOW).await,
         Err(StoreError::PostNotFound)
     ));
     assert_eq!(drain_events(store, NOW).await, vec![]);

@@ -202,8 +202,10 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
     assert_eq!(same, created);
     assert!(stored.unwrap().matches(&t.hash()));
     assert!(matches!(store.post_for_edit(Id::from_raw(4242).unwrap()).await, Err(StoreError::PostNotFound)));
-    let edited =
-        store.post_edit(created.id, Message::parse("after").unwrap(), render_markdown("after"), NOW + 5).await.unwrap();
+    let edited = store
+        .post_edit(created.id, Message::parse("after").unwrap(), render_markdown("after"), None, NOW + 5)
+        .await
+        .unwrap();
     assert_eq!(edited.message.as_str(), "after");
     assert_eq!(edited.html, "<p>after</p>\n");
     assert_eq!(edited.edited_at, Some(NOW + 5));
@@ -213,9 +215,34 @@ pub async fn edits_change_the_text_and_keep_the_rest(store: &dyn Store) {
     );
     store.post_delete(created.id, NOW).await.unwrap();
     assert!(matches!(
-        store.post_edit(created.id, Message::parse("x").unwrap(), String::new(), NOW).await,
+        store.post_edit(created.id, Message::parse("x").unwrap(), String::new(), None, NOW).await,
         Err(StoreError::PostNotFound)
     ));
+}
+
+/// An edit the forum's rules object to takes the post back to pending in the edit's
+/// own transaction: the new text is never public, the log names the rules.
+pub async fn an_edit_the_rules_hold_is_pending_at_once(store: &dyn Store) {
+    let f = forum(store, "blog").await;
+    let p = post(store, &f, "t", None, NOW).await;
+    let before = store.thread_get(p.thread_id).await.unwrap().posts;
+    let why = Some("restricted word: casino".to_owned());
+    let held = store.post_edit(p.id, Message::parse("casino").unwrap(), "<p>casino</p>".into(), why, NOW + 1).await;
+    let held = held.unwrap();
+    assert_eq!((held.state, held.message.as_str()), (PostState::Pending, "casino"));
+    assert_eq!(store.post_get(p.id).await.unwrap(), held);
+    assert_eq!(store.thread_get(p.thread_id).await.unwrap().posts, before - 1, "no longer counted");
+    let log = store.moderation_log(p.id).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].by, log[0].to, log[0].reason.as_deref()),
+        (confab_core::model::Moderator::Rules, PostState::Pending, Some("restricted word: casino"))
+    );
+    // Already waiting: edited again, it stays as it is, with no second entry.
+    let again =
+        store.post_edit(p.id, Message::parse("casino!").unwrap(), "<p>casino!</p>".into(), Some("x".into()), NOW + 2);
+    assert_eq!(again.await.unwrap().state, PostState::Pending);
+    assert_eq!(store.moderation_log(p.id).await.unwrap().len(), 1);
 }
 
 pub async fn pending_posts_are_not_listed_or_counted(store: &dyn Store) {
@@ -350,7 +377,10 @@ pub async fn thread_versions_move_with_what_pages_show(store: &dyn Store) {
     };
     let reply = post(store, &f, "t", Some(first.id), NOW + 1).await;
     moved("a reply", &mut seen).await;
-    store.post_edit(reply.id, Message::parse("edited").unwrap(), render_markdown("edited"), NOW + 2).await.unwrap();
+    store
+        .post_edit(reply.id, Message::parse("edited").unwrap(), render_markdown("edited"), None, NOW + 2)
+        .await
+        .unwrap();
     moved("an edit", &mut seen).await;
     let mia = confab_core::model::Moderator::Filter;
     store.post_set_state(reply.id, PostState::Spam, mia, None, NOW + 3).await.unwrap();
