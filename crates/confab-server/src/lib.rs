@@ -358,18 +358,6 @@ impl AppState {
         self.rewired()
     }
 
-    /// Begins a forum's deletion (see `Store::forum_delete_begin`): hidden from every
-    /// read at once, its data purged by the job whose id this returns.
-    pub(crate) async fn delete_forum(
-        &self,
-        forum: &confab_core::model::Forum,
-    ) -> Result<confab_core::id::Id, confab_store::StoreError> {
-        let job = self.store.forum_delete_begin(forum.id, self.clock.now()).await?;
-        self.writes.committed(&[writes::Change::ForumGone(forum)]).await;
-        tracing::info!(forum = %forum.id, job = %job, "forum deletion begun");
-        Ok(job)
-    }
-
     /// The task handler workers of this server run.
     pub fn effects(&self) -> jobs::Effects {
         jobs::Effects {

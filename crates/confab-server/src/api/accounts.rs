@@ -24,7 +24,6 @@ use crate::extract::{Json, PathId};
 use crate::mail::Mail;
 use crate::ratelimit::Key;
 use crate::views::{AccountView, SessionView, rfc3339};
-use crate::writes::Change;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -358,12 +357,7 @@ pub(crate) async fn delete_with_password(
     if !state.passwords.verify(password, stored).await? {
         return Err(ApiError::InvalidCredentials);
     }
-    let done = state.store.account_delete(me.account.id, state.clock.now()).await?;
-    // What they wrote leaves the cached pages now, not when those expire.
-    let changes: Vec<Change> = done.threads.iter().map(|t| Change::Thread(*t)).collect();
-    state.writes.committed(&changes).await;
-    tracing::info!(account = %me.account.id, removed = done.posts_removed, anonymized = done.posts_anonymized, "account deleted");
-    Ok(done)
+    crate::writes::accounts::delete(&state.writes, me.account.id).await
 }
 
 /// A link token as pasted from a mail; anything malformed is simply an invalid link.

@@ -19,7 +19,7 @@ use crate::auth::{ClientIp, Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
-use crate::writes::Change;
+use crate::writes::readers;
 
 const MAX_NOTE_CHARS: usize = 500;
 
@@ -52,32 +52,15 @@ pub(crate) async fn flag_post(
     let post = state.store.post_get(id).await?;
     let forum = state.store.forum_get(post.forum_id).await?;
     check_origin(&forum, &headers)?;
-    if forum.policy.read_only {
-        return Err(ApiError::ReadOnly);
-    }
     let actor = actor(&state, &forum, viewer, &headers).await?;
-    let standing =
-        super::bans::check(&*state.store, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now())
-            .await?;
     let voter = match (actor.voter(forum.id), client.0) {
-        (Some(person), _) => person,
+        (Some(person), _) => Some(person),
         // The keyed hash of the network that posts keep: stable for the reader, names no one.
-        (None, Some(ip)) => TokenHash(network_hash(&state.page_key, ip)),
-        (None, None) => return Err(ApiError::LoginRequired),
+        (None, Some(ip)) => Some(TokenHash(network_hash(&state.page_key, ip))),
+        // Nobody to count the flag against (an in-process caller without an address).
+        (None, None) => None,
     };
-    let now = state.clock.now();
-    if standing == super::bans::Standing::Shadow {
-        // A shadow-banned reader's flag is taken and dropped.
-        if post.state != confab_core::model::PostState::Approved {
-            return Err(confab_store::StoreError::PostNotFound.into());
-        }
-        return Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))));
-    }
-    let flag = Flag { reason, note, at: now };
-    let outcome = state.store.flag_add(id, voter, flag, forum.policy.flag_threshold, now).await?;
-    if outcome.held {
-        state.writes.committed(&[Change::Thread(post.thread_id)]).await;
-        tracing::info!(post = %id, "post held for review by readers' flags");
-    }
+    let flag = Flag { reason, note, at: state.clock.now() };
+    readers::flag(&state.writes, &forum, &post, &actor, client.0, voter, flag).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))))
 }

@@ -13,7 +13,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::ForumView;
-use crate::writes::Change;
+use crate::writes::forums;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +128,7 @@ pub(crate) async fn delete_forum(
     if !forum.deletion_confirmed(&body.confirm) {
         return Err(confirmation_mismatch(&forum).into());
     }
-    let job = state.delete_forum(&forum).await?;
+    let job = forums::delete(&state.writes, &forum).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(axum::http::header::LOCATION, format!("/api/v1/jobs/{job}"))],
@@ -171,9 +171,7 @@ pub(crate) async fn update_forum(
             )?)
         }
     };
-    let forum = state.store.forum_update(forum.id, ForumUpdate { name, origins, policy }).await?;
-    state.writes.committed(&[Change::Forum(&forum)]).await;
-    tracing::info!(forum = %forum.id, "forum settings changed");
+    let forum = forums::update(&state.writes, &forum, ForumUpdate { name, origins, policy }).await?;
     Ok(axum::Json(ForumView::from(&forum)))
 }
 
@@ -282,9 +280,7 @@ pub(crate) async fn rotate_keys(
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::ManageForum).await?;
-    let keys = confab_core::model::ForumKeys::generate(state.clock.now());
-    let keys = state.store.forum_keys_rotate(forum.id, keys).await?;
-    tracing::info!(forum = %forum.id, "forum keys rotated");
+    let keys = forums::rotate_keys(&state.writes, &forum).await?;
     Ok(keys_view(&keys))
 }
 

@@ -14,7 +14,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
 use crate::views::ThreadView;
-use crate::writes::Change;
+use crate::writes::threads;
 
 /// A page's identity as clients send it. The identifier defaults to the URL, as in
 /// Disqus's embed.
@@ -85,9 +85,7 @@ pub(crate) async fn create_thread(
     if spec.title.is_none() {
         return Err(InputError::new("thread.title", "required", "an explicitly created thread needs a title").into());
     }
-    let thread = state.store.thread_create(&forum, spec, state.clock.now()).await?;
-    // "No such thread" may be cached for its page: the look-ups are made anew.
-    state.writes.committed(&[Change::Thread(thread.id)]).await;
+    let thread = threads::create(&state.writes, &forum, spec).await?;
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 
@@ -142,8 +140,7 @@ pub(crate) async fn correct_thread(
     let forum = state.store.forum_get(thread.forum_id).await?;
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
     crate::auth::check_thread_url(&forum, url.as_ref())?;
-    let thread = state.store.thread_correct(id, url, title).await?;
-    state.writes.committed(&[Change::Thread(id)]).await;
+    let thread = threads::correct(&state.writes, id, url, title).await?;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }
 
@@ -160,7 +157,6 @@ async fn set_closed(
     let thread = state.store.thread_get(id).await?;
     let forum = state.store.forum_get(thread.forum_id).await?;
     who.require(&state, Some(&forum), Power::ManageThreads).await?;
-    let thread = state.store.thread_set_closed(id, closed).await?;
-    state.writes.committed(&[Change::Thread(id)]).await;
+    let thread = threads::set_closed(&state.writes, id, closed).await?;
     Ok(axum::Json(ThreadView::new(&thread, forum.shortname.as_str())))
 }

@@ -19,7 +19,7 @@ use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, actor, check_origin, hea
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
-use crate::writes::Change;
+use crate::writes::readers::{self, Voted};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,18 +49,36 @@ pub(crate) async fn vote_post(
         VotePolicy::Accounts if !actor.is_signed_in() => return Err(ApiError::LoginRequired),
         _ => {}
     }
-    // A banned reader does not vote either (a guest is known here by network only).
-    if forum.policy.read_only {
-        return Err(ApiError::ReadOnly);
+    let (voter, minted) = who_votes(&state, &forum, &actor, &client, &headers)?;
+    let Voted { post: p, current, previous } =
+        readers::vote(&state.writes, &forum, post, &actor, client.0, voter, value).await?;
+    let (current, previous) = (current.as_i64(), previous.as_i64());
+    let mut body = json!({
+        "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },
+        "vote": current,
+        "previous": previous,
+    });
+    if let Some(t) = minted {
+        body["voter_token"] = json!(t.expose());
     }
-    let standing =
-        super::bans::check(&*state.store, &forum, &super::bans::probe(&actor, None), client.0, state.clock.now())
-            .await?;
+    // Personal (the reader's vote, perhaps a token): never cached.
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+}
+
+/// Who the reader votes as, and the voter token minted for a guest who has none.
+fn who_votes(
+    state: &AppState,
+    forum: &confab_core::model::Forum,
+    actor: &crate::auth::Actor,
+    client: &ClientIp,
+    headers: &HeaderMap,
+) -> Result<(TokenHash, Option<Token>), ApiError> {
+    let limits = &state.settings.rate_limits;
     // A guest votes once per post per network, whatever voter tokens it sends (fresh
     // tokens from one network do not add up; accounts vote anywhere). Without the
     // client's address (in-process callers) the voter token stands in.
     let guest_network = client.0.map(|ip| TokenHash(network_hash(&state.page_key, ip)));
-    let (voter, minted) = match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
+    Ok(match (actor.voter(forum.id), headers.get(VOTER_TOKEN_HEADER)) {
         (None, _) if let Some(network) = guest_network => (network, None),
         (Some(person), _) => {
             state
@@ -74,35 +92,10 @@ pub(crate) async fn vote_post(
             (t.hash(), Some(t))
         }
         (None, Some(_)) => (
-            header_token(&headers, VOTER_TOKEN_HEADER)
+            header_token(headers, VOTER_TOKEN_HEADER)
                 .ok_or_else(|| ApiError::InvalidQuery("X-Confab-Voter must be 16-128 URL-safe characters".into()))?
                 .hash(),
             None,
         ),
-    };
-    let (p, current, previous) = if standing == super::bans::Standing::Shadow {
-        // A shadow-banned reader's vote is taken and dropped: the answer looks the same.
-        if post.state != confab_core::model::PostState::Approved {
-            return Err(confab_store::StoreError::PostNotVotable.into());
-        }
-        (post, value.as_i64(), 0)
-    } else {
-        let outcome = state.store.vote_set(id, voter, value, state.clock.now()).await?;
-        if outcome.current != outcome.previous {
-            // The voter reloads and expects their vote counted: the thread's cached pages
-            // are made again (one refresh per thread at a time, however many votes).
-            state.writes.committed(&[Change::Thread(outcome.post.thread_id)]).await;
-        }
-        (outcome.post, outcome.current.as_i64(), outcome.previous.as_i64())
-    };
-    let mut body = json!({
-        "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },
-        "vote": current,
-        "previous": previous,
-    });
-    if let Some(t) = minted {
-        body["voter_token"] = json!(t.expose());
-    }
-    // Personal (the reader's vote, perhaps a token): never cached.
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
+    })
 }

@@ -11,7 +11,7 @@ use super::{Fields, back_to, error_page};
 use crate::AppState;
 use crate::account_site::csrf_token;
 use crate::error::ApiError;
-use crate::writes::Change;
+use crate::writes::forums;
 
 pub(super) async fn page(State(state): State<AppState>, desk: Desk<Own>) -> Result<Response, ApiError> {
     let Desk { me, forum, here, .. } = desk;
@@ -60,14 +60,12 @@ async fn delete(state: &AppState, forum: &Forum, fields: &Fields) -> Result<(), 
     if !forum.deletion_confirmed(fields.one("confirm")) {
         return Err(crate::api::forums::confirmation_mismatch(forum).into());
     }
-    state.delete_forum(forum).await?;
+    forums::delete(&state.writes, forum).await?;
     Ok(())
 }
 
 async fn rotate(state: &AppState, forum: &Forum) -> Result<(), ApiError> {
-    let keys = confab_core::model::ForumKeys::generate(state.clock.now());
-    state.store.forum_keys_rotate(forum.id, keys).await?;
-    tracing::info!(forum = %forum.id, "forum keys rotated from the dashboard");
+    forums::rotate_keys(&state.writes, forum).await?;
     Ok(())
 }
 
@@ -118,8 +116,6 @@ async fn save_policy(state: &AppState, forum: &Forum, fields: &Fields) -> Result
     let name = confab_core::input::DisplayName::parse("name", fields.one("name"))?;
     let origins = crate::api::forums::parse_origins(&lines("origins"))?;
     let update = confab_core::model::ForumUpdate { name: Some(name), origins: Some(origins), policy: Some(policy) };
-    let forum = state.store.forum_update(forum.id, update).await?;
-    state.writes.committed(&[Change::Forum(&forum)]).await;
-    tracing::info!(forum = %forum.id, "forum settings changed from the dashboard");
+    forums::update(&state.writes, forum, update).await?;
     Ok(())
 }

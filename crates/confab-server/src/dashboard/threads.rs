@@ -15,7 +15,6 @@ use super::{back_to, message, not_done};
 use crate::AppState;
 use crate::account_site::csrf_token;
 use crate::error::ApiError;
-use crate::writes::Change;
 
 #[derive(Serialize)]
 struct ThreadView {
@@ -79,7 +78,6 @@ pub(super) async fn close_or_open(
         "open" => false,
         _ => return Ok(not_done(&forum, "Unknown action.")),
     };
-    state.store.thread_set_closed(thread.id, closed).await?;
-    state.writes.committed(&[Change::Thread(thread.id)]).await;
+    crate::writes::threads::set_closed(&state.writes, thread.id, closed).await?;
     Ok(back_to(&forum, &format!("/dashboard/{}/threads/{}", forum.shortname.as_str(), thread.id), None))
 }

@@ -10,13 +10,21 @@
 //! only after the transaction committed, so nothing is announced for a write that
 //! rolled back. A new effect of writes (live updates, say) is added there, once.
 //!
+//! - [`accounts`]: an account's deletion, its comments anonymised or removed.
+//! - [`forums`]: a forum's settings, keys and deletion.
 //! - [`posts`]: a new post (its admission decided by `confab_core::admission`), an
 //!   author's edit and deletion.
 //! - [`moderation`]: a moderator's decision on a post, highlights and pins, the spam
 //!   filter's verdict.
+//! - [`readers`]: a reader's vote and flag.
+//! - [`threads`]: a thread made ahead of its first post, corrected, closed, reopened.
 
+pub(crate) mod accounts;
+pub(crate) mod forums;
 pub(crate) mod moderation;
 pub(crate) mod posts;
+pub(crate) mod readers;
+pub(crate) mod threads;
 
 use std::sync::Arc;
 
