@@ -9,8 +9,8 @@ use crate::input::{DisplayName, Email, Identifier, Message, Origin, Shortname, T
 /// JSON edge formats it.
 pub type UnixMs = i64;
 
-/// How a forum treats posts. Later issues (identity, moderation) add to it; every
-/// field has a default so stored policies stay readable as it grows.
+/// How a forum treats posts. Every field has a default, so stored policies stay
+/// readable as fields are added.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForumPolicy {
@@ -288,8 +288,8 @@ impl PostState {
     }
 }
 
-/// Who wrote a post. Guests now; accounts and SSO identities (later issues) are
-/// further kinds of the same author record, so posts never need migrating.
+/// Who wrote a post: a guest, an account or an SSO identity, all kinds of the same
+/// author record, so posts never need migrating.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Author {
     pub id: Id,

@@ -1,4 +1,4 @@
-//! Outbound HTTP (webhooks now; spam services later) behind one guard. A site owner
+//! Outbound HTTP (webhooks, the outside spam service) behind one guard. A site owner
 //! chooses the URL, so an attacker can too: every address a request connects to must
 //! be public — not loopback, private, link-local (cloud metadata lives there),
 //! multicast, documentation or reserved space — unless the operator allows loopback

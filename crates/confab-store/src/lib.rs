@@ -1,5 +1,6 @@
-//! The storage boundary: one trait, [`Store`], in domain terms. Backends (SQLite now,
-//! PostgreSQL later) implement it; the server only ever sees `Arc<dyn Store>`.
+//! The storage boundary: narrow traits per aggregate under one supertrait, [`Store`], in
+//! domain terms. Backends (SQLite, PostgreSQL) implement them; the server only ever sees
+//! `Arc<dyn Store>`.
 //!
 //! Rules every backend follows (the contract suite in [`contract`] checks them):
 //! - each write use case is one transaction: all of it or nothing;

@@ -1,4 +1,4 @@
-//! The cache of public reads over HTTP (issue 9): a storm on a just-expired hot thread
+//! The cache of public reads over HTTP: a storm on a just-expired hot thread
 //! reaches the store once; writes push new pages so the author and everyone else see
 //! them on their next read; moderation and votes show at once; what no write pushes (a
 //! write by another process) shows within the fresh time; counts and "no such thread"

@@ -1,4 +1,4 @@
-//! The cache of public reads on shared servers over HTTP (issue 9): two Confab
+//! The cache of public reads on shared servers over HTTP: two Confab
 //! processes with an in-process L1 in front of one memcached, kept coherent by change
 //! notices on Redis; and a memcached node killed mid-load, which costs fills but never
 //! an error, its keys moving to the others and coming back after the retry timeout.
