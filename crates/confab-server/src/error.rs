@@ -7,13 +7,13 @@
 //! only "internal error" and an error id; the cause rides in the response's extensions
 //! ([`ErrorCause`]) and `middleware::observe` logs it once, with that id and the route.
 
+use crate::views::errors::{ErrorBody, ErrorEnvelope};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confab_core::cursor::CursorError;
 use confab_core::input::InputError;
 use confab_store::StoreError;
-use serde_json::json;
 
 /// The longest path and query Confab reads (what common proxies allow in a request line);
 /// longer ones answer `414 uri_too_long` in the JSON envelope. (Past 64 KiB the HTTP layer
@@ -253,28 +253,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let cause = self.cause();
-        let mut body = json!({ "code": self.code(), "message": self.to_string() });
-        match &self {
-            ApiError::InvalidInput(e) => {
-                body["field"] = json!(e.field);
-                body["reason"] = json!(e.code);
-            }
-            ApiError::Store(StoreError::Internal(_)) => {
-                body = json!({ "code": "internal", "message": "internal error" });
-            }
+        let (code, message) = match &self {
+            // What failed inside stays in the log (under the error id), never in the answer.
+            ApiError::Store(StoreError::Internal(_)) => ("internal", "internal error".to_owned()),
             ApiError::Store(StoreError::Fault(fault)) => {
-                body =
-                    json!({ "code": fault.code(), "message": format!("{fault}: the service cannot take changes now") });
+                (fault.code(), format!("{fault}: the service cannot take changes now"))
             }
             ApiError::Store(StoreError::Unavailable(_)) => {
-                body = json!({ "code": "unavailable", "message": "the service is temporarily unavailable, try again shortly" });
+                ("unavailable", "the service is temporarily unavailable, try again shortly".to_owned())
             }
-            _ => {}
-        }
-        if let Some(c) = &cause {
-            body["error_id"] = json!(c.error_id);
-        }
-        let mut resp = (status, Json(json!({ "error": body }))).into_response();
+            _ => (self.code(), self.to_string()),
+        };
+        let (field, reason) = match &self {
+            ApiError::InvalidInput(e) => (Some(e.field), Some(e.code)),
+            _ => (None, None),
+        };
+        let error_id = cause.as_ref().map(|c| c.error_id.clone());
+        let body = ErrorEnvelope { error: ErrorBody { code, message, field, reason, error_id } };
+        let mut resp = (status, Json(body)).into_response();
         if let Some(c) = cause {
             resp.extensions_mut().insert(c);
         }

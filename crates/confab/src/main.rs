@@ -337,9 +337,9 @@ async fn jobs_command(config: &Config, cmd: JobsCommand) -> anyhow::Result<()> {
                     "{}\t{}\t{}\tattempts {}\t{}\t{}",
                     j.id,
                     j.state.as_str(),
-                    v["task"],
+                    serde_json::to_string(&v.task)?,
                     j.attempts,
-                    v["run_at"].as_str().unwrap_or(""),
+                    v.run_at,
                     j.last_error.as_deref().unwrap_or("")
                 );
             }

@@ -14,7 +14,6 @@ use confab_core::model::{Account, LinkPurpose, NewAccount};
 use confab_core::secret::Token;
 use confab_store::StoreError;
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -23,7 +22,8 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::mail::Mail;
 use crate::ratelimit::Key;
-use crate::views::{AccountView, SessionView, rfc3339};
+use crate::views::SessionView;
+use crate::views::accounts::{Accepted, AccountExport, AccountResult, Deleted, LoggedIn, SessionList};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,10 +124,10 @@ pub(crate) async fn sign_up(
     Ok((
         StatusCode::ACCEPTED,
         no_store(),
-        axum::Json(json!({
-            "status": "confirmation_sent",
-            "message": "Check your inbox: we sent a link to confirm the address. Log in once it is confirmed.",
-        })),
+        axum::Json(Accepted {
+            status: "confirmation_sent",
+            message: "Check your inbox: we sent a link to confirm the address. Log in once it is confirmed.",
+        }),
     ))
 }
 
@@ -193,14 +193,7 @@ pub(crate) async fn log_in(
         return Err(InputError::new("login", "invalid_login", "give your username or email address").into());
     }
     let (token, session, account) = authenticate(&state, &client, &key, &body.password, None).await?;
-    Ok((
-        no_store(),
-        axum::Json(json!({
-            "token": token.expose(),
-            "session": SessionView::new(&session, session.id),
-            "account": AccountView::from(&account),
-        })),
-    ))
+    Ok((no_store(), axum::Json(LoggedIn::new(token.expose().to_owned(), &session, &account))))
 }
 
 /// Checks a log-in (limits, password, confirmed address) and opens a session (a reader
@@ -254,13 +247,13 @@ pub(crate) async fn log_out(
 }
 
 pub(crate) async fn me(AnySession(me): AnySession) -> impl IntoResponse {
-    (no_store(), axum::Json(json!({ "account": AccountView::from(&me.account) })))
+    (no_store(), axum::Json(AccountResult::from(&me.account)))
 }
 
 pub(crate) async fn list_sessions(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
     let sessions = state.store.session_list(me.account.id, state.clock.now()).await?;
     let views: Vec<SessionView> = sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect();
-    Ok((no_store(), axum::Json(json!({ "sessions": views }))))
+    Ok((no_store(), axum::Json(SessionList { sessions: views })))
 }
 
 pub(crate) async fn revoke_session(
@@ -286,35 +279,12 @@ pub(crate) async fn export(State(state): State<AppState>, me: SignedIn) -> Resul
 }
 
 /// The export document (shared with the account page's download).
-pub(crate) async fn export_document(state: &AppState, me: &SignedIn) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn export_document(state: &AppState, me: &SignedIn) -> Result<AccountExport, ApiError> {
     let now = state.clock.now();
     let sessions = state.store.session_list(me.account.id, now).await?;
     let data = state.store.account_data(me.account.id, crate::auth::account_voter(me.account.id)).await?;
-    let posts: Vec<serde_json::Value> = data
-        .posts
-        .iter()
-        .map(|p| {
-            json!({
-                "forum": p.forum,
-                "thread": { "identifier": p.thread_identifier, "url": p.thread_url },
-                "id": p.post.id,
-                "parent": p.post.parent_id,
-                "state": p.post.state,
-                "message": p.post.message.as_str(),
-                "created_at": rfc3339(p.post.created_at),
-                "edited_at": p.post.edited_at.map(rfc3339),
-            })
-        })
-        .collect();
-    let body = json!({
-        "exported_at": rfc3339(now),
-        "account": AccountView::from(&me.account),
-        "sessions": sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect::<Vec<_>>(),
-        "roles": data.roles.iter().map(|(f, r)| json!({ "forum": f, "role": r })).collect::<Vec<_>>(),
-        "posts": posts,
-        "votes": data.votes.iter().map(|(p, v, at)| json!({ "post": p, "value": v.as_i64(), "at": rfc3339(*at) })).collect::<Vec<_>>(),
-    });
-    Ok(body)
+    let sessions = sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect();
+    Ok(AccountExport::new(now, &me.account, sessions, &data))
 }
 
 #[derive(Deserialize)]
@@ -332,10 +302,7 @@ pub(crate) async fn delete_account(
     Json(body): Json<DeleteAccount>,
 ) -> Result<impl IntoResponse, ApiError> {
     let done = delete_with_password(&state, &me, &body.password).await?;
-    Ok((
-        no_store(),
-        axum::Json(json!({ "posts_removed": done.posts_removed, "posts_anonymized": done.posts_anonymized })),
-    ))
+    Ok((no_store(), axum::Json(Deleted::from(&done))))
 }
 
 /// Checks the password again and deletes the account (shared with the account page).
@@ -388,7 +355,7 @@ pub(crate) async fn verify(
     Json(body): Json<LinkToken>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = confirm_email(&state, &body.token).await?;
-    Ok((no_store(), axum::Json(json!({ "account": AccountView::from(&account) }))))
+    Ok((no_store(), axum::Json(AccountResult::from(&account))))
 }
 
 pub(crate) async fn request_reset(
@@ -400,10 +367,10 @@ pub(crate) async fn request_reset(
     Ok((
         StatusCode::ACCEPTED,
         no_store(),
-        axum::Json(json!({
-            "status": "reset_sent",
-            "message": "If an account uses this address, a link to reset its password is on its way.",
-        })),
+        axum::Json(Accepted {
+            status: "reset_sent",
+            message: "If an account uses this address, a link to reset its password is on its way.",
+        }),
     ))
 }
 
@@ -428,5 +395,5 @@ pub(crate) async fn reset(
     Json(body): Json<Reset>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = reset_password(&state, &body.token, &body.password).await?;
-    Ok((no_store(), axum::Json(json!({ "account": AccountView::from(&account) }))))
+    Ok((no_store(), axum::Json(AccountResult::from(&account))))
 }

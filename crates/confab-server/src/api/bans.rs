@@ -8,13 +8,13 @@ use confab_core::id::Id;
 use confab_core::input::{Email, InputError, Username};
 use confab_core::model::{Ban, BanProbe, BanTarget, Forum, NewBan, UnixMs};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::ratelimit::Cidr;
+use crate::views::answers::{BanList, BanView};
 use crate::views::rfc3339;
 
 /// Longest timeout: ten years (longer is a ban).
@@ -32,19 +32,6 @@ pub(crate) struct BanInput {
     /// A shadow ban: the reader's posts are taken but shown only to them.
     #[serde(default)]
     shadow: bool,
-}
-
-fn view(b: &Ban) -> Value {
-    json!({
-        "id": b.id,
-        "kind": b.target.kind(),
-        "value": b.target.value(),
-        "reason": b.reason,
-        "by": b.by,
-        "expires_at": b.expires_at.map(rfc3339),
-        "shadow": b.shadow,
-        "created_at": rfc3339(b.created_at),
-    })
 }
 
 async fn moderated_forum(state: &AppState, who: &Principal, forum: &str) -> Result<Forum, ApiError> {
@@ -100,7 +87,7 @@ pub(crate) async fn create_ban(
     let forum = moderated_forum(&state, &who, &forum).await?;
     let by = who.moderator().ok_or(ApiError::Unauthorized)?;
     let ban = create(&state, &forum, by, &body.kind, &body.value, body.reason, body.duration_secs, body.shadow).await?;
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&ban))))
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(BanView::from(&ban))))
 }
 
 /// Checks a ban's parts and creates it: the API's and the dashboard's one way in.
@@ -145,10 +132,7 @@ pub(crate) async fn list_bans(
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = moderated_forum(&state, &who, &forum).await?;
     let bans = state.store.bans_list(forum.id, state.clock.now()).await?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({ "bans": bans.iter().map(view).collect::<Vec<_>>() })),
-    ))
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(BanList { bans: bans.iter().map(BanView::from).collect() })))
 }
 
 pub(crate) async fn delete_ban(

@@ -6,11 +6,11 @@ use axum::response::IntoResponse;
 use confab_core::input::{Identifier, WebUrl};
 use confab_core::model::ThreadKey;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{PathForum, Query};
+use crate::views::answers::{CountView, CountsView};
 
 pub const MAX_COUNT_KEYS: usize = 100;
 
@@ -45,9 +45,9 @@ pub(crate) async fn thread_counts(
         .iter()
         .zip(posts)
         .map(|(k, posts)| match k {
-            ThreadKey::Identifier(i) => json!({ "identifier": i.as_str(), "posts": posts }),
-            ThreadKey::Url(u) => json!({ "url": u.as_str(), "posts": posts }),
+            ThreadKey::Identifier(i) => CountView::Identifier { identifier: i.to_string(), posts },
+            ThreadKey::Url(u) => CountView::Url { url: u.to_string(), posts },
         })
         .collect();
-    Ok(axum::Json(json!({ "counts": counts })))
+    Ok(axum::Json(CountsView { counts }))
 }

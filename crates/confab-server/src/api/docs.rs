@@ -19,5 +19,5 @@ pub(crate) async fn health(State(state): State<AppState>) -> Result<impl IntoRes
     // The store says whether it can take writes (a cheap read, and what it can tell of
     // its storage: a database file gone, a full or read-only disk).
     state.store.health().await?;
-    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
+    Ok((StatusCode::OK, axum::Json(crate::views::answers::Health { status: "ok" })))
 }

@@ -12,13 +12,13 @@ use confab_core::input::InputError;
 use confab_core::model::{Flag, FlagReason};
 use confab_core::secret::TokenHash;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{ClientIp, Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
+use crate::views::answers::Flagged;
 use crate::writes::readers;
 
 const MAX_NOTE_CHARS: usize = 500;
@@ -62,5 +62,5 @@ pub(crate) async fn flag_post(
     };
     let flag = Flag { reason, note, at: state.clock.now() };
     readers::flag(&state.writes, &forum, &post, &actor, client.0, voter, flag).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "flagged": true }))))
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(Flagged { flagged: true })))
 }

@@ -13,6 +13,7 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::ForumView;
+use crate::views::forums::{ForumDeleting, ForumList, KeysView, RoleGrant, RoleList, ViewerView};
 use crate::writes::forums;
 
 #[derive(Deserialize)]
@@ -132,7 +133,7 @@ pub(crate) async fn delete_forum(
     Ok((
         StatusCode::ACCEPTED,
         [(axum::http::header::LOCATION, format!("/api/v1/jobs/{job}"))],
-        axum::Json(serde_json::json!({ "forum": forum.shortname.as_str(), "deleting": true, "job": job })),
+        axum::Json(ForumDeleting { forum: forum.shortname.to_string(), deleting: true, job }),
     ))
 }
 
@@ -183,11 +184,9 @@ pub(crate) async fn list_roles(
     let forum = state.store.forum_by_shortname(&forum).await?;
     who.require(&state, Some(&forum), Power::ManageForum).await?;
     let roles = state.store.roles_list(forum.id).await?;
-    let roles: Vec<serde_json::Value> = roles
-        .iter()
-        .map(|(a, r)| serde_json::json!({ "username": a.username.as_str(), "account": a.id, "role": r }))
-        .collect();
-    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({ "roles": roles }))))
+    let roles =
+        roles.iter().map(|(a, r)| RoleGrant { username: a.username.to_string(), account: a.id, role: *r }).collect();
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(RoleList { roles })))
 }
 
 #[derive(Deserialize)]
@@ -207,9 +206,7 @@ pub(crate) async fn set_role(
     let account = named_account(&state, "username", &username).await?;
     state.store.role_set(forum.id, account.id, Some(body.role), state.clock.now()).await?;
     tracing::info!(forum = %forum.id, account = %account.id, role = body.role.as_str(), "role granted");
-    Ok(axum::Json(
-        serde_json::json!({ "username": account.username.as_str(), "account": account.id, "role": body.role }),
-    ))
+    Ok(axum::Json(RoleGrant { username: account.username.to_string(), account: account.id, role: body.role }))
 }
 
 pub(crate) async fn remove_role(
@@ -228,7 +225,7 @@ pub(crate) async fn remove_role(
 pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
     who.require(&state, None, Power::Global).await?;
     let forums = state.store.forum_list().await?;
-    Ok(axum::Json(serde_json::json!({ "forums": forums.iter().map(ForumView::from).collect::<Vec<_>>() })))
+    Ok(axum::Json(ForumList { forums: forums.iter().map(ForumView::from).collect() }))
 }
 
 /// A forum's public settings. The restricted word and name lists are for its
@@ -251,14 +248,7 @@ pub(crate) async fn get_forum(
 
 /// A forum's key pair as its administrator sees it. Never cached.
 fn keys_view(k: &confab_core::model::ForumKeys) -> impl IntoResponse + use<> {
-    (
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        axum::Json(serde_json::json!({
-            "public_key": k.public_key,
-            "secret_key": k.secret_key,
-            "rotated_at": crate::views::rfc3339(k.rotated_at),
-        })),
-    )
+    ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(KeysView::from(k)))
 }
 
 pub(crate) async fn get_keys(
@@ -296,23 +286,20 @@ pub(crate) async fn whoami(
     use crate::auth::Actor;
     let forum = state.store.forum_by_shortname(&forum).await?;
     let body = match crate::auth::actor(&state, &forum, viewer, &headers).await? {
-        Actor::Guest => serde_json::json!({ "kind": "guest" }),
-        Actor::Account(me) => serde_json::json!({
-            "kind": "account",
-            // The author id of the account's posts: the widget offers edit and delete on them.
-            "id": me.account.id,
-            "name": me.account.username.as_str(),
-            "avatar_hash": me.account.email.avatar_hash(),
-            "avatar_url": null,
-            "url": null,
-        }),
-        Actor::Sso(user) => serde_json::json!({
-            "kind": "sso",
-            "name": user.name.as_str(),
-            "avatar_hash": user.email.as_ref().map(|e| e.avatar_hash()),
-            "avatar_url": user.avatar.as_ref().map(|u| u.as_str()),
-            "url": user.url.as_ref().map(|u| u.as_str()),
-        }),
+        Actor::Guest => ViewerView::Guest,
+        Actor::Account(me) => ViewerView::Account {
+            id: me.account.id,
+            name: me.account.username.to_string(),
+            avatar_hash: me.account.email.avatar_hash(),
+            avatar_url: None,
+            url: None,
+        },
+        Actor::Sso(user) => ViewerView::Sso {
+            name: user.name.to_string(),
+            avatar_hash: user.email.as_ref().map(|e| e.avatar_hash()),
+            avatar_url: user.avatar.as_ref().map(|u| u.to_string()),
+            url: user.url.as_ref().map(|u| u.to_string()),
+        },
     };
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }

@@ -6,16 +6,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use confab_core::id::Id;
-use confab_core::jobs::{JobState, Task};
+use confab_core::jobs::JobState;
 use confab_store::{Job, JobFilter};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{PathId, Query};
-use crate::views::rfc3339;
+use crate::views::jobs::{CacheStatsView, JobList, JobView};
 use crate::writes::Change;
 
 const MAX_PAGE: u32 = 100;
@@ -24,55 +23,25 @@ const MAX_PAGE: u32 = 100;
 /// start, for operators watching its hit ratio.
 pub(crate) async fn cache_stats(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
     who.require(&state, None, Power::Global).await?;
-    let Some(cache) = state.reads.cache() else { return Ok(axum::Json(json!({ "backend": "off" }))) };
+    let Some(cache) = state.reads.cache() else { return Ok(axum::Json(CacheStatsView::Off { backend: "off" })) };
     let s = cache.stats();
-    let mut v = json!({
-        "backend": cache.backend().name(),
-        "hits": s.hits,
-        "stale": s.stale,
-        "early": s.early,
-        "misses": s.misses,
-        "fills": s.fills,
-        "fill_errors": s.fill_errors,
-        "kept": s.kept,
-        "hit_ratio": s.hit_ratio(),
-    });
-    for (name, value) in cache.backend().gauges() {
-        v[name] = json!(value);
-    }
-    Ok(axum::Json(v))
+    Ok(axum::Json(CacheStatsView::On {
+        backend: cache.backend().name(),
+        hits: s.hits,
+        stale: s.stale,
+        early: s.early,
+        misses: s.misses,
+        fills: s.fills,
+        fill_errors: s.fill_errors,
+        kept: s.kept,
+        hit_ratio: s.hit_ratio(),
+        gauges: cache.backend().gauges().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect(),
+    }))
 }
 
 /// A job as operators see it: what it is about, not its payload.
-pub fn job_view(j: &Job) -> serde_json::Value {
-    let about = match Task::from_json(&j.task) {
-        Ok(Task::Event { event, thread, post, .. }) => {
-            json!({ "type": "event", "event": event, "thread": thread, "post": post })
-        }
-        Ok(Task::Webhook { webhook, event, .. }) => json!({ "type": "webhook", "event": event, "webhook": webhook }),
-        // The recipient's address stays out of listings.
-        Ok(Task::Notify { thread, post, reason, .. }) => {
-            json!({ "type": "notify", "reason": reason, "thread": thread, "post": post })
-        }
-        Ok(Task::Digest { thread, .. }) => json!({ "type": "digest", "thread": thread }),
-        // The client's address stays out too.
-        Ok(Task::Screen { post, .. }) => json!({ "type": "screen", "post": post }),
-        Ok(Task::ForumPurge { forum, since }) => {
-            json!({ "type": "forum_purge", "forum": forum, "since": rfc3339(since) })
-        }
-        Err(_) => json!({ "type": "unreadable" }),
-    };
-    json!({
-        "id": j.id,
-        "forum_id": j.forum_id,
-        "task": about,
-        "state": j.state,
-        "attempts": j.attempts,
-        "run_at": rfc3339(j.run_at),
-        "last_error": j.last_error,
-        "created_at": rfc3339(j.created_at),
-        "updated_at": rfc3339(j.updated_at),
-    })
+pub fn job_view(j: &Job) -> JobView {
+    JobView::from(j)
 }
 
 #[derive(Deserialize)]
@@ -84,7 +53,7 @@ pub(crate) struct ListQuery {
     limit: Option<u32>,
 }
 
-fn no_store(body: serde_json::Value) -> impl IntoResponse {
+fn no_store<T: serde::Serialize>(body: T) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body))
 }
 
@@ -112,9 +81,8 @@ pub(crate) async fn list_jobs(
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let jobs = state.store.jobs_list(JobFilter { state: job_state, forum, before, limit }).await?;
     let next = (jobs.len() as u32 == limit).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
-    let counts: serde_json::Map<String, serde_json::Value> =
-        state.store.job_counts().await?.into_iter().map(|(s, n)| (s.as_str().to_owned(), json!(n))).collect();
-    Ok(no_store(json!({ "jobs": jobs.iter().map(job_view).collect::<Vec<_>>(), "before": next, "counts": counts })))
+    let counts = state.store.job_counts().await?.into_iter().map(|(s, n)| (s.as_str().to_owned(), n.into())).collect();
+    Ok(no_store(JobList { jobs: jobs.iter().map(JobView::from).collect(), before: next, counts }))
 }
 
 pub(crate) async fn get_job(

@@ -8,15 +8,19 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::InputError;
-use confab_core::model::{Author, Forum, ModerationEntry, Post, PostState};
+use confab_core::model::{Author, Forum, Post, PostState};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
-use crate::views::{AuthorView, PostView, ThreadView, rfc3339};
+use crate::views::moderation::{
+    BulkItem, BulkResults, DayView, EntryView, FlagView, ModeratedPostView, ModerationResult, PostHistory, QueuePage,
+    QueueSizesView, StatsView, VerdictView,
+};
+use crate::views::{ThreadView, rfc3339};
 use crate::writes::moderation::{decide, mark};
 
 const MAX_REASON_CHARS: usize = 500;
@@ -79,29 +83,6 @@ fn reason(r: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// A post as moderators see it: every state, the author's address.
-fn mod_view(p: &Post, author: Option<&Author>) -> Value {
-    let mut v = serde_json::to_value(PostView::new(p, author)).expect("views serialise");
-    // Moderators see what was there, also in a deleted post.
-    v["message"] = json!(p.html);
-    v["raw_message"] = json!(p.message.as_str());
-    v["author"] = json!(author.map(AuthorView::from));
-    v["author_email"] = json!(author.and_then(|a| a.email.as_ref()).map(|e| e.as_str()));
-    v["flags"] = json!(p.flags);
-    v["highlighted"] = json!(p.highlighted);
-    v
-}
-
-fn entry_view(e: &ModerationEntry) -> Value {
-    json!({
-        "by": e.by,
-        "from": e.from,
-        "to": e.to,
-        "reason": e.reason,
-        "at": rfc3339(e.at),
-    })
-}
-
 /// The post and its forum, once the principal may moderate there.
 async fn moderated(state: &AppState, who: &Principal, id: Id) -> Result<(Post, Forum), ApiError> {
     let post = state.store.post_get(id).await?;
@@ -130,11 +111,11 @@ pub(crate) async fn moderate_post(
     let author = state.store.authors_get_many(&[after.author_id]).await?.into_iter().next();
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({
-            "post": mod_view(&after, author.as_ref()),
-            "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()),
-            "changed": changed,
-        })),
+        axum::Json(ModerationResult {
+            post: ModeratedPostView::new(&after, author.as_ref()),
+            thread: ThreadView::in_forum(&thread, &forum, state.clock.now()),
+            changed,
+        }),
     ))
 }
 
@@ -163,12 +144,12 @@ pub(crate) async fn moderate_many(
             Err(e) => Err(e.into()),
         };
         results.push(match outcome {
-            Ok(Some(c)) => json!({ "id": id, "state": c.after.state, "changed": c.before.state != c.after.state }),
-            Ok(None) => json!({ "id": id, "error": "post_not_found" }),
-            Err(e) => json!({ "id": id, "error": e.code() }),
+            Ok(Some(c)) => BulkItem::Done { id, state: c.after.state, changed: c.before.state != c.after.state },
+            Ok(None) => BulkItem::Failed { id, error: "post_not_found" },
+            Err(e) => BulkItem::Failed { id, error: e.code() },
         });
     }
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "results": results }))))
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(BulkResults { results })))
 }
 
 #[derive(Deserialize)]
@@ -246,11 +227,11 @@ impl QueueQuery {
 }
 
 /// Posts with their authors, as moderators see them.
-pub(crate) async fn with_authors(state: &AppState, posts: &[Post]) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn with_authors(state: &AppState, posts: &[Post]) -> Result<Vec<ModeratedPostView>, ApiError> {
     let ids: Vec<Id> = posts.iter().map(|p| p.author_id).collect();
     let authors: std::collections::HashMap<Id, Author> =
         state.store.authors_get_many(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
-    Ok(posts.iter().map(|p| mod_view(p, authors.get(&p.author_id))).collect())
+    Ok(posts.iter().map(|p| ModeratedPostView::new(p, authors.get(&p.author_id))).collect())
 }
 
 pub(crate) async fn queue(
@@ -264,7 +245,7 @@ pub(crate) async fn queue(
     let search = q.search(&state)?;
     let posts = state.store.moderation_queue(forum.id, &search).await?;
     let next = (posts.len() as u32 == search.limit).then(|| posts.last().map(|p| p.id.to_string())).flatten();
-    let body = json!({ "posts": with_authors(&state, &posts).await?, "before": next });
+    let body = QueuePage { posts: with_authors(&state, &posts).await?, before: next };
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }
 
@@ -287,7 +268,7 @@ pub(crate) async fn stats(
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }
 
-pub(crate) async fn stats_of(state: &AppState, forum: &Forum, days: u32) -> Result<Value, ApiError> {
+pub(crate) async fn stats_of(state: &AppState, forum: &Forum, days: u32) -> Result<StatsView, ApiError> {
     if !(1..=366).contains(&days) {
         return Err(ApiError::InvalidQuery("days: 1 to 366".into()));
     }
@@ -297,21 +278,26 @@ pub(crate) async fn stats_of(state: &AppState, forum: &Forum, days: u32) -> Resu
     let rows = state.store.posts_per_day(forum.id, since).await?;
     let sizes = state.store.queue_sizes(forum.id).await?;
     // Every day in the range, with zeros where nothing was posted.
-    let per_day: Vec<Value> = (0..i64::from(days))
+    let per_day: Vec<DayView> = (0..i64::from(days))
         .map(|i| {
             let day = since + i * DAY;
             let (posts, spam) = rows.iter().find(|r| r.0 == day).map_or((0, 0), |r| (r.1, r.2));
-            json!({ "day": &rfc3339(day)[..10], "posts": posts, "spam": spam })
+            DayView { day: rfc3339(day)[..10].to_owned(), posts, spam }
         })
         .collect();
     let (total, spam): (u64, u64) = rows.iter().fold((0, 0), |(t, s), r| (t + r.1, s + r.2));
-    Ok(json!({
-        "queues": { "pending": sizes.pending, "flagged": sizes.flagged, "spam": sizes.spam, "shadow": sizes.shadow },
-        "days": per_day,
-        "posts": total,
-        "spam": spam,
-        "spam_rate": if total == 0 { 0.0 } else { spam as f64 / total as f64 },
-    }))
+    Ok(StatsView {
+        queues: QueueSizesView {
+            pending: sizes.pending,
+            flagged: sizes.flagged,
+            spam: sizes.spam,
+            shadow: sizes.shadow,
+        },
+        days: per_day,
+        posts: total,
+        spam,
+        spam_rate: if total == 0 { 0.0 } else { spam as f64 / total as f64 },
+    })
 }
 
 pub(crate) async fn history(
@@ -321,20 +307,16 @@ pub(crate) async fn history(
 ) -> Result<impl IntoResponse, ApiError> {
     let (post, _) = moderated(&state, &who, id).await?;
     let log = state.store.moderation_log(post.id).await?;
-    let verdict = state
-        .store
-        .spam_verdict(post.id)
-        .await?
-        .map(|v| json!({ "action": v.action, "score": v.score, "reasons": v.reasons, "at": rfc3339(v.at) }));
+    let verdict = state.store.spam_verdict(post.id).await?.map(VerdictView::from);
     let author = state.store.authors_get_many(&[post.author_id]).await?.into_iter().next();
     let flags = state.store.flags_of(post.id).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({
-            "post": mod_view(&post, author.as_ref()),
-            "spam_verdict": verdict,
-            "flags": flags.iter().map(|f| json!({ "reason": f.reason, "note": f.note, "at": rfc3339(f.at) })).collect::<Vec<_>>(),
-            "log": log.iter().map(entry_view).collect::<Vec<_>>(),
-        })),
+        axum::Json(PostHistory {
+            post: ModeratedPostView::new(&post, author.as_ref()),
+            spam_verdict: verdict,
+            flags: flags.iter().map(FlagView::from).collect(),
+            log: log.iter().map(EntryView::from).collect(),
+        }),
     ))
 }

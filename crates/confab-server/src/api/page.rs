@@ -19,6 +19,7 @@ use crate::reads::pages::{
     MAX_REPLIES_PER_ROOT, MAX_ROOTS, PageView, authors_of, roots_page, shown_authors,
 };
 use crate::views::PostView;
+use crate::views::answers::{PostList, RepliesPageView};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RootsQuery {
@@ -150,7 +151,7 @@ pub(crate) async fn own_posts(
     let authors = authors_of(&state.reads, shown_authors(posts.iter())).await?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
-        axum::Json(serde_json::json!({ "posts": PostView::many(&posts, &authors) })),
+        axum::Json(PostList { posts: PostView::many(&posts, &authors) }),
     ))
 }
 
@@ -178,8 +179,8 @@ pub(crate) async fn post_replies(
     }
     let page = state.store.post_replies(&node, after, limit).await?;
     let authors = authors_of(&state.reads, shown_authors(page.replies.iter())).await?;
-    Ok(axum::Json(serde_json::json!({
-        "posts": PostView::many(&page.replies, &authors),
-        "cursor": page.next.map(|c| state.cursors.encode_replies(node_id, &c)),
-    })))
+    Ok(axum::Json(RepliesPageView {
+        posts: PostView::many(&page.replies, &authors),
+        cursor: page.next.map(|c| state.cursors.encode_replies(node_id, &c)),
+    }))
 }

@@ -11,7 +11,6 @@ use confab_core::jobs::ClientInfo;
 use confab_core::model::{Forum, GuestAuthor, Post, PostAuthor, PostState};
 use confab_store::StoreError;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::threads::ThreadInput;
 use crate::AppState;
@@ -20,6 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
 use crate::reads::pages::{authors_of, shown_authors};
+use crate::views::answers::{CreatedPostView, PostAndThread};
 use crate::views::{PostView, ThreadView, rfc3339};
 use crate::writes::posts;
 
@@ -96,12 +96,12 @@ pub(crate) async fn create_post(
     let posts::Created { created, edit_token } = posts::create(&state.writes, &forum, draft).await?;
 
     let window_ms = state.settings.edit_window.as_millis() as i64;
-    let body = json!({
-        "post": PostView::new(&as_author_sees(created.post.clone()), Some(&created.author)),
-        "thread": ThreadView::new(&created.thread, forum.shortname.as_str()),
-        "edit_token": edit_token.expose(),
-        "edit_expires_at": rfc3339(created.post.created_at + window_ms),
-    });
+    let body = CreatedPostView {
+        post: PostView::new(&as_author_sees(created.post.clone()), Some(&created.author)),
+        thread: ThreadView::new(&created.thread, forum.shortname.as_str()),
+        edit_token: edit_token.expose().to_owned(),
+        edit_expires_at: rfc3339(created.post.created_at + window_ms),
+    };
     let location = format!("/api/v1/posts/{}", created.post.id);
     // The body carries the edit token: no cache may keep it.
     Ok((
@@ -286,7 +286,6 @@ pub(crate) async fn delete_post(
 ) -> Result<impl IntoResponse, ApiError> {
     let (post, forum) = authorise_edit(&state, id, viewer, &headers).await?;
     let confab_store::DeletedPost { post, thread } = posts::delete(&state.writes, &post).await?;
-    Ok(axum::Json(
-        json!({ "post": PostView::new(&post, None), "thread": ThreadView::in_forum(&thread, &forum, state.clock.now()) }),
-    ))
+    let thread = ThreadView::in_forum(&thread, &forum, state.clock.now());
+    Ok(axum::Json(PostAndThread { post: PostView::new(&post, None), thread }))
 }

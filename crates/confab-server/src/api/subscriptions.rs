@@ -5,12 +5,12 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::PathId;
+use crate::views::answers::Subscribed;
 
 /// The thread, its forum and the reader's address, or why there is none.
 async fn context(
@@ -27,7 +27,7 @@ async fn context(
 }
 
 fn answer(subscribed: bool) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "subscribed": subscribed })))
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(Subscribed { subscribed }))
 }
 
 pub(crate) async fn get_subscription(

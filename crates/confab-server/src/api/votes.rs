@@ -12,13 +12,13 @@ use confab_core::input::InputError;
 use confab_core::model::{VotePolicy, VoteValue};
 use confab_core::secret::{Token, TokenHash};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{ClientIp, VOTER_TOKEN_HEADER, Viewer, actor, check_origin, header_token};
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
+use crate::views::answers::{VoteCounts, VoteResult};
 use crate::writes::readers::{self, Voted};
 
 #[derive(Debug, Deserialize)]
@@ -52,15 +52,12 @@ pub(crate) async fn vote_post(
     let (voter, minted) = who_votes(&state, &forum, &actor, &client, &headers)?;
     let Voted { post: p, current, previous } =
         readers::vote(&state.writes, &forum, post, &actor, client.0, voter, value).await?;
-    let (current, previous) = (current.as_i64(), previous.as_i64());
-    let mut body = json!({
-        "post": { "id": p.id, "likes": p.likes, "dislikes": p.dislikes, "points": p.points() },
-        "vote": current,
-        "previous": previous,
-    });
-    if let Some(t) = minted {
-        body["voter_token"] = json!(t.expose());
-    }
+    let body = VoteResult {
+        post: VoteCounts::from(&p),
+        vote: current.as_i64(),
+        previous: previous.as_i64(),
+        voter_token: minted.map(|t| t.expose().to_owned()),
+    };
     // Personal (the reader's vote, perhaps a token): never cached.
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }

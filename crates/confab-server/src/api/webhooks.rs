@@ -6,15 +6,14 @@ use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::input::{InputError, WebUrl};
 use confab_core::jobs::EventKind;
-use confab_store::{NewWebhook, Webhook, WebhookAttempt};
+use confab_store::{NewWebhook, Webhook};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, Query};
-use crate::views::rfc3339;
+use crate::views::webhooks::{AttemptLog, AttemptView, WebhookList, WebhookView};
 
 /// Most webhooks one forum may have.
 pub(crate) const MAX_WEBHOOKS: usize = 10;
@@ -29,29 +28,6 @@ pub(crate) struct CreateWebhook {
     /// Also sign with Disqus's `X-Hub-Signature: sha512=…`.
     #[serde(default)]
     hub_signature: bool,
-}
-
-fn view(h: &Webhook) -> serde_json::Value {
-    json!({
-        "id": h.id,
-        "url": h.url.as_str(),
-        "events": h.events,
-        "hub_signature": h.hub_signature,
-        "secret": h.secret,
-        "created_at": rfc3339(h.created_at),
-    })
-}
-
-fn attempt_view(a: &WebhookAttempt) -> serde_json::Value {
-    json!({
-        "delivery": a.delivery_id,
-        "event": a.event,
-        "attempt": a.attempt,
-        "at": rfc3339(a.at),
-        "status": a.status,
-        "error": a.error,
-        "duration_ms": a.duration_ms,
-    })
 }
 
 async fn owned_forum(state: &AppState, who: &Principal, forum: &str) -> Result<confab_core::model::Forum, ApiError> {
@@ -97,7 +73,7 @@ pub(crate) async fn create_webhook(
     let new = NewWebhook { url, secret, events, hub_signature: body.hub_signature };
     let hook = state.store.webhook_create(forum.id, new, state.clock.now()).await?;
     tracing::info!(forum = %forum.id, webhook = %hook.id, "webhook created");
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(view(&hook))))
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(WebhookView::from(&hook))))
 }
 
 pub(crate) async fn list_webhooks(
@@ -107,7 +83,7 @@ pub(crate) async fn list_webhooks(
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = owned_forum(&state, &who, &forum).await?;
     let hooks = state.store.webhooks_list(forum.id).await?;
-    let body = json!({ "webhooks": hooks.iter().map(view).collect::<Vec<_>>() });
+    let body = WebhookList { webhooks: hooks.iter().map(WebhookView::from).collect() };
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }
 
@@ -151,6 +127,6 @@ pub(crate) async fn list_deliveries(
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_LOG_PAGE);
     let log = state.store.webhook_attempts(hook.id, q.before, limit).await?;
     let next = (log.len() as u32 == limit).then(|| log.last().map(|a| a.seq)).flatten();
-    let body = json!({ "attempts": log.iter().map(attempt_view).collect::<Vec<_>>(), "before": next });
+    let body = AttemptLog { attempts: log.iter().map(AttemptView::from).collect(), before: next };
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }

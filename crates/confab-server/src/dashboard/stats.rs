@@ -39,28 +39,27 @@ struct Bar {
 pub(super) async fn page(State(state): State<AppState>, desk: Desk<Moderate>) -> Result<Response, ApiError> {
     let forum = desk.forum;
     let stats = crate::api::moderation::stats_of(&state, &forum, 30).await?;
-    let days = stats["days"].as_array().cloned().unwrap_or_default();
-    let count = |d: &serde_json::Value, k: &str| d[k].as_u64().unwrap_or(0);
-    let max = days.iter().map(|d| count(d, "posts")).max().unwrap_or(0).max(1);
-    let day = |d: Option<&serde_json::Value>| d.and_then(|d| d["day"].as_str()).unwrap_or("").to_owned();
-    let bars = days
+    let max = stats.days.iter().map(|d| d.posts).max().unwrap_or(0).max(1);
+    let bars = stats
+        .days
         .iter()
         .enumerate()
         .map(|(i, d)| Bar {
-            day: day(Some(d)),
+            day: d.day.clone(),
             x: i as u64 * BAR,
-            posts: count(d, "posts"),
-            spam: count(d, "spam"),
-            posts_h: count(d, "posts") * HEIGHT / max,
-            spam_h: count(d, "spam") * HEIGHT / max,
+            posts: d.posts,
+            spam: d.spam,
+            posts_h: d.posts * HEIGHT / max,
+            spam_h: d.spam * HEIGHT / max,
         })
         .collect();
-    let chart =
-        Chart { width: WIDTH, height: HEIGHT, bar: BAR, max, first: day(days.first()), last: day(days.last()), bars };
+    let day = |d: Option<&crate::views::moderation::DayView>| d.map(|d| d.day.clone()).unwrap_or_default();
+    let (first, last) = (day(stats.days.first()), day(stats.days.last()));
+    let chart = Chart { width: WIDTH, height: HEIGHT, bar: BAR, max, first, last, bars };
     let ctx = minijinja::context! {
-        queues => &stats["queues"],
-        total => &stats["posts"],
-        spam_percent => format!("{:.1}", stats["spam_rate"].as_f64().unwrap_or(0.0) * 100.0),
+        queues => &stats.queues,
+        total => stats.posts,
+        spam_percent => format!("{:.1}", stats.spam_rate * 100.0),
         chart,
     };
     Ok(super::page(StatusCode::OK, "stats.html", "Stats", Some(&forum), "stats", ctx))

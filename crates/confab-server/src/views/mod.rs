@@ -8,6 +8,14 @@ use confab_core::id::Id;
 use confab_core::model::{Account, Author, Forum, ForumPolicy, Post, PostState, Session, Thread, UnixMs};
 use serde::{Deserialize, Serialize};
 
+pub mod accounts;
+pub mod answers;
+pub mod errors;
+pub mod forums;
+pub mod jobs;
+pub mod moderation;
+pub mod webhooks;
+
 pub fn rfc3339(ms: UnixMs) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -1,0 +1,73 @@
+//! Forums as their owners and the widget see them: lists, keys, the team, who the
+//! request speaks for, a deletion under way.
+
+use confab_core::id::Id;
+use confab_core::model::{ForumKeys, Role};
+use serde::Serialize;
+
+use super::{ForumView, rfc3339};
+
+#[derive(Serialize)]
+pub struct ForumList {
+    pub forums: Vec<ForumView>,
+}
+
+/// A forum's key pair, for its owners only.
+#[derive(Serialize)]
+pub struct KeysView {
+    pub public_key: String,
+    pub secret_key: String,
+    pub rotated_at: String,
+}
+
+impl From<&ForumKeys> for KeysView {
+    fn from(k: &ForumKeys) -> Self {
+        KeysView {
+            public_key: k.public_key.clone(),
+            secret_key: k.secret_key.clone(),
+            rotated_at: rfc3339(k.rotated_at),
+        }
+    }
+}
+
+/// One member of a forum's team.
+#[derive(Serialize)]
+pub struct RoleGrant {
+    pub username: String,
+    pub account: Id,
+    pub role: Role,
+}
+
+#[derive(Serialize)]
+pub struct RoleList {
+    pub roles: Vec<RoleGrant>,
+}
+
+/// `DELETE /forums/{forum}`: the deletion began; `job` purges the data.
+#[derive(Serialize)]
+pub struct ForumDeleting {
+    pub forum: String,
+    pub deleting: bool,
+    pub job: Id,
+}
+
+/// Who the request speaks for in a forum.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ViewerView {
+    Guest,
+    Account {
+        /// The author id of the account's posts: the widget offers edit and delete on them.
+        id: Id,
+        name: String,
+        avatar_hash: String,
+        avatar_url: Option<String>,
+        url: Option<String>,
+    },
+    Sso {
+        name: String,
+        avatar_hash: Option<String>,
+        avatar_url: Option<String>,
+        url: Option<String>,
+    },
+}
