@@ -21,43 +21,11 @@ use crate::views::moderation::{
     QueueSizesView, StatsView, VerdictView,
 };
 use crate::views::{ThreadView, rfc3339};
-use crate::writes::moderation::{decide, mark};
+use crate::writes::moderation::{Action, decide, mark};
 
 const MAX_REASON_CHARS: usize = 500;
 const MAX_BULK: usize = 100;
 const MAX_PAGE: u32 = 100;
-
-/// What a moderator does to a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Action {
-    /// Show it (also restores a deleted or spam post).
-    Approve,
-    /// Take it off the page to decide later.
-    Hold,
-    Spam,
-    /// Soft delete: restorable, replies keep their place.
-    Delete,
-    /// Mark it as worth reading (the widget sets it apart).
-    Highlight,
-    Unhighlight,
-    /// Put it at the top of its thread (one pinned post per thread).
-    Pin,
-    Unpin,
-}
-
-impl Action {
-    /// The state the action moves a post to; `None` for the marks that leave it be.
-    pub(crate) fn state(self) -> Option<PostState> {
-        match self {
-            Action::Approve => Some(PostState::Approved),
-            Action::Hold => Some(PostState::Pending),
-            Action::Spam => Some(PostState::Spam),
-            Action::Delete => Some(PostState::Deleted),
-            Action::Highlight | Action::Unhighlight | Action::Pin | Action::Unpin => None,
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

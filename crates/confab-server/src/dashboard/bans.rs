@@ -52,7 +52,7 @@ pub(super) async fn ban_or_lift(State(state): State<AppState>, form: DeskForm<Mo
     let DeskForm { me, forum, fields, .. } = form;
     if fields.one("op") == "lift" {
         let done = match fields.one("ban").parse::<Id>() {
-            Ok(id) => state.store.ban_delete(forum.id, id).await.map_err(ApiError::from),
+            Ok(id) => crate::writes::bans::lift(&state.writes, &forum, id).await,
             Err(_) => Err(confab_store::StoreError::BanNotFound.into()),
         };
         return Ok(match done {
@@ -74,7 +74,9 @@ pub(super) async fn ban_or_lift(State(state): State<AppState>, form: DeskForm<Mo
     };
     let reason = Some(fields.one("reason").to_owned());
     let by = confab_core::model::Moderator::Account(me.account.id);
-    let made = crate::api::bans::create(&state, &forum, by, kind, value, reason, duration, fields.flag("shadow")).await;
+    let made =
+        crate::writes::bans::create(&state.writes, &forum, by, kind, value, reason, duration, fields.flag("shadow"))
+            .await;
     if let Err(e) = made {
         return Ok(error_page(e, Some(&forum)));
     }

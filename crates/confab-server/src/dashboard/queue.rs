@@ -15,9 +15,9 @@ use super::gate::{Desk, DeskForm, Moderate};
 use super::{back_to, error_page, message, not_done};
 use crate::AppState;
 use crate::account_site::csrf_token;
-use crate::api::moderation::{Action, QueueQuery};
+use crate::api::moderation::QueueQuery;
 use crate::error::ApiError;
-use crate::writes::moderation::{decide, mark};
+use crate::writes::moderation::{Action, decide, mark};
 
 /// Posts per page of a queue.
 const PAGE: u32 = 50;

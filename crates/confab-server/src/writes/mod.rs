@@ -11,6 +11,7 @@
 //! rolled back. A new effect of writes (live updates, say) is added there, once.
 //!
 //! - [`accounts`]: an account's deletion, its comments anonymised or removed.
+//! - [`bans`]: bans and timeouts, and the poster's standing every reader's write checks.
 //! - [`forums`]: a forum's settings, keys and deletion.
 //! - [`posts`]: a new post (its admission decided by `confab_core::admission`), an
 //!   author's edit and deletion.
@@ -20,6 +21,7 @@
 //! - [`threads`]: a thread made ahead of its first post, corrected, closed, reopened.
 
 pub(crate) mod accounts;
+pub(crate) mod bans;
 pub(crate) mod forums;
 pub(crate) mod moderation;
 pub(crate) mod posts;

@@ -5,10 +5,42 @@
 use confab_core::input::InputError;
 use confab_core::model::{Moderator, Post, PostState, Thread};
 use confab_store::StateChange;
+use serde::Deserialize;
 
 use super::{Change, Writes};
-use crate::api::moderation::Action;
 use crate::error::ApiError;
+
+/// What a moderator does to a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Action {
+    /// Show it (also restores a deleted or spam post).
+    Approve,
+    /// Take it off the page to decide later.
+    Hold,
+    Spam,
+    /// Soft delete: restorable, replies keep their place.
+    Delete,
+    /// Mark it as worth reading (the widget sets it apart).
+    Highlight,
+    Unhighlight,
+    /// Put it at the top of its thread (one pinned post per thread).
+    Pin,
+    Unpin,
+}
+
+impl Action {
+    /// The state the action moves a post to; `None` for the marks that leave it be.
+    pub(crate) fn state(self) -> Option<PostState> {
+        match self {
+            Action::Approve => Some(PostState::Approved),
+            Action::Hold => Some(PostState::Pending),
+            Action::Spam => Some(PostState::Spam),
+            Action::Delete => Some(PostState::Deleted),
+            Action::Highlight | Action::Unhighlight | Action::Pin | Action::Unpin => None,
+        }
+    }
+}
 
 /// Moves `post` to `to` on `by`'s word (logged with `why`), and teaches the forum's
 /// classifier what a moderator says about spam.

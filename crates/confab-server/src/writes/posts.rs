@@ -15,8 +15,8 @@ use confab_core::rules;
 use confab_core::secret::Token;
 use confab_store::{CreatedPost, DeletedPost};
 
+use super::bans::{self, Standing};
 use super::{Change, Writes};
-use crate::api::bans::{self, Standing};
 use crate::auth::Actor;
 use crate::error::ApiError;
 

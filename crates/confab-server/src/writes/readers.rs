@@ -9,8 +9,8 @@ use confab_core::model::{Flag, Forum, Post, PostState, VoteValue};
 use confab_core::secret::TokenHash;
 use confab_store::{StoreError, VoteOutcome};
 
+use super::bans::{self, Standing};
 use super::{Change, Writes};
-use crate::api::bans::{self, Standing};
 use crate::auth::Actor;
 use crate::error::ApiError;
 
