@@ -396,7 +396,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(confab_core::input::MAX_BODY_BYTES))
         .layer(cors())
-        .layer(axum::middleware::from_fn(middleware::no_cors_on_own_pages))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(move |req, next| middleware::observe(expose, req, next)))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))

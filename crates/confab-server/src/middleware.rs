@@ -1,6 +1,8 @@
 //! Per-request observation: a statement-count scope around the handler, the request
 //! log line (method, route template, status, duration, statements — never IPs,
-//! bodies, tokens or query strings), and the optional `X-Confab-Queries` header.
+//! bodies, tokens or query strings), and the optional `X-Confab-Queries` header. The
+//! same layer keeps CORS headers off Confab's own pages (one layer fewer on every
+//! request than a layer of its own).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,7 +20,8 @@ pub const QUERY_COUNT_HEADER: &str = "x-confab-queries";
 pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let own = own_page(req.uri().path());
     let counter = Arc::new(QueryStats::default());
     let too_long = req.uri().path_and_query().is_some_and(|pq| pq.as_str().len() > crate::error::MAX_URI_BYTES);
     let mut resp = if too_long {
@@ -27,10 +30,13 @@ pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response 
         stats::scope(Arc::clone(&counter), next.run(req)).await
     };
     let statements = counter.statements();
+    if own {
+        strip_cors(&mut resp);
+    }
     // A server-side failure, logged once here with the request it ended (never the
     // query string: it may hold a searched address).
     if let Some(c) = resp.extensions_mut().remove::<crate::error::ErrorCause>() {
-        let route = route.as_deref().unwrap_or("-");
+        let route = route.as_ref().map_or("-", MatchedPath::as_str);
         if c.warning {
             tracing::warn!(error_id = %c.error_id, code = c.code, method = %method, route, cause = %c.chain, "request failed");
         } else {
@@ -40,7 +46,7 @@ pub(crate) async fn observe(expose: bool, req: Request, next: Next) -> Response 
     tracing::info!(
         target: "confab::request",
         method = %method,
-        route = route.as_deref().unwrap_or("-"),
+        route = route.as_ref().map_or("-", MatchedPath::as_str),
         status = resp.status().as_u16(),
         ms = started.elapsed().as_secs_f64() * 1000.0,
         statements,
@@ -64,20 +70,18 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
 /// dashboard) hold a cookie session or a credential hand-off: no other origin may read
 /// them, so their answers (preflights included) carry no CORS headers. One rule over
 /// the one CORS layer, rather than a second router.
-pub(crate) async fn no_cors_on_own_pages(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let own = ["/account", "/dashboard", "/unsubscribe"]
+fn own_page(path: &str) -> bool {
+    ["/account", "/dashboard", "/unsubscribe"]
         .iter()
-        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
-    let mut response = next.run(req).await;
-    if own {
-        let h = response.headers_mut();
-        let cors: Vec<_> = h.keys().filter(|k| k.as_str().starts_with("access-control-")).cloned().collect();
-        for k in cors {
-            h.remove(k);
-        }
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+fn strip_cors(response: &mut Response) {
+    let h = response.headers_mut();
+    let cors: Vec<_> = h.keys().filter(|k| k.as_str().starts_with("access-control-")).cloned().collect();
+    for k in cors {
+        h.remove(k);
     }
-    response
 }
 
 #[cfg(test)]
