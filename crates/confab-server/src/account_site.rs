@@ -26,9 +26,8 @@ use sha2::Sha256;
 use crate::AppState;
 use crate::api::accounts::{authenticate, delete_with_password, export_document};
 use crate::auth::{ClientIp, SignedIn};
-use crate::embed::escape;
 use crate::error::ApiError;
-use crate::pages::page;
+use crate::pages::{message, message_with_link, render};
 use crate::views::rfc3339;
 
 fn secure(state: &AppState) -> bool {
@@ -94,10 +93,12 @@ pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 pub(crate) fn refused() -> Response {
-    page(
+    message_with_link(
         StatusCode::FORBIDDEN,
         "Request refused",
-        "<p>This form must be sent from this site's own account page. <a href=\"/account\">Back to your account</a>.</p>",
+        "This form must be sent from this site's own account page.",
+        "/account",
+        "Back to your account",
     )
 }
 
@@ -117,60 +118,32 @@ pub(crate) fn login_page(status: StatusCode, error: Option<&str>) -> Response {
 
 /// The log-in form; `next` (a dashboard page) is where a successful log-in goes.
 pub(crate) fn login_page_to(status: StatusCode, error: Option<&str>, next: Option<&str>) -> Response {
-    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
-    let next = next
-        .and_then(safe_next)
-        .map(|n| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">\n", escape(&n)))
-        .unwrap_or_default();
-    page(
-        status,
-        "Your account",
-        &format!(
-            "{error}<form method=\"post\" action=\"/account/login\">\n{next}\
-             <label>Username or email <input name=\"login\" autocomplete=\"username\" required></label>\n\
-             <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
-             <button type=\"submit\">Log in</button>\n</form>\n\
-             <p class=\"note\">No account yet? Create one from the \"Log in\" button of any comment section.</p>"
-        ),
-    )
+    let next = next.and_then(safe_next);
+    render(status, "login.html", "Your account", minijinja::context! { error, next })
+}
+
+#[derive(serde::Serialize)]
+struct SessionRow {
+    id: String,
+    created_at: String,
+    expires_at: String,
+    /// The session this page is read with.
+    current: bool,
 }
 
 fn account_page(me: &SignedIn, sessions: &[confab_core::model::Session], csrf: &str) -> Response {
-    let a = &me.account;
-    let rows: String = sessions
+    let rows: Vec<SessionRow> = sessions
         .iter()
-        .map(|s| {
-            let label = if s.id == me.session.id { " (this browser)" } else { "" };
-            format!(
-                "<li>Signed in {}{label}, until {} \
-                 <form method=\"post\" action=\"/account/sessions/revoke\" class=\"inline\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"session\" value=\"{}\">\
-                 <button type=\"submit\">Sign out</button></form></li>",
-                rfc3339(s.created_at),
-                rfc3339(s.expires_at),
-                s.id
-            )
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            created_at: rfc3339(s.created_at),
+            expires_at: rfc3339(s.expires_at),
+            current: s.id == me.session.id,
         })
         .collect();
-    page(
-        StatusCode::OK,
-        "Your account",
-        &format!(
-            "<p>Signed in as <strong>{name}</strong> ({email}).</p>\n\
-             <h2>Where you are signed in</h2>\n<ul class=\"sessions\">{rows}</ul>\n\
-             <form method=\"post\" action=\"/account/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button type=\"submit\">Log out</button></form>\n\
-             <h2>Your data</h2>\n<p><a href=\"/account/export\">Download everything stored about you</a> (JSON).</p>\n\
-             <h2>Delete your account</h2>\n\
-             <p class=\"note\">Your comments stay signed \"Deleted account\" or are erased, as each site decides. \
-             This cannot be undone.</p>\n\
-             <form method=\"post\" action=\"/account/delete\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-             <label>Your password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
-             <button type=\"submit\" class=\"danger\">Delete my account</button></form>",
-            name = escape(a.username.as_str()),
-            email = escape(a.email.as_str()),
-        ),
-    )
+    let a = &me.account;
+    let ctx = minijinja::context! { name => a.username.as_str(), email => a.email.as_str(), sessions => rows, csrf };
+    render(StatusCode::OK, "account.html", "Your account", ctx)
 }
 
 /// `GET /account`: the account, or the log-in form.
@@ -319,19 +292,22 @@ pub(crate) async fn delete(
     match delete_with_password(&state, &me, &form.password).await {
         Ok(_) => Ok((
             clear(&state, jar),
-            page(StatusCode::OK, "Account deleted", "<p>Your account and everything tied to it are gone.</p>"),
+            message(StatusCode::OK, "Account deleted", "Your account and everything tied to it are gone."),
         )
             .into_response()),
-        Err(ApiError::InvalidCredentials) => Ok(page(
+        Err(ApiError::InvalidCredentials) => Ok(message_with_link(
             StatusCode::UNAUTHORIZED,
             "Account not deleted",
-            "<p>That was not your password. <a href=\"/account\">Back to your account</a>.</p>",
+            "That was not your password.",
+            "/account",
+            "Back to your account",
         )),
-        Err(ApiError::Store(confab_store::StoreError::LastOwner)) => Ok(page(
+        Err(ApiError::Store(confab_store::StoreError::LastOwner)) => Ok(message_with_link(
             StatusCode::CONFLICT,
             "Account not deleted",
-            "<p>You are the only owner of a forum: make someone else its owner first. \
-             <a href=\"/account\">Back to your account</a>.</p>",
+            "You are the only owner of a forum: make someone else its owner first.",
+            "/account",
+            "Back to your account",
         )),
         Err(e) => Err(e),
     }

@@ -208,7 +208,7 @@ async fn target(state: &AppState, forum: &str, origin: &str) -> Result<Result<(F
 }
 
 fn problem(status: StatusCode, text: &str) -> Response {
-    crate::pages::page(status, "Cannot sign in here", &format!("<p>{}</p>", escape(text)))
+    crate::pages::message(status, "Cannot sign in here", text)
 }
 
 /// `GET /account/window?forum=…&origin=…[&mode=signup|reset][&lang=de]`.

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::accounts::{confirm_email, reset_password};
-use crate::embed::{Asset, escape};
+use crate::embed::Asset;
 use crate::error::ApiError;
 
 static STYLE: LazyLock<Asset> =
@@ -44,16 +44,19 @@ pub(crate) struct ResetFormBody {
     confirm: String,
 }
 
-/// A whole page: title, then body HTML (already escaped by the caller).
-pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{t} · Confab</title>\n\
-         <link rel=\"stylesheet\" href=\"/account/account.css\">\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n{body}\n\
-         </main>\n</body>\n</html>\n",
-        t = escape(title)
-    );
+/// An own page: `template` (under `templates/pages/`) drawn with `ctx` and the title,
+/// in the server's one template environment (every value escaped); one stylesheet, no
+/// script, never cached, never framed.
+pub(crate) fn render(status: StatusCode, template: &str, title: &str, ctx: minijinja::Value) -> Response {
+    let ctx = minijinja::context! { title, ..ctx };
+    let html = match crate::templates::render(&format!("pages/{template}"), &ctx) {
+        Ok(html) => html,
+        // The templates are ours and each page has a test: a failure here is a bug.
+        Err(e) => {
+            let cause = format!("page template {template}: {e:#}");
+            return ApiError::Store(confab_store::StoreError::Internal(cause)).into_response();
+        }
+    };
     let headers = [
         (
             header::CONTENT_SECURITY_POLICY,
@@ -68,12 +71,23 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, headers, Html(html)).into_response()
 }
 
+/// A page that says one thing.
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    render(status, "message.html", title, minijinja::context! { text })
+}
+
+/// A page that says one thing and links the way on.
+pub(crate) fn message_with_link(status: StatusCode, title: &str, text: &str, href: &str, link: &str) -> Response {
+    let link = minijinja::context! { href, text => link };
+    render(status, "message.html", title, minijinja::context! { text, link })
+}
+
 fn invalid_link() -> Response {
-    page(
+    message(
         StatusCode::BAD_REQUEST,
         "This link does not work",
-        "<p>It is incomplete, has expired, or has been used already. Ask for a new one from the log-in form \
-         of any comment section.</p>",
+        "It is incomplete, has expired, or has been used already. Ask for a new one from the log-in form of any \
+         comment section.",
     )
 }
 
@@ -81,40 +95,25 @@ fn invalid_link() -> Response {
 fn failure(e: &ApiError) -> Response {
     match e {
         ApiError::Store(confab_store::StoreError::LinkInvalid) => invalid_link(),
-        other => {
-            other.attach_cause(page(other.status(), "Something went wrong", "<p>Please try again in a moment.</p>"))
-        }
+        other => other.attach_cause(message(other.status(), "Something went wrong", "Please try again in a moment.")),
     }
-}
-
-fn token_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"token\" value=\"{}\">", escape(token))
 }
 
 pub(crate) async fn verify_form(Query(q): Query<TokenQuery>) -> Response {
     if q.token.is_empty() {
         return invalid_link();
     }
-    page(
-        StatusCode::OK,
-        "Confirm your email address",
-        &format!(
-            "<p>One click finishes creating your account.</p>\n\
-             <form method=\"post\" action=\"/account/verify\">{}\n<button type=\"submit\">Confirm my address</button>\n</form>",
-            token_field(&q.token)
-        ),
-    )
+    render(StatusCode::OK, "verify.html", "Confirm your email address", minijinja::context! { token => q.token })
 }
 
 pub(crate) async fn verify_submit(State(state): State<AppState>, axum::Form(form): axum::Form<TokenQuery>) -> Response {
     match confirm_email(&state, &form.token).await {
-        Ok(account) => page(
+        Ok(account) => message(
             StatusCode::OK,
             "Address confirmed",
             &format!(
-                "<p>Thank you, {}. Your account is ready: log in from any comment section to join the \
-                 discussion.</p>",
-                escape(account.username.as_str())
+                "Thank you, {}. Your account is ready: log in from any comment section to join the discussion.",
+                account.username
             ),
         ),
         Err(e) => failure(&e),
@@ -122,23 +121,13 @@ pub(crate) async fn verify_submit(State(state): State<AppState>, axum::Form(form
 }
 
 fn reset_page(status: StatusCode, token: &str, error: Option<&str>) -> Response {
-    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
-    page(
-        status,
-        "Choose a new password",
-        &format!(
-            "{error}<form method=\"post\" action=\"/account/reset\">{}\n\
-             <label>New password <input type=\"password\" name=\"password\" autocomplete=\"new-password\" \
-             minlength=\"{min}\" maxlength=\"{max}\" required></label>\n\
-             <label>Repeat it <input type=\"password\" name=\"confirm\" autocomplete=\"new-password\" \
-             minlength=\"{min}\" maxlength=\"{max}\" required></label>\n\
-             <button type=\"submit\">Set password</button>\n</form>\n\
-             <p class=\"note\">Setting a new password signs you out on every device.</p>",
-            token_field(token),
-            min = confab_core::input::MIN_PASSWORD_CHARS,
-            max = confab_core::input::MAX_PASSWORD_CHARS,
-        ),
-    )
+    let ctx = minijinja::context! {
+        token,
+        error,
+        min => confab_core::input::MIN_PASSWORD_CHARS,
+        max => confab_core::input::MAX_PASSWORD_CHARS,
+    };
+    render(status, "reset.html", "Choose a new password", ctx)
 }
 
 pub(crate) async fn reset_form(Query(q): Query<TokenQuery>) -> Response {
@@ -156,12 +145,12 @@ pub(crate) async fn reset_submit(
         return reset_page(StatusCode::UNPROCESSABLE_ENTITY, &form.token, Some("The two passwords differ."));
     }
     match reset_password(&state, &form.token, &form.password).await {
-        Ok(account) => page(
+        Ok(account) => message(
             StatusCode::OK,
             "Password changed",
             &format!(
-                "<p>Done, {}. You have been signed out everywhere; log in again with the new password.</p>",
-                escape(account.username.as_str())
+                "Done, {}. You have been signed out everywhere; log in again with the new password.",
+                account.username
             ),
         ),
         // A password that breaks the rules: the form again, the link still unspent.
@@ -197,10 +186,10 @@ fn unsubscribe_target(
 }
 
 fn invalid_unsubscribe() -> Response {
-    page(
+    message(
         StatusCode::BAD_REQUEST,
         "This link does not work",
-        "<p>It is incomplete or was changed. Use the unsubscribe link at the bottom of the mail itself.</p>",
+        "It is incomplete or was changed. Use the unsubscribe link at the bottom of the mail itself.",
     )
 }
 
@@ -219,15 +208,8 @@ async fn discussion_name(state: &AppState, thread: Option<confab_core::id::Id>) 
 pub(crate) async fn unsubscribe_form(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> Response {
     let Some((email, thread)) = unsubscribe_target(&state, &q) else { return invalid_unsubscribe() };
     let name = discussion_name(&state, thread).await;
-    page(
-        StatusCode::OK,
-        "Unsubscribe",
-        &format!(
-            "<p>Stop mail to {} about {}?</p>\n<form method=\"post\">\n<button type=\"submit\">Unsubscribe</button>\n</form>",
-            escape(email.as_str()),
-            escape(&name)
-        ),
-    )
+    let ctx = minijinja::context! { done => false, email => email.as_str(), name };
+    render(StatusCode::OK, "unsubscribe.html", "Unsubscribe", ctx)
 }
 
 pub(crate) async fn unsubscribe_submit(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> Response {
@@ -237,12 +219,8 @@ pub(crate) async fn unsubscribe_submit(State(state): State<AppState>, Query(q): 
     }
     tracing::info!(thread = ?thread.map(|t| t.to_string()), "unsubscribed by link");
     let name = discussion_name(&state, thread).await;
-    let everything = match thread {
-        Some(_) => format!(
-            "<form method=\"post\" action=\"{}\">\n<button type=\"submit\">Stop mail about every discussion</button>\n</form>",
-            escape(&crate::notify::unsubscribe_url("", &state.page_key, &email, None))
-        ),
-        None => String::new(),
-    };
-    page(StatusCode::OK, "Unsubscribed", &format!("<p>No more mail about {}.</p>\n{everything}", escape(&name)))
+    // A link for one discussion offers every discussion next.
+    let everything = thread.map(|_| crate::notify::unsubscribe_url("", &state.page_key, &email, None));
+    let ctx = minijinja::context! { done => true, name, everything };
+    render(StatusCode::OK, "unsubscribe.html", "Unsubscribed", ctx)
 }

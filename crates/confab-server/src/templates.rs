@@ -18,7 +18,7 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: [(&str, &str); 15] = templates![
+const SOURCES: [(&str, &str); 22] = templates![
     "mail/notify.txt",
     "mail/notify.html",
     "mail/digest.txt",
@@ -34,6 +34,13 @@ const SOURCES: [(&str, &str); 15] = templates![
     "dashboard/settings.html",
     "dashboard/stats.html",
     "dashboard/posts.html",
+    "pages/frame.html",
+    "pages/message.html",
+    "pages/login.html",
+    "pages/account.html",
+    "pages/verify.html",
+    "pages/reset.html",
+    "pages/unsubscribe.html",
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
