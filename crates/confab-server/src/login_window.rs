@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use confab_core::input::{Origin, login_key};
 use confab_core::model::Forum;
 use serde::Deserialize;
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::api::accounts::{authenticate, register, send_reset};
 use crate::auth::ClientIp;
-use crate::embed::{Asset, escape};
+use crate::embed::Asset;
 use crate::error::ApiError;
 
 static HANDOFF: LazyLock<Asset> =
@@ -266,6 +266,21 @@ pub(crate) async fn submit(
     }
 }
 
+#[derive(serde::Serialize)]
+struct Field {
+    name: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    auto: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Link {
+    /// The window's own query string for another mode.
+    query: String,
+    text: &'static str,
+}
+
 fn form_page(
     status: StatusCode,
     w: &Words,
@@ -275,96 +290,71 @@ fn form_page(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Response {
-    let hidden = format!(
-        "<input type=\"hidden\" name=\"forum\" value=\"{}\"><input type=\"hidden\" name=\"origin\" value=\"{}\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{}\">",
-        escape(forum.shortname.as_str()),
-        escape(origin.as_str()),
-        w.lang
-    );
-    let field = |name: &str, label: &str, kind: &str, auto: &str| {
-        format!(
-            "<label>{label} <input name=\"{name}\" type=\"{kind}\" autocomplete=\"{auto}\" maxlength=\"256\" required></label>\n"
-        )
-    };
-    let (fields, button, mode_name) = match mode {
+    let field = |name, label, kind, auto| Field { name, label, kind, auto };
+    let (fields, hint, button, mode_name) = match mode {
         Mode::Login => (
-            field("login", w.login, "text", "username")
-                + &field("password", w.password, "password", "current-password"),
+            vec![
+                field("login", w.login, "text", "username"),
+                field("password", w.password, "password", "current-password"),
+            ],
+            None,
             w.log_in,
             "login",
         ),
         Mode::Signup => (
-            field("username", w.username, "text", "username")
-                + &field("email", w.email, "email", "email")
-                + &field("password", w.password, "password", "new-password")
-                + &format!("<p class=\"note\">{}</p>\n", w.pw_hint),
+            vec![
+                field("username", w.username, "text", "username"),
+                field("email", w.email, "email", "email"),
+                field("password", w.password, "password", "new-password"),
+            ],
+            Some(w.pw_hint),
             w.sign_up,
             "signup",
         ),
-        Mode::Reset => (field("email", w.email, "email", "email"), w.send, "reset"),
+        Mode::Reset => (vec![field("email", w.email, "email", "email")], None, w.send, "reset"),
     };
-    let link = |mode: &str, text: &str| {
-        format!(
-            "<a href=\"/account/window?forum={}&amp;origin={}&amp;lang={}&amp;mode={mode}\">{text}</a>",
-            escape(&url_encode(forum.shortname.as_str())),
-            escape(&url_encode(origin.as_str())),
-            w.lang
-        )
+    let link = |mode: &str, text| Link {
+        query: url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("forum", forum.shortname.as_str())
+            .append_pair("origin", origin.as_str())
+            .append_pair("lang", w.lang)
+            .append_pair("mode", mode)
+            .finish(),
+        text,
     };
     let links = match mode {
-        Mode::Login => format!("<p>{} · {}</p>", link("reset", w.forgot), link("signup", w.to_sign_up)),
-        _ => format!("<p>{}</p>", link("login", w.to_log_in)),
+        Mode::Login => vec![link("reset", w.forgot), link("signup", w.to_sign_up)],
+        _ => vec![link("login", w.to_log_in)],
     };
-    let notice = notice.map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>\n", escape(n))).unwrap_or_default();
-    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(e))).unwrap_or_default();
-    let asks = escape(w.asks).replace("{site}", &format!("<strong>{}</strong>", escape(origin.as_str())));
-    let body = format!(
-        "<p>{asks}</p>\n{notice}{error}<form method=\"post\" action=\"/account/window\">\n{hidden}\
-         <input type=\"hidden\" name=\"mode\" value=\"{mode_name}\">\n{fields}<button type=\"submit\">{button}</button>\n</form>\n{links}"
-    );
-    window_page(status, w, &body, false)
+    // The sentence names the asking site in bold: the words around it, and the site.
+    let asks = w.asks.split_once("{site}").unwrap_or((w.asks, ""));
+    let ctx = minijinja::context! {
+        lang => w.lang,
+        asks,
+        site => origin.as_str(),
+        notice,
+        error,
+        forum => forum.shortname.as_str(),
+        mode => mode_name,
+        fields,
+        hint,
+        button,
+        links,
+    };
+    crate::pages::render(status, "window.html", w.title, ctx)
 }
 
 /// After a log-in: the credential goes to the embedding page, addressed to its origin
 /// alone, and the window closes.
 fn handoff(w: &Words, forum: &Forum, origin: &Origin, token: &confab_core::secret::Token) -> Response {
-    let body = format!(
-        "<p>{}</p>\n<div id=\"handoff\" hidden data-origin=\"{}\" data-forum=\"{}\" data-token=\"{}\"></div>\n\
-         <script src=\"/account/handoff.js\"></script>",
-        escape(w.done),
-        escape(origin.as_str()),
-        escape(forum.shortname.as_str()),
-        escape(token.expose()),
-    );
-    tracing::info!(forum = %forum.id, "reader credential handed to the embedding page");
-    window_page(StatusCode::OK, w, &body, true)
-}
-
-fn window_page(status: StatusCode, w: &Words, body: &str, script: bool) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{t} · Confab</title>\n\
-         <link rel=\"stylesheet\" href=\"/account/account.css\">\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n{body}\n\
-         </main>\n</body>\n</html>\n",
-        lang = w.lang,
-        t = escape(w.title)
-    );
-    let csp = if script {
-        "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    } else {
-        "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    let ctx = minijinja::context! {
+        lang => w.lang,
+        done => w.done,
+        site => origin.as_str(),
+        forum => forum.shortname.as_str(),
+        token => token.expose(),
     };
-    let headers = [
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)),
-        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-    ];
-    (status, headers, Html(html)).into_response()
-}
-
-fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    tracing::info!(forum = %forum.id, "reader credential handed to the embedding page");
+    const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    crate::pages::render_with_csp(StatusCode::OK, "handoff.html", w.title, ctx, CSP)
 }

@@ -48,6 +48,20 @@ pub(crate) struct ResetFormBody {
 /// in the server's one template environment (every value escaped); one stylesheet, no
 /// script, never cached, never framed.
 pub(crate) fn render(status: StatusCode, template: &str, title: &str, ctx: minijinja::Value) -> Response {
+    const CSP: &str =
+        "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    render_with_csp(status, template, title, ctx, CSP)
+}
+
+/// As [`render`], under the Content-Security-Policy `csp` (the log-in window's hand-off
+/// runs one script of ours).
+pub(crate) fn render_with_csp(
+    status: StatusCode,
+    template: &str,
+    title: &str,
+    ctx: minijinja::Value,
+    csp: &'static str,
+) -> Response {
     let ctx = minijinja::context! { title, ..ctx };
     let html = match crate::templates::render(&format!("pages/{template}"), &ctx) {
         Ok(html) => html,
@@ -58,12 +72,7 @@ pub(crate) fn render(status: StatusCode, template: &str, title: &str, ctx: minij
         }
     };
     let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            ),
-        ),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)),
         (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),

@@ -18,7 +18,7 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: [(&str, &str); 22] = templates![
+const SOURCES: [(&str, &str); 24] = templates![
     "mail/notify.txt",
     "mail/notify.html",
     "mail/digest.txt",
@@ -41,6 +41,8 @@ const SOURCES: [(&str, &str); 22] = templates![
     "pages/verify.html",
     "pages/reset.html",
     "pages/unsubscribe.html",
+    "pages/window.html",
+    "pages/handoff.html",
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
