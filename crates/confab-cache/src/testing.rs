@@ -28,11 +28,38 @@ impl Server {
     /// Freezes the server (SIGSTOP): connections stay open and nothing is answered.
     pub fn pause(&self) {
         self.signal("STOP");
+        // kill(2) returns before the signal has stopped every thread: a request sent at
+        // once could still be answered. Returns once all of them are stopped.
+        self.await_threads(true);
     }
 
     /// Lets a paused server run again (SIGCONT), with everything it held.
     pub fn resume(&self) {
         self.signal("CONT");
+        self.await_threads(false);
+    }
+
+    /// Waits (at most 5 s) until every thread of the server is stopped, or none is.
+    fn await_threads(&self, stopped: bool) {
+        let Some(c) = &self.child else { return };
+        let tasks = format!("/proc/{}/task", c.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let states: Vec<bool> = std::fs::read_dir(&tasks)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+                // The state follows the command name in parentheses: `pid (comm) T …`.
+                .filter_map(|stat| stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()))
+                .map(|state| state == 'T')
+                .collect();
+            if !states.is_empty() && states.iter().all(|s| *s == stopped) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("memcached {} did not {} in 5 s", c.id(), if stopped { "stop" } else { "resume" });
     }
 
     fn signal(&self, name: &str) {
