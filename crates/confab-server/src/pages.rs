@@ -12,8 +12,8 @@
 use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -63,21 +63,7 @@ pub(crate) fn render_with_csp(
     csp: &'static str,
 ) -> Response {
     let ctx = minijinja::context! { title, ..ctx };
-    let html = match crate::templates::render(&format!("pages/{template}"), &ctx) {
-        Ok(html) => html,
-        // The templates are ours and each page has a test: a failure here is a bug.
-        Err(e) => {
-            let cause = format!("page template {template}: {e:#}");
-            return ApiError::Store(confab_store::StoreError::Internal(cause)).into_response();
-        }
-    };
-    let headers = [
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)),
-        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-    ];
-    (status, headers, Html(html)).into_response()
+    crate::templates::page(status, &format!("pages/{template}"), &ctx, csp)
 }
 
 /// A page that says one thing.

@@ -10,7 +10,11 @@
 
 use std::sync::LazyLock;
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, Value};
+
+use crate::error::ApiError;
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
@@ -58,6 +62,27 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// an error is a bug in this crate, reported with the template's name and line.
 pub(crate) fn render(name: &str, ctx: &Value) -> Result<String, minijinja::Error> {
     ENV.get_template(name)?.render(ctx)
+}
+
+/// A page of Confab's own origin: the template `name` drawn with `ctx`, under the
+/// Content-Security-Policy `csp`, never cached, never framed, sent only to this origin
+/// (`Referrer-Policy: same-origin`, which also keeps link tokens in query strings here).
+pub(crate) fn page(status: StatusCode, name: &str, ctx: &Value, csp: &'static str) -> Response {
+    let html = match render(name, ctx) {
+        Ok(html) => html,
+        // The templates are ours and each page has a test: a failure here is a bug.
+        Err(e) => {
+            let cause = format!("template {name}: {e:#}");
+            return ApiError::Store(confab_store::StoreError::Internal(cause)).into_response();
+        }
+    };
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp)),
+        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (status, headers, Html(html)).into_response()
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ mod threads;
 mod users;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use confab_core::model::Forum;
 use minijinja::Value;
@@ -67,27 +67,9 @@ struct ForumView<'a> {
 fn page(status: StatusCode, template: &str, title: &str, forum: Option<&Forum>, active: &str, ctx: Value) -> Response {
     let forum = forum.map(|f| ForumView { shortname: f.shortname.as_str(), name: f.name.as_str() });
     let ctx = minijinja::context! { title, forum, active, ..ctx };
-    let html = match crate::templates::render(&format!("dashboard/{template}"), &ctx) {
-        Ok(html) => html,
-        // The templates are ours and each page has a test: a failure here is a bug.
-        Err(e) => {
-            let cause = format!("dashboard template {template}: {e:#}");
-            return ApiError::Store(confab_store::StoreError::Internal(cause)).into_response();
-        }
-    };
-    let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'none'; \
-                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            ),
-        ),
-        (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-    ];
-    (status, headers, Html(html)).into_response()
+    const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'none'; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    crate::templates::page(status, &format!("dashboard/{template}"), &ctx, CSP)
 }
 
 /// A page that only says something (what went wrong, mostly), with the way back.
