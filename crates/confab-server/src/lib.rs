@@ -292,10 +292,16 @@ impl AppState {
             .map_err(|_| confab_store::StoreError::Internal("stored page key has the wrong length".into()))?;
         let passwords = passwords::Passwords::new(settings.accounts.password_cost)
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
-        // Made again by `rewired` below, once the state's reads and wake-up exist.
-        let writes = writes::Writes::new(Arc::clone(&store), clock.clone(), None, None);
+        let reads = Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone()));
+        let jobs_wake = Arc::new(tokio::sync::Notify::new());
+        let writes = writes::Writes::new(
+            Arc::clone(&store),
+            clock.clone(),
+            Some(Arc::clone(&reads)),
+            Some(Arc::clone(&jobs_wake)),
+        );
         Ok(AppState {
-            reads: Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone())),
+            reads,
             store,
             cursors,
             admin_token: admin_token.into(),
@@ -307,11 +313,10 @@ impl AppState {
             page_key,
             outbound: outbound::Outbound::new(outbound::OutboundPolicy::default())
                 .map_err(confab_store::StoreError::Internal)?,
-            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            jobs_wake,
             write_positions: Arc::default(),
             writes,
-        }
-        .rewired())
+        })
     }
 
     /// The writes' effects over this state's current reads and wake-up (after a
