@@ -1,8 +1,9 @@
 //! The write side, the counterpart of [`crate::reads`]. Each use case that changes what
 //! readers see is one function here: authorise → decide → one store transaction →
-//! [`Writes::committed`]. Handlers, the dashboard, the job workers and the CLI call these
-//! rather than the store, so `confab serve`, `confab worker` and a dashboard button do
-//! the same after the same write.
+//! [`Writes::committed`]. Handlers, the dashboard and the job workers call these rather
+//! than the store, so `confab serve`, `confab worker` and a dashboard button do the same
+//! after the same write. (The CLI's `forum delete` runs without a server: it begins the
+//! deletion and purges through the store itself, with no cache to refresh.)
 //!
 //! `committed` is the one place after-commit effects live: the workers are woken for the
 //! jobs the transaction queued (its events, mail, screening), and every cached value the
