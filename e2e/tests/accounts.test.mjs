@@ -290,3 +290,57 @@ test("the account page on Confab's own origin: a locked-down cookie, sessions, e
   assert.deepEqual(await page.context().cookies(), []);
   assert.deepEqual(page.problems, []);
 });
+
+test('a reader on another site subscribes to a thread from the widget and stops again', async () => {
+  // Issue 19, item 8: the widget subscribes with PUT, across origins (CORS preflight).
+  const call = async (path, body, auth) => {
+    const r = await fetch(confab.base + path, {
+      method: body ? 'POST' : 'GET',
+      headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
+      body: body && JSON.stringify(body),
+    });
+    return { status: r.status, json: await r.json().catch(() => null) };
+  };
+  const email = 'suki@example.com';
+  assert.equal((await call('/api/v1/auth/signup', { username: 'suki_e2e', email, password: 'suki passphrase 1' })).status, 202);
+  const verify = lastMailTo(email).match(/token=([A-Za-z0-9_-]+)/)[1];
+  assert.equal((await call('/api/v1/auth/verify', { token: verify })).status, 200);
+  // A thread with a comment already (a page without one has no thread to follow yet).
+  const first = await call('/api/v1/forums/demo/posts',
+    { thread: { identifier: 'followed', url: `${hostBase}/followed` }, message: 'First!', author: { name: 'Rita' } });
+  assert.equal(first.status, 201);
+  const threadId = first.json.post.thread;
+
+  const url = hostPage('/followed', '', '<div id="confab_thread" data-identifier="followed" data-lazy="false"></div>' +
+    `<script async src="${confab.base}/embed.js" data-forum="demo"></script>`);
+  const page = await watchedPage(browser);
+  await page.goto(url);
+  await widgetReady(page);
+  const w = page.locator('#confab_thread');
+  const popup = page.waitForEvent('popup');
+  await w.getByRole('button', { name: 'Log in' }).click();
+  const win = await popup;
+  await win.getByLabel('Username or email').fill('suki_e2e');
+  await win.getByLabel('Password', { exact: true }).fill('suki passphrase 1');
+  const closed = win.waitForEvent('close');
+  await win.getByRole('button', { name: 'Log in', exact: true }).click();
+  await closed;
+  await w.getByText('Signed in as suki_e2e').waitFor();
+
+  const bearer = `Bearer ${await page.evaluate(() => Object.keys(localStorage).filter((k) => /:reader$/.test(k))
+    .map((k) => JSON.parse(localStorage.getItem(k)).t)[0])}`;
+  const subscribed = async () => (await call(`/api/v1/threads/${threadId}/subscription`, null, bearer)).json.subscribed;
+  const sub = w.getByRole('button', { name: 'Email me new comments' });
+  assert.equal(await sub.getAttribute('aria-pressed'), 'false');
+  await sub.click();
+  const stop = w.getByRole('button', { name: 'Stop emails' });
+  await stop.waitFor();
+  assert.equal(await stop.getAttribute('aria-pressed'), 'true');
+  assert.equal(await subscribed(), true, 'the PUT reached Confab from the host page');
+  // Still subscribed after a reload, and stopping works the same way (DELETE).
+  await page.reload();
+  await w.getByRole('button', { name: 'Stop emails' }).click();
+  await w.getByRole('button', { name: 'Email me new comments' }).waitFor();
+  assert.equal(await subscribed(), false);
+  assert.deepEqual(page.problems, []);
+});
