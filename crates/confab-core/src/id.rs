@@ -151,6 +151,24 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// In the OpenAPI document an id is one named schema, a decimal string, which every
+/// field and path parameter that holds one refers to.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[1-9][0-9]{0,18}$"))
+            .description(Some("64-bit id as a decimal string"))
+            .examples(["250378419585638401"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Id {}
+
 /// Generates ids. One per process is enough: it is lock-free and shared.
 ///
 /// The state packs `milliseconds << 7 | sequence`; each id takes

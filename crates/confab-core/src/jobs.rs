@@ -16,6 +16,7 @@ use crate::model::{Post, PostState, UnixMs};
 
 /// What happened, as webhooks name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventKind {
     #[serde(rename = "post.created")]
     PostCreated,
@@ -124,6 +125,7 @@ impl std::fmt::Debug for ClientInfo {
 
 /// Why an address hears about a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyReason {
     /// A reply to the recipient's post.
@@ -187,6 +189,7 @@ impl Task {
 
 /// Where an outbox row is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for its `run_at`.

@@ -12,6 +12,7 @@ pub type UnixMs = i64;
 /// How a forum treats posts. Every field has a default, so stored policies stay
 /// readable as fields are added.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ForumPolicy {
     /// Guests (no account) may post.
@@ -20,11 +21,14 @@ pub struct ForumPolicy {
     pub require_guest_email: bool,
     /// New posts wait in `pending` until a moderator approves them.
     pub premoderate: bool,
-    /// Who may vote on posts.
+    /// Who may vote on posts: every reader, signed-in readers only (accounts and SSO
+    /// users), or nobody.
     pub voting: VotePolicy,
     /// How long a signed SSO payload is accepted after its timestamp, in seconds.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub sso_max_age_secs: u64,
-    /// What happens to an account's posts here when it is deleted.
+    /// What happens to an account's posts here when it is deleted: kept and signed
+    /// "Deleted account", or removed (text erased).
     pub on_account_delete: AccountDeletion,
     /// When the spam filter runs: after a post is published (it leaves the page if
     /// judged spam), before (it shows once judged clean), or never.
@@ -38,22 +42,30 @@ pub struct ForumPolicy {
     /// Posts with a link in them wait for a moderator.
     pub premoderate_links: bool,
     /// Words and phrases not wanted here; `*` stands for any letters (`spam*`,
-    /// `*casino*`, `buy * now`). Matched case-insensitively on whole words.
+    /// `*casino*`, `buy * now`). Matched case-insensitively on whole words; stored trimmed
+    /// and lowercased. At most 500, each at most 100 characters.
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub restricted_words: Vec<String>,
-    /// Author names not wanted here, with the same wildcards.
+    /// Author names not wanted here, with the same wildcards (the same limits).
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub restricted_names: Vec<String>,
-    /// What a post with a restricted word or name gets: held for review, or refused.
+    /// What a post with a restricted word or name gets: held for review, or refused
+    /// (422, reason `restricted_word` or `restricted_name`).
     pub restricted_action: RestrictedAction,
     /// Distinct readers' flags that send an approved post to review (0: flags never hide).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000))]
     pub flag_threshold: u32,
     /// Threads stop taking posts this many days after they were created (0: never).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 36500))]
     pub auto_close_days: u32,
-    /// The whole forum takes no posts, edits, votes or flags (reading goes on).
+    /// The whole forum takes no posts, edits, votes or flags (403 `read_only`); reading
+    /// goes on.
     pub read_only: bool,
 }
 
 /// What a forum does with a post that uses a restricted word or name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RestrictedAction {
     /// The post waits for a moderator, who sees why.
@@ -65,6 +77,7 @@ pub enum RestrictedAction {
 
 /// When a forum's spam filter runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SpamFilter {
     /// Posts show at once; within seconds the filter may hold them or mark them spam.
@@ -78,6 +91,7 @@ pub enum SpamFilter {
 
 /// A forum's choice for the posts of a deleted account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccountDeletion {
     /// The posts stay, signed "Deleted account" (the discussion keeps its sense).
@@ -131,6 +145,7 @@ impl ForumPolicy {
 
 /// Who may vote in a forum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VotePolicy {
     /// Every reader (guests vote with a token the widget keeps).
@@ -184,6 +199,7 @@ pub struct ForumUpdate {
 
 /// What an account may do in one forum. Ordered: each role can do what the ones below it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A reader the forum recognises (for members-only policies).
@@ -254,6 +270,7 @@ pub enum ThreadKey {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PostState {
     Pending,
@@ -305,6 +322,7 @@ pub struct Author {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthorKind {
     Guest,
@@ -471,6 +489,7 @@ impl Post {
 
 /// The order of top-level posts in a thread page. Replies are always in tree order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     #[default]
@@ -561,6 +580,7 @@ pub struct NewPost {
 
 /// Who changed a post's state, for the moderation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Moderator {
     /// A moderator, owner or global administrator account.
@@ -700,6 +720,7 @@ pub struct NewBan {
 
 /// Why a reader flags a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagReason {
     Spam,

@@ -189,6 +189,8 @@ pub fn spam_probability(seed: &Model, forum: Option<&Model>, tokens: &[String]) 
 
 /// What the filter decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SpamAction))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Approve,

@@ -218,6 +218,15 @@ fn render_article(a: &Article) -> Response {
 }
 
 /// `/`: the demo article when the demo forum exists, else a short landing page.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "landing",
+    summary = "The demo article with the embedded widget when the demo forum exists, else a landing page (HTML). The widget itself is /embed.js and the count script /count.js; both are outside this API.",
+    responses(
+        (status = 200, description = "HTML page", body = String, content_type = "text/html"),
+    ),
+)]
 pub(crate) async fn home(axum::extract::State(state): axum::extract::State<crate::AppState>) -> Response {
     if state.settings.demo {
         render_article(&ARTICLES[0])

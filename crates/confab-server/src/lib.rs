@@ -40,6 +40,8 @@ use confab_core::cursor::CursorCodec;
 use confab_core::model::UnixMs;
 use confab_store::Store;
 
+/// The OpenAPI document `GET /api/v1/openapi.json` serves.
+pub use api::docs::openapi_json;
 pub use api::jobs::job_view;
 pub use error::ApiError;
 

@@ -24,16 +24,21 @@ use crate::mail::Mail;
 use crate::ratelimit::Key;
 use crate::views::SessionView;
 use crate::views::accounts::{Accepted, AccountExport, AccountResult, Deleted, LoggedIn, SessionList};
+use crate::views::errors::ErrorEnvelope;
+use confab_core::id::Id;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignUp {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{1,29}$")]
     username: String,
     email: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogIn {
     /// Username or email address.
@@ -41,22 +46,23 @@ pub(crate) struct LogIn {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LinkToken {
     token: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResetRequest {
     email: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Reset {
     token: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
@@ -115,6 +121,20 @@ async fn deliver(state: &AppState, mail: Mail) {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    operation_id = "signUp",
+    summary = "Create an account (confirmed by a mailed link)",
+    description = "Always 202 for valid input, whether or not the address already has an account: the mail says which. Log in once the address is confirmed.",
+    request_body = inline(SignUp),
+    responses(
+        (status = 202, description = "A confirmation mail is on its way", body = Accepted),
+        (status = 409, description = "username_taken", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited: too many sign-ups from this network", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
     client: ClientIp,
@@ -183,6 +203,20 @@ pub(crate) async fn register(
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "logIn",
+    summary = "Log in with username or email and password",
+    request_body = inline(LogIn),
+    responses(
+        (status = 200, description = "A new session; keep the token", body = LoggedIn),
+        (status = 401, description = "invalid_credentials (never says which part was wrong)", body = ErrorEnvelope),
+        (status = 403, description = "email_not_verified (a new confirmation link was mailed)", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited: too many attempts from this network or for this name", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn log_in(
     State(state): State<AppState>,
     client: ClientIp,
@@ -238,6 +272,17 @@ pub(crate) async fn authenticate(
     Ok((token, session, account))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "logOut",
+    summary = "End this session",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "login_required / invalid_session", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn log_out(
     State(state): State<AppState>,
     AnySession(me): AnySession,
@@ -246,16 +291,54 @@ pub(crate) async fn log_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "getMe",
+    summary = "The signed-in account",
+    responses(
+        (status = 200, description = "The account", body = AccountResult),
+        (status = 401, description = "login_required / invalid_session", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn me(AnySession(me): AnySession) -> impl IntoResponse {
     (no_store(), axum::Json(AccountResult::from(&me.account)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/sessions",
+    operation_id = "listSessions",
+    summary = "The account's live sessions, newest first",
+    responses(
+        (status = 200, description = "Sessions", body = inline(SessionList)),
+        (status = 401, description = "login_required / invalid_session", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn list_sessions(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
     let sessions = state.store.session_list(me.account.id, state.clock.now()).await?;
     let views: Vec<SessionView> = sessions.iter().map(|s| SessionView::new(s, me.session.id)).collect();
     Ok((no_store(), axum::Json(SessionList { sessions: views })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/sessions/{session}",
+    operation_id = "revokeSession",
+    summary = "End one of the account's sessions (e.g. a lost device)",
+    params(
+        ("session" = Id, Path, description = "Session id"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 400, description = "invalid_id", body = ErrorEnvelope),
+        (status = 401, description = "login_required / invalid_session", body = ErrorEnvelope),
+        (status = 404, description = "session_not_found (not one of this account's)", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn revoke_session(
     State(state): State<AppState>,
     me: SignedIn,
@@ -266,6 +349,17 @@ pub(crate) async fn revoke_session(
 }
 
 /// Everything Confab stores about the account, as one JSON document to download.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/export",
+    operation_id = "exportAccount",
+    summary = "Everything stored about the account, as a JSON download: account, sessions, roles, posts, votes",
+    responses(
+        (status = 200, description = "The export (Content-Disposition: attachment)", body = inline(AccountExport)),
+        (status = 401, description = "login_required / invalid_session", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn export(State(state): State<AppState>, me: SignedIn) -> Result<impl IntoResponse, ApiError> {
     let body = export_document(&state, &me).await?;
     tracing::info!(account = %me.account.id, "data exported");
@@ -287,7 +381,7 @@ pub(crate) async fn export_document(state: &AppState, me: &SignedIn) -> Result<A
     Ok(AccountExport::new(now, &me.account, sessions, &data))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteAccount {
     /// The current password, again: a borrowed session alone cannot delete an account.
@@ -296,6 +390,21 @@ pub(crate) struct DeleteAccount {
 
 /// Deletes the account: posts anonymised or removed as each forum decides, then the
 /// account itself with its sessions and roles.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me",
+    operation_id = "deleteAccount",
+    summary = "Delete the account; its posts are anonymised or removed as each forum's policy says",
+    request_body = inline(DeleteAccount),
+    responses(
+        (status = 200, description = "Deleted", body = inline(Deleted)),
+        (status = 401, description = "login_required / invalid_session / invalid_credentials (wrong password)", body = ErrorEnvelope),
+        (status = 409, description = "last_owner: hand your forums over first", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     me: SignedIn,
@@ -350,6 +459,18 @@ pub(crate) async fn reset_password(state: &AppState, token: &str, password: &str
     Ok(account)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify",
+    operation_id = "verifyEmail",
+    summary = "Confirm an address with the token from the mailed link",
+    request_body = inline(LinkToken),
+    responses(
+        (status = 200, description = "Confirmed", body = AccountResult),
+        (status = 400, description = "invalid_link: unknown, expired or already used", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn verify(
     State(state): State<AppState>,
     Json(body): Json<LinkToken>,
@@ -358,6 +479,19 @@ pub(crate) async fn verify(
     Ok((no_store(), axum::Json(AccountResult::from(&account))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset-request",
+    operation_id = "requestPasswordReset",
+    summary = "Mail a password-reset link",
+    description = "Always 202 for a valid address, whether or not it has an account.",
+    request_body = inline(ResetRequest),
+    responses(
+        (status = 202, description = "If the address has an account, a link is on its way", body = Accepted),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn request_reset(
     State(state): State<AppState>,
     client: ClientIp,
@@ -390,6 +524,18 @@ pub(crate) async fn send_reset(state: &AppState, client: &ClientIp, email: &str)
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset",
+    operation_id = "resetPassword",
+    summary = "Set a new password with the token from the mailed link; ends every session",
+    request_body = inline(Reset),
+    responses(
+        (status = 200, description = "Password changed; log in again", body = AccountResult),
+        (status = 400, description = "invalid_link", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (the password breaks the rules; the link stays valid)", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn reset(
     State(state): State<AppState>,
     Json(body): Json<Reset>,

@@ -13,19 +13,26 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::answers::{BanList, BanView};
+use crate::views::errors::ErrorEnvelope;
 use crate::writes::bans;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BanInput {
     /// `account` (a username), `email`, `domain` or `ip` (an address or a CIDR network).
+    #[schema(schema_with = crate::views::answers::ban_kinds)]
     kind: String,
     value: String,
+    #[schema(max_length = 500)]
     reason: Option<String>,
     /// A timeout: lifted by itself after this many seconds. Left out: until lifted.
+    #[schema(minimum = 1, maximum = 315360000)]
     duration_secs: Option<u64>,
-    /// A shadow ban: the reader's posts are taken but shown only to them.
+    /// A shadow ban: the reader's posts are taken (they look approved to them) but
+    /// nobody else sees them; their votes and flags are dropped.
     #[serde(default)]
+    #[schema(default = false)]
     shadow: bool,
 }
 
@@ -35,6 +42,24 @@ async fn moderated_forum(state: &AppState, who: &Principal, forum: &str) -> Resu
     Ok(forum)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/bans",
+    operation_id = "createBan",
+    summary = "Bar an account (username), an address, an email domain or an IP network from posting; with duration_secs, a timeout",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = inline(BanInput),
+    responses(
+        (status = 201, description = "The ban", body = BanView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the forum", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input: unknown_kind, unknown_account, invalid_domain, invalid_network, out_of_range", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn create_ban(
     State(state): State<AppState>,
     who: Principal,
@@ -49,6 +74,22 @@ pub(crate) async fn create_ban(
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(BanView::from(&ban))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/bans",
+    operation_id = "listBans",
+    summary = "The forum's bans and timeouts in force",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "Bans", body = inline(BanList)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the forum", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn list_bans(
     State(state): State<AppState>,
     who: Principal,
@@ -59,6 +100,23 @@ pub(crate) async fn list_bans(
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(BanList { bans: bans.iter().map(BanView::from).collect() })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/forums/{forum}/bans/{ban}",
+    operation_id = "deleteBan",
+    summary = "Lift a ban",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("ban" = String, Path, description = "Ban id"),
+    ),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the forum", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found, ban_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn delete_ban(
     State(state): State<AppState>,
     who: Principal,

@@ -11,17 +11,39 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{PathForum, Query};
 use crate::views::answers::{CountView, CountsView};
+use crate::views::errors::ErrorEnvelope;
+use utoipa::IntoParams;
 
 pub const MAX_COUNT_KEYS: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CountsQuery {
+    /// Threads by identifier; repeat the parameter for several.
     #[serde(default)]
+    #[param(style = Form, explode)]
     identifier: Vec<String>,
+    /// Threads by page URL; repeat the parameter for several.
     #[serde(default)]
+    #[param(style = Form, explode)]
     url: Vec<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/counts",
+    operation_id = "threadCounts",
+    summary = "Comment counts of up to 100 threads at once",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        CountsQuery,
+    ),
+    responses(
+        (status = 200, description = "One entry per requested key, in order; unknown threads count 0", body = CountsView),
+        (status = 400, description = "invalid_query", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn thread_counts(
     State(state): State<AppState>,
     PathForum(forum): PathForum,

@@ -19,19 +19,42 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
 use crate::views::answers::Flagged;
+use crate::views::errors::ErrorEnvelope;
 use crate::writes::readers;
+use confab_core::id::Id;
+use utoipa::ToSchema;
 
 const MAX_NOTE_CHARS: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FlagBody {
     /// `spam`, `abuse`, `off_topic` or `other`.
+    #[schema(value_type = FlagReason)]
     reason: String,
     /// What the reader wants moderators to know.
+    #[schema(max_length = 500)]
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{post}/flags",
+    operation_id = "flagPost",
+    summary = "Flag a post for the moderators (once per reader: an account, an SSO user, or a guest's network). At the forum's flag_threshold the post leaves the page for review.",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+    ),
+    request_body = inline(FlagBody),
+    responses(
+        (status = 200, description = "Taken (the same answer when this reader had flagged it already)", body = inline(Flagged)),
+        (status = 401, description = "login_required: a guest whose address is unknown", body = ErrorEnvelope),
+        (status = 403, description = "banned, read_only, origin_not_allowed", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found (also for posts readers cannot see)", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body, invalid_input (unknown_reason, too_long)", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited (shares the votes' budget)", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn flag_post(
     State(state): State<AppState>,
     PathId(id): PathId,

@@ -13,16 +13,21 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum};
 use crate::views::ForumView;
+use crate::views::errors::ErrorEnvelope;
 use crate::views::forums::{ForumDeleting, ForumList, KeysView, RoleGrant, RoleList, ViewerView};
 use crate::writes::forums;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateForum {
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{1,63}$")]
     shortname: String,
     /// Defaults to the shortname.
+    #[schema(max_length = 100)]
     name: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 50, example = json!(["https://blog.example.com"]))]
     origins: Vec<String>,
     #[serde(default)]
     policy: ForumPolicy,
@@ -53,6 +58,21 @@ pub(crate) async fn named_account(
         .ok_or_else(|| InputError::new(field, "unknown_account", "no account has this username").into())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums",
+    operation_id = "createForum",
+    summary = "Create a forum",
+    request_body = CreateForum,
+    responses(
+        (status = 201, description = "Created", body = ForumView),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 409, description = "forum_exists", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn create_forum(
     State(state): State<AppState>,
     who: Principal,
@@ -72,7 +92,7 @@ pub(crate) async fn create_forum(
     Ok((StatusCode::CREATED, axum::Json(ForumView::from(&forum))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateForum {
     name: Option<String>,
@@ -109,7 +129,7 @@ pub(crate) fn checked_policy(mut p: ForumPolicy) -> Result<ForumPolicy, ApiError
     Ok(p)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteForum {
     /// The forum's shortname, typed again.
@@ -118,6 +138,25 @@ pub(crate) struct DeleteForum {
 
 /// Deletes a forum with all its data (owners), confirmed by its shortname: from this
 /// answer on no read finds it; its data goes in a background job (202, with the job).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/forums/{forum}",
+    operation_id = "deleteForum",
+    summary = "Delete the forum with all its threads, comments, votes, flags, settings, keys, team, bans and webhooks, for good (owners). From this answer on no read finds it; its data goes in a background job (forum_purge), whose last step waits until no process can still write to it; then the shortname is free again.",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = inline(DeleteForum),
+    responses(
+        (status = 202, description = "Deletion begun; Location names the purge job (/api/v1/jobs/{id}, for administrators)", body = inline(ForumDeleting)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden (owners only)", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found (also once a deletion has begun)", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (reason confirmation_mismatch) / invalid_body", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_forum(
     State(state): State<AppState>,
     who: Principal,
@@ -149,6 +188,24 @@ pub(crate) fn confirmation_mismatch(forum: &confab_core::model::Forum) -> InputE
 }
 
 /// Changes a forum's name, trusted origins or policy (owners).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/forums/{forum}",
+    operation_id = "updateForum",
+    summary = "Change the forum's name, trusted origins or policy (policy fields not sent keep their values)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = inline(UpdateForum),
+    responses(
+        (status = 200, description = "The forum", body = ForumView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden (owners only)", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn update_forum(
     State(state): State<AppState>,
     who: Principal,
@@ -176,6 +233,22 @@ pub(crate) async fn update_forum(
     Ok(axum::Json(ForumView::from(&forum)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/roles",
+    operation_id = "listRoles",
+    summary = "Accounts with a role in the forum",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "Roles", body = inline(RoleList)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
     who: Principal,
@@ -189,12 +262,32 @@ pub(crate) async fn list_roles(
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(RoleList { roles })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetRole {
     role: Role,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/forums/{forum}/roles/{username}",
+    operation_id = "setRole",
+    summary = "Grant a role (owner, moderator, trusted, member)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("username" = String, Path, description = "The account's username"),
+    ),
+    request_body = inline(SetRole),
+    responses(
+        (status = 200, description = "Granted", body = RoleGrant),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 409, description = "last_owner: a forum keeps at least one owner", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (unknown_account) / invalid_body", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn set_role(
     State(state): State<AppState>,
     who: Principal,
@@ -209,6 +302,25 @@ pub(crate) async fn set_role(
     Ok(axum::Json(RoleGrant { username: account.username.to_string(), account: account.id, role: body.role }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/forums/{forum}/roles/{username}",
+    operation_id = "removeRole",
+    summary = "Remove an account's role",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("username" = String, Path, description = "The account's username"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 409, description = "last_owner", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (unknown_account)", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn remove_role(
     State(state): State<AppState>,
     who: Principal,
@@ -222,6 +334,18 @@ pub(crate) async fn remove_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums",
+    operation_id = "listForums",
+    summary = "List forums",
+    responses(
+        (status = 200, description = "All forums", body = inline(ForumList)),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
     who.require(&state, None, Power::Global).await?;
     let forums = state.store.forum_list().await?;
@@ -230,6 +354,19 @@ pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -
 
 /// A forum's public settings. The restricted word and name lists are for its
 /// moderators only: shown to everyone, they would be a spammer's list of what to avoid.
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}",
+    operation_id = "getForum",
+    summary = "Forum details",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "The forum", body = ForumView),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn get_forum(
     State(state): State<AppState>,
     who: Principal,
@@ -251,6 +388,22 @@ fn keys_view(k: &confab_core::model::ForumKeys) -> impl IntoResponse + use<> {
     ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(KeysView::from(k)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/keys",
+    operation_id = "getForumKeys",
+    summary = "The forum's API keys",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "Keys", body = KeysView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn get_keys(
     State(state): State<AppState>,
     who: Principal,
@@ -263,6 +416,22 @@ pub(crate) async fn get_keys(
 
 /// New keys; the old ones (and every SSO payload signed with the old secret) stop
 /// working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/keys/rotate",
+    operation_id = "rotateForumKeys",
+    summary = "Replace both keys; the old ones, and payloads signed with the old secret, stop working at once",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "The new keys", body = KeysView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn rotate_keys(
     State(state): State<AppState>,
     who: Principal,
@@ -277,6 +446,24 @@ pub(crate) async fn rotate_keys(
 /// Who the request speaks for in this forum: a guest, an account, or the site's SSO
 /// user. The widget asks once to show the signed-in state; a bad payload or session
 /// is the same error a write would get.
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/me",
+    operation_id = "whoAmI",
+    summary = "Who the request speaks for in this forum: guest, account (session) or sso (payload)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("X-Confab-SSO" = Option<String>, Header, description = "An SSO payload signed with the forum's secret key: Disqus remote_auth_s3 (\"<base64 JSON user> <hex HMAC-SHA1> <unix seconds>\") or an HS256 JWT. {} means logged out.", max_length = 8192),
+        ("X-Confab-Api-Key" = Option<String>, Header, description = "The forum's public key; when sent, it must match"),
+    ),
+    responses(
+        (status = 200, description = "The viewer", body = ViewerView),
+        (status = 401, description = "invalid_session / invalid_sso", body = ErrorEnvelope),
+        (status = 403, description = "invalid_api_key", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security((), ("session" = [])),
+)]
 pub(crate) async fn whoami(
     State(state): State<AppState>,
     PathForum(forum): PathForum,

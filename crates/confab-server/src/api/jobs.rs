@@ -14,13 +14,27 @@ use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{PathId, Query};
+use crate::views::errors::ErrorEnvelope;
 use crate::views::jobs::{CacheStatsView, JobList, JobView};
 use crate::writes::Change;
+use utoipa::IntoParams;
 
 const MAX_PAGE: u32 = 100;
 
 /// `GET /api/v1/cache`: where the cache of public reads lives and its counters since
 /// start, for operators watching its hit ratio.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cache",
+    operation_id = "cacheStats",
+    summary = "The cache of public reads: where it lives and its counters since start (global administrators)",
+    responses(
+        (status = 200, description = "Cache counters", body = inline(CacheStatsView)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn cache_stats(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
     who.require(&state, None, Power::Global).await?;
     let Some(cache) = state.reads.cache() else { return Ok(axum::Json(CacheStatsView::Off { backend: "off" })) };
@@ -44,12 +58,17 @@ pub fn job_view(j: &Job) -> JobView {
     JobView::from(j)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    #[param(value_type = Option<JobState>)]
     state: Option<String>,
+    /// Forum shortname
     forum: Option<String>,
+    /// A job id: continue below it
     before: Option<String>,
+    #[param(minimum = 1, maximum = 100, default = 50)]
     limit: Option<u32>,
 }
 
@@ -57,6 +76,22 @@ fn no_store<T: serde::Serialize>(body: T) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    operation_id = "listJobs",
+    summary = "Outbox jobs, newest first, with counts per state (global administrators)",
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "Jobs", body = inline(JobList)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 400, description = "invalid_query", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     who: Principal,
@@ -85,6 +120,22 @@ pub(crate) async fn list_jobs(
     Ok(no_store(JobList { jobs: jobs.iter().map(JobView::from).collect(), before: next, counts }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job}",
+    operation_id = "getJob",
+    summary = "One job (global administrators)",
+    params(
+        ("job" = Id, Path, description = "Job (outbox) id"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "job_not_found", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     who: Principal,
@@ -94,6 +145,23 @@ pub(crate) async fn get_job(
     Ok(no_store(job_view(&state.store.job_get(id).await?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{job}/retry",
+    operation_id = "retryJob",
+    summary = "Make a dead job ready again, attempts reset (global administrators)",
+    params(
+        ("job" = Id, Path, description = "Job (outbox) id"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "job_not_found", body = ErrorEnvelope),
+        (status = 409, description = "job_not_dead", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn retry_job(
     State(state): State<AppState>,
     who: Principal,
@@ -106,6 +174,23 @@ pub(crate) async fn retry_job(
     Ok(no_store(job_view(&job)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/jobs/{job}",
+    operation_id = "discardJob",
+    summary = "Delete a dead job (global administrators)",
+    params(
+        ("job" = Id, Path, description = "Job (outbox) id"),
+    ),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "job_not_found", body = ErrorEnvelope),
+        (status = 409, description = "job_not_dead", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn discard_job(
     State(state): State<AppState>,
     who: Principal,

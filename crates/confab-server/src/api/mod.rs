@@ -3,7 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod bans;
 mod counts;
-mod docs;
+pub(crate) mod docs;
 mod flags;
 pub(crate) mod forums;
 pub mod jobs;
@@ -16,67 +16,117 @@ mod votes;
 mod webhooks;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Every route of the server. The OpenAPI test checks this list and the document agree.
+/// What the document says beyond its operations: who it is, where, and how callers
+/// prove who they are. The operations and schemas come from the handlers' and the
+/// views' own attributes, collected by [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Confab API",
+        version = "1",
+        description = "Confab's native JSON API. Errors always have the body {\"error\": {\"code\", \"message\"}} with a stable machine-readable code; validation errors add `field` and `reason`; 5xx add `error_id`. Ids are decimal strings; times are RFC 3339 in UTC with milliseconds. Lists are paginated with opaque, signed cursors.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    servers((url = "http://127.0.0.1:8080")),
+    modifiers(&SecuritySchemes)
+)]
+struct Document;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build(),
+            )
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "adminToken",
+            bearer("The admin token printed at first start (or admin_token in the configuration). Global administrator accounts (a session) have the same power."),
+        );
+        components.add_security_scheme(
+            "session",
+            bearer("A session token from POST /api/v1/auth/login. Kept by the widget (no cookies cross sites); revoked by log-out, a password reset, or expiry."),
+        );
+        components.add_security_scheme(
+            "secretKey",
+            bearer("The forum's secret key (sk_…), for the site's own server: manages that forum's threads."),
+        );
+    }
+}
+
+/// Every route of the server with its OpenAPI operation: one list, so the router and
+/// the document cannot disagree.
+fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Document::openapi())
+        .routes(routes!(crate::embed::home))
+        .routes(routes!(docs::health))
+        .routes(routes!(docs::openapi))
+        .routes(routes!(forums::create_forum, forums::list_forums))
+        .routes(routes!(forums::get_forum, forums::update_forum, forums::delete_forum))
+        .routes(routes!(forums::list_roles))
+        .routes(routes!(forums::set_role, forums::remove_role))
+        .routes(routes!(forums::get_keys))
+        .routes(routes!(forums::rotate_keys))
+        .routes(routes!(forums::whoami))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(jobs::cache_stats))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job, jobs::discard_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(threads::find_thread, threads::create_thread))
+        .routes(routes!(page::thread_page))
+        .routes(routes!(posts::create_post))
+        .routes(routes!(counts::thread_counts))
+        .routes(routes!(threads::get_thread, threads::correct_thread))
+        .routes(routes!(threads::close_thread))
+        .routes(routes!(threads::open_thread))
+        .routes(routes!(page::thread_roots))
+        .routes(routes!(subscriptions::get_subscription, subscriptions::subscribe, subscriptions::unsubscribe))
+        .routes(routes!(posts::get_post, posts::edit_post, posts::delete_post))
+        .routes(routes!(page::post_replies))
+        .routes(routes!(votes::vote_post))
+        .routes(routes!(flags::flag_post))
+        .routes(routes!(page::own_posts))
+        .routes(routes!(moderation::stats))
+        .routes(routes!(moderation::history, moderation::moderate_post))
+        .routes(routes!(moderation::moderate_many))
+        .routes(routes!(moderation::queue))
+        .routes(routes!(bans::list_bans, bans::create_ban))
+        .routes(routes!(bans::delete_ban))
+        .routes(routes!(accounts::sign_up))
+        .routes(routes!(accounts::log_in))
+        .routes(routes!(accounts::log_out))
+        .routes(routes!(accounts::verify))
+        .routes(routes!(accounts::request_reset))
+        .routes(routes!(accounts::reset))
+        .routes(routes!(accounts::me, accounts::delete_account))
+        .routes(routes!(accounts::export))
+        .routes(routes!(accounts::list_sessions))
+        .routes(routes!(accounts::revoke_session))
+}
+
+/// The API's routes (the server adds the browser pages and the dashboard).
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(crate::embed::home))
-        .route("/healthz", get(docs::health))
-        .route("/api/v1/openapi.json", get(docs::openapi))
-        .route("/api/v1/forums", post(forums::create_forum).get(forums::list_forums))
-        .route(
-            "/api/v1/forums/{forum}",
-            get(forums::get_forum).patch(forums::update_forum).delete(forums::delete_forum),
-        )
-        .route("/api/v1/forums/{forum}/roles", get(forums::list_roles))
-        .route("/api/v1/forums/{forum}/roles/{username}", put(forums::set_role).delete(forums::remove_role))
-        .route("/api/v1/forums/{forum}/keys", get(forums::get_keys))
-        .route("/api/v1/forums/{forum}/keys/rotate", post(forums::rotate_keys))
-        .route("/api/v1/forums/{forum}/me", get(forums::whoami))
-        .route("/api/v1/forums/{forum}/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
-        .route("/api/v1/forums/{forum}/webhooks/{webhook}", delete(webhooks::delete_webhook))
-        .route("/api/v1/forums/{forum}/webhooks/{webhook}/deliveries", get(webhooks::list_deliveries))
-        .route("/api/v1/cache", get(jobs::cache_stats))
-        .route("/api/v1/jobs", get(jobs::list_jobs))
-        .route("/api/v1/jobs/{job}", get(jobs::get_job).delete(jobs::discard_job))
-        .route("/api/v1/jobs/{job}/retry", post(jobs::retry_job))
-        .route("/api/v1/forums/{forum}/threads", get(threads::find_thread).post(threads::create_thread))
-        .route("/api/v1/forums/{forum}/thread-page", get(page::thread_page))
-        .route("/api/v1/forums/{forum}/posts", post(posts::create_post))
-        .route("/api/v1/forums/{forum}/counts", get(counts::thread_counts))
-        .route("/api/v1/threads/{thread}", get(threads::get_thread).patch(threads::correct_thread))
-        .route("/api/v1/threads/{thread}/close", post(threads::close_thread))
-        .route("/api/v1/threads/{thread}/open", post(threads::open_thread))
-        .route("/api/v1/threads/{thread}/posts", get(page::thread_roots))
-        .route(
-            "/api/v1/threads/{thread}/subscription",
-            get(subscriptions::get_subscription).put(subscriptions::subscribe).delete(subscriptions::unsubscribe),
-        )
-        .route("/api/v1/posts/{post}", get(posts::get_post).patch(posts::edit_post).delete(posts::delete_post))
-        .route("/api/v1/posts/{post}/replies", get(page::post_replies))
-        .route("/api/v1/posts/{post}/vote", post(votes::vote_post))
-        .route("/api/v1/posts/{post}/flags", post(flags::flag_post))
-        .route("/api/v1/threads/{thread}/mine", get(page::own_posts))
-        .route("/api/v1/forums/{forum}/stats", get(moderation::stats))
-        .route("/api/v1/posts/{post}/moderation", get(moderation::history).post(moderation::moderate_post))
-        .route("/api/v1/forums/{forum}/moderation", post(moderation::moderate_many))
-        .route("/api/v1/forums/{forum}/queue", get(moderation::queue))
-        .route("/api/v1/forums/{forum}/bans", get(bans::list_bans).post(bans::create_ban))
-        .route("/api/v1/forums/{forum}/bans/{ban}", delete(bans::delete_ban))
-        .route("/api/v1/auth/signup", post(accounts::sign_up))
-        .route("/api/v1/auth/login", post(accounts::log_in))
-        .route("/api/v1/auth/logout", post(accounts::log_out))
-        .route("/api/v1/auth/verify", post(accounts::verify))
-        .route("/api/v1/auth/reset-request", post(accounts::request_reset))
-        .route("/api/v1/auth/reset", post(accounts::reset))
-        .route("/api/v1/me", get(accounts::me).delete(accounts::delete_account))
-        .route("/api/v1/me/export", get(accounts::export))
-        .route("/api/v1/me/sessions", get(accounts::list_sessions))
-        .route("/api/v1/me/sessions/{session}", delete(accounts::revoke_session))
+    router().split_for_parts().0
+}
+
+/// The OpenAPI 3.1 document of every route above, as `GET /api/v1/openapi.json`
+/// serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    router().split_for_parts().1
 }
 
 pub(crate) async fn route_not_found() -> ApiError {

@@ -16,29 +16,42 @@ use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
+use crate::views::errors::ErrorEnvelope;
 use crate::views::moderation::{
     BulkItem, BulkResults, DayView, EntryView, FlagView, ModeratedPostView, ModerationResult, PostHistory, QueuePage,
     QueueSizesView, StatsView, VerdictView,
 };
 use crate::views::{ThreadView, rfc3339};
 use crate::writes::moderation::{Action, decide, mark};
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 const MAX_REASON_CHARS: usize = 500;
 const MAX_BULK: usize = 100;
 const MAX_PAGE: u32 = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Decision {
+    /// approve also restores a deleted, spam or shadow post; delete is soft; pin puts
+    /// the post at the top of its thread (one per thread); highlight and pin need an
+    /// approved post (422 not_approved).
     action: Action,
+    /// Kept in the moderation log
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BulkDecision {
+    #[schema(min_items = 1, max_items = 100)]
     posts: Vec<Id>,
+    // Described by `bulk_actions`: a schema of its own replaces the doc comment.
+    #[schema(schema_with = bulk_actions)]
     action: Action,
+    /// Kept in the moderation log
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -59,6 +72,24 @@ async fn moderated(state: &AppState, who: &Principal, id: Id) -> Result<(Post, F
     Ok((post, forum))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{post}/moderation",
+    operation_id = "moderatePost",
+    summary = "Approve, hold, mark spam or delete a post, or highlight/pin it (moderators, the forum's secret key); spam decisions teach the forum's classifier",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+    ),
+    request_body = inline(Decision),
+    responses(
+        (status = 200, description = "The post, its thread, and whether anything changed", body = inline(ModerationResult)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the post's forum", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body, invalid_input", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn moderate_post(
     State(state): State<AppState>,
     who: Principal,
@@ -87,6 +118,24 @@ pub(crate) async fn moderate_post(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/moderation",
+    operation_id = "moderatePosts",
+    summary = "One decision for up to 100 posts of the forum; a result per post",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = inline(BulkDecision),
+    responses(
+        (status = 200, description = "Results, in the order asked", body = inline(BulkResults)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the post's forum", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body, invalid_input", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn moderate_many(
     State(state): State<AppState>,
     who: Principal,
@@ -120,25 +169,51 @@ pub(crate) async fn moderate_many(
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(BulkResults { results })))
 }
 
-#[derive(Deserialize)]
+/// The actions a bulk decision takes, as [`moderate_many`] allows them.
+fn bulk_actions() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["approve", "hold", "spam", "delete"]))
+        .description(Some(
+            "approve also restores a deleted or spam post; delete is soft. Only approve, hold, spam and delete in bulk (422 not_bulk).",
+        ))
+        .build()
+}
+
+/// The queues `state` names, as [`QueueQuery::search`] reads them.
+fn queue_states() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["pending", "flagged", "spam", "shadow", "approved", "deleted", "all"]))
+        .default(Some(json!("pending")))
+        .build()
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueueQuery {
-    /// pending (default), flagged, spam, shadow, approved, deleted or all.
+    /// Which queue: pending (the default), flagged, spam, shadow, approved, deleted or all.
+    #[param(schema_with = queue_states)]
     state: Option<String>,
-    /// Words in the text.
+    /// Words in the text (a case-insensitive substring, at most 200 characters).
     q: Option<String>,
     /// An author id (from a post's `author.id`).
     author: Option<String>,
     /// The address an author gave.
     email: Option<String>,
-    /// An IP address: posts from its network (/24 or /48).
+    /// An IPv4 or IPv6 address: posts from its network (/24 or /48), matched by a keyed
+    /// hash (no address is stored).
     ip: Option<String>,
+    /// A thread id
     thread: Option<String>,
     /// Created on or after this day or time (`2026-11-01` or RFC 3339).
     since: Option<String>,
     /// Created before this day or time.
     until: Option<String>,
+    /// A post id: continue below it
     before: Option<String>,
+    #[param(minimum = 1, maximum = 100, default = 50)]
     limit: Option<u32>,
 }
 
@@ -202,6 +277,24 @@ pub(crate) async fn with_authors(state: &AppState, posts: &[Post]) -> Result<Vec
     Ok(posts.iter().map(|p| ModeratedPostView::new(p, authors.get(&p.author_id))).collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/queue",
+    operation_id = "moderationQueue",
+    summary = "The forum's posts in a queue (pending by default, flagged, spam, shadow, approved, deleted or all), searched by text, author, address, thread and dates; newest first",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        QueueQuery,
+    ),
+    responses(
+        (status = 200, description = "Posts", body = inline(QueuePage)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the post's forum", body = ErrorEnvelope),
+        (status = 400, description = "invalid_query", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn queue(
     State(state): State<AppState>,
     who: Principal,
@@ -217,13 +310,33 @@ pub(crate) async fn queue(
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatsQuery {
+    #[param(minimum = 1, maximum = 366, default = 30)]
     days: Option<u32>,
 }
 
 /// Figures for the moderators: queue sizes, comments per day, the spam rate.
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/stats",
+    operation_id = "forumStats",
+    summary = "Moderators' figures: queue sizes, posts and spam per day (UTC) for the last N days, the spam rate",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        StatsQuery,
+    ),
+    responses(
+        (status = 200, description = "Figures", body = inline(StatsView)),
+        (status = 400, description = "invalid_query", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the forum", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn stats(
     State(state): State<AppState>,
     who: Principal,
@@ -268,6 +381,22 @@ pub(crate) async fn stats_of(state: &AppState, forum: &Forum, days: u32) -> Resu
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{post}/moderation",
+    operation_id = "postModeration",
+    summary = "A post as moderators see it, the spam filter's verdict, and its moderation log",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+    ),
+    responses(
+        (status = 200, description = "History", body = inline(PostHistory)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: not a moderator of the post's forum", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ("secretKey" = []), ("adminToken" = [])),
+)]
 pub(crate) async fn history(
     State(state): State<AppState>,
     who: Principal,

@@ -20,12 +20,22 @@ use crate::reads::pages::{
 };
 use crate::views::PostView;
 use crate::views::answers::{PostList, RepliesPageView};
+use crate::views::errors::ErrorEnvelope;
+use utoipa::IntoParams;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RootsQuery {
+    /// Order of top-level posts. best: Wilson lower bound of the up-vote share; hot: points on a log scale decayed by age.
+    #[param(value_type = Option<Sort>, default = "newest")]
     sort: Option<String>,
+    /// `cursor` of the previous page (same sort)
     cursor: Option<String>,
+    /// Top-level posts per page
+    #[param(minimum = 1, maximum = 100, default = 25)]
     limit: Option<u32>,
+    /// Replies returned under each top-level post, in tree order
+    #[param(minimum = 0, maximum = 20, default = 3)]
     replies: Option<u32>,
 }
 
@@ -56,16 +66,43 @@ fn bounded(name: &str, v: Option<u32>, default: u32, min: u32, max: u32) -> Resu
 
 /// Written out rather than `#[serde(flatten)]`: flattening loses the query parser's
 /// type hints, and `limit=2` would be refused as "a string, not a number".
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
+    /// The thread's identifier (takes precedence over url)
+    #[param(max_length = 300)]
     identifier: Option<String>,
+    /// The thread's page URL
+    #[param(max_length = 2000, format = "uri")]
     url: Option<String>,
+    /// Order of top-level posts. best: Wilson lower bound of the up-vote share; hot: points on a log scale decayed by age.
+    #[param(value_type = Option<Sort>, default = "newest")]
     sort: Option<String>,
     cursor: Option<String>,
+    /// Top-level posts per page
+    #[param(minimum = 1, maximum = 100, default = 25)]
     limit: Option<u32>,
+    /// Replies returned under each top-level post, in tree order
+    #[param(minimum = 0, maximum = 20, default = 3)]
     replies: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/thread-page",
+    operation_id = "threadPage",
+    summary = "Everything the embed needs on load: the thread (or null) and the first page of its tree",
+    description = "Constant number of statements whatever the thread's size. Continue with /api/v1/threads/{thread}/posts and /api/v1/posts/{post}/replies.",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "The page", body = PageView, headers(("X-Confab-Queries" = i64, description = "Statements the request ran (when expose_query_count is on)"))),
+        (status = 400, description = "invalid_query", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn thread_page(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
@@ -93,6 +130,21 @@ pub(crate) async fn thread_page(
     Ok(axum::Json(roots_page(&state.reads, &forum, thread, sort, None, limits).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/threads/{thread}/posts",
+    operation_id = "threadRoots",
+    summary = "A further page of top-level posts",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+        RootsQuery,
+    ),
+    responses(
+        (status = 200, description = "The page", body = PageView, headers(("X-Confab-Queries" = i64, description = "Statements the request ran (when expose_query_count is on)"))),
+        (status = 400, description = "invalid_query / invalid_cursor / invalid_id", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn thread_roots(
     State(state): State<AppState>,
     PathId(thread_id): PathId,
@@ -118,6 +170,23 @@ fn json_bytes(body: bytes::Bytes) -> axum::response::Response {
 /// account or SSO user, a guest's by the edit tokens their browser kept (still good
 /// after the edit window: they prove authorship, and reading is all they allow here).
 /// Personal: never cached, and kept apart from the public page so that page can be.
+#[utoipa::path(
+    get,
+    path = "/api/v1/threads/{thread}/mine",
+    operation_id = "ownPosts",
+    summary = "The reader's own posts in the thread that nobody else sees yet (waiting for a moderator; shadow posts look approved): a signed-in reader's by their session or SSO payload, a guest's by the edit tokens of their posts (still good after the edit window, for this read only). Personal: Cache-Control no-store.",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+        ("X-Confab-Edit-Tokens" = Option<String>, Header, description = "A guest's proof of their own posts in this thread: up to 50 `<post id>.<edit token>` entries separated by commas. Entries whose token does not match are ignored.", example = "250378419585638401.Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4"),
+    ),
+    responses(
+        (status = 200, description = "Posts, oldest first", body = inline(PostList)),
+        (status = 400, description = "invalid_edit_tokens", body = ErrorEnvelope),
+        (status = 401, description = "invalid_session, invalid_sso", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = []), ()),
+)]
 pub(crate) async fn own_posts(
     State(state): State<AppState>,
     PathId(thread_id): PathId,
@@ -155,12 +224,30 @@ pub(crate) async fn own_posts(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RepliesQuery {
+    /// `replies_cursor` of a thread page or `cursor` of the previous replies page
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100, default = 25)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{post}/replies",
+    operation_id = "postReplies",
+    summary = "Replies under any post, in tree order (depth first, oldest first)",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+        RepliesQuery,
+    ),
+    responses(
+        (status = 200, description = "Replies", body = RepliesPageView, headers(("X-Confab-Queries" = i64, description = "Statements the request ran (when expose_query_count is on)"))),
+        (status = 400, description = "invalid_query / invalid_cursor / invalid_id", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn post_replies(
     State(state): State<AppState>,
     PathId(node_id): PathId,

@@ -20,22 +20,31 @@ use crate::extract::{Json, PathForum, PathId};
 use crate::ratelimit::Key;
 use crate::reads::pages::{authors_of, shown_authors};
 use crate::views::answers::{CreatedPostView, PostAndThread};
+use crate::views::errors::ErrorEnvelope;
 use crate::views::{PostView, ThreadView, rfc3339};
 use crate::writes::posts;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+/// A guest's details; leave out when signed in (Authorization: Bearer <session token>).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuthorInput {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
+    /// Private; only its hash is ever shown
     email: Option<String>,
+    #[schema(format = "uri")]
     url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePost {
     thread: ThreadInput,
+    /// Reply to this post (same thread)
     parent: Option<Id>,
+    /// Markdown; raw HTML is shown as text
+    #[schema(min_length = 1, max_length = 20000)]
     message: String,
     /// A guest's details; left out when signed in.
     author: Option<AuthorInput>,
@@ -44,12 +53,14 @@ pub(crate) struct CreatePost {
     notify: Option<bool>,
     /// Also subscribe the author to every new comment in the thread (signed in only).
     #[serde(default)]
+    #[schema(default = false)]
     subscribe: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EditPost {
+    #[schema(min_length = 1, max_length = 20000)]
     message: String,
 }
 
@@ -63,6 +74,30 @@ fn guest(a: &AuthorInput, require_email: bool) -> Result<GuestAuthor, InputError
     Ok(GuestAuthor { name, email, url })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/posts",
+    operation_id = "createPost",
+    summary = "Post a comment as a guest; the thread is created by its first post",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("X-Confab-SSO" = Option<String>, Header, description = "An SSO payload signed with the forum's secret key: Disqus remote_auth_s3 (\"<base64 JSON user> <hex HMAC-SHA1> <unix seconds>\") or an HS256 JWT. {} means logged out.", max_length = 8192),
+        ("X-Confab-Api-Key" = Option<String>, Header, description = "The forum's public key; when sent, it must match"),
+    ),
+    request_body = CreatePost,
+    responses(
+        (status = 201, description = "Created. Keep edit_token to edit or delete within the window.", body = CreatedPostView, headers(("Location" = String))),
+        (status = 400, description = "malformed_json", body = ErrorEnvelope),
+        (status = 403, description = "thread_closed / guests_not_allowed / origin_not_allowed (a browser write from a site the forum does not list) / invalid_api_key, banned (the poster is banned or timed out in this forum)", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 413, description = "body_too_large (64 KiB)", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
+        (status = 422, description = "invalid_body / invalid_input / parent_not_found / parent_not_in_thread / parent_not_replyable / parent_too_deep (replies nest at most 256 levels)", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited, with Retry-After: too many posts from this network or into this forum", body = ErrorEnvelope),
+        (status = 401, description = "invalid_session / invalid_sso", body = ErrorEnvelope),
+    ),
+    security((), ("session" = [])),
+)]
 pub(crate) async fn create_post(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
@@ -214,6 +249,20 @@ async fn public_post(state: &AppState, id: Id) -> Result<Post, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{post}",
+    operation_id = "getPost",
+    summary = "A post (pending and spam posts are not public)",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+    ),
+    responses(
+        (status = 200, description = "The post", body = PostView),
+        (status = 400, description = "invalid_id", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn get_post(State(state): State<AppState>, PathId(id): PathId) -> Result<impl IntoResponse, ApiError> {
     let post = public_post(&state, id).await?;
     let authors = authors_of(&state.reads, shown_authors(std::iter::once(&post))).await?;
@@ -259,6 +308,28 @@ async fn authorise_edit(
     Ok((post, forum))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/posts/{post}",
+    operation_id = "editPost",
+    summary = "Edit your post within the edit window",
+    description = "The author may act with the post's edit token (X-Confab-Edit-Token) within the edit window, or signed in as the author's account at any time.",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+        ("X-Confab-Edit-Token" = String, Header),
+        ("X-Confab-SSO" = Option<String>, Header, description = "An SSO payload signed with the forum's secret key: Disqus remote_auth_s3 (\"<base64 JSON user> <hex HMAC-SHA1> <unix seconds>\") or an HS256 JWT. {} means logged out.", max_length = 8192),
+        ("X-Confab-Api-Key" = Option<String>, Header, description = "The forum's public key; when sent, it must match"),
+    ),
+    request_body = inline(EditPost),
+    responses(
+        (status = 200, description = "The edited post", body = PostView),
+        (status = 403, description = "invalid_edit_token / edit_window_closed / origin_not_allowed / invalid_api_key", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input", body = ErrorEnvelope),
+        (status = 401, description = "invalid_session / invalid_sso", body = ErrorEnvelope),
+    ),
+    security((), ("session" = [])),
+)]
 pub(crate) async fn edit_post(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -278,6 +349,26 @@ pub(crate) async fn edit_post(
     Ok(axum::Json(PostView::public(&post, authors.get(&post.author_id).cloned())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/posts/{post}",
+    operation_id = "deletePost",
+    summary = "Delete your post within the edit window (replies keep their place)",
+    description = "The author may act with the post's edit token (X-Confab-Edit-Token) within the edit window, or signed in as the author's account at any time.",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+        ("X-Confab-Edit-Token" = String, Header),
+        ("X-Confab-SSO" = Option<String>, Header, description = "An SSO payload signed with the forum's secret key: Disqus remote_auth_s3 (\"<base64 JSON user> <hex HMAC-SHA1> <unix seconds>\") or an HS256 JWT. {} means logged out.", max_length = 8192),
+        ("X-Confab-Api-Key" = Option<String>, Header, description = "The forum's public key; when sent, it must match"),
+    ),
+    responses(
+        (status = 200, description = "The post, now a placeholder, and its thread", body = inline(PostAndThread)),
+        (status = 403, description = "invalid_edit_token / edit_window_closed / origin_not_allowed / invalid_api_key", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+        (status = 401, description = "invalid_session / invalid_sso", body = ErrorEnvelope),
+    ),
+    security((), ("session" = [])),
+)]
 pub(crate) async fn delete_post(
     State(state): State<AppState>,
     PathId(id): PathId,

@@ -11,6 +11,8 @@ use crate::auth::{Viewer, actor, check_origin};
 use crate::error::ApiError;
 use crate::extract::PathId;
 use crate::views::answers::Subscribed;
+use crate::views::errors::ErrorEnvelope;
+use confab_core::id::Id;
 
 /// The thread, its forum and the reader's address, or why there is none.
 async fn context(
@@ -30,6 +32,22 @@ fn answer(subscribed: bool) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(Subscribed { subscribed }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/threads/{thread}/subscription",
+    operation_id = "getSubscription",
+    summary = "Whether the signed-in reader gets mail about new comments in the thread",
+    description = "Signed in with a session, or as the site's user with an X-Confab-SSO payload that carries an email.",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "Whether the reader is subscribed", body = inline(Subscribed)),
+        (status = 401, description = "login_required: an account with a confirmed address, or an SSO user with an email", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn get_subscription(
     State(state): State<AppState>,
     PathId(thread): PathId,
@@ -40,6 +58,23 @@ pub(crate) async fn get_subscription(
     Ok(answer(state.store.subscription_exists(thread.id, &email).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/threads/{thread}/subscription",
+    operation_id = "subscribe",
+    summary = "Get mail about every new comment (throttled: one mail, then digests)",
+    description = "Signed in with a session, or as the site's user with an X-Confab-SSO payload that carries an email.",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "Whether the reader is subscribed", body = inline(Subscribed)),
+        (status = 401, description = "login_required", body = ErrorEnvelope),
+        (status = 403, description = "origin_not_allowed", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn subscribe(
     State(state): State<AppState>,
     PathId(thread): PathId,
@@ -53,6 +88,23 @@ pub(crate) async fn subscribe(
     Ok(answer(true))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/threads/{thread}/subscription",
+    operation_id = "unsubscribe",
+    summary = "Stop mail about new comments in the thread",
+    description = "Signed in with a session, or as the site's user with an X-Confab-SSO payload that carries an email.",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "Whether the reader is subscribed", body = inline(Subscribed)),
+        (status = 401, description = "login_required", body = ErrorEnvelope),
+        (status = 403, description = "origin_not_allowed", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+    security(("session" = [])),
+)]
 pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     PathId(thread): PathId,

@@ -14,15 +14,22 @@ use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, PathId, Query};
 use crate::views::ThreadView;
+use crate::views::errors::ErrorEnvelope;
 use crate::writes::threads;
+use confab_core::id::Id;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 /// A page's identity as clients send it. The identifier defaults to the URL, as in
 /// Disqus's embed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ThreadInput {
+    #[schema(min_length = 1, max_length = 300)]
     identifier: Option<String>,
+    #[schema(format = "uri", max_length = 2000)]
     url: Option<String>,
+    #[schema(max_length = 500)]
     title: Option<String>,
 }
 
@@ -42,9 +49,14 @@ impl ThreadInput {
 }
 
 /// `?identifier=` or `?url=` naming a thread.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ThreadKeyQuery {
+    /// The thread's identifier (takes precedence over url)
+    #[param(max_length = 300)]
     pub identifier: Option<String>,
+    /// The thread's page URL
+    #[param(max_length = 2000, format = "uri")]
     pub url: Option<String>,
 }
 
@@ -58,6 +70,21 @@ impl ThreadKeyQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/threads",
+    operation_id = "findThread",
+    summary = "Look a thread up by identifier or URL (never creates one)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ThreadKeyQuery,
+    ),
+    responses(
+        (status = 200, description = "The thread", body = ThreadView),
+        (status = 400, description = "invalid_query: neither identifier nor url, or one that does not parse", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found / thread_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn find_thread(
     State(state): State<AppState>,
     PathForum(forum): PathForum,
@@ -69,6 +96,25 @@ pub(crate) async fn find_thread(
     Ok(axum::Json(ThreadView::in_forum(&thread, &forum, state.clock.now())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/threads",
+    operation_id = "createThread",
+    summary = "Create a thread explicitly, with its url and title",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = ThreadInput,
+    responses(
+        (status = 201, description = "Created", body = ThreadView),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 409, description = "thread_exists", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (url and title are required here)", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = []), ("secretKey" = [])),
+)]
 pub(crate) async fn create_thread(
     State(state): State<AppState>,
     who: Principal,
@@ -89,6 +135,20 @@ pub(crate) async fn create_thread(
     Ok((StatusCode::CREATED, axum::Json(ThreadView::new(&thread, forum.shortname.as_str()))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/threads/{thread}",
+    operation_id = "getThread",
+    summary = "Thread details",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "The thread", body = ThreadView),
+        (status = 400, description = "invalid_id", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn get_thread(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -98,6 +158,22 @@ pub(crate) async fn get_thread(
     Ok(axum::Json(ThreadView::in_forum(&thread, &forum, state.clock.now())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/threads/{thread}/close",
+    operation_id = "closeThread",
+    summary = "Close a thread to new posts",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "The thread", body = ThreadView),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = []), ("secretKey" = [])),
+)]
 pub(crate) async fn close_thread(
     State(state): State<AppState>,
     who: Principal,
@@ -106,6 +182,22 @@ pub(crate) async fn close_thread(
     set_closed(state, who, id, true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/threads/{thread}/open",
+    operation_id = "openThread",
+    summary = "Reopen a closed thread",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    responses(
+        (status = 200, description = "The thread", body = ThreadView),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = []), ("secretKey" = [])),
+)]
 pub(crate) async fn open_thread(
     State(state): State<AppState>,
     who: Principal,
@@ -115,13 +207,34 @@ pub(crate) async fn open_thread(
 }
 
 /// A moderator's correction of a thread's page (a squatted or mistyped url or title).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ThreadCorrection {
+    /// On one of the forum's origins when it lists any
+    #[schema(format = "uri")]
     url: Option<String>,
+    #[schema(max_length = 200)]
     title: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/threads/{thread}",
+    operation_id = "correctThread",
+    summary = "Correct a thread's page url and title (moderators): a squatted or mistyped first post fixed them",
+    params(
+        ("thread" = Id, Path, description = "Thread id"),
+    ),
+    request_body = inline(ThreadCorrection),
+    responses(
+        (status = 200, description = "The thread", body = ThreadView),
+        (status = 401, description = "Admin token missing or wrong", body = ErrorEnvelope),
+        (status = 404, description = "thread_not_found", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input (url_not_on_forum_sites, required)", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = []), ("secretKey" = [])),
+)]
 pub(crate) async fn correct_thread(
     State(state): State<AppState>,
     who: Principal,

@@ -19,14 +19,44 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::ratelimit::{Key, network_hash};
 use crate::views::answers::{VoteCounts, VoteResult};
+use crate::views::errors::ErrorEnvelope;
 use crate::writes::readers::{self, Voted};
+use confab_core::id::Id;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VoteBody {
+    /// 1 likes, -1 dislikes, 0 takes the vote back.
+    #[schema(minimum = -1, maximum = 1)]
     value: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{post}/vote",
+    operation_id = "votePost",
+    summary = "Vote up (1), down (-1) or clear (0)",
+    description = "One vote per voter per post. Signed in (Authorization: Bearer <session token>), the voter is the account. Otherwise the voter is the token in X-Confab-Voter; without one the server mints one and returns it as voter_token: keep it. The forum's policy.voting may allow only accounts, or nobody.",
+    params(
+        ("post" = Id, Path, description = "Post id"),
+        ("X-Confab-Voter" = Option<String>, Header, min_length = 16, max_length = 128),
+        ("X-Confab-SSO" = Option<String>, Header, description = "An SSO payload signed with the forum's secret key: Disqus remote_auth_s3 (\"<base64 JSON user> <hex HMAC-SHA1> <unix seconds>\") or an HS256 JWT. {} means logged out.", max_length = 8192),
+        ("X-Confab-Api-Key" = Option<String>, Header, description = "The forum's public key; when sent, it must match"),
+    ),
+    request_body = inline(VoteBody),
+    responses(
+        (status = 200, description = "Counters after the vote", body = VoteResult),
+        (status = 400, description = "invalid_query (malformed voter token)", body = ErrorEnvelope),
+        (status = 403, description = "origin_not_allowed / voting_not_allowed / invalid_api_key", body = ErrorEnvelope),
+        (status = 404, description = "post_not_found", body = ErrorEnvelope),
+        (status = 409, description = "post_not_votable", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited, with Retry-After: too many votes from this network", body = ErrorEnvelope),
+        (status = 401, description = "login_required (the forum takes votes from accounts only) / invalid_session / invalid_sso", body = ErrorEnvelope),
+    ),
+    security((), ("session" = [])),
+)]
 pub(crate) async fn vote_post(
     State(state): State<AppState>,
     PathId(id): PathId,

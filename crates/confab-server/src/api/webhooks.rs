@@ -13,20 +13,26 @@ use crate::AppState;
 use crate::auth::{Power, Principal};
 use crate::error::ApiError;
 use crate::extract::{Json, PathForum, Query};
+use crate::views::errors::ErrorEnvelope;
 use crate::views::webhooks::{AttemptLog, AttemptView, WebhookList, WebhookView};
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 /// Most webhooks one forum may have.
 pub(crate) const MAX_WEBHOOKS: usize = 10;
 const MAX_LOG_PAGE: u32 = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWebhook {
+    /// http(s) URL of a public address
     url: String,
     /// Event names; all of them when left out.
+    #[schema(value_type = Option<Vec<EventKind>>)]
     events: Option<Vec<String>>,
     /// Also sign with Disqus's `X-Hub-Signature: sha512=…`.
     #[serde(default)]
+    #[schema(default = false)]
     hub_signature: bool,
 }
 
@@ -36,6 +42,24 @@ async fn owned_forum(state: &AppState, who: &Principal, forum: &str) -> Result<c
     Ok(forum)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/forums/{forum}/webhooks",
+    operation_id = "createWebhook",
+    summary = "Register a webhook: every delivery is a signed JSON POST (owners)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    request_body = inline(CreateWebhook),
+    responses(
+        (status = 201, description = "The webhook, with its secret", body = WebhookView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+        (status = 422, description = "invalid_input: a bad or non-public URL (forbidden_address), an unknown event, or more than 10 webhooks", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn create_webhook(
     State(state): State<AppState>,
     who: Principal,
@@ -76,6 +100,22 @@ pub(crate) async fn create_webhook(
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(WebhookView::from(&hook))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/webhooks",
+    operation_id = "listWebhooks",
+    summary = "The forum's webhooks with their signing secrets (owners)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+    ),
+    responses(
+        (status = 200, description = "Webhooks", body = inline(WebhookList)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn list_webhooks(
     State(state): State<AppState>,
     who: Principal,
@@ -96,6 +136,23 @@ async fn forum_webhook(state: &AppState, forum: &confab_core::model::Forum, id: 
     Ok(hook)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/forums/{forum}/webhooks/{webhook}",
+    operation_id = "deleteWebhook",
+    summary = "Delete a webhook and its delivery log (owners)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("webhook" = String, Path, description = "Webhook id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found, webhook_not_found", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn delete_webhook(
     State(state): State<AppState>,
     who: Principal,
@@ -108,13 +165,34 @@ pub(crate) async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogQuery {
+    /// Continue from a previous page's `before`
     before: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 50)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forums/{forum}/webhooks/{webhook}/deliveries",
+    operation_id = "listWebhookDeliveries",
+    summary = "The webhook's delivery log, newest attempt first (owners)",
+    params(
+        ("forum" = String, Path, description = "Forum shortname"),
+        ("webhook" = String, Path, description = "Webhook id"),
+        LogQuery,
+    ),
+    responses(
+        (status = 200, description = "Attempts", body = inline(AttemptLog)),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the account's role does not allow this", body = ErrorEnvelope),
+        (status = 404, description = "forum_not_found, webhook_not_found", body = ErrorEnvelope),
+    ),
+    security(("adminToken" = []), ("session" = [])),
+)]
 pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     who: Principal,

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::Reads;
 use crate::error::ApiError;
 use crate::views::{AuthorView, PostView, RootView, ThreadView};
+use utoipa::ToSchema;
 
 pub const DEFAULT_ROOTS: u32 = 25;
 pub const MAX_ROOTS: u32 = 100;
@@ -27,13 +28,16 @@ pub const MAX_REPLIES_PAGE: u32 = 100;
 /// The sizes the embed asks for: pages of these sizes are cached.
 pub const DEFAULT_LIMITS: PageLimits = PageLimits { roots: DEFAULT_ROOTS, replies_per_root: DEFAULT_REPLIES_PER_ROOT };
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ThreadPage)]
 pub(crate) struct PageView {
     /// Null when no post has created the thread yet: reads never create threads.
+    #[schema(required = true)]
     pub(crate) thread: Option<ThreadView>,
     sort: Sort,
     posts: Vec<RootView>,
     /// Pass to `GET /api/v1/threads/{id}/posts` for the next page; null on the last.
+    #[schema(required = true)]
     cursor: Option<String>,
     /// On a first page: the post moderators pinned to the top (it also keeps its
     /// place in the tree); null when none.

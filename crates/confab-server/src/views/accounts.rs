@@ -7,9 +7,10 @@ use confab_store::{AccountData, AccountDeleted, ExportedPost};
 use serde::Serialize;
 
 use super::{AccountView, SessionView, rfc3339};
+use utoipa::ToSchema;
 
 /// `{"account": …}`: the answer of `me`, confirmation and password reset.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AccountResult {
     pub account: AccountView,
 }
@@ -22,15 +23,16 @@ impl From<&Account> for AccountResult {
 
 /// An answer that says a mail is on its way (the same whether or not the address has
 /// an account).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub status: &'static str,
     pub message: &'static str,
 }
 
 /// A log-in: the session's bearer token (shown once), the session and the account.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoggedIn {
+    /// Bearer token for Authorization; shown once
     pub token: String,
     pub session: SessionView,
     pub account: AccountView,
@@ -42,12 +44,12 @@ impl LoggedIn {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Deleted {
     pub posts_removed: u64,
     pub posts_anonymized: u64,
@@ -59,21 +61,24 @@ impl From<&AccountDeleted> for Deleted {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ExportThread {
     pub identifier: String,
+    #[schema(required = true)]
     pub url: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ExportPost {
     pub forum: String,
     pub thread: ExportThread,
     pub id: Id,
+    #[schema(required = true)]
     pub parent: Option<Id>,
     pub state: PostState,
     pub message: String,
     pub created_at: String,
+    #[schema(required = true)]
     pub edited_at: Option<String>,
 }
 
@@ -92,13 +97,13 @@ impl From<&ExportedPost> for ExportPost {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ExportRole {
     pub forum: String,
     pub role: Role,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ExportVote {
     pub post: Id,
     pub value: i64,
@@ -106,8 +111,9 @@ pub struct ExportVote {
 }
 
 /// Everything Confab stores about an account, as one document to download.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AccountExport {
+    #[schema(format = DateTime)]
     pub exported_at: String,
     pub account: AccountView,
     pub sessions: Vec<SessionView>,

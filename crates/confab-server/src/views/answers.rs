@@ -6,39 +6,45 @@ use confab_core::model::{Ban, Moderator, Post};
 use serde::Serialize;
 
 use super::{PostView, ThreadView, rfc3339};
+use utoipa::ToSchema;
 
 /// `POST /forums/{forum}/posts`: the post as its author sees it, its thread, and the
 /// token that lets a guest edit it until `edit_expires_at` (shown once).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedPost)]
 pub struct CreatedPostView {
     pub post: PostView,
     pub thread: ThreadView,
+    /// Send as X-Confab-Edit-Token to edit or delete; shown only here
     pub edit_token: String,
+    #[schema(format = DateTime)]
     pub edit_expires_at: String,
 }
 
 /// A post and its thread after a change (a deletion).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PostAndThread {
     pub post: PostView,
     pub thread: ThreadView,
 }
 
 /// Posts without a cursor (the reader's own held posts).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PostList {
     pub posts: Vec<PostView>,
 }
 
 /// A page of replies; `cursor` continues it (null when complete).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = RepliesPage)]
 pub struct RepliesPageView {
     pub posts: Vec<PostView>,
+    #[schema(required = true)]
     pub cursor: Option<String>,
 }
 
 /// A post's counters after a vote.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct VoteCounts {
     pub id: Id,
     pub likes: i64,
@@ -53,37 +59,48 @@ impl From<&Post> for VoteCounts {
 }
 
 /// The reader's vote now and before; a guest without a voter token gets one, once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct VoteResult {
     pub post: VoteCounts,
+    #[schema(minimum = -1, maximum = 1)]
     pub vote: i64,
+    #[schema(minimum = -1, maximum = 1)]
     pub previous: i64,
+    /// Only when the server minted one: keep it
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voter_token: Option<String>,
 }
 
 /// A thread's count, named as it was asked for.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ThreadCount)]
 #[serde(untagged)]
 pub enum CountView {
     Identifier { identifier: String, posts: i64 },
     Url { url: String, posts: i64 },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Counts)]
 pub struct CountsView {
     pub counts: Vec<CountView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Ban)]
 pub struct BanView {
     pub id: Id,
+    #[schema(schema_with = ban_kinds)]
     pub kind: &'static str,
     pub value: String,
+    #[schema(required = true)]
     pub reason: Option<String>,
     pub by: Moderator,
+    #[schema(required = true, format = DateTime)]
     pub expires_at: Option<String>,
+    /// A shadow ban: posts are taken but shown only to their author
     pub shadow: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -102,24 +119,32 @@ impl From<&Ban> for BanView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BanList {
     pub bans: Vec<BanView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Subscribed {
     pub subscribed: bool,
 }
 
 /// A flag taken (the answer never says how many a post has).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Flagged {
     pub flagged: bool,
 }
 
 /// `GET /health`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
+}
+
+/// What a ban names: the four kinds [`confab_core::model::BanTarget`] parses.
+pub(crate) fn ban_kinds() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["account", "email", "domain", "ip"]))
+        .build()
 }

@@ -6,17 +6,22 @@ use confab_core::model::{ForumKeys, Role};
 use serde::Serialize;
 
 use super::{ForumView, rfc3339};
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ForumList {
     pub forums: Vec<ForumView>,
 }
 
 /// A forum's key pair, for its owners only.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ForumKeys)]
 pub struct KeysView {
+    /// Identifies the forum in embeds (this.page.api_key)
     pub public_key: String,
+    /// Signs SSO payloads. Keep it on your server.
     pub secret_key: String,
+    #[schema(format = DateTime)]
     pub rotated_at: String,
 }
 
@@ -31,28 +36,30 @@ impl From<&ForumKeys> for KeysView {
 }
 
 /// One member of a forum's team.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RoleGrant {
     pub username: String,
     pub account: Id,
     pub role: Role,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RoleList {
     pub roles: Vec<RoleGrant>,
 }
 
 /// `DELETE /forums/{forum}`: the deletion began; `job` purges the data.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ForumDeleting {
     pub forum: String,
     pub deleting: bool,
+    /// The purge job's id
     pub job: Id,
 }
 
 /// Who the request speaks for in a forum.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Viewer)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ViewerView {
     Guest,

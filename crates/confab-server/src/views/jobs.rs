@@ -6,10 +6,12 @@ use confab_store::Job;
 use serde::Serialize;
 
 use super::rfc3339;
+use utoipa::ToSchema;
 
 /// What a job is about, never its payload: a webhook body quotes a comment, a mail names
 /// its recipient, a screening carries the client's address.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = JobTask)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobAbout {
     Event {
@@ -55,16 +57,22 @@ impl JobAbout {
 }
 
 /// A job as operators see it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobView {
     pub id: Id,
     pub forum_id: Id,
+    /// What the job is about (type event, webhook or unreadable), never its payload
     pub task: JobAbout,
     pub state: JobState,
     pub attempts: u32,
+    #[schema(format = DateTime)]
     pub run_at: String,
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -85,9 +93,10 @@ impl From<&Job> for JobView {
 }
 
 /// `GET /jobs`: a page of jobs, the cursor to the next, and how many there are per state.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct JobList {
     pub jobs: Vec<JobView>,
+    #[schema(required = true)]
     pub before: Option<String>,
     /// Per state, in the store's order (a map of names to numbers on the wire).
     pub counts: serde_json::Map<String, serde_json::Value>,
@@ -95,7 +104,8 @@ pub struct JobList {
 
 /// `GET /cache`: where the cache of public reads lives and its counters since start,
 /// then the backend's own gauges (entries and bytes in process, servers out of a pool).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = CacheStats)]
 #[serde(untagged)]
 pub enum CacheStatsView {
     Off {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use confab_core::id::Id;
 use confab_core::model::{Account, Author, Forum, ForumPolicy, Post, PostState, Session, Thread, UnixMs};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub mod accounts;
 pub mod answers;
@@ -23,13 +24,15 @@ pub fn rfc3339(ms: UnixMs) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Forum)]
 pub struct ForumView {
     pub id: Id,
     pub shortname: String,
     pub name: String,
     pub origins: Vec<String>,
     pub policy: ForumPolicy,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -46,19 +49,25 @@ impl From<&Forum> for ForumView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Thread)]
 pub struct ThreadView {
     pub id: Id,
     pub forum: String,
     pub identifier: String,
+    #[schema(required = true)]
     pub url: Option<String>,
+    #[schema(required = true)]
     pub title: Option<String>,
     /// Takes no posts: closed by a moderator, past the forum's auto-close age, or the
     /// forum is read-only.
     pub closed: bool,
+    /// Approved posts
     pub posts: i64,
     /// The post moderators pinned to the top; null when none.
+    #[schema(required = true)]
     pub pinned: Option<Id>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -86,15 +95,19 @@ impl ThreadView {
 }
 
 /// Also what the cache keeps of an author (public fields only).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Author)]
 pub struct AuthorView {
     pub id: Id,
     pub kind: confab_core::model::AuthorKind,
     pub name: String,
+    #[schema(required = true)]
     pub url: Option<String>,
     /// SHA-256 of the lowercased email, for Gravatar/Libravatar; null without email.
+    #[schema(required = true)]
     pub avatar_hash: Option<String>,
     /// An avatar image the author's site supplied (SSO users); null otherwise.
+    #[schema(required = true)]
     pub avatar_url: Option<String>,
 }
 
@@ -112,13 +125,15 @@ impl From<&Author> for AuthorView {
 }
 
 /// An account as its holder sees it (only ever sent to the account's own session).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Account)]
 pub struct AccountView {
     pub id: Id,
     pub username: String,
     pub email: String,
     pub email_verified: bool,
     pub avatar_hash: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -136,10 +151,13 @@ impl From<&Account> for AccountView {
 }
 
 /// A signed-in device, as listed to its account.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
     pub id: Id,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// The session this request is made with.
     pub current: bool,
@@ -157,17 +175,23 @@ impl SessionView {
 }
 
 /// A post. Deleted posts keep their place and counters but show no text or author.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Post)]
 pub struct PostView {
     pub id: Id,
     pub thread: Id,
+    #[schema(required = true)]
     pub parent: Option<Id>,
+    #[schema(minimum = 0)]
     pub depth: u32,
     pub state: PostState,
     /// Sanitised HTML; null when deleted.
+    #[schema(required = true)]
     pub message: Option<String>,
     /// The Markdown as written; null when deleted.
+    #[schema(required = true)]
     pub raw_message: Option<String>,
+    #[schema(required = true)]
     pub author: Option<AuthorView>,
     pub likes: i64,
     pub dislikes: i64,
@@ -176,7 +200,9 @@ pub struct PostView {
     pub descendants: i64,
     /// Moderators marked it as worth reading.
     pub highlighted: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required = true, format = DateTime)]
     pub edited_at: Option<String>,
 }
 
@@ -214,12 +240,14 @@ impl PostView {
 }
 
 /// A root in a thread page with the first replies of its subtree.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = RootPost)]
 pub struct RootView {
     #[serde(flatten)]
     pub post: PostView,
     /// Replies in tree order (each names its parent and depth).
     pub replies: Vec<PostView>,
     /// Pass to `GET /api/v1/posts/{id}/replies` to continue this subtree; null when complete.
+    #[schema(required = true)]
     pub replies_cursor: Option<String>,
 }

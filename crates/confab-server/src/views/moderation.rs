@@ -7,14 +7,19 @@ use confab_store::SpamRecord;
 use serde::Serialize;
 
 use super::{AuthorView, PostView, ThreadView, rfc3339};
+use utoipa::ToSchema;
 
 /// A post as moderators see it: every state, what was written also when deleted, the
 /// author's address, and readers' flags.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ModeratedPost)]
 pub struct ModeratedPostView {
     #[serde(flatten)]
     pub post: PostView,
+    #[schema(required = true)]
+    /// The address the author gave, if any.
     pub author_email: Option<String>,
+    /// Readers' flags since the post was last approved.
     pub flags: i64,
 }
 
@@ -35,7 +40,7 @@ impl ModeratedPostView {
 }
 
 /// `POST /posts/{id}/moderation`: the post and thread after the decision.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ModerationResult {
     pub post: ModeratedPostView,
     pub thread: ThreadView,
@@ -44,31 +49,37 @@ pub struct ModerationResult {
 }
 
 /// One post of a bulk decision: its new state, or why it was not decided.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = BulkResult)]
 #[serde(untagged)]
 pub enum BulkItem {
     Done { id: Id, state: PostState, changed: bool },
     Failed { id: Id, error: &'static str },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BulkResults {
     pub results: Vec<BulkItem>,
 }
 
 /// A page of a moderation queue; `before` continues it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct QueuePage {
     pub posts: Vec<ModeratedPostView>,
+    #[schema(required = true)]
     pub before: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ModerationEntry)]
 pub struct EntryView {
+    /// {kind: account|admin_token|secret_key|filter|author, id}
     pub by: Moderator,
     pub from: PostState,
     pub to: PostState,
+    #[schema(required = true)]
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -78,7 +89,8 @@ impl From<&ModerationEntry> for EntryView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SpamVerdict)]
 pub struct VerdictView {
     pub action: confab_core::spam::Action,
     pub score: f64,
@@ -92,9 +104,11 @@ impl From<SpamRecord> for VerdictView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReaderFlag)]
 pub struct FlagView {
     pub reason: FlagReason,
+    #[schema(required = true)]
     pub note: Option<String>,
     pub at: String,
 }
@@ -106,15 +120,17 @@ impl From<&Flag> for FlagView {
 }
 
 /// `GET /posts/{id}/moderation`: the post, the filter's verdict, flags and the log.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PostHistory {
     pub post: ModeratedPostView,
+    #[schema(required = true)]
     pub spam_verdict: Option<VerdictView>,
     pub flags: Vec<FlagView>,
     pub log: Vec<EntryView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = QueueSizes)]
 pub struct QueueSizesView {
     pub pending: u64,
     pub flagged: u64,
@@ -122,16 +138,18 @@ pub struct QueueSizesView {
     pub shadow: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatsDay)]
 pub struct DayView {
     /// `2026-12-04` (UTC).
+    #[schema(format = Date)]
     pub day: String,
     pub posts: u64,
     pub spam: u64,
 }
 
 /// `GET /forums/{forum}/moderation/stats`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StatsView {
     pub queues: QueueSizesView,
     pub days: Vec<DayView>,

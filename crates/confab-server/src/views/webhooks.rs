@@ -6,15 +6,19 @@ use confab_store::{Webhook, WebhookAttempt};
 use serde::Serialize;
 
 use super::rfc3339;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Webhook)]
 pub struct WebhookView {
     pub id: Id,
     pub url: String,
     pub events: Vec<EventKind>,
     pub hub_signature: bool,
-    /// Signs every delivery; owners only.
+    /// Signs every delivery (`X-Confab-Signature`, and `X-Hub-Signature` when asked);
+    /// shown to owners only.
     pub secret: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -31,19 +35,23 @@ impl From<&Webhook> for WebhookView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WebhookList {
     pub webhooks: Vec<WebhookView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookAttempt)]
 pub struct AttemptView {
     /// The delivery's id: the same for every attempt of one delivery.
     pub delivery: Id,
     pub event: EventKind,
     pub attempt: u32,
+    #[schema(format = DateTime)]
     pub at: String,
+    #[schema(required = true)]
     pub status: Option<u16>,
+    #[schema(required = true)]
     pub error: Option<String>,
     pub duration_ms: u32,
 }
@@ -63,8 +71,9 @@ impl From<&WebhookAttempt> for AttemptView {
 }
 
 /// A page of the attempt log, newest first; `before` continues it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AttemptLog {
     pub attempts: Vec<AttemptView>,
+    #[schema(required = true)]
     pub before: Option<i64>,
 }

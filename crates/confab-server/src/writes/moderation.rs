@@ -11,7 +11,8 @@ use super::{Change, Writes};
 use crate::error::ApiError;
 
 /// What a moderator does to a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[schema(as = ModerationAction)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Action {
     /// Show it (also restores a deleted or spam post).
