@@ -39,6 +39,28 @@ fn the_committed_document_is_the_generated_one() {
     );
 }
 
+/// Valid OpenAPI 3.1, as a third party's validator reads it (openapi-spec-validator,
+/// installed by `scripts/test-deps`): what client generators will be given.
+#[test]
+fn the_document_is_valid_openapi() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".cache/venv/bin/python");
+    assert!(python.exists(), "run scripts/test-deps (scripts/test does) to install openapi-spec-validator");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), confab_server::openapi_json()).unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(file.path())
+        .output()
+        .expect("run openapi-spec-validator");
+    assert!(
+        out.status.success(),
+        "the document is not valid OpenAPI: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn the_server_serves_the_generated_document() {
     let app = TestApp::new().await;
