@@ -352,8 +352,7 @@ pub(crate) async fn list_forums(State(state): State<AppState>, who: Principal) -
     Ok(axum::Json(ForumList { forums: forums.iter().map(ForumView::from).collect() }))
 }
 
-/// A forum's public settings. The restricted word and name lists are for its
-/// moderators only: shown to everyone, they would be a spammer's list of what to avoid.
+/// A forum's settings; the restricted lists only to its moderators.
 #[utoipa::path(
     get,
     path = "/api/v1/forums/{forum}",
@@ -373,14 +372,9 @@ pub(crate) async fn get_forum(
     PathForum(forum): PathForum,
 ) -> Result<impl IntoResponse, ApiError> {
     let forum = state.store.forum_by_shortname(&forum).await?;
-    let mut view = serde_json::to_value(ForumView::from(&forum)).expect("views serialise");
     let moderator =
         !matches!(who, Principal::Anonymous) && who.require(&state, Some(&forum), Power::Moderate).await.is_ok();
-    if !moderator && let Some(policy) = view["policy"].as_object_mut() {
-        policy.remove("restricted_words");
-        policy.remove("restricted_names");
-    }
-    Ok(axum::Json(view))
+    Ok(axum::Json(if moderator { ForumView::from(&forum) } else { ForumView::public(&forum) }))
 }
 
 /// A forum's key pair as its administrator sees it. Never cached.

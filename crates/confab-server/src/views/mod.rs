@@ -31,21 +31,57 @@ pub struct ForumView {
     pub shortname: String,
     pub name: String,
     pub origins: Vec<String>,
-    pub policy: ForumPolicy,
+    /// Without `restricted_words` and `restricted_names` unless the reader moderates the
+    /// forum.
+    #[schema(value_type = ForumPolicy)]
+    pub policy: PolicyView,
     #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 impl From<&Forum> for ForumView {
+    /// The whole view, as the forum's moderators and administrators see it.
     fn from(f: &Forum) -> Self {
         ForumView {
             id: f.id,
             shortname: f.shortname.to_string(),
             name: f.name.to_string(),
             origins: f.origins.iter().map(ToString::to_string).collect(),
-            policy: f.policy.clone(),
+            policy: PolicyView { policy: f.policy.clone(), restricted: true },
             created_at: rfc3339(f.created_at),
         }
+    }
+}
+
+impl ForumView {
+    /// The view for everyone else: the restricted word and name lists are for the
+    /// forum's moderators only (shown to all, they would be a spammer's list of what to
+    /// avoid).
+    pub fn public(f: &Forum) -> Self {
+        let mut v = ForumView::from(f);
+        v.policy.restricted = false;
+        v
+    }
+}
+
+/// A forum's policy with or without its restricted lists.
+pub struct PolicyView {
+    policy: ForumPolicy,
+    restricted: bool,
+}
+
+impl Serialize for PolicyView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.restricted {
+            return self.policy.serialize(s);
+        }
+        // Every other field as the policy serialises it, so a field added later is shown.
+        let mut fields = serde_json::to_value(&self.policy).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = fields.as_object_mut() {
+            map.remove("restricted_words");
+            map.remove("restricted_names");
+        }
+        fields.serialize(s)
     }
 }
 
