@@ -19,5 +19,6 @@ pub mod secret;
 pub mod signature;
 pub mod spam;
 pub mod sso;
+pub mod switches;
 
 pub use id::{Id, IdGenerator, LogicalShard};
