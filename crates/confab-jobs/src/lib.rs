@@ -32,6 +32,9 @@ pub enum Failure {
     Retry(String),
     /// Will never work (a forbidden address, an unreadable task): dead at once.
     Permanent(String),
+    /// Not to be done now (its feature is switched off): given back unstarted, the
+    /// attempt not counted, to run again after [`WorkerConfig::paused_delay`].
+    Paused(String),
 }
 
 impl From<StoreError> for Failure {
@@ -70,6 +73,8 @@ pub struct WorkerConfig {
     pub keep_done: Duration,
     /// Webhook delivery-log rows are deleted after this long.
     pub keep_delivery_log: Duration,
+    /// How long a paused job ([`Failure::Paused`]) waits before it is tried again.
+    pub paused_delay: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -84,6 +89,7 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(10),
             keep_done: Duration::from_secs(24 * 3600),
             keep_delivery_log: Duration::from_secs(30 * 24 * 3600),
+            paused_delay: Duration::from_secs(10),
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct WorkerStats {
     /// Settles refused because the lease had lapsed (another worker took over).
     pub lost: AtomicU64,
     pub released: AtomicU64,
+    /// Attempts given back because their feature was switched off.
+    pub paused: AtomicU64,
 }
 
 /// The current time, from the system clock or a test's hand.
@@ -212,7 +220,7 @@ impl Worker {
             self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain().collect();
         let now = (self.now)();
         for (id, attempt) in held {
-            match self.store.job_release(id, attempt, now).await {
+            match self.store.job_release(id, attempt, now, now).await {
                 Ok(true) => {
                     self.stats.released.fetch_add(1, Ordering::Relaxed);
                 }
@@ -269,7 +277,10 @@ impl Worker {
     /// Runs one claimed attempt and settles it. Returns whether it settled.
     async fn run_one(&self, job: &Job) -> bool {
         self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((job.id, job.attempts));
-        let outcome = self.attempt(job).await;
+        let outcome = match self.attempt(job).await {
+            Attempt::Settle(o) => o,
+            Attempt::Paused(why) => return self.pause(job, &why).await,
+        };
         let kind = outcome_name(&outcome);
         let now = (self.now)();
         let settled = match self.store.job_settle(job.id, job.attempts, outcome, now).await {
@@ -297,20 +308,39 @@ impl Worker {
         settled
     }
 
-    async fn attempt(&self, job: &Job) -> JobOutcome {
+    /// Gives a paused job back, to run after the pause; the attempt does not count.
+    async fn pause(&self, job: &Job, why: &str) -> bool {
+        let now = (self.now)();
+        let at = now + self.config.paused_delay.as_millis() as i64;
+        let given = self.store.job_release(job.id, job.attempts, at, now).await;
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&(job.id, job.attempts));
+        match given {
+            Ok(given) => {
+                tracing::debug!(job = %job.id, why, "job paused");
+                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+                given
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "giving a paused job back failed; it runs when its lease lapses");
+                false
+            }
+        }
+    }
+
+    async fn attempt(&self, job: &Job) -> Attempt {
         let max = self.config.max_attempts.max(1);
         if job.attempts > max {
             // Every allowed attempt was claimed and none settled: the job stops its
             // worker (a crash, an abort). Do not try it again.
             let error = format!("no attempt of {max} finished (the worker stopped during each)");
             tracing::warn!(job = %job.id, "{error}");
-            return JobOutcome::Dead { error };
+            return Attempt::Settle(JobOutcome::Dead { error });
         }
         let task = match Task::from_json(&job.task) {
             Ok(t) => t,
             Err(error) => {
                 tracing::warn!(job = %job.id, "unreadable job task");
-                return JobOutcome::Dead { error };
+                return Attempt::Settle(JobOutcome::Dead { error });
             }
         };
         let kind = task.kind();
@@ -322,8 +352,9 @@ impl Worker {
             Err(e) if e.is_panic() => Err(Failure::Retry("the job's handler panicked".into())),
             Err(_) => Err(Failure::Retry("the job was cancelled".into())),
         };
-        match result {
+        Attempt::Settle(match result {
             Ok(follow_ups) => JobOutcome::Done { follow_ups },
+            Err(Failure::Paused(why)) => return Attempt::Paused(why),
             Err(Failure::Permanent(error)) => {
                 tracing::warn!(job = %job.id, kind, "job failed for good");
                 JobOutcome::Dead { error }
@@ -337,8 +368,14 @@ impl Worker {
                 tracing::info!(job = %job.id, kind, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
                 JobOutcome::Retry { at: (self.now)() + delay.as_millis() as i64, error }
             }
-        }
+        })
     }
+}
+
+/// What an attempt comes to: an outcome to settle, or a pause.
+enum Attempt {
+    Settle(JobOutcome),
+    Paused(String),
 }
 
 fn outcome_name(o: &JobOutcome) -> &'static str {

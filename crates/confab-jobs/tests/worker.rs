@@ -22,6 +22,7 @@ enum Act {
     Poison,
     Panic,
     Slow,
+    Pause,
 }
 
 #[derive(Default)]
@@ -50,6 +51,7 @@ impl Handler for Script {
             Act::Fail => Err(Failure::Retry("receiver down".into())),
             Act::Poison => Err(Failure::Permanent("cannot ever work".into())),
             Act::Panic => panic!("handler bug"),
+            Act::Pause => Err(Failure::Paused("switched off".into())),
             Act::Slow => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(vec![])
@@ -154,6 +156,31 @@ async fn futures_join(r: &Rig, n: usize) -> Vec<Id> {
         out.push(r.job(Act::Ok).await);
     }
     out
+}
+
+/// A job whose feature is switched off waits, as often as it takes, without using up
+/// its attempts, and runs once the feature is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_job_waits_without_spending_its_attempts() {
+    let r = rig(config()).await;
+    let paused = r.job(Act::Pause).await;
+    // The first run also does the post's other job; the paused one comes back alone.
+    r.worker.run_until_idle().await;
+    r.advance(10_000);
+    let jobs = 1;
+    for round in 0..5 {
+        assert_eq!(r.worker.run_until_idle().await, jobs, "round {round}: each tried once");
+        let j = r.job_of(paused).await;
+        assert_eq!((j.state, j.attempts), (JobState::Ready, 0), "round {round}: the attempt does not count");
+        assert_eq!(j.run_at, r.clock.load(Ordering::SeqCst) + 10_000, "back after the pause");
+        assert_eq!(j.last_error, None, "a pause is not an error");
+        assert_eq!(r.worker.run_until_idle().await, 0, "not before the pause is over");
+        r.advance(10_000);
+    }
+    assert_eq!(r.worker.stats.paused.load(Ordering::SeqCst), 6 * jobs as u64);
+    r.script.acts.lock().unwrap().insert(paused, Act::Ok);
+    r.worker.run_until_idle().await;
+    assert_eq!(r.job_of(paused).await.state, JobState::Done);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

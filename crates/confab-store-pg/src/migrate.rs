@@ -32,6 +32,7 @@ pub fn migrations(schema: Schema) -> &'static [(i32, &'static str, &'static str)
             (2, "id_nodes", include_str!("../migrations/global/0002_id_nodes.sql")),
             (3, "reader_sessions", include_str!("../migrations/global/0003_reader_sessions.sql")),
             (4, "forum_deletion", include_str!("../migrations/global/0004_forum_deletion.sql")),
+            (5, "live", include_str!("../migrations/global/0005_live.sql")),
         ],
         Schema::Shard => &[
             (1, "shard", include_str!("../migrations/shard/0001_shard.sql")),

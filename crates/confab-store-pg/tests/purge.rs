@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls};
 
 /// Global tables that hold no forum's data.
 const GLOBAL_NOT_FORUM: &[&str] =
-    &["settings", "shard_map", "accounts", "account_links", "id_nodes", "confab_migrations"];
+    &["settings", "shard_map", "accounts", "account_links", "id_nodes", "live_values", "live_log", "confab_migrations"];
 const SHARD_NOT_FORUM: &[&str] = &["confab_migrations"];
 
 /// How rows are tied to the forum (`{f}`, `{t}` threads, `{p}` posts, `{h}` webhooks,

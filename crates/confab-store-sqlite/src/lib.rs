@@ -11,6 +11,7 @@ mod bans;
 mod counting;
 mod forums;
 mod id_nodes;
+mod live;
 mod moderation;
 mod notify;
 mod outbox;
@@ -42,8 +43,9 @@ use confab_store::id_nodes::IdNodeLease;
 use confab_store::prelude::*;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ImportPost, ImportedThread, Job, JobFilter, JobOutcome,
-    NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord, StateChange, Store,
-    StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
+    LiveChange, LiveKind, LiveTable, NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage,
+    SpamContext, SpamRecord, StateChange, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook,
+    WebhookAttempt,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
@@ -70,6 +72,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("../migrations/0015_reader_sessions.sql")),
         M::up(include_str!("../migrations/0016_notify_sent.sql")),
         M::up(include_str!("../migrations/0017_forum_deletion.sql")),
+        M::up(include_str!("../migrations/0018_live.sql")),
     ])
 });
 
@@ -553,8 +556,8 @@ impl OutboxStore for SqliteStore {
         self.write(move |c, ids| outbox::settle(c, ids, id, attempt, outcome, now)).await
     }
 
-    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
-        self.write(move |c, _| outbox::release(c, id, attempt, now)).await
+    async fn job_release(&self, id: Id, attempt: u32, run_at: UnixMs, now: UnixMs) -> StoreResult<bool> {
+        self.write(move |c, _| outbox::release(c, id, attempt, run_at, now)).await
     }
 
     async fn job_get(&self, id: Id) -> StoreResult<Job> {
@@ -833,6 +836,34 @@ impl BanStore for SqliteStore {
     ) -> StoreResult<Vec<confab_core::model::Ban>> {
         let probe = probe.clone();
         self.read(move |c| bans::matching(c, forum, &probe, now)).await
+    }
+}
+
+#[async_trait]
+impl LiveStore for SqliteStore {
+    async fn live_table(&self) -> StoreResult<LiveTable> {
+        self.read(|c| live::table(c)).await
+    }
+
+    async fn live_seq(&self) -> StoreResult<u64> {
+        self.read(|c| live::seq(c)).await
+    }
+
+    async fn live_put(
+        &self,
+        kind: LiveKind,
+        key: &str,
+        value: Option<String>,
+        by: &str,
+        at: UnixMs,
+    ) -> StoreResult<Option<LiveChange>> {
+        let (key, by) = (key.to_owned(), by.to_owned());
+        self.write(move |c, _| live::put(c, kind, &key, value.as_deref(), &by, at)).await
+    }
+
+    async fn live_log(&self, kind: LiveKind, key: Option<&str>, limit: u32) -> StoreResult<Vec<LiveChange>> {
+        let key = key.map(str::to_owned);
+        self.read(move |c| live::log(c, kind, key.as_deref(), limit)).await
     }
 }
 

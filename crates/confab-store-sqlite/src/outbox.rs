@@ -115,13 +115,13 @@ pub(crate) fn settle(
     Ok(true)
 }
 
-pub(crate) fn release(c: &Connection, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
+pub(crate) fn release(c: &Connection, id: Id, attempt: u32, run_at: UnixMs, now: UnixMs) -> StoreResult<bool> {
     let n = c
         .prepare_cached(
-            "UPDATE outbox SET state = 0, attempts = attempts - 1, lease_until = NULL, run_at = ?3, updated_at = ?3 \
+            "UPDATE outbox SET state = 0, attempts = attempts - 1, lease_until = NULL, run_at = ?3, updated_at = ?4 \
              WHERE id = ?1 AND state = 1 AND attempts = ?2",
         )
-        .and_then(|mut s| s.execute(params![id.as_i64(), attempt, now]))
+        .and_then(|mut s| s.execute(params![id.as_i64(), attempt, run_at, now]))
         .map_err(sql_err)?;
     Ok(n == 1)
 }

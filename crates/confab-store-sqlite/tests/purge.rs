@@ -40,6 +40,8 @@ const TIES: &[(&str, Option<&str>)] = &[
     ("accounts", None),
     ("account_links", None),
     ("id_nodes", None),
+    ("live_values", None),
+    ("live_log", None),
 ];
 
 fn count(c: &Connection, sql: &str) -> i64 {

@@ -432,8 +432,8 @@ pub struct SpamRecord {
 /// Every aggregate's trait, to bring their methods into scope: `use confab_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, BanStore, ForumStore, ModerationStore, NotifyStore, OutboxStore, PostStore, RoleStore, SpamStore,
-        Store, WebhookStore,
+        AccountStore, BanStore, ForumStore, LiveStore, ModerationStore, NotifyStore, OutboxStore, PostStore, RoleStore,
+        SpamStore, Store, WebhookStore,
     };
 }
 
@@ -464,6 +464,7 @@ pub trait Store:
     + ModerationStore
     + SpamStore
     + BanStore
+    + LiveStore
     + Send
     + Sync
     + 'static
@@ -682,9 +683,9 @@ pub trait OutboxStore: Send + Sync {
     /// its follow-ups. `false`, changing nothing, when the job is no longer held by
     /// that attempt (its lease ended and another worker claimed it).
     async fn job_settle(&self, id: Id, attempt: u32, outcome: JobOutcome, now: UnixMs) -> StoreResult<bool>;
-    /// Gives a claimed job back unstarted (graceful shutdown): ready at once, the
-    /// attempt not counted.
-    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool>;
+    /// Gives a claimed job back unstarted, the attempt not counted: ready at `run_at`
+    /// (`now` at a graceful shutdown; later for a job whose feature is switched off).
+    async fn job_release(&self, id: Id, attempt: u32, run_at: UnixMs, now: UnixMs) -> StoreResult<bool>;
     async fn job_get(&self, id: Id) -> StoreResult<Job>;
     async fn jobs_list(&self, filter: JobFilter) -> StoreResult<Vec<Job>>;
     /// Jobs per state.
@@ -876,4 +877,78 @@ pub trait BanStore: Send + Sync {
         probe: &confab_core::model::BanProbe,
         now: UnixMs,
     ) -> StoreResult<Vec<confab_core::model::Ban>>;
+}
+
+/// What kind of live value a [`LiveStore`] entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveKind {
+    /// A feature switch ([`confab_core::switches`]).
+    Switch,
+}
+
+impl LiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveKind::Switch => "switch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "switch").then_some(LiveKind::Switch)
+    }
+}
+
+/// One live value: its key and its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEntry {
+    pub kind: LiveKind,
+    pub key: String,
+    pub value: String,
+}
+
+/// Every live value, and the seq of the newest change they include.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveTable {
+    pub seq: u64,
+    pub entries: Vec<LiveEntry>,
+}
+
+/// One change to a live value, as the audit log keeps it. `before`/`after` are the
+/// value's JSON text, `None` for a value that was not set or was deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveChange {
+    pub seq: u64,
+    pub kind: LiveKind,
+    pub key: String,
+    /// Who made it, as the caller names them (never an e-mail or an address).
+    pub by: String,
+    pub at: UnixMs,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Values an operator changes while Confab runs (global): kept in a table every process
+/// holds in memory, re-read when the newest change's seq moves, and changed with an
+/// audit trail.
+#[async_trait]
+pub trait LiveStore: Send + Sync {
+    /// Every value, and the seq of the newest change they include (0 before any). The seq
+    /// is read first, so a change made during the read makes the next poll read again.
+    async fn live_table(&self) -> StoreResult<LiveTable>;
+    /// The newest change's seq: one indexed read, which every process polls.
+    async fn live_seq(&self) -> StoreResult<u64>;
+    /// Sets (`Some`) or clears (`None`) a value and logs the change, in one transaction
+    /// (changes are serialised, so seqs follow commit order). `None` when the value is
+    /// already what is asked: nothing is written or logged. On PostgreSQL the commit
+    /// also sends `NOTIFY confab_live`.
+    async fn live_put(
+        &self,
+        kind: LiveKind,
+        key: &str,
+        value: Option<String>,
+        by: &str,
+        at: UnixMs,
+    ) -> StoreResult<Option<LiveChange>>;
+    /// The audit log, newest first: of one key, or of every key of the kind.
+    async fn live_log(&self, kind: LiveKind, key: Option<&str>, limit: u32) -> StoreResult<Vec<LiveChange>>;
 }

@@ -11,7 +11,7 @@ use confab_core::model::{
 use confab_core::secret::TokenHash;
 use confab_core::sso::SsoUser;
 use confab_store::id_nodes::IdNodeLease;
-use confab_store::{StoreError, StoreResult};
+use confab_store::{LiveChange, LiveEntry, LiveKind, LiveTable, StoreError, StoreResult};
 use tokio_postgres::{Client, GenericClient};
 
 use super::placing;
@@ -820,4 +820,98 @@ pub(crate) async fn account_remove(c: &mut Client, account: Id) -> StoreResult<(
     exec(&tx, "DELETE FROM authors WHERE id = $1 AND kind = 'account'", args![account.as_i64()]).await?;
     exec(&tx, "DELETE FROM accounts WHERE id = $1", args![account.as_i64()]).await?;
     commit(tx).await
+}
+
+// ---- live values (see confab_store::LiveStore) ----
+
+/// A fixed key for `pg_advisory_xact_lock`: "confab live" (changes are serialised, so
+/// seqs follow commit order and `before` is what the change replaced).
+const LIVE_LOCK: i64 = 0x636f_6e66_6c69_7665;
+
+pub(crate) async fn live_seq(c: &impl GenericClient) -> StoreResult<u64> {
+    let r = one(c, "SELECT COALESCE(MAX(seq), 0) FROM live_log", args![]).await?;
+    Ok(col::<i64>(&r, 0)? as u64)
+}
+
+pub(crate) async fn live_table(c: &impl GenericClient) -> StoreResult<LiveTable> {
+    let seq = live_seq(c).await?;
+    let mut entries = Vec::new();
+    for r in query(c, "SELECT kind, key, value FROM live_values ORDER BY kind, key", args![]).await? {
+        // A kind this release does not know (written by a newer one) is skipped.
+        if let Some(kind) = LiveKind::parse(&col::<String>(&r, 0)?) {
+            entries.push(LiveEntry { kind, key: col(&r, 1)?, value: col(&r, 2)? });
+        }
+    }
+    Ok(LiveTable { seq, entries })
+}
+
+pub(crate) async fn live_put(
+    c: &mut Client,
+    kind: LiveKind,
+    key: &str,
+    value: Option<String>,
+    by: &str,
+    at: UnixMs,
+) -> StoreResult<Option<LiveChange>> {
+    let tx = begin(c).await?;
+    exec(&tx, "SELECT pg_advisory_xact_lock($1)", args![LIVE_LOCK]).await?;
+    let before: Option<String> =
+        opt(&tx, "SELECT value FROM live_values WHERE kind = $1 AND key = $2", args![kind.as_str(), key])
+            .await?
+            .map(|r| col(&r, 0))
+            .transpose()?;
+    if before == value {
+        return Ok(None);
+    }
+    match &value {
+        Some(v) => {
+            exec(
+                &tx,
+                "INSERT INTO live_values (kind, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
+                args![kind.as_str(), key, v.as_str()],
+            )
+            .await?
+        }
+        None => exec(&tx, "DELETE FROM live_values WHERE kind = $1 AND key = $2", args![kind.as_str(), key]).await?,
+    };
+    let r = one(
+        &tx,
+        "INSERT INTO live_log (kind, key, by, at_ms, before, after) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+        args![kind.as_str(), key, by, at, before.clone(), value.clone()],
+    )
+    .await?;
+    let seq = col::<i64>(&r, 0)? as u64;
+    // Delivered at commit to every process listening (see `PgStore::wake_on_live_changes`).
+    exec(&tx, "SELECT pg_notify('confab_live', $1)", args![seq.to_string()]).await?;
+    commit(tx).await?;
+    Ok(Some(LiveChange { seq, kind, key: key.to_owned(), by: by.to_owned(), at, before, after: value }))
+}
+
+pub(crate) async fn live_log(
+    c: &impl GenericClient,
+    kind: LiveKind,
+    key: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<LiveChange>> {
+    let rows = query(
+        c,
+        "SELECT seq, key, by, at_ms, before, after FROM live_log \
+         WHERE kind = $1 AND ($2::text IS NULL OR key = $2) ORDER BY seq DESC LIMIT $3",
+        args![kind.as_str(), key, limit as i64],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LiveChange {
+                seq: col::<i64>(r, 0)? as u64,
+                kind,
+                key: col(r, 1)?,
+                by: col(r, 2)?,
+                at: col(r, 3)?,
+                before: col(r, 4)?,
+                after: col(r, 5)?,
+            })
+        })
+        .collect()
 }

@@ -76,12 +76,18 @@ pub(crate) async fn settle(
     Ok(true)
 }
 
-pub(crate) async fn release(c: &impl GenericClient, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
+pub(crate) async fn release(
+    c: &impl GenericClient,
+    id: Id,
+    attempt: u32,
+    run_at: UnixMs,
+    now: UnixMs,
+) -> StoreResult<bool> {
     let n = exec(
         c,
-        "UPDATE outbox SET state = 0, attempts = attempts - 1, lease_until = NULL, run_at = $3, updated_at = $3 \
+        "UPDATE outbox SET state = 0, attempts = attempts - 1, lease_until = NULL, run_at = $3, updated_at = $4 \
          WHERE id = $1 AND state = 1 AND attempts = $2 RETURNING 1",
-        args![id.as_i64(), attempt as i32, now],
+        args![id.as_i64(), attempt as i32, run_at, now],
     )
     .await?;
     Ok(n == 1)

@@ -121,3 +121,15 @@ impl PgStore {
         }
     }
 }
+
+impl PgStore {
+    /// Wakes `wake` whenever a live value (a switch) changes (`NOTIFY confab_live`, sent
+    /// by [`confab_store::LiveStore::live_put`]'s commit), on a direct connection to the
+    /// global primary (its `listen` URL if set). After a lost connection it wakes once and
+    /// reconnects; the process also polls, so a lost notice only delays the change.
+    pub fn wake_on_live_changes(self: &Arc<Self>, wake: Arc<tokio::sync::Notify>) {
+        let url = self.t.config.global.listen.clone().unwrap_or_else(|| self.t.config.global.primary.clone());
+        let weak = Arc::downgrade(self);
+        spawn_listener(url, "global/listen".into(), "confab_live", wake, move || weak.strong_count() > 0);
+    }
+}

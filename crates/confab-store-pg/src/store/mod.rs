@@ -42,8 +42,9 @@ use confab_store::id_nodes::IdNodeLease;
 use confab_store::prelude::*;
 use confab_store::{
     AccountData, AccountDeleted, CreatedPost, DeletedPost, ExportedPost, ImportPost, ImportedThread, Job, JobFilter,
-    JobOutcome, NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage, SpamContext, SpamRecord,
-    StateChange, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook, WebhookAttempt,
+    JobOutcome, LiveChange, LiveKind, LiveTable, NewWebhook, NotifyGate, PageLimits, PurgeStep, RepliesPage, RootsPage,
+    SpamContext, SpamRecord, StateChange, Store, StoreError, StoreResult, ThreadCount, VoteOutcome, Webhook,
+    WebhookAttempt,
 };
 use deadpool_postgres::Object;
 
@@ -202,6 +203,32 @@ impl Store for PgStore {
 
     async fn id_node_release(&self, node: u16, holder: &str, high_ms: u64) -> StoreResult<()> {
         write_on!(self, &self.t.global, |c, _ids| global::id_node_release(&*c, node, holder, high_ms).await)
+    }
+}
+
+#[async_trait]
+impl LiveStore for PgStore {
+    async fn live_table(&self) -> StoreResult<LiveTable> {
+        global::live_table(&**self.global_read().await?).await
+    }
+
+    async fn live_seq(&self) -> StoreResult<u64> {
+        global::live_seq(&**self.global_read().await?).await
+    }
+
+    async fn live_put(
+        &self,
+        kind: LiveKind,
+        key: &str,
+        value: Option<String>,
+        by: &str,
+        at: UnixMs,
+    ) -> StoreResult<Option<LiveChange>> {
+        write_on!(self, &self.t.global, |c, _ids| global::live_put(c, kind, key, value, by, at).await)
+    }
+
+    async fn live_log(&self, kind: LiveKind, key: Option<&str>, limit: u32) -> StoreResult<Vec<LiveChange>> {
+        global::live_log(&**self.global_read().await?, kind, key, limit).await
     }
 }
 
@@ -670,8 +697,8 @@ impl OutboxStore for PgStore {
         write_on!(self, self.cluster(id.shard()).await?, |c, ids| jobs::settle(c, ids, id, attempt, outcome, now).await)
     }
 
-    async fn job_release(&self, id: Id, attempt: u32, now: UnixMs) -> StoreResult<bool> {
-        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| jobs::release(&*c, id, attempt, now).await)
+    async fn job_release(&self, id: Id, attempt: u32, run_at: UnixMs, now: UnixMs) -> StoreResult<bool> {
+        write_on!(self, self.cluster(id.shard()).await?, |c, _ids| jobs::release(&*c, id, attempt, run_at, now).await)
     }
 
     async fn job_get(&self, id: Id) -> StoreResult<Job> {

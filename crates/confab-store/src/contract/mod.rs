@@ -28,6 +28,7 @@ use crate::{ImportPost, JobOutcome, PageLimits, PostSearch, Store, StoreError};
 
 mod accounts;
 mod forums;
+mod live;
 mod moderation;
 mod notifications;
 mod outbox;
@@ -38,6 +39,7 @@ mod webhooks;
 
 pub use accounts::*;
 pub use forums::*;
+pub use live::*;
 pub use moderation::*;
 pub use notifications::*;
 pub use outbox::*;
@@ -185,6 +187,8 @@ macro_rules! store_contract_tests {
             case!(guests_with_the_same_details_share_an_author);
             case!(secrets_and_admin_token_are_set_once);
             case!(id_nodes_are_leased_to_one_holder_at_a_time);
+            case!(live_values_change_with_an_audit_trail);
+            case!(concurrent_live_changes_are_serialised);
             case!(threads_are_corrected_in_place);
             case!(sorts_order_roots);
             case!(import_writes_a_tree_in_one_go);

@@ -95,9 +95,13 @@ pub async fn jobs_are_claimed_once_retried_and_dead_lettered(store: &dyn Store) 
     let queued = store.jobs_claim(NOW + 6_000, NOW + 70_000, 10).await.unwrap();
     assert_eq!(queued.len(), 1, "the follow-up was queued exactly once");
     assert_eq!(Task::from_json(&queued[0].task).unwrap(), follow.task);
-    assert!(store.job_release(queued[0].id, 1, NOW + 6_000).await.unwrap());
+    assert!(store.job_release(queued[0].id, 1, NOW + 9_000, NOW + 6_000).await.unwrap());
     let released = store.job_get(queued[0].id).await.unwrap();
     assert_eq!((released.state, released.attempts), (JobState::Ready, 0), "a release does not count");
+    assert!(store.jobs_claim(NOW + 8_999, NOW + 70_000, 10).await.unwrap().is_empty(), "not before its time");
+    let again = store.jobs_claim(NOW + 9_000, NOW + 70_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(store.job_release(again[0].id, 1, NOW + 9_000, NOW + 9_000).await.unwrap());
 
     // Dead letters: listed, retried, discarded; only dead ones.
     assert!(store.job_settle(b.id, 1, JobOutcome::Dead { error: "x".repeat(5_000) }, NOW).await.unwrap());
