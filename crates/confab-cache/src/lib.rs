@@ -26,5 +26,5 @@ pub mod tiered;
 
 pub use backend::{Backend, InProcess, MemcachedBackend};
 pub use cache::{Cache, Filled, Policy, StatsSnapshot};
-pub use redis::{Redis, RedisBackend, RedisConfig};
+pub use redis::{LIVE_CHANNEL, Redis, RedisBackend, RedisConfig};
 pub use tiered::Tiered;

@@ -293,3 +293,34 @@ async fn listen_for_notices(redis: Arc<Redis>, tiered: Weak<Tiered>) {
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
+
+/// The pub/sub channel that says "the live values (switches) changed": any payload.
+pub const LIVE_CHANNEL: &str = "confab.live";
+
+/// Wakes `wake` at every message on `channel` from any process, resubscribing with
+/// back-off after a failure (and waking once then, since messages may have been
+/// missed). Ends once `wake` has no other holder.
+pub fn wake_on(redis: Arc<Redis>, channel: &'static str, wake: Weak<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let connected = tokio::time::timeout(redis.cfg.connect_timeout, redis.client.get_async_pubsub()).await;
+            if let Ok(Ok(mut pubsub)) = connected
+                && pubsub.subscribe(channel).await.is_ok()
+            {
+                backoff = Duration::from_millis(100);
+                let mut messages = pubsub.on_message();
+                while messages.next().await.is_some() {
+                    let Some(w) = wake.upgrade() else { return };
+                    w.notify_one();
+                }
+                tracing::warn!(channel, "Redis notices interrupted; resubscribing");
+            }
+            let Some(w) = wake.upgrade() else { return };
+            w.notify_one();
+            drop(w);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    });
+}

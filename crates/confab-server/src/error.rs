@@ -102,6 +102,9 @@ pub enum ApiError {
     /// 403: the forum is read-only for now (no posts, edits, votes or flags).
     #[error("this forum is read-only: comments are closed for now")]
     ReadOnly,
+    /// 403: sign-ups are switched off (the `signups` switch).
+    #[error("new accounts cannot be made right now: sign-ups are closed")]
+    SignupsClosed,
     /// 403: a browser write from a site the forum does not list.
     #[error("this forum accepts comments only from its own sites (Origin not in the forum's origins)")]
     OriginNotAllowed,
@@ -154,6 +157,7 @@ impl ApiError {
             ApiError::OriginNotAllowed => (H::FORBIDDEN, "origin_not_allowed"),
             ApiError::Banned(_) => (H::FORBIDDEN, "banned"),
             ApiError::ReadOnly => (H::FORBIDDEN, "read_only"),
+            ApiError::SignupsClosed => (H::FORBIDDEN, "signups_closed"),
             ApiError::RouteNotFound => (H::NOT_FOUND, "route_not_found"),
             ApiError::MethodNotAllowed => (H::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Store(e) => match e {

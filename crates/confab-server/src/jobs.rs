@@ -14,6 +14,7 @@ use confab_core::jobs::{EventKind, PostSnapshot, Screen, Task};
 use confab_core::model::{Author, AuthorKind, Post, PostState, SpamFilter};
 use confab_core::signature;
 use confab_core::spam::{self, Action};
+use confab_core::switches;
 use confab_jobs::{Failure, Handler};
 use confab_store::{Job, NewJob, SpamRecord, Store, StoreError, WebhookAttempt};
 use serde_json::json;
@@ -47,6 +48,8 @@ pub struct Effects {
     /// server's in `confab serve`; in `confab worker`, refreshes over the configured
     /// shared cache (see [`crate::worker_reads`]), or nothing without one.
     pub writes: crate::writes::Writes,
+    /// The feature switches (mail, webhooks and the spam service wait while theirs is off).
+    pub live: Arc<crate::live::Live>,
 }
 
 impl Effects {
@@ -58,6 +61,7 @@ impl Effects {
         mailer: Arc<dyn Mailer>,
         public_url: String,
         notify_interval: Duration,
+        live: Arc<crate::live::Live>,
     ) -> Result<Self, StoreError> {
         let key = store.secret_get_or_init(crate::PAGE_KEY_SECRET, confab_core::secret::random_key().to_vec()).await?;
         let link_key: [u8; 32] =
@@ -73,6 +77,7 @@ impl Effects {
             notify_interval,
             akismet: None,
             forum_grace: forum_grace(crate::reads::DEFAULT_POLICY.fresh),
+            live,
         })
     }
 }
@@ -80,6 +85,16 @@ impl Effects {
 #[async_trait]
 impl Handler for Effects {
     async fn run(&self, job: &Job, task: Task) -> Result<Vec<NewJob>, Failure> {
+        let switch = match &task {
+            Task::Webhook { .. } => Some(switches::WEBHOOKS),
+            Task::Notify { .. } | Task::Digest { .. } => Some(switches::EMAIL),
+            _ => None,
+        };
+        if let Some(key) = switch
+            && !self.switched_on(key, job.forum_id).await?
+        {
+            return Err(Failure::Paused(format!("the {key} switch is off")));
+        }
         match task {
             Task::Event { event, thread, post, snapshot } => self.fan_out(job, event, thread, post, snapshot).await,
             Task::Webhook { webhook, event, body } => self.deliver(job, webhook, event, body).await.map(|()| vec![]),
@@ -89,6 +104,21 @@ impl Handler for Effects {
             Task::Digest { email, thread } => notify::digest(self, job, parse_email(&email)?, thread).await,
             Task::Screen { post, order } => self.screen(job, post, order).await,
             Task::ForumPurge { forum, since } => self.purge_forum(job, forum, since).await,
+        }
+    }
+}
+
+impl Effects {
+    /// Whether `key` is on for jobs of `forum`. The forum is read only when a switch on
+    /// the way is selective (it may name forums); otherwise the node decides alone.
+    async fn switched_on(&self, key: &str, forum: Id) -> Result<bool, Failure> {
+        if !self.live.selective(key) {
+            return Ok(self.live.on(key));
+        }
+        match self.store.forum_get(forum).await {
+            Ok(f) => Ok(self.live.on_for_forum(key, f.shortname.as_str())),
+            Err(StoreError::ForumNotFound) => Ok(self.live.on(key)),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -301,6 +331,7 @@ impl Effects {
         let mut verdict = spam::judge(post.message.as_str(), &tokens, score, signals);
         if let (true, Some(service), Some(client)) = (forum.policy.akismet, &self.akismet, client)
             && verdict.action != Action::Spam
+            && self.live.on_for_forum(switches::SPAM_SERVICE, forum.shortname.as_str())
         {
             let thread = self.store.thread_get(post.thread_id).await?;
             match service.check(&self.outbound, post, author, &thread, client).await {

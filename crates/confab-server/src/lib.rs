@@ -18,6 +18,7 @@ pub use error::MAX_URI_BYTES;
 mod extract;
 pub mod http_cache;
 pub mod jobs;
+pub mod live;
 mod login_window;
 pub mod mail;
 mod middleware;
@@ -29,6 +30,7 @@ pub mod ratelimit;
 mod redirect;
 mod templates;
 mod views;
+pub use views::rfc3339;
 pub mod writes;
 
 use std::sync::Arc;
@@ -91,6 +93,11 @@ pub struct Settings {
     pub akismet: Option<akismet::Akismet>,
     /// How long shared caches may keep public reads ([`http_cache`]).
     pub http_cache: HttpCacheSettings,
+    /// This process's name, which feature switches can target (`node_name`, else the
+    /// host's name).
+    pub node: String,
+    /// How often the feature switches are re-read from the store (besides notices).
+    pub switch_refresh: Duration,
 }
 
 /// `Cache-Control` of the public reads: `max-age` (how long a CDN or browser may
@@ -119,6 +126,8 @@ impl Default for Settings {
             notify_interval: Duration::from_secs(15 * 60),
             akismet: None,
             http_cache: HttpCacheSettings::default(),
+            node: "local".into(),
+            switch_refresh: live::DEFAULT_REFRESH,
         }
     }
 }
@@ -242,6 +251,8 @@ pub struct AppState {
     pub reads: Arc<reads::Reads>,
     /// The write side's after-commit effects, over the reads and the wake-up above.
     pub(crate) writes: writes::Writes,
+    /// The feature switches, as this process holds them.
+    pub live: Arc<live::Live>,
 }
 
 /// Name of the store secret that keys cursor signatures.
@@ -295,6 +306,9 @@ impl AppState {
         let passwords = passwords::Passwords::new(settings.accounts.password_cost)
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
         let reads = Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone()));
+        let live =
+            live::Live::load(Arc::clone(&store) as Arc<dyn confab_store::LiveStore>, settings.node.clone()).await?;
+        live.follow(settings.switch_refresh);
         let jobs_wake = Arc::new(tokio::sync::Notify::new());
         let writes = writes::Writes::new(
             Arc::clone(&store),
@@ -318,6 +332,7 @@ impl AppState {
             jobs_wake,
             write_positions: Arc::default(),
             writes,
+            live,
         })
     }
 
@@ -378,6 +393,7 @@ impl AppState {
             akismet: self.settings.akismet.clone(),
             forum_grace: jobs::forum_grace(self.reads.policy.fresh),
             writes: self.writes.clone(),
+            live: Arc::clone(&self.live),
         }
     }
 

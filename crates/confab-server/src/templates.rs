@@ -22,7 +22,7 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: [(&str, &str); 24] = templates![
+const SOURCES: [(&str, &str); 25] = templates![
     "mail/notify.txt",
     "mail/notify.html",
     "mail/digest.txt",
@@ -37,6 +37,7 @@ const SOURCES: [(&str, &str); 24] = templates![
     "dashboard/bans.html",
     "dashboard/settings.html",
     "dashboard/stats.html",
+    "dashboard/switches.html",
     "dashboard/posts.html",
     "pages/frame.html",
     "pages/message.html",

@@ -153,6 +153,12 @@ pub struct Config {
     pub akismet_key: Option<Secret>,
     /// Default `https://rest.akismet.com/`.
     pub akismet_url: String,
+    /// This process's name, which feature switches can target (their `nodes`
+    /// condition). Default: the host's name.
+    pub node_name: Option<String>,
+    /// Milliseconds between re-reads of the feature switches (besides the notices that
+    /// bring a change at once). Default 500.
+    pub switch_refresh_ms: u64,
     /// Log filter, in `RUST_LOG` syntax. Default `info`.
     pub log: String,
     /// `text` or `json`. Default `text`.
@@ -209,6 +215,8 @@ impl Default for Config {
             outbound_timeout_secs: 15,
             akismet_key: None,
             akismet_url: "https://rest.akismet.com/".into(),
+            node_name: None,
+            switch_refresh_ms: 500,
             log: "info".into(),
             log_format: LogFormat::Text,
             postgres: None,
@@ -286,23 +294,25 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
+    /// The Redis server of `redis_url`, if any: a cache backend, and the channel of
+    /// change notices (the L1's, the switches').
+    pub fn redis(&self) -> anyhow::Result<Option<Arc<confab_cache::Redis>>> {
+        let Some(url) = &self.redis_url else { return Ok(None) };
+        let mut cfg = confab_cache::RedisConfig::new(url.expose().trim());
+        cfg.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
+        cfg.op_timeout = Duration::from_millis(self.timeout_ms);
+        cfg.failure_limit = self.failure_limit.max(1);
+        cfg.retry_timeout = Duration::from_secs(self.retry_timeout_secs);
+        Ok(Some(Arc::new(confab_cache::Redis::new(cfg).map_err(|e| anyhow::anyhow!("cache: {e}"))?)))
+    }
+
     /// The backend it names; `None` when the cache is off. Refuses a malformed pool, a
     /// Redis backend without a server, and an L1 without notices to keep it coherent.
     /// Starts the L1's notice tasks, so it runs inside the runtime.
     pub fn backend(&self) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
         use confab_cache::ketama::{Distribution, KeyHash};
         use confab_cache::memcached::{Memcached, MemcachedConfig};
-        let redis = match &self.redis_url {
-            Some(url) => {
-                let mut cfg = confab_cache::RedisConfig::new(url.expose().trim());
-                cfg.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
-                cfg.op_timeout = Duration::from_millis(self.timeout_ms);
-                cfg.failure_limit = self.failure_limit.max(1);
-                cfg.retry_timeout = Duration::from_secs(self.retry_timeout_secs);
-                Some(Arc::new(confab_cache::Redis::new(cfg).map_err(|e| anyhow::anyhow!("cache: {e}"))?))
-            }
-            None => None,
-        };
+        let redis = self.redis()?;
         let shared: Arc<dyn confab_cache::Backend> = match self.backend {
             CacheBackend::Off | CacheBackend::Memory => {
                 if self.l1_mb.is_some_and(|mb| mb > 0) {
@@ -479,6 +489,21 @@ impl Config {
             idle_poll: Duration::from_millis(self.job_poll_ms.max(10)),
             ..confab_jobs::WorkerConfig::default()
         })
+    }
+
+    /// `node_name`, else the host's name (else `local`).
+    pub fn node(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "local".into())
+        })
+    }
+
+    pub fn switch_refresh(&self) -> Duration {
+        Duration::from_millis(self.switch_refresh_ms.max(50))
     }
 
     pub fn outbound(&self) -> confab_server::outbound::OutboundPolicy {

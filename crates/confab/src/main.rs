@@ -4,6 +4,7 @@
 mod config;
 mod listen;
 mod setup;
+mod switch_cmd;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,10 @@ enum Command {
     /// Inspect the outbox: list jobs, retry or discard dead ones.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Feature switches: list, show, set, delete, and their audit log. A change reaches
+    /// every running process within a second.
+    #[command(subcommand)]
+    Switch(switch_cmd::SwitchCommand),
 }
 
 #[derive(Subcommand)]
@@ -302,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker { once } => setup::worker(config, once).await,
         Command::Jobs(cmd) => jobs_command(&config, cmd).await,
+        Command::Switch(cmd) => switch_cmd::run(&config, cmd).await,
         Command::AdminToken(AdminTokenCommand::Rotate) => {
             let opened = setup::open(&config).await?;
             let store = &opened.store;

@@ -203,6 +203,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
             max_age: std::time::Duration::from_secs(config.http_max_age_secs),
             stale: std::time::Duration::from_secs(config.http_stale_secs),
         },
+        node: config.node(),
+        switch_refresh: config.switch_refresh(),
     };
     let (mailer, mail_banner) = config.mailer()?;
     let state = AppState::new(Arc::clone(&store), admin, settings, clock.clone())
@@ -234,6 +236,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         Some((wake, _)) => state.with_jobs_wake(Arc::clone(wake)),
         None => state,
     };
+    follow_live_notices(&config, pg.as_ref(), &state.live)?;
     let base = format!("http://{}", config.listen);
     // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
@@ -309,6 +312,10 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
+    let live =
+        confab_server::live::Live::load(Arc::clone(&store) as Arc<dyn confab_store::LiveStore>, config.node()).await?;
+    live.follow(config.switch_refresh());
+    follow_live_notices(&config, pg.as_ref(), &live)?;
     let mut effects = confab_server::jobs::Effects::load(
         Arc::clone(&store),
         outbound,
@@ -316,6 +323,7 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
         mailer,
         config.accounts()?.public_url,
         std::time::Duration::from_secs(config.notify_interval_secs),
+        live,
     )
     .await?;
     effects.akismet = config.akismet()?;
@@ -340,6 +348,22 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     println!("Confab worker running (Ctrl-C to stop)");
     worker.run(shutdown_signal()).await;
     id_node.release().await;
+    Ok(())
+}
+
+/// Another process's switch change reaches this one at once, not at its next poll:
+/// by PostgreSQL's `NOTIFY` on a topology, and over Redis when one is configured.
+pub fn follow_live_notices(
+    config: &Config,
+    pg: Option<&Arc<confab_store_pg::PgStore>>,
+    live: &confab_server::live::Live,
+) -> anyhow::Result<()> {
+    if let Some(pg) = pg {
+        pg.wake_on_live_changes(live.waker());
+    }
+    if let Some(redis) = config.cache.redis()? {
+        live.notices_over(redis);
+    }
     Ok(())
 }
 

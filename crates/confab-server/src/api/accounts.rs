@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use confab_core::input::{Email, InputError, Password, Username, login_key};
 use confab_core::model::{Account, LinkPurpose, NewAccount};
 use confab_core::secret::Token;
+use confab_core::switches::{self, Subject};
 use confab_store::StoreError;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -130,6 +131,7 @@ async fn deliver(state: &AppState, mail: Mail) {
     request_body = inline(SignUp),
     responses(
         (status = 202, description = "A confirmation mail is on its way", body = Accepted),
+        (status = 403, description = "signups_closed: the operator has switched sign-ups off", body = ErrorEnvelope),
         (status = 409, description = "username_taken", body = ErrorEnvelope),
         (status = 422, description = "invalid_input / invalid_body", body = ErrorEnvelope),
         (status = 429, description = "rate_limited: too many sign-ups from this network", body = ErrorEnvelope),
@@ -160,6 +162,9 @@ pub(crate) async fn register(
     email: &str,
     password: &str,
 ) -> Result<(), ApiError> {
+    if !state.live.is_on(switches::SIGNUPS, &Subject { ip: client.0, ..Subject::default() }) {
+        return Err(ApiError::SignupsClosed);
+    }
     let username = Username::parse(username.trim())?;
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;

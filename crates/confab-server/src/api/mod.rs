@@ -11,6 +11,7 @@ pub(crate) mod moderation;
 pub(crate) mod page;
 mod posts;
 mod subscriptions;
+mod switches;
 mod threads;
 mod votes;
 mod webhooks;
@@ -86,6 +87,9 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::discard_job))
         .routes(routes!(jobs::retry_job))
+        .routes(routes!(switches::list_switches))
+        .routes(routes!(switches::get_switch, switches::set_switch, switches::clear_switch))
+        .routes(routes!(switches::switch_log))
         .routes(routes!(threads::find_thread, threads::create_thread))
         .routes(routes!(page::thread_page))
         .routes(routes!(posts::create_post))

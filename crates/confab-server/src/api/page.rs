@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::model::{Post, Sort};
+use confab_core::switches::{self, Subject};
 use confab_store::{PageLimits, StoreError};
 use serde::Deserialize;
 
@@ -40,12 +41,18 @@ pub(crate) struct RootsQuery {
 }
 
 impl RootsQuery {
-    fn sort(&self) -> Result<Sort, ApiError> {
-        match self.sort.as_deref() {
-            None => Ok(Sort::default()),
-            Some(s) => Sort::parse(s)
-                .ok_or_else(|| ApiError::InvalidQuery(format!("unknown sort {s:?}: use newest, oldest, best or hot"))),
-        }
+    /// The sort asked for; hot while its switch is off is served in the default sort
+    /// (the page's `sort` says which it is). A reader already paging in it with a
+    /// cursor finishes in it: their cursor is a hot one.
+    fn sort(&self, live: &crate::live::Live, forum: Option<&str>) -> Result<Sort, ApiError> {
+        let sort = match self.sort.as_deref() {
+            None => Sort::default(),
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::InvalidQuery(format!("unknown sort {s:?}: use newest, oldest, best or hot"))
+            })?,
+        };
+        let hot_on = || live.is_on(switches::SORT_HOT, &Subject { forum, ..Subject::default() });
+        Ok(if sort == Sort::Hot && self.cursor.is_none() && !hot_on() { Sort::default() } else { sort })
     }
 
     fn limits(&self) -> Result<PageLimits, ApiError> {
@@ -110,7 +117,7 @@ pub(crate) async fn thread_page(
 ) -> Result<axum::response::Response, ApiError> {
     let key = ThreadKeyQuery { identifier: q.identifier, url: q.url }.key()?;
     let roots = RootsQuery { sort: q.sort, cursor: q.cursor, limit: q.limit, replies: q.replies };
-    let (sort, limits) = (roots.sort()?, roots.limits()?);
+    let (sort, limits) = (roots.sort(&state.live, Some(&forum))?, roots.limits()?);
     if roots.cursor.is_some() {
         return Err(ApiError::InvalidQuery(
             "the thread page is the first page; continue with /api/v1/threads/{id}/posts".into(),
@@ -150,7 +157,7 @@ pub(crate) async fn thread_roots(
     PathId(thread_id): PathId,
     Query(q): Query<RootsQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (sort, limits) = (q.sort()?, q.limits()?);
+    let (sort, limits) = (q.sort(&state.live, None)?, q.limits()?);
     if q.cursor.is_none() && limits == DEFAULT_LIMITS {
         return Ok(json_bytes(state.reads.first_page(thread_id, None, sort).await?));
     }

@@ -46,5 +46,6 @@ pub(super) async fn page(State(state): State<AppState>, jar: CookieJar) -> Resul
             role: role.map_or("administrator", Role::as_str),
         });
     }
-    Ok(super::page(StatusCode::OK, "home.html", "Your forums", None, "", minijinja::context! { forums => rows }))
+    let ctx = minijinja::context! { forums => rows, admin => me.account.is_admin, switches => super::switches::PATH };
+    Ok(super::page(StatusCode::OK, "home.html", "Your forums", None, "", ctx))
 }

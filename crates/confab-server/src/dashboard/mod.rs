@@ -19,6 +19,7 @@ mod home;
 mod queue;
 mod settings;
 mod stats;
+mod switches;
 mod threads;
 mod users;
 
@@ -41,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard", get(home::page))
         .route("/dashboard/dashboard.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/dashboard/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .route(switches::PATH, get(switches::page).post(switches::change))
         .route("/dashboard/{forum}", get(queue::page))
         .route("/dashboard/{forum}/moderate", post(queue::moderate))
         .route("/dashboard/{forum}/threads/{thread}", get(threads::page).post(threads::close_or_open))

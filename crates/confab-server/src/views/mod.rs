@@ -15,6 +15,7 @@ pub mod errors;
 pub mod forums;
 pub mod jobs;
 pub mod moderation;
+pub mod switches;
 pub mod webhooks;
 
 pub fn rfc3339(ms: UnixMs) -> String {

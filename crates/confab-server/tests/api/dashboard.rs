@@ -403,3 +403,69 @@ async fn what_others_wrote_is_never_markup_on_any_page() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_flip_switches_from_the_dashboard_and_nobody_else_can() {
+    let app = TestApp::with_forum().await;
+    let page = "/dashboard/-/switches";
+    assert_eq!(app.get(page).await.status, StatusCode::UNAUTHORIZED, "the log-in page");
+    let mod_cookie = cookie_for(&app, "mona", "blog", "moderator").await;
+    let r = get(&app, page, &mod_cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a moderator is not an administrator");
+    let csrf = csrf_of(&get(&app, "/dashboard/blog/bans", &mod_cookie).await);
+    let r = form(&app, page, &format!("csrf={csrf}&key=signups&op=off"), Some(ORIGIN), Some(&mod_cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let cookie = cookie_for(&app, "root", "blog", "moderator").await;
+    let name = confab_core::input::Username::parse("root").unwrap();
+    let root = app.store.account_by_username(&name).await.unwrap().unwrap();
+    app.store.account_set_admin(root.id, true).await.unwrap();
+    let home = get(&app, "/dashboard", &cookie).await;
+    assert!(home.text.replace("&#x2f;", "/").contains(page), "the home page links to it");
+    let r = get(&app, page, &cookie).await.expect(StatusCode::OK);
+    for key in ["signups", "spam_service", "webhooks", "email", "sort_hot"] {
+        assert!(r.text.contains(&format!("id=\"switch-{key}\"")), "{key}");
+    }
+    let csrf = csrf_of(&r);
+    // Without the CSRF token, or from another origin: refused, nothing changed.
+    let r = form(&app, page, "csrf=nope&key=signups&op=off", Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r =
+        form(&app, page, &format!("csrf={csrf}&key=signups&op=off"), Some("https://evil.example"), Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(app.state.live.on("signups"));
+
+    let r =
+        form(&app, page, &format!("csrf={csrf}&key=signups&op=off&note=spam+wave"), Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!((r.status, r.headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, page));
+    let body = json!({ "username": "late", "email": "late@example.com", "password": "correct horse battery" });
+    app.post("/api/v1/auth/signup", &body).await.expect_error(StatusCode::FORBIDDEN, "signups_closed");
+    let shown = get(&app, page, &cookie).await;
+    assert!(shown.text.contains("spam wave") && shown.text.contains("account:root"), "the state and the log");
+
+    // A selective setting from the form, and one that means nothing.
+    let r = form(
+        &app,
+        page,
+        &format!("csrf={csrf}&key=sort_hot&op=selective&percent=25&forums=blog%2C+news&exclude_networks=10.0.0.0%2F8"),
+        Some(ORIGIN),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let set = app.state.live.snapshot().get("sort_hot").cloned().unwrap();
+    assert_eq!((set.include.percent, set.include.forums.len(), set.exclude.networks.len()), (Some(25.0), 2, 1));
+    for bad in [
+        "key=sort_hot&op=selective",
+        "key=sort_hot&op=selective&networks=10.0.0.0%2F40",
+        "key=nope&op=on",
+        "key=signups&op=explode",
+    ] {
+        let r = form(&app, page, &format!("csrf={csrf}&{bad}"), Some(ORIGIN), Some(&cookie)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(r.text.contains("Not changed"), "{bad}: says why");
+    }
+    let r = form(&app, page, &format!("csrf={csrf}&key=signups&op=clear"), Some(ORIGIN), Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(app.state.live.on("signups"));
+}

@@ -30,5 +30,6 @@ mod shared_cache;
 mod smtp;
 mod spam;
 mod sso;
+mod switches;
 mod webhooks;
 mod wire_contract;

@@ -389,3 +389,32 @@ async fn a_squatted_thread_is_refused_unlinked_and_corrected() {
     let page = app.get("/api/v1/forums/blog/thread-page?identifier=launch").await.expect(StatusCode::OK).json;
     assert_eq!(page["thread"]["title"], "Launch day", "the cached page shows the correction");
 }
+
+/// With the `email` switch off, notification mail waits in the outbox (attempts
+/// unspent) and goes out, once, when it is on again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_mail_waits_while_the_email_switch_is_off() {
+    let sink = SmtpSink::start();
+    let app = app(&sink).await;
+    let admin = format!("Bearer {}", app.admin);
+    app.send(Method::PUT, "/api/v1/switches/email", Some(&json!({ "state": "off" })), &[("authorization", &admin)])
+        .await
+        .expect(StatusCode::OK);
+    let ann = guest_post(&app, None, "What do you think?", "Ann", Some("ann@example.com"), true).await;
+    guest_post(&app, Some(&id_of(&ann["post"])), "I think so.", "Bob", None, false).await;
+    for _ in 0..20 {
+        app.run_jobs().await;
+        app.advance(Duration::from_secs(60));
+    }
+    let jobs = app.store.jobs_list(confab_store::JobFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let waiting: Vec<_> = jobs.iter().filter(|j| j.task.contains("\"notify\"")).collect();
+    assert_eq!(waiting.len(), 1, "{jobs:?}");
+    assert_eq!((waiting[0].state, waiting[0].attempts), (confab_core::jobs::JobState::Ready, 0));
+
+    app.send(Method::DELETE, "/api/v1/switches/email", None, &[("authorization", &admin)]).await.expect(StatusCode::OK);
+    app.advance(Duration::from_secs(60));
+    app.run_jobs().await;
+    assert_eq!(mails_to(&sink, "ann@example.com", 1).await.len(), 1);
+    let job = app.store.job_get(waiting[0].id).await.unwrap();
+    assert_eq!(job.state, confab_core::jobs::JobState::Done);
+}

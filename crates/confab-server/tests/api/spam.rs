@@ -243,6 +243,34 @@ async fn an_akismet_compatible_service_catches_what_the_filter_misses() {
     assert!(jobs.text.contains("\"screen\"") && !jobs.text.contains("203.0.113.7"), "{}", jobs.text);
 }
 
+/// With the `spam_service` switch off, nothing goes out to the service: the built-in
+/// filter alone decides. Selective by forum, it asks only for the forums named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spam_service_switched_off_is_not_asked() {
+    let (endpoint, seen) = fake_akismet().await;
+    let app = akismet_app(&endpoint, "fake-key-123").await;
+    let admin = format!("Bearer {}", app.admin);
+    let switch = |body: Value| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.send(Method::PUT, "/api/v1/switches/spam_service", Some(&body), &[("authorization", &admin)])
+                .await
+                .expect(StatusCode::OK);
+        }
+    };
+    switch(json!({ "state": "off" })).await;
+    let watch = say(&app, "blog", "Lovely watches, a rolex for everyone", "Seller").await;
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &watch).await, "approved", "the built-in filter alone lets it through");
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent to the service");
+    switch(json!({ "state": "selective", "include": { "forums": ["blog"] } })).await;
+    let again = say(&app, "blog", "Lovely watches, a rolex for everyone today", "Seller").await;
+    app.run_jobs().await;
+    assert_eq!(state_of(&app, &again).await, "spam");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_service_leaves_the_built_in_verdict_standing() {
     let (endpoint, _) = fake_akismet().await;

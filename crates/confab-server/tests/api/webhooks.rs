@@ -369,3 +369,31 @@ async fn a_slow_receiver_times_out_and_is_retried() {
     }
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// With the `webhooks` switch off, deliveries wait in the outbox (their attempts
+/// unspent, however long it stays off) and go out once it is on again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_wait_while_the_webhooks_switch_is_off() {
+    let app = TestApp::with_forum().await;
+    let rx = Receiver::start().await;
+    register(&app, "blog", json!({ "url": rx.url })).await;
+    let switch = "/api/v1/switches/webhooks";
+    app.send(Method::PUT, switch, Some(&json!({ "state": "off" })), &[("authorization", &owner(&app))])
+        .await
+        .expect(StatusCode::OK);
+    app.comment("t", None, "first!", "Ann").await;
+    for _ in 0..20 {
+        app.run_jobs().await;
+        app.advance(Duration::from_secs(60));
+    }
+    assert!(rx.got.lock().unwrap().is_empty(), "nothing delivered while off");
+    let jobs = app.store.jobs_list(confab_store::JobFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let waiting: Vec<_> = jobs.iter().filter(|j| j.task.contains("\"webhook\"")).collect();
+    assert_eq!(waiting.len(), 2, "thread.created and post.created wait");
+    assert!(waiting.iter().all(|j| j.state == confab_core::jobs::JobState::Ready && j.attempts == 0), "{waiting:?}");
+
+    app.send(Method::DELETE, switch, None, &[("authorization", &owner(&app))]).await.expect(StatusCode::OK);
+    app.advance(Duration::from_secs(60));
+    app.run_jobs().await;
+    assert_eq!(rx.events(), vec!["thread.created", "post.created"]);
+}
