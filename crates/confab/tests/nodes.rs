@@ -98,13 +98,8 @@ async fn two_servers_on_one_postgres_topology_mint_distinct_ids() {
     // Fresh databases on the local topology, dropped with `_dbs`; primaries only, so
     // that the count read back is not a replica's that has yet to catch up.
     let (pg, _dbs) = confab_store_pg::testing::fresh("nodes").await;
-    let mut toml = format!("[postgres]\nglobal = {{ primary = \"{}\" }}\n", pg.global.primary);
-    for (name, c) in &pg.clusters {
-        toml.push_str(&format!("[postgres.clusters.{name}]\nprimary = \"{}\"\n", c.primary));
-    }
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("confab.toml");
-    std::fs::write(&cfg, toml).unwrap();
+    let cfg = common::write_pg_config(dir.path(), &pg);
     let env = [("CONFAB_CONFIG", cfg.to_str().unwrap())];
     let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
     let a = start(&a_dir, &env);

@@ -88,13 +88,8 @@ fn on_one_sqlite_file_with_redis_the_change_arrives_by_notice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_set_from_the_cli_reaches_every_server_on_postgres_by_notice() {
     let (pg, _dbs) = confab_store_pg::testing::fresh("switches").await;
-    let mut toml = format!("[postgres]\nglobal = {{ primary = \"{}\" }}\n", pg.global.primary);
-    for (name, c) in &pg.clusters {
-        toml.push_str(&format!("[postgres.clusters.{name}]\nprimary = \"{}\"\n", c.primary));
-    }
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("confab.toml");
-    std::fs::write(&cfg, toml).unwrap();
+    let cfg = common::write_pg_config(dir.path(), &pg);
     let env = [
         ("CONFAB_CONFIG", cfg.to_str().unwrap()),
         ("CONFAB_DEMO", "false"),
@@ -117,44 +112,24 @@ fn the_cli_lists_shows_sets_and_logs_switches_and_refuses_what_means_nothing() {
     for key in ["signups", "spam_service", "webhooks", "email", "sort_hot"] {
         assert!(text(&list).contains(key), "{}", text(&list));
     }
-    let set = confab(
-        data,
-        &[],
-        &[
-            "switch",
-            "set",
-            "sort_hot",
-            "selective",
-            "--percent",
-            "12.5",
-            "--forum",
-            "blog",
-            "--exclude-network",
-            "10.0.0.0/8",
-            "--note",
-            "trial",
-        ],
-    );
+    let trial = [
+        "switch",
+        "set",
+        "sort_hot",
+        "selective",
+        "--percent",
+        "12.5",
+        "--forum",
+        "blog",
+        "--exclude-network",
+        "10.0.0.0/8",
+        "--note",
+        "trial",
+    ];
+    let set = confab(data, &[], &trial);
     assert!(set.status.success(), "{}", text(&set));
     assert!(text(&set).contains("selective"), "{}", text(&set));
-    let again = confab(
-        data,
-        &[],
-        &[
-            "switch",
-            "set",
-            "sort_hot",
-            "selective",
-            "--percent",
-            "12.5",
-            "--forum",
-            "blog",
-            "--exclude-network",
-            "10.0.0.0/8",
-            "--note",
-            "trial",
-        ],
-    );
+    let again = confab(data, &[], &trial);
     assert!(text(&again).contains("nothing changed"), "{}", text(&again));
     let show = confab(data, &[], &["switch", "show", "sort_hot"]);
     assert!(text(&show).contains("12.5") && text(&show).contains("note: trial"), "{}", text(&show));

@@ -142,3 +142,15 @@ fn dechunk(mut s: &str) -> String {
 
 #[allow(unused_imports)]
 pub use confab_testkit::decode_qp;
+
+/// A `confab.toml` in `dir` naming `pg`'s databases (primaries only, so that what a test
+/// reads back is never a replica's that has yet to catch up); returns its path.
+pub fn write_pg_config(dir: &Path, pg: &confab_store_pg::PgConfig) -> std::path::PathBuf {
+    let mut toml = format!("[postgres]\nglobal = {{ primary = \"{}\" }}\n", pg.global.primary);
+    for (name, c) in &pg.clusters {
+        toml.push_str(&format!("[postgres.clusters.{name}]\nprimary = \"{}\"\n", c.primary));
+    }
+    let cfg = dir.join("confab.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    cfg
+}
