@@ -288,8 +288,8 @@ impl Switch {
 /// caller does not know stay `None`/`false`, and conditions on them do not match.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Subject<'a> {
-    /// The stable key a percentage draws on: an account's id, else a guest's device
-    /// key, else the network address.
+    /// The stable key a percentage draws on: an account's id where the check knows
+    /// the reader, else the client's address.
     pub reader: Option<&'a str>,
     pub account: Option<Id>,
     pub username: Option<&'a str>,

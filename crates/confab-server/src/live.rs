@@ -32,6 +32,7 @@ pub struct Live {
     /// Where this process announces its changes to the others, besides the store's own
     /// notice (PostgreSQL's): Redis, when processes share one.
     redis: std::sync::OnceLock<Arc<confab_cache::Redis>>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// Why a switch could not be changed.
@@ -54,6 +55,7 @@ impl Live {
             seq: AtomicU64::new(u64::MAX),
             wake: Arc::new(tokio::sync::Notify::new()),
             redis: std::sync::OnceLock::new(),
+            reloading: tokio::sync::Mutex::new(()),
         };
         live.reload().await?;
         Ok(Arc::new(live))
@@ -120,6 +122,8 @@ impl Live {
     }
 
     async fn reload(&self) -> Result<(), StoreError> {
+        // One reload at a time, so that a slower, older read never replaces a newer one.
+        let _one = self.reloading.lock().await;
         let table = self.store.live_table().await?;
         let set = table.entries.into_iter().filter(|e| e.kind == LiveKind::Switch).filter_map(|e| {
             // A value this release cannot read (a newer release's) counts as unset here.

@@ -162,7 +162,9 @@ pub(crate) async fn register(
     email: &str,
     password: &str,
 ) -> Result<(), ApiError> {
-    if !state.live.is_on(switches::SIGNUPS, &Subject { ip: client.0, ..Subject::default() }) {
+    let reader = client.0.map(|ip| ip.to_string());
+    if !state.live.is_on(switches::SIGNUPS, &Subject { ip: client.0, reader: reader.as_deref(), ..Subject::default() })
+    {
         return Err(ApiError::SignupsClosed);
     }
     let username = Username::parse(username.trim())?;

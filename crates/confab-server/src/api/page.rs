@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::threads::ThreadKeyQuery;
 use crate::AppState;
-use crate::auth::{Actor, Viewer};
+use crate::auth::{Actor, ClientIp, Viewer};
 use crate::error::ApiError;
 use crate::extract::{PathForum, PathId, Query};
 use crate::reads::pages::{
@@ -44,14 +44,20 @@ impl RootsQuery {
     /// The sort asked for; hot while its switch is off is served in the default sort
     /// (the page's `sort` says which it is). A reader already paging in it with a
     /// cursor finishes in it: their cursor is a hot one.
-    fn sort(&self, live: &crate::live::Live, forum: Option<&str>) -> Result<Sort, ApiError> {
+    fn sort(&self, live: &crate::live::Live, forum: Option<&str>, client: &ClientIp) -> Result<Sort, ApiError> {
         let sort = match self.sort.as_deref() {
             None => Sort::default(),
             Some(s) => Sort::parse(s).ok_or_else(|| {
                 ApiError::InvalidQuery(format!("unknown sort {s:?}: use newest, oldest, best or hot"))
             })?,
         };
-        let hot_on = || live.is_on(switches::SORT_HOT, &Subject { forum, ..Subject::default() });
+        let hot_on = || {
+            let reader = client.0.map(|ip| ip.to_string());
+            live.is_on(
+                switches::SORT_HOT,
+                &Subject { forum, ip: client.0, reader: reader.as_deref(), ..Subject::default() },
+            )
+        };
         Ok(if sort == Sort::Hot && self.cursor.is_none() && !hot_on() { Sort::default() } else { sort })
     }
 
@@ -112,12 +118,13 @@ pub(crate) struct PageQuery {
 )]
 pub(crate) async fn thread_page(
     State(state): State<AppState>,
+    client: ClientIp,
     PathForum(forum): PathForum,
     Query(q): Query<PageQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let key = ThreadKeyQuery { identifier: q.identifier, url: q.url }.key()?;
     let roots = RootsQuery { sort: q.sort, cursor: q.cursor, limit: q.limit, replies: q.replies };
-    let (sort, limits) = (roots.sort(&state.live, Some(&forum))?, roots.limits()?);
+    let (sort, limits) = (roots.sort(&state.live, Some(&forum), &client)?, roots.limits()?);
     if roots.cursor.is_some() {
         return Err(ApiError::InvalidQuery(
             "the thread page is the first page; continue with /api/v1/threads/{id}/posts".into(),
@@ -154,10 +161,11 @@ pub(crate) async fn thread_page(
 )]
 pub(crate) async fn thread_roots(
     State(state): State<AppState>,
+    client: ClientIp,
     PathId(thread_id): PathId,
     Query(q): Query<RootsQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (sort, limits) = (q.sort(&state.live, None)?, q.limits()?);
+    let (sort, limits) = (q.sort(&state.live, None, &client)?, q.limits()?);
     if q.cursor.is_none() && limits == DEFAULT_LIMITS {
         return Ok(json_bytes(state.reads.first_page(thread_id, None, sort).await?));
     }

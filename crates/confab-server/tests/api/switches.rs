@@ -156,4 +156,18 @@ async fn the_hot_sort_switched_off_serves_the_default_sort() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(app.get(&hot).await.expect(StatusCode::OK).json["sort"], "hot");
+    // For a share of readers, drawn on their address: all of them, then none.
+    let from = |ip: [u8; 4]| {
+        let req = axum::http::Request::builder()
+            .uri(hot.as_str())
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 4000))))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.raw(req)
+    };
+    put(&app, "sort_hot", json!({ "state": "selective", "include": { "percent": 100 } })).await.expect(StatusCode::OK);
+    assert_eq!(from([192, 0, 2, 7]).await.expect(StatusCode::OK).json["sort"], "hot");
+    assert_eq!(app.get(&hot).await.expect(StatusCode::OK).json["sort"], "newest", "no address, no draw");
+    put(&app, "sort_hot", json!({ "state": "selective", "include": { "percent": 0 } })).await.expect(StatusCode::OK);
+    assert_eq!(from([192, 0, 2, 7]).await.expect(StatusCode::OK).json["sort"], "newest");
 }
