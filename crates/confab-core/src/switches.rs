@@ -94,6 +94,25 @@ pub enum State {
     Inherit,
 }
 
+impl State {
+    /// Its name, as the API and the command line write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Off => "off",
+            State::Selective => "selective",
+            State::On => "on",
+            State::Inherit => "inherit",
+        }
+    }
+}
+
+/// An operator's network: CIDR (`10.0.0.0/8`) or a single address (`192.0.2.7`).
+pub fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP network (CIDR) or address"))
+}
+
 /// Who a selective switch is on (or, in `exclude`, never on) for. A reader matches when
 /// any one of the lists matches.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -261,6 +280,23 @@ impl Matchers {
 }
 
 impl Switch {
+    /// How a listing names a switch's state: its state, or `default (on|off)` unset.
+    pub fn label(known: &Known, set: Option<&Switch>) -> String {
+        match set {
+            None => format!("default ({})", if known.default { "on" } else { "off" }),
+            Some(w) => w.state.as_str().to_owned(),
+        }
+    }
+
+    /// A selective switch's conditions as the API writes them (`{"include", "exclude"}`);
+    /// empty for the other states.
+    pub fn conditions(&self) -> String {
+        if self.state != State::Selective {
+            return String::new();
+        }
+        serde_json::json!({ "include": self.include, "exclude": self.exclude }).to_string()
+    }
+
     /// A switch as given by an operator, checked and put in its stored form (usernames in
     /// lower case, lists sorted, networks merged). A selective switch must include
     /// somebody; the other states take no conditions.

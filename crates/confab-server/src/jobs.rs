@@ -116,7 +116,7 @@ impl Effects {
             return Ok(self.live.on(key));
         }
         match self.store.forum_get(forum).await {
-            Ok(f) => Ok(self.live.on_for_forum(key, f.shortname.as_str())),
+            Ok(f) => Ok(self.live.on_for(key, Some(f.shortname.as_str()), None)),
             Err(StoreError::ForumNotFound) => Ok(self.live.on(key)),
             Err(e) => Err(e.into()),
         }
@@ -331,7 +331,7 @@ impl Effects {
         let mut verdict = spam::judge(post.message.as_str(), &tokens, score, signals);
         if let (true, Some(service), Some(client)) = (forum.policy.akismet, &self.akismet, client)
             && verdict.action != Action::Spam
-            && self.live.on_for_forum(switches::SPAM_SERVICE, forum.shortname.as_str())
+            && self.live.on_for(switches::SPAM_SERVICE, Some(forum.shortname.as_str()), None)
         {
             let thread = self.store.thread_get(post.thread_id).await?;
             match service.check(&self.outbound, post, author, &thread, client).await {

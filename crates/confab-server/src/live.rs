@@ -70,9 +70,10 @@ impl Live {
         }
     }
 
-    /// This process's name, as switches' `nodes` conditions match it.
-    pub fn node(&self) -> &str {
-        &self.node
+    /// Announces this process's changes over Redis without listening for others' (a
+    /// command that makes one change and exits).
+    pub fn announce_over(&self, redis: Arc<confab_cache::Redis>) {
+        let _ = self.redis.set(redis);
     }
 
     /// Whether `key` is on for `s` (its `node` is this process's, whatever it says).
@@ -85,9 +86,12 @@ impl Live {
         self.is_on(key, &Subject::default())
     }
 
-    /// Whether `key` is on for a forum, with nothing known of the reader.
-    pub fn on_for_forum(&self, key: &str, forum: &str) -> bool {
-        self.is_on(key, &Subject { forum: Some(forum), ..Subject::default() })
+    /// Whether `key` is on for a forum and a client, as far as they are known: a
+    /// percentage draws on the client's address (the checks here do not know the reader
+    /// by account).
+    pub fn on_for(&self, key: &str, forum: Option<&str>, ip: Option<std::net::IpAddr>) -> bool {
+        let reader = ip.map(|ip| ip.to_string());
+        self.is_on(key, &Subject { forum, ip, reader: reader.as_deref(), ..Subject::default() })
     }
 
     /// Whether `key` or a switch above it is selective now (so that who asks matters).
@@ -191,14 +195,19 @@ impl Live {
 /// A switch change as given, checked: the key is in the catalog and the switch means
 /// something ([`Switch::checked`]).
 pub fn check(key: &str, to: Option<Switch>) -> Result<Option<Switch>, InputError> {
+    known(key)?;
+    to.map(Switch::checked).transpose()
+}
+
+/// The catalog's entry for `key`, or the error that names the switches there are.
+pub fn known(key: &str) -> Result<&'static switches::Known, InputError> {
     switches::check_key(key)?;
-    if switches::known(key).is_none() {
+    switches::known(key).ok_or_else(|| {
         let names: Vec<&str> = switches::CATALOG.iter().map(|k| k.key).collect();
-        return Err(InputError::new(
+        InputError::new(
             "key",
             "unknown_switch",
             format!("no switch is called {key:?}; the switches are: {}", names.join(", ")),
-        ));
-    }
-    to.map(Switch::checked).transpose()
+        )
+    })
 }

@@ -306,13 +306,16 @@ impl CacheConfig {
         Ok(Some(Arc::new(confab_cache::Redis::new(cfg).map_err(|e| anyhow::anyhow!("cache: {e}"))?)))
     }
 
-    /// The backend it names; `None` when the cache is off. Refuses a malformed pool, a
-    /// Redis backend without a server, and an L1 without notices to keep it coherent.
-    /// Starts the L1's notice tasks, so it runs inside the runtime.
-    pub fn backend(&self) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
+    /// The backend it names, over `redis` (the process's one client of [`Self::redis`]);
+    /// `None` when the cache is off. Refuses a malformed pool, a Redis backend without a
+    /// server, and an L1 without notices to keep it coherent. Starts the L1's notice
+    /// tasks, so it runs inside the runtime.
+    pub fn backend(
+        &self,
+        redis: Option<Arc<confab_cache::Redis>>,
+    ) -> anyhow::Result<Option<Arc<dyn confab_cache::Backend>>> {
         use confab_cache::ketama::{Distribution, KeyHash};
         use confab_cache::memcached::{Memcached, MemcachedConfig};
-        let redis = self.redis()?;
         let shared: Arc<dyn confab_cache::Backend> = match self.backend {
             CacheBackend::Off | CacheBackend::Memory => {
                 if self.l1_mb.is_some_and(|mb| mb > 0) {
@@ -620,7 +623,8 @@ mod tests {
             out = Some(Config::load(Some(Path::new("c.toml"))).map_err(|e| *e)?.cache);
             Ok(())
         });
-        out.unwrap().backend()
+        let cache = out.unwrap();
+        cache.backend(cache.redis()?)
     }
 
     fn refused(toml: &str, says: &str) {

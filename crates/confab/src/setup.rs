@@ -212,7 +212,9 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         .with_mailer(mailer)
         .with_outbound(config.outbound())
         .map_err(anyhow::Error::msg)?;
-    let state = match config.cache.backend()? {
+    // One Redis client per process: the cache's backend and notices, and the switches'.
+    let redis = config.cache.redis()?;
+    let state = match config.cache.backend(redis.clone())? {
         Some(backend) => state.with_cache(backend, config.cache.policy()),
         None => state,
     };
@@ -236,7 +238,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         Some((wake, _)) => state.with_jobs_wake(Arc::clone(wake)),
         None => state,
     };
-    follow_live_notices(&config, pg.as_ref(), &state.live)?;
+    follow_live_notices(pg.as_ref(), redis, &state.live);
     let base = format!("http://{}", config.listen);
     // Operators and tests read this block; it ends with a blank line.
     println!("Confab is listening on {base}");
@@ -312,10 +314,11 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     let clock = process_clock();
     let outbound = confab_server::outbound::Outbound::new(config.outbound()).map_err(anyhow::Error::msg)?;
     let (mailer, _) = config.mailer()?;
+    let redis = config.cache.redis()?;
     let live =
         confab_server::live::Live::load(Arc::clone(&store) as Arc<dyn confab_store::LiveStore>, config.node()).await?;
     live.follow(config.switch_refresh());
-    follow_live_notices(&config, pg.as_ref(), &live)?;
+    follow_live_notices(pg.as_ref(), redis.clone(), &live);
     let mut effects = confab_server::jobs::Effects::load(
         Arc::clone(&store),
         outbound,
@@ -328,7 +331,7 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
     .await?;
     effects.akismet = config.akismet()?;
     effects.forum_grace = confab_server::jobs::forum_grace(config.cache.policy().fresh);
-    if let Some(backend) = config.cache.backend()? {
+    if let Some(backend) = config.cache.backend(redis)? {
         // Its jobs' writes (spam verdicts) refresh the cached pages the servers serve.
         let reads = confab_server::worker_reads(Arc::clone(&store), clock.clone(), backend, config.cache.policy());
         effects.writes =
@@ -353,18 +356,17 @@ pub async fn worker(config: Config, once: bool) -> anyhow::Result<()> {
 
 /// Another process's switch change reaches this one at once, not at its next poll:
 /// by PostgreSQL's `NOTIFY` on a topology, and over Redis when one is configured.
-pub fn follow_live_notices(
-    config: &Config,
+fn follow_live_notices(
     pg: Option<&Arc<confab_store_pg::PgStore>>,
+    redis: Option<Arc<confab_cache::Redis>>,
     live: &confab_server::live::Live,
-) -> anyhow::Result<()> {
+) {
     if let Some(pg) = pg {
         pg.wake_on_live_changes(live.waker());
     }
-    if let Some(redis) = config.cache.redis()? {
+    if let Some(redis) = redis {
         live.notices_over(redis);
     }
-    Ok(())
 }
 
 fn now_fn(clock: &Clock) -> confab_jobs::Now {

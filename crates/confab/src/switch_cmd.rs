@@ -98,54 +98,57 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .map_err(|_| "one of: admin, moderator, account, guest".to_owned())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn matchers(
-    percent: Option<f64>,
-    accounts: Vec<String>,
-    usernames: Vec<String>,
-    roles: Vec<Role>,
-    forums: Vec<String>,
-    networks: Vec<String>,
-    nodes: Vec<String>,
-) -> anyhow::Result<Matchers> {
-    let accounts = accounts
-        .iter()
-        .map(|a| a.parse().map_err(|_| anyhow::anyhow!("{a:?} is not an account id")))
-        .collect::<anyhow::Result<_>>()?;
-    let networks = networks
-        .iter()
-        .map(|n| {
-            n.parse::<ipnet::IpNet>()
-                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| anyhow::anyhow!("{n:?} is not an IP network (CIDR) or address"))
+fn accounts(ids: &[String]) -> anyhow::Result<Vec<confab_core::id::Id>> {
+    ids.iter().map(|a| a.parse().map_err(|_| anyhow::anyhow!("{a:?} is not an account id"))).collect()
+}
+
+fn networks(nets: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    nets.iter().map(|n| switches::parse_network(n).map_err(anyhow::Error::msg)).collect()
+}
+
+impl Conditions {
+    fn matchers(self) -> anyhow::Result<Matchers> {
+        Ok(Matchers {
+            percent: self.percent,
+            accounts: accounts(&self.accounts)?,
+            usernames: self.usernames,
+            roles: self.roles,
+            forums: self.forums,
+            networks: networks(&self.networks)?,
+            nodes: self.nodes,
         })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Matchers { percent, accounts, usernames, roles, forums, networks, nodes })
+    }
+}
+
+impl Exclusions {
+    fn matchers(self) -> anyhow::Result<Matchers> {
+        Ok(Matchers {
+            percent: None,
+            accounts: accounts(&self.exclude_accounts)?,
+            usernames: self.exclude_usernames,
+            roles: self.exclude_roles,
+            forums: self.exclude_forums,
+            networks: networks(&self.exclude_networks)?,
+            nodes: self.exclude_nodes,
+        })
+    }
 }
 
 fn describe(key: &str, set: Option<&Switch>) -> String {
-    let default = switches::known(key).is_some_and(|k| k.default);
-    match set {
-        None => format!("default ({})", if default { "on" } else { "off" }),
-        Some(w) => {
-            let state =
-                serde_json::to_value(w.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            if w.state == State::Selective {
-                let cond = serde_json::to_string(&serde_json::json!({"include": w.include, "exclude": w.exclude}))
-                    .unwrap_or_default();
-                format!("selective {cond}")
-            } else {
-                state
-            }
-        }
+    let known = switches::known(key).expect("a key of the catalog");
+    match set.map(Switch::conditions).filter(|c| !c.is_empty()) {
+        Some(cond) => format!("{} {cond}", Switch::label(known, set)),
+        None => Switch::label(known, set),
     }
 }
 
 pub async fn run(config: &Config, cmd: SwitchCommand) -> anyhow::Result<()> {
     let opened = setup::open(config).await?;
     let live = Live::load(Arc::clone(&opened.store) as Arc<dyn confab_store::LiveStore>, config.node()).await?;
-    // Announces the change over Redis too, where the servers listen for it there.
-    setup::follow_live_notices(config, None, &live)?;
+    // Announces the change over Redis too, where the servers listen for it.
+    if let Some(redis) = config.cache.redis()? {
+        live.announce_over(redis);
+    }
     let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
     let now = || confab_server::Clock::system().now();
     match cmd {
@@ -167,24 +170,7 @@ pub async fn run(config: &Config, cmd: SwitchCommand) -> anyhow::Result<()> {
         }
         SwitchCommand::Set(args) => {
             let SetArgs { key, state, include, exclude, note } = *args;
-            let include = matchers(
-                include.percent,
-                include.accounts,
-                include.usernames,
-                include.roles,
-                include.forums,
-                include.networks,
-                include.nodes,
-            )?;
-            let exclude = matchers(
-                None,
-                exclude.exclude_accounts,
-                exclude.exclude_usernames,
-                exclude.exclude_roles,
-                exclude.exclude_forums,
-                exclude.exclude_networks,
-                exclude.exclude_nodes,
-            )?;
+            let (include, exclude) = (include.matchers()?, exclude.matchers()?);
             let to = Switch { state, include, exclude, note };
             match live.set(&key, Some(to), &by, now()).await? {
                 Some(c) => println!("{key} is now {} (change {})", describe(&key, live.snapshot().get(&key)), c.seq),

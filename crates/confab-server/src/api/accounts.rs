@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use confab_core::input::{Email, InputError, Password, Username, login_key};
 use confab_core::model::{Account, LinkPurpose, NewAccount};
 use confab_core::secret::Token;
-use confab_core::switches::{self, Subject};
+use confab_core::switches;
 use confab_store::StoreError;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -162,9 +162,7 @@ pub(crate) async fn register(
     email: &str,
     password: &str,
 ) -> Result<(), ApiError> {
-    let reader = client.0.map(|ip| ip.to_string());
-    if !state.live.is_on(switches::SIGNUPS, &Subject { ip: client.0, reader: reader.as_deref(), ..Subject::default() })
-    {
+    if !state.live.on_for(switches::SIGNUPS, None, client.0) {
         return Err(ApiError::SignupsClosed);
     }
     let username = Username::parse(username.trim())?;

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use confab_core::id::Id;
 use confab_core::model::{Post, Sort};
-use confab_core::switches::{self, Subject};
+use confab_core::switches;
 use confab_store::{PageLimits, StoreError};
 use serde::Deserialize;
 
@@ -51,14 +51,8 @@ impl RootsQuery {
                 ApiError::InvalidQuery(format!("unknown sort {s:?}: use newest, oldest, best or hot"))
             })?,
         };
-        let hot_on = || {
-            let reader = client.0.map(|ip| ip.to_string());
-            live.is_on(
-                switches::SORT_HOT,
-                &Subject { forum, ip: client.0, reader: reader.as_deref(), ..Subject::default() },
-            )
-        };
-        Ok(if sort == Sort::Hot && self.cursor.is_none() && !hot_on() { Sort::default() } else { sort })
+        let hot_off = || !live.on_for(switches::SORT_HOT, forum, client.0);
+        Ok(if sort == Sort::Hot && self.cursor.is_none() && hot_off() { Sort::default() } else { sort })
     }
 
     fn limits(&self) -> Result<PageLimits, ApiError> {

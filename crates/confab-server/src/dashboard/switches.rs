@@ -66,19 +66,11 @@ async fn draw(
         .iter()
         .map(|k| {
             let set = snap.get(k.key);
-            let state_name = match set.map(|w| w.state) {
-                None => format!("default ({})", if k.default { "on" } else { "off" }),
-                Some(s) => serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-            };
-            let conditions = set
-                .filter(|w| w.state == SwitchState::Selective)
-                .map(|w| serde_json::json!({ "include": w.include, "exclude": w.exclude }).to_string())
-                .unwrap_or_default();
             Row {
                 key: k.key,
                 about: k.about,
-                state: state_name,
-                conditions,
+                state: Switch::label(k, set),
+                conditions: set.map(Switch::conditions).unwrap_or_default(),
                 note: set.map(|w| w.note.clone()).unwrap_or_default(),
                 on_here: state.live.on(k.key),
             }
@@ -124,14 +116,7 @@ fn asked(fields: &Fields) -> Result<Option<Switch>, String> {
                 p => Some(p.parse::<f64>().map_err(|_| format!("{p:?} is not a percentage"))?),
             };
             let networks = |name: &str| -> Result<Vec<ipnet::IpNet>, String> {
-                list(fields, name)
-                    .iter()
-                    .map(|n| {
-                        n.parse::<ipnet::IpNet>()
-                            .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                            .map_err(|_| format!("{n:?} is not an IP network (CIDR) or address"))
-                    })
-                    .collect()
+                list(fields, name).iter().map(|n| switches::parse_network(n)).collect()
             };
             let include = Matchers {
                 percent,
