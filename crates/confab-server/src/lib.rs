@@ -95,7 +95,7 @@ pub struct Settings {
     pub http_cache: HttpCacheSettings,
     /// This process's name, which feature switches can target (`node_name`, else the
     /// host's name).
-    pub node: String,
+    pub node: Arc<str>,
     /// How often the feature switches are re-read from the store (besides notices).
     pub switch_refresh: Duration,
 }
@@ -307,7 +307,7 @@ impl AppState {
             .map_err(|e| confab_store::StoreError::Internal(format!("password hashing parameters: {e}")))?;
         let reads = Arc::new(reads::Reads::off(Arc::clone(&store), cursors.clone(), clock.clone()));
         let live =
-            live::Live::load(Arc::clone(&store) as Arc<dyn confab_store::LiveStore>, settings.node.clone()).await?;
+            live::Live::load(Arc::clone(&store) as Arc<dyn confab_store::LiveStore>, settings.node.to_string()).await?;
         live.follow(settings.switch_refresh);
         let jobs_wake = Arc::new(tokio::sync::Notify::new());
         let writes = writes::Writes::new(

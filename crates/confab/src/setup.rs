@@ -203,7 +203,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
             max_age: std::time::Duration::from_secs(config.http_max_age_secs),
             stale: std::time::Duration::from_secs(config.http_stale_secs),
         },
-        node: config.node(),
+        node: config.node().into(),
         switch_refresh: config.switch_refresh(),
     };
     let (mailer, mail_banner) = config.mailer()?;
